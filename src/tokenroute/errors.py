@@ -1,0 +1,52 @@
+"""The exception tree and the exit codes the CLI promises (listed in the README).
+
+Every expected failure is a `TokenrouteError` carrying the exit code it maps to; the
+CLI's error boundary turns it into one line on stderr. Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    INTERNAL = 1  # a bug: an exception we did not expect (traceback with --debug)
+    USAGE = 2  # the command line is wrong: unknown option, bad value
+    BAD_INPUT = 3  # a file or stdin we were given is unreadable or malformed
+    NOT_FOUND = 4  # a model (or other named thing) that does not exist
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class TokenrouteError(Exception):
+    """An expected failure with a message that says what to do next."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(TokenrouteError):
+    exit_code = ExitCode.USAGE
+
+
+class BadInputError(TokenrouteError):
+    exit_code = ExitCode.BAD_INPUT
+
+
+class PricingTableError(BadInputError):
+    """A price table that cannot be used; `problems` lists every one found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        first = problems[0]
+        more = len(problems) - 1
+        if more:
+            first += f" (and {more} more: run 'tokenroute prices check')"
+        super().__init__(first)
+        self.problems = problems
+
+
+class UnknownModelError(TokenrouteError):
+    exit_code = ExitCode.NOT_FOUND

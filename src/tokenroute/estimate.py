@@ -1,0 +1,41 @@
+"""What a prompt would cost on each model in force: the domain behind `tokenroute estimate`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from tokenroute.cost import cost
+from tokenroute.models import Cost, Model, PricePeriod, TokenCount, Usage
+from tokenroute.pricing import PriceTable
+
+
+@dataclass(frozen=True)
+class EstimateRow:
+    model: Model
+    period: PricePeriod
+    cost: Cost
+    fits: bool  # the prompt plus the expected output fit the model's context window
+
+
+def estimate_costs(
+    table: PriceTable,
+    day: date,
+    prompt: TokenCount,
+    output_tokens: int,
+    *,
+    models: list[Model] | None = None,
+    tier: str | None = None,
+) -> list[EstimateRow]:
+    """Every candidate model's cost for this prompt, cheapest first (ties by name)."""
+    usage = Usage(input=prompt.tokens, output=output_tokens)
+    wanted = {m.id for m in models} if models else None
+    rows = []
+    for model, period in table.in_force(day, tier=tier):
+        if wanted is not None and model.id not in wanted:
+            continue
+        window = model.context_window
+        fits = window is None or prompt.tokens + output_tokens <= window
+        rows.append(EstimateRow(model, period, cost(period, usage), fits))
+    rows.sort(key=lambda r: (not r.fits, r.cost.total, r.model.id))
+    return rows

@@ -1,0 +1,524 @@
+"""Load and validate the versioned price tables, and find the price in force on a given day.
+
+Two layers: the tables shipped with tokenroute (`pricing/` in the repo, `tokenroute/pricing`
+in the wheel) and the user's own folder. A user table overrides a shipped model from the
+day its first price takes effect; the shipped history before that day still applies, so
+old calls keep their old price.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from tokenroute.cost import cost as cost_of
+from tokenroute.errors import PricingTableError, UnknownModelError
+from tokenroute.models import (
+    TASK_TYPES,
+    TIERS,
+    Cost,
+    LongContext,
+    Model,
+    PricePeriod,
+    Rates,
+    Usage,
+)
+
+STALE_AFTER_DAYS = 90
+TABLE_SUFFIXES = (".yaml", ".yml")
+
+_FILE_KEYS = {"provider", "checked", "source", "notes", "models"}
+_MODEL_KEYS = {
+    "id",
+    "provider",
+    "tier",
+    "aliases",
+    "context_window",
+    "max_output",
+    "good_for",
+    "prices",
+    "notes",
+}
+_RATE_KEYS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
+_PERIOD_KEYS = {"from", "until", "batch_discount", "long_context", "notes", *_RATE_KEYS}
+_LONG_KEYS = {"above_input_tokens", *_RATE_KEYS}
+_SNAPSHOT_SUFFIX = re.compile(r"(?:[-@]\d{8}|-\d{4}-\d{2}-\d{2})$")
+
+
+@dataclass(frozen=True)
+class TableFile:
+    """One YAML file of a table: where it is, when its prices were last checked, its digest."""
+
+    path: Path
+    checked: date
+    digest: str
+
+
+class PriceTable:
+    """All models in force, with their whole price history, indexed by id and alias."""
+
+    def __init__(self, models: Iterable[Model], files: Iterable[TableFile]) -> None:
+        self.models: list[Model] = list(models)
+        self.files: list[TableFile] = list(files)
+        self._index: dict[str, Model] = {}
+        for model in self.models:
+            for name in (model.id, *model.aliases):
+                self._index[name.lower()] = model
+
+    @property
+    def checked(self) -> date:
+        """The newest date on which any table in use was checked against its sources."""
+        return max(f.checked for f in self.files)
+
+    @property
+    def revision(self) -> str:
+        """Identifies this exact table; the ledger stores it with every cost it computes."""
+        digest = hashlib.sha256()
+        for f in self.files:
+            digest.update(f.digest.encode())
+        return f"{self.checked.isoformat()}.{digest.hexdigest()[:8]}"
+
+    def days_since_checked(self, today: date) -> int:
+        return (today - self.checked).days
+
+    def find(self, name: str) -> Model | None:
+        """The model a name means: its id, an alias, `provider/id`, or a dated snapshot."""
+        key = name.strip().lower()
+        for candidate in (key, _SNAPSHOT_SUFFIX.sub("", key)):
+            model = self._index.get(candidate) or self._find_prefixed(candidate)
+            if model is not None:
+                return model
+        return None
+
+    def _find_prefixed(self, key: str) -> Model | None:
+        prefix, sep, rest = key.partition("/")
+        if not sep:
+            return None
+        if prefix == "models":  # Gemini's REST names: models/gemini-2.5-flash
+            return self._index.get(rest)
+        model = self._index.get(rest)
+        return model if model is not None and model.provider == prefix else None
+
+    def resolve(self, name: str) -> Model:
+        model = self.find(name)
+        if model is None:
+            raise UnknownModelError(_unknown_model_message(name, self._index))
+        return model
+
+    def period_at(self, name: str, day: date) -> tuple[Model, PricePeriod]:
+        model = self.resolve(name)
+        period = model.period_at(day)
+        if period is None:
+            raise UnknownModelError(_not_in_force_message(model, day))
+        return model, period
+
+    def in_force(
+        self, day: date, *, provider: str | None = None, tier: str | None = None
+    ) -> list[tuple[Model, PricePeriod]]:
+        """Models with a price on `day`, optionally of one provider or tier."""
+        pairs = []
+        for model in self.models:
+            if provider is not None and model.provider != provider.lower():
+                continue
+            if tier is not None and model.tier != tier:
+                continue
+            period = model.period_at(day)
+            if period is not None:
+                pairs.append((model, period))
+        return pairs
+
+    def cost(self, name: str, usage: Usage, day: date, *, batch: bool = False) -> Cost:
+        _, period = self.period_at(name, day)
+        return cost_of(period, usage, batch=batch)
+
+
+def shipped_dir() -> Path:
+    """The shipped tables: inside the installed package, or `pricing/` of a source checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "pricing"
+    if packaged.is_dir():
+        return packaged
+    return here.parent.parent / "pricing"
+
+
+def table_paths(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix in TABLE_SUFFIXES and p.is_file())
+
+
+def load_price_table(shipped: Path, user: Path | None = None) -> PriceTable:
+    """The table in use: the shipped layer, overridden model by model by the user's layer."""
+    shipped_files = table_paths(shipped)
+    if not shipped_files:
+        raise PricingTableError([f"{shipped}: no price tables (*.yaml) found"])
+    base_models, base_files = _load_layer(shipped_files)
+    table = PriceTable(base_models, base_files)
+    user_files = table_paths(user) if user is not None else []
+    if not user_files:
+        return table
+    user_models, user_meta = _load_layer(user_files)
+    return PriceTable(_overlay(table, user_models), base_files + user_meta)
+
+
+def check_files(paths: list[Path], base: PriceTable | None = None) -> tuple[list[str], int]:
+    """Every problem in these files (empty when they are valid) and how many models they hold."""
+    problems: list[str] = []
+    models: list[Model] = []
+    for path in paths:
+        raw = _read_yaml(path, problems)
+        if raw is not None:
+            models.extend(_parse_file(raw, path, problems)[0])
+    models = _merge_histories(models, problems)
+    _check_unique_names(models, problems)
+    if base is not None and not problems:
+        _overlay(base, models)
+    return problems, len(models)
+
+
+def _load_layer(paths: list[Path]) -> tuple[list[Model], list[TableFile]]:
+    problems: list[str] = []
+    models: list[Model] = []
+    files: list[TableFile] = []
+    for path in paths:
+        raw = _read_yaml(path, problems)
+        if raw is None:
+            continue
+        file_models, checked = _parse_file(raw, path, problems)
+        models.extend(file_models)
+        if checked is not None:
+            files.append(TableFile(path, checked, hashlib.sha256(path.read_bytes()).hexdigest()))
+    models = _merge_histories(models, problems)
+    _check_unique_names(models, problems)
+    if problems:
+        raise PricingTableError(problems)
+    return models, files
+
+
+def _overlay(base: PriceTable, overrides: list[Model]) -> list[Model]:
+    """Replace each overridden shipped model's prices from the override's first date on."""
+    merged = {m.id: m for m in base.models}
+    order = [m.id for m in base.models]
+    for user_model in overrides:
+        shipped = base.find(user_model.id) or next(
+            (m for a in user_model.aliases if (m := base.find(a)) is not None), None
+        )
+        if shipped is None or shipped.provider != user_model.provider:
+            if user_model.id not in merged:
+                order.append(user_model.id)
+            merged[user_model.id] = user_model
+            continue
+        cutover = user_model.periods[0].start
+        kept = []
+        for period in shipped.periods:
+            if period.start >= cutover:
+                continue
+            if period.end is None or period.end > cutover:
+                period = replace(period, end=cutover)
+            kept.append(period)
+        aliases = tuple(dict.fromkeys((*shipped.aliases, *user_model.aliases, user_model.id)))
+        merged[shipped.id] = replace(
+            user_model,
+            id=shipped.id,
+            aliases=tuple(a for a in aliases if a != shipped.id),
+            periods=(*kept, *user_model.periods),
+            good_for=user_model.good_for or shipped.good_for,
+        )
+    return [merged[i] for i in order]
+
+
+def _read_yaml(path: Path, problems: list[str]) -> Any:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: cannot read: {_os_reason(exc)}")
+        return None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problems.append(f"{path}{where}: not valid YAML: {reason}")
+        return None
+
+
+def _os_reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def _parse_file(raw: Any, path: Path, problems: list[str]) -> tuple[list[Model], date | None]:
+    if not isinstance(raw, dict):
+        problems.append(f"{path}: a price table must be a mapping with 'checked' and 'models'")
+        return [], None
+    for key in sorted(set(raw) - _FILE_KEYS):
+        problems.append(f"{path}: unknown key '{key}' (expected one of {sorted(_FILE_KEYS)})")
+    checked = _as_date(raw.get("checked"))
+    if checked is None:
+        problems.append(f"{path}: checked: must be the date the prices were checked, YYYY-MM-DD")
+    provider = raw.get("provider")
+    entries = raw.get("models")
+    if not isinstance(entries, list) or not entries:
+        problems.append(f"{path}: models: must be a non-empty list")
+        return [], checked
+    models = []
+    for position, entry in enumerate(entries):
+        model = _parse_model(entry, position, provider, path, problems)
+        if model is not None:
+            models.append(model)
+    return models, checked
+
+
+def _parse_model(
+    entry: Any, position: int, default_provider: Any, path: Path, problems: list[str]
+) -> Model | None:
+    if not isinstance(entry, dict):
+        problems.append(f"{path}: models[{position}]: must be a mapping with an 'id'")
+        return None
+    model_id = entry.get("id")
+    if not isinstance(model_id, str) or not model_id.strip():
+        problems.append(f"{path}: models[{position}]: id: must be a non-empty string")
+        return None
+    before = len(problems)
+
+    def problem(field: str, message: str) -> None:
+        problems.append(f"{path}: {model_id}: {field}: {message}")
+
+    for key in sorted(set(entry) - _MODEL_KEYS):
+        problem(key, f"unknown field (expected one of {sorted(_MODEL_KEYS)})")
+    provider = entry.get("provider", default_provider)
+    if not isinstance(provider, str) or not provider:
+        problem("provider", "must be set on the model or at the top of the file")
+    tier = entry.get("tier")
+    if tier not in TIERS:
+        problem("tier", f"must be one of {', '.join(TIERS)} (got {tier!r})")
+    aliases = entry.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
+        problem("aliases", "must be a list of names")
+        aliases = []
+    good_for = entry.get("good_for", [])
+    if not isinstance(good_for, list) or any(t not in TASK_TYPES for t in good_for):
+        problem("good_for", f"must be a list of task types: {', '.join(TASK_TYPES)}")
+        good_for = []
+    context_window = _optional_count(entry, "context_window", problem)
+    max_output = _optional_count(entry, "max_output", problem)
+    periods = _parse_periods(entry.get("prices"), problem)
+    if len(problems) > before:
+        return None
+    return Model(
+        id=model_id,
+        provider=str(provider).lower(),
+        tier=str(tier),
+        periods=tuple(periods),
+        aliases=tuple(aliases),
+        context_window=context_window,
+        max_output=max_output,
+        good_for=tuple(good_for),
+        source=str(path),
+    )
+
+
+def _optional_count(entry: dict, field: str, problem: Any) -> int | None:
+    value = entry.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        problem(field, f"must be a whole number > 0 (got {value!r})")
+        return None
+    return value
+
+
+def _parse_periods(raw: Any, problem: Any) -> list[PricePeriod]:
+    if not isinstance(raw, list) or not raw:
+        problem("prices", "must be a non-empty list of dated prices (from, input, output, ...)")
+        return []
+    periods: list[PricePeriod] = []
+    for i, item in enumerate(raw):
+        where = f"prices[{i}]"
+        if not isinstance(item, dict):
+            problem(where, "must be a mapping with from, input and output")
+            continue
+        for key in sorted(set(item) - _PERIOD_KEYS):
+            problem(f"{where}.{key}", f"unknown field (expected one of {sorted(_PERIOD_KEYS)})")
+        start = _as_date(item.get("from"))
+        if start is None:
+            problem(f"{where}.from", "must be the date this price took effect, YYYY-MM-DD")
+            continue
+        end = None
+        if item.get("until") is not None:
+            end = _as_date(item["until"])
+            if end is None or end <= start:
+                problem(f"{where}.until", "must be a date after 'from', YYYY-MM-DD")
+                continue
+        rates = _parse_rates(item, where, problem)
+        discount = _parse_discount(item.get("batch_discount"), where, problem)
+        long_context = _parse_long_context(item.get("long_context"), rates, where, problem)
+        if rates is not None:
+            periods.append(PricePeriod(start, end, rates, discount, long_context))
+    return _close_periods(periods, problem)
+
+
+def _close_periods(periods: list[PricePeriod], problem: Any) -> list[PricePeriod]:
+    """Order periods; each open period ends where the next begins; overlaps are errors."""
+    periods.sort(key=lambda p: p.start)
+    closed = []
+    for i, period in enumerate(periods):
+        following = periods[i + 1] if i + 1 < len(periods) else None
+        if following is not None:
+            if period.start == following.start:
+                problem("prices", f"two prices take effect on {period.start}")
+            elif period.end is None:
+                period = replace(period, end=following.start)
+            elif period.end > following.start:
+                problem("prices", f"the price from {period.start} overlaps the next one")
+        closed.append(period)
+    return closed
+
+
+def _parse_rates(item: dict, where: str, problem: Any) -> Rates | None:
+    values: dict[str, Decimal | None] = {}
+    ok = True
+    for key in _RATE_KEYS:
+        required = key in ("input", "output")
+        if item.get(key) is None:
+            if required:
+                problem(f"{where}.{key}", "is required: USD per 1M tokens")
+                ok = False
+            values[key] = None
+            continue
+        amount = _as_money(item[key])
+        if amount is None or amount < 0:
+            problem(
+                f"{where}.{key}", f"must be a number >= 0, USD per 1M tokens (got {item[key]!r})"
+            )
+            ok = False
+        values[key] = amount
+    if not ok:
+        return None
+    return Rates(**values)  # type: ignore[arg-type]
+
+
+def _parse_discount(raw: Any, where: str, problem: Any) -> Decimal | None:
+    if raw is None:
+        return None
+    amount = _as_money(raw)
+    if amount is None or not (0 <= amount < 1):
+        problem(
+            f"{where}.batch_discount", f"must be a fraction from 0 up to 1, e.g. 0.5 (got {raw!r})"
+        )
+        return None
+    return amount
+
+
+def _parse_long_context(
+    raw: Any, base: Rates | None, where: str, problem: Any
+) -> LongContext | None:
+    if raw is None:
+        return None
+    field = f"{where}.long_context"
+    if not isinstance(raw, dict):
+        problem(field, "must be a mapping with above_input_tokens, input and output")
+        return None
+    for key in sorted(set(raw) - _LONG_KEYS):
+        problem(f"{field}.{key}", f"unknown field (expected one of {sorted(_LONG_KEYS)})")
+    threshold = raw.get("above_input_tokens")
+    if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold <= 0:
+        problem(f"{field}.above_input_tokens", f"must be a whole number > 0 (got {threshold!r})")
+        return None
+    rates = _parse_rates(raw, field, problem)
+    if rates is None or base is None:
+        return None
+    for key in _RATE_KEYS:
+        long_rate, base_rate = getattr(rates, key), getattr(base, key)
+        if long_rate is not None and base_rate is not None and long_rate < base_rate:
+            problem(f"{field}.{key}", f"is below the normal rate ({long_rate} < {base_rate})")
+    return LongContext(threshold, rates)
+
+
+def _merge_histories(models: list[Model], problems: list[str]) -> list[Model]:
+    """One model defined in several files (successive imports) is one price history."""
+    merged: dict[str, Model] = {}
+    for model in models:
+        key = model.id.lower()
+        earlier = merged.get(key)
+        if earlier is None:
+            merged[key] = model
+            continue
+        if earlier.source == model.source or earlier.provider != model.provider:
+            problems.append(
+                f"{model.source}: {model.id}: defined again (first in {earlier.source})"
+            )
+            continue
+
+        def problem(field: str, message: str, model: Model = model) -> None:
+            problems.append(f"{model.source}: {model.id}: {field}: {message}")
+
+        history = _close_periods([*earlier.periods, *model.periods], problem)
+        merged[key] = replace(
+            model,
+            aliases=tuple(dict.fromkeys((*earlier.aliases, *model.aliases))),
+            periods=tuple(history),
+        )
+    return list(merged.values())
+
+
+def _check_unique_names(models: list[Model], problems: list[str]) -> None:
+    owner: dict[str, Model] = {}
+    for model in models:
+        for name in dict.fromkeys(n.lower() for n in (model.id, *model.aliases)):
+            other = owner.get(name)
+            if other is not None and other is not model:
+                problems.append(
+                    f"{model.source}: {model.id}: name '{name}' is already used by "
+                    f"{other.id} ({other.source})"
+                )
+            owner[name] = model
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _as_money(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
+
+
+def _unknown_model_message(name: str, index: dict[str, Model]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name.lower(), list(index), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return f"unknown model '{name}': not in the price table (see 'tokenroute prices'){hint}"
+
+
+def _not_in_force_message(model: Model, day: date) -> str:
+    first, last = model.periods[0], model.periods[-1]
+    if day < first.start:
+        when = f"its first price takes effect on {first.start}"
+    else:
+        when = f"it was withdrawn on {last.end}"
+    return f"no price for {model.id} on {day}: {when} (see 'tokenroute prices show {model.id}')"

@@ -1,0 +1,134 @@
+"""Turn results into text. stdout carries data, stderr carries talk.
+
+On a terminal tables are drawn with rich; in a pipe they are plain aligned columns with no
+colour or box characters, so `grep`, `awk` and `cut` work on them. `--json` output always
+has a `version` key so scripts can rely on its shape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TextIO
+
+JSON_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    numeric: bool = False
+
+
+def emit_json(payload: dict[str, Any], out: TextIO | None = None) -> None:
+    stream = out or sys.stdout
+    body = {"version": JSON_VERSION, **payload}
+    stream.write(json.dumps(body, indent=2, default=_json_default, ensure_ascii=False) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot turn {type(value).__name__} into JSON")
+
+
+def say(message: str) -> None:
+    """One line of talk for the user, on stderr."""
+    sys.stderr.write(message + "\n")
+
+
+def warn(message: str) -> None:
+    say(f"tokenroute: warning: {message}")
+
+
+def emit_table(
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[str]],
+    *,
+    title: str | None = None,
+    out: TextIO | None = None,
+) -> None:
+    stream = out or sys.stdout
+    if _is_terminal(stream):
+        _rich_table(columns, rows, title, stream)
+    else:
+        _plain_table(columns, rows, stream)
+
+
+def emit_lines(lines: Sequence[str], out: TextIO | None = None) -> None:
+    stream = out or sys.stdout
+    for line in lines:
+        stream.write(line + "\n")
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _plain_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    cells = [[c.header for c in columns], *[list(r) for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    for row in cells:
+        parts = [
+            value.rjust(width) if column.numeric else value.ljust(width)
+            for value, width, column in zip(row, widths, columns, strict=True)
+        ]
+        out.write("  ".join(parts).rstrip() + "\n")
+
+
+def _rich_table(
+    columns: Sequence[Column], rows: Sequence[Sequence[str]], title: str | None, out: TextIO
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, highlight=False, no_color="NO_COLOR" in os.environ)
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        table.add_column(column.header, justify="right" if column.numeric else "left")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def usd_rate(value: Decimal | None) -> str:
+    """A price per 1M tokens: $3.00, $0.075, $0.0375."""
+    if value is None:
+        return "-"
+    text = format(value.normalize(), "f")
+    whole, _, fraction = text.partition(".")
+    return f"${whole}.{fraction.ljust(2, '0')}"
+
+
+def usd_amount(value: Decimal | None) -> str:
+    """A cost: cents for large amounts, more digits for the fractions of a cent calls cost."""
+    if value is None:
+        return "unknown"
+    if value >= 1:
+        return f"${value:,.2f}"
+    if value >= Decimal("0.01"):
+        return f"${value:.4f}"
+    return f"${value:.6f}"
+
+
+def count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def tokens_short(value: int | None) -> str:
+    """A context window as people say it: 200k, 128k (131,072), 1M (1,048,576)."""
+    if value is None:
+        return "-"
+    for unit, size in (("M", 1_000_000), ("M", 1_048_576), ("k", 1000), ("k", 1024)):
+        if value >= size and value % size == 0:
+            return f"{value // size}{unit}"
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.2f}M"
+    return f"{round(value / 1000)}k" if value >= 1000 else str(value)

@@ -1,0 +1,56 @@
+"""Where tokenroute keeps its files. `TOKENROUTE_HOME` puts every one of them under one folder.
+
+Nothing here creates a directory: callers that write call `ensure_parent` first, so that
+`--help` and read-only commands leave the disk as they found it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_NAME = "tokenroute"
+
+
+@dataclass(frozen=True)
+class Paths:
+    ledger: Path
+    config: Path
+    keys: Path
+    prices: Path  # the user's price tables, which override the shipped ones
+    cache: Path
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: str(getattr(self, name)) for name in self.__dataclass_fields__}
+
+
+def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
+    env = os.environ if environ is None else environ
+    home = env.get("TOKENROUTE_HOME")
+    if home:
+        root = Path(home).expanduser()
+        return Paths(
+            ledger=root / "ledger.db",
+            config=root / "config.yaml",
+            keys=root / "keys.json",
+            prices=root / "prices",
+            cache=root / "cache",
+        )
+    import platformdirs
+
+    data = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    config = Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    cache = Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+    return Paths(
+        ledger=data / "ledger.db",
+        config=config / "config.yaml",
+        keys=config / "keys.json",
+        prices=data / "prices",
+        cache=cache,
+    )
+
+
+def ensure_parent(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
