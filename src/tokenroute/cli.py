@@ -122,7 +122,9 @@ AtOpt = Annotated[
     str | None,
     typer.Option("--at", metavar="DATE", help="Use the prices in force on this day (YYYY-MM-DD)."),
 ]
-TierOpt = Annotated[str | None, typer.Option("--tier", metavar="TIER", help=f"Only this tier: {', '.join(TIERS)}.")]
+TierOpt = Annotated[
+    str | None, typer.Option("--tier", metavar="TIER", help=f"Only this tier: {', '.join(TIERS)}.")
+]
 
 
 def today() -> date:
@@ -143,13 +145,20 @@ def check_tier(tier: str | None) -> None:
         raise UsageError(f"--tier must be one of {', '.join(TIERS)} (got '{tier}')")
 
 
+def shipped_tables() -> Path:
+    """The shipped tables, or the folder TOKENROUTE_PRICING_DIR names in their place."""
+    from tokenroute.pricing import shipped_dir
+
+    return Path(os.environ.get("TOKENROUTE_PRICING_DIR") or shipped_dir())
+
+
 def load_table() -> PriceTable:
     """The price table in use, with a warning on stderr when it has gone stale."""
     from tokenroute import pricing, render
     from tokenroute.settings import resolve_paths
 
-    shipped = Path(os.environ.get("TOKENROUTE_PRICING_DIR") or pricing.shipped_dir())
-    table = pricing.load_price_table(shipped, resolve_paths().prices)
+    where = resolve_paths()
+    table = pricing.load_price_table(shipped_tables(), where.prices, cache=where.cache)
     age = table.days_since_checked(today())
     if age > pricing.STALE_AFTER_DAYS:
         render.warn(
@@ -186,7 +195,8 @@ def paths(as_json: JsonOpt = False) -> None:
 def prices(
     ctx: typer.Context,
     provider: Annotated[
-        str | None, typer.Option("--provider", metavar="NAME", help="Only this provider, e.g. anthropic.")
+        str | None,
+        typer.Option("--provider", metavar="NAME", help="Only this provider, e.g. anthropic."),
     ] = None,
     tier: TierOpt = None,
     at: AtOpt = None,
@@ -231,14 +241,11 @@ def prices_check(
     from tokenroute import pricing, views
     from tokenroute.settings import resolve_paths
 
-    shipped = Path(os.environ.get("TOKENROUTE_PRICING_DIR") or pricing.shipped_dir())
+    shipped = shipped_tables()
     if files:
-        base = pricing.load_price_table(shipped)
-        problems, models = pricing.check_files(list(files), base)
+        problems, models = pricing.check_files(list(files), pricing.load_price_table(shipped))
     else:
-        user = pricing.table_paths(resolve_paths().prices)
-        problems, models = pricing.check_files(pricing.table_paths(shipped) + user)
-        files = pricing.table_paths(shipped) + user
+        problems, models, files = pricing.check_in_use(shipped, resolve_paths().prices)
     views.show_check(problems, models, files, as_json=as_json)
     if problems:
         raise typer.Exit(ExitCode.BAD_INPUT)
@@ -264,8 +271,7 @@ def prices_import(
     from tokenroute.settings import resolve_paths
 
     day = parse_day(effective, "--from")
-    shipped = Path(os.environ.get("TOKENROUTE_PRICING_DIR") or pricing.shipped_dir())
-    base = pricing.load_price_table(shipped)
+    base = pricing.load_price_table(shipped_tables())
     result = litellm.import_file(file, base, day, resolve_paths().prices)
     views.show_import(result, as_json=as_json)
 
@@ -282,7 +288,8 @@ def estimate(
         int, typer.Option("--output-tokens", min=0, metavar="N", help="Output tokens to assume.")
     ] = 500,
     models: Annotated[
-        str | None, typer.Option("--models", metavar="A,B", help="Comma-separated models to compare.")
+        str | None,
+        typer.Option("--models", metavar="A,B", help="Comma-separated models to compare."),
     ] = None,
     tier: TierOpt = None,
     at: AtOpt = None,

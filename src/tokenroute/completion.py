@@ -205,7 +205,9 @@ def _fish(nodes: list[Node]) -> str:
             value = ""
             if option.takes_value:
                 value = " -x -a '" + " ".join(option.choices) + "'" if option.choices else " -r"
-            lines.append(f"complete -c tokenroute {when} {flags}{value} -d {_fish_quote(option.help)}")
+            lines.append(
+                f"complete -c tokenroute {when} {flags}{value} -d {_fish_quote(option.help)}"
+            )
         for name in node.subcommands:
             child = next(n for n in nodes if n.path == f"{node.path} {name}".strip())
             lines.append(f"complete -c tokenroute {when} -a {name} -d {_fish_quote(child.help)}")

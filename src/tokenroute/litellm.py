@@ -221,14 +221,15 @@ def _long_context(entry: dict[str, Any], base: dict[str, Decimal | None]) -> dic
 
 
 def _guess_tier(provider: str, rates: dict[str, Decimal | None]) -> str:
+    """A rough tier from the output price per 1M: >= $20 frontier, >= $4 mid, >= $1 small."""
     output = rates.get("output") or Decimal(0)
     if provider in LOCAL_PROVIDERS and output == 0:
         return "local"
-    if output >= 10:
+    if output >= 20:
         return "frontier"
-    if output >= 3:
+    if output >= 4:
         return "mid"
-    if output >= Decimal("0.8"):
+    if output >= 1:
         return "small"
     return "economy"
 

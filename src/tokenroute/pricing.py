@@ -9,6 +9,8 @@ old calls keep their old price.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -153,52 +155,129 @@ def table_paths(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in TABLE_SUFFIXES and p.is_file())
 
 
-def load_price_table(shipped: Path, user: Path | None = None) -> PriceTable:
-    """The table in use: the shipped layer, overridden model by model by the user's layer."""
+def load_price_table(
+    shipped: Path, user: Path | None = None, cache: Path | None = None
+) -> PriceTable:
+    """The table in use: the shipped layer, overridden model by model by the user's layer.
+
+    With `cache`, parsed YAML is kept there as JSON keyed by the files' content hash:
+    parsing YAML is most of the cost of loading the table, and the table rarely changes.
+    """
     shipped_files = table_paths(shipped)
     if not shipped_files:
         raise PricingTableError([f"{shipped}: no price tables (*.yaml) found"])
-    base_models, base_files = _load_layer(shipped_files)
+    base_models, base_files = _load_layer(shipped_files, cache)
     table = PriceTable(base_models, base_files)
     user_files = table_paths(user) if user is not None else []
     if not user_files:
         return table
-    user_models, user_meta = _load_layer(user_files)
+    user_models, user_meta = _load_layer(user_files, cache)
     return PriceTable(_overlay(table, user_models), base_files + user_meta)
 
 
 def check_files(paths: list[Path], base: PriceTable | None = None) -> tuple[list[str], int]:
     """Every problem in these files (empty when they are valid) and how many models they hold."""
     problems: list[str] = []
-    models: list[Model] = []
-    for path in paths:
-        raw = _read_yaml(path, problems)
-        if raw is not None:
-            models.extend(_parse_file(raw, path, problems)[0])
-    models = _merge_histories(models, problems)
-    _check_unique_names(models, problems)
+    models, _ = _build_layer(_read_documents(paths, problems, cache=None), problems)
     if base is not None and not problems:
         _overlay(base, models)
     return problems, len(models)
 
 
-def _load_layer(paths: list[Path]) -> tuple[list[Model], list[TableFile]]:
+def check_in_use(shipped: Path, user: Path | None) -> tuple[list[str], int, list[Path]]:
+    """Check the tables in use as they are loaded: the shipped layer, then the user's over it."""
+    shipped_files = table_paths(shipped)
+    user_files = table_paths(user) if user is not None else []
+    problems, count = check_files(shipped_files)
+    if not shipped_files:
+        problems.append(f"{shipped}: no price tables (*.yaml) found")
+    if user_files and not problems:
+        more, extra = check_files(user_files, PriceTable(*_load_layer(shipped_files, None)))
+        problems, count = problems + more, count + extra
+    return problems, count, shipped_files + user_files
+
+
+@dataclass(frozen=True)
+class _Document:
+    path: Path
+    raw: Any
+    digest: str
+
+
+def _load_layer(paths: list[Path], cache: Path | None) -> tuple[list[Model], list[TableFile]]:
     problems: list[str] = []
-    models: list[Model] = []
-    files: list[TableFile] = []
-    for path in paths:
-        raw = _read_yaml(path, problems)
-        if raw is None:
-            continue
-        file_models, checked = _parse_file(raw, path, problems)
-        models.extend(file_models)
-        if checked is not None:
-            files.append(TableFile(path, checked, hashlib.sha256(path.read_bytes()).hexdigest()))
-    models = _merge_histories(models, problems)
-    _check_unique_names(models, problems)
+    models, files = _build_layer(_read_documents(paths, problems, cache), problems)
     if problems:
         raise PricingTableError(problems)
     return models, files
+
+
+def _build_layer(
+    documents: list[_Document], problems: list[str]
+) -> tuple[list[Model], list[TableFile]]:
+    models: list[Model] = []
+    files: list[TableFile] = []
+    for document in documents:
+        file_models, checked = _parse_file(document.raw, document.path, problems)
+        models.extend(file_models)
+        if checked is not None:
+            files.append(TableFile(document.path, checked, document.digest))
+    models = _merge_histories(models, problems)
+    _check_unique_names(models, problems)
+    return models, files
+
+
+def _read_documents(paths: list[Path], problems: list[str], cache: Path | None) -> list[_Document]:
+    """Each readable file's parsed content, from the cache when its bytes are unchanged."""
+    blobs: list[tuple[Path, bytes]] = []
+    for path in paths:
+        try:
+            blobs.append((path, path.read_bytes()))
+        except OSError as exc:
+            problems.append(f"{path}: cannot read: {_os_reason(exc)}")
+    digests = [hashlib.sha256(blob).hexdigest() for _, blob in blobs]
+    key = hashlib.sha256("".join(digests).encode()).hexdigest()[:24]
+    cached = _cache_get(cache, key, len(blobs))
+    if cached is not None:
+        return [_Document(p, raw, d) for (p, _), raw, d in zip(blobs, cached, digests, strict=True)]
+    documents = []
+    for (path, blob), digest in zip(blobs, digests, strict=True):
+        raw = _parse_yaml(path, blob, problems)
+        if raw is not _UNREADABLE:
+            documents.append(_Document(path, raw, digest))
+    if len(documents) == len(blobs) and not problems:
+        _cache_put(cache, key, [d.raw for d in documents])
+    return documents
+
+
+def _cache_get(cache: Path | None, key: str, expected: int) -> list[Any] | None:
+    if cache is None:
+        return None
+    try:
+        raw = json.loads((cache / f"tables-{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return raw if isinstance(raw, list) and len(raw) == expected else None
+
+
+def _cache_put(cache: Path | None, key: str, documents: list[Any]) -> None:
+    """Best effort: a cache that cannot be written only costs the next start-up time."""
+    if cache is None:
+        return
+    target = cache / f"tables-{key}.json"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        temp = target.with_suffix(f".{os.getpid()}.tmp")
+        temp.write_text(json.dumps(documents, default=_json_value), encoding="utf-8")
+        temp.replace(target)
+    except OSError:
+        return
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot cache {type(value).__name__}")
 
 
 def _overlay(base: PriceTable, overrides: list[Model]) -> list[Model]:
@@ -233,14 +312,17 @@ def _overlay(base: PriceTable, overrides: list[Model]) -> list[Model]:
     return [merged[i] for i in order]
 
 
-def _read_yaml(path: Path, problems: list[str]) -> Any:
+_UNREADABLE = object()
+
+
+def _parse_yaml(path: Path, blob: bytes, problems: list[str]) -> Any:
     import yaml
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"{path}: cannot read: {_os_reason(exc)}")
-        return None
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError:
+        problems.append(f"{path}: cannot read: not UTF-8 text")
+        return _UNREADABLE
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         return yaml.load(text, Loader=loader)
@@ -249,7 +331,7 @@ def _read_yaml(path: Path, problems: list[str]) -> Any:
         where = f":{mark.line + 1}" if mark is not None else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         problems.append(f"{path}{where}: not valid YAML: {reason}")
-        return None
+        return _UNREADABLE
 
 
 def _os_reason(exc: Exception) -> str:

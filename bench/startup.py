@@ -1,0 +1,55 @@
+"""Start-up time of whole `tokenroute` processes against the Python floor.
+
+Usage: python bench/startup.py [--runs N]
+Prints the median wall time of each command and its ratio to `python -c pass`.
+Target (issue 2): `tokenroute --help` within 8x the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def median_seconds(command: list[str], runs: int, env: dict[str, str]) -> float:
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # warm
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    args = parser.parse_args()
+    script = Path(sys.executable).with_name("tokenroute")
+    tokenroute = [str(script)] if script.exists() else [shutil.which("tokenroute") or "tokenroute"]
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "TOKENROUTE_HOME": home}
+        floor = median_seconds([sys.executable, "-c", "pass"], args.runs, env)
+        cases = {
+            "python -c pass": floor,
+            "tokenroute --help": median_seconds([*tokenroute, "--help"], args.runs, env),
+            "tokenroute --version": median_seconds([*tokenroute, "--version"], args.runs, env),
+            "tokenroute prices": median_seconds([*tokenroute, "prices"], args.runs, env),
+        }
+    print(f"median of {args.runs} runs, whole processes")
+    for name, seconds in cases.items():
+        print(f"{name:<24} {seconds * 1000:7.1f} ms  {seconds / floor:5.1f}x floor")
+    ratio = cases["tokenroute --help"] / floor
+    verdict = "meets" if ratio <= 8 else "MISSES"
+    print(f"tokenroute --help is {ratio:.1f}x the python floor: {verdict} the 8x target")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Shared fixtures: every test gets its own TOKENROUTE_HOME and no API keys."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tokenroute.cli import app
+from tokenroute.pricing import load_price_table, shipped_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("TOKENROUTE_HOME", str(home))
+    monkeypatch.delenv("TOKENROUTE_PRICING_DIR", raising=False)
+    for name in list(os.environ):
+        if name.endswith("_API_KEY"):
+            monkeypatch.delenv(name)
+    return home
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+Run = Callable[..., Outcome]
+
+
+@pytest.fixture
+def run() -> Run:
+    """Drive the real CLI, error boundary included; stdout and stderr kept apart."""
+
+    def invoke(*args: str, input: str | None = None) -> Outcome:
+        result = CliRunner().invoke(app, list(args), input=input, catch_exceptions=False)
+        return Outcome(result.exit_code, result.stdout, result.stderr)
+
+    return invoke
+
+
+@pytest.fixture(scope="session")
+def table():
+    return load_price_table(shipped_dir())
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def assert_one_line_error(outcome: Outcome, code: int, *fragments: str) -> None:
+    """The contract for bad input: one line on stderr, the right code, no traceback."""
+    assert outcome.exit_code == code, (outcome.exit_code, outcome.stderr)
+    lines = [line for line in outcome.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("tokenroute: error: ")]
+    assert len(errors) == 1, outcome.stderr
+    assert "Traceback" not in outcome.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], (fragment, errors[0])
