@@ -55,7 +55,10 @@ def test_paths_without_tokenroute_home_use_the_platform_dirs(run, monkeypatch, t
 
 def test_python_dash_m_runs_the_cli():
     done = subprocess.run(
-        [sys.executable, "-m", "tokenroute", "--version"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "tokenroute", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0 and done.stdout == f"tokenroute {__version__}\n"
 

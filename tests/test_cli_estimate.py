@@ -99,4 +99,6 @@ def test_negative_output_tokens(run):
 
 
 def test_at_not_a_date(run):
-    assert_one_line_error(run("estimate", "--at", "2025-13-01", input=PROMPT), ExitCode.USAGE, "--at")
+    assert_one_line_error(
+        run("estimate", "--at", "2025-13-01", input=PROMPT), ExitCode.USAGE, "--at"
+    )

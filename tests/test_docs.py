@@ -19,7 +19,9 @@ def test_readme_opens_with_the_two_commands():
     assert len(blocks) >= 2
     install_and_pick, install_and_test = blocks[0].strip(), blocks[1].strip()
     assert "pip install -e ." in install_and_pick
-    assert install_and_pick.endswith(("tokenroute prices", 'tokenroute pick "refactor auth module"'))
+    assert install_and_pick.endswith(
+        ("tokenroute prices", 'tokenroute pick "refactor auth module"')
+    )
     assert "pytest" in install_and_test and "[test]" in install_and_test
     assert not re.search(r"pip install +tokenroute([^-_a-z]|$)", README)
 

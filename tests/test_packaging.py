@@ -22,7 +22,9 @@ def test_editable_install_finds_the_repo_tables():
 def wheel(tmp_path_factory):
     builder = pytest.importorskip("hatchling.builders.wheel")
     out = tmp_path_factory.mktemp("dist")
-    return next(iter(builder.WheelBuilder(str(ROOT)).build(directory=str(out), versions=["standard"])))
+    return next(
+        iter(builder.WheelBuilder(str(ROOT)).build(directory=str(out), versions=["standard"]))
+    )
 
 
 def test_wheel_contains_every_price_table(wheel):
