@@ -59,3 +59,18 @@ def test_other_shells_parse_their_script(shell, check):
     if shutil.which(check[0]) is None:
         pytest.skip(f"{shell} is not installed")
     subprocess.run([*check, str(COMMITTED / f"tokenroute.{shell}")], check=True)
+
+
+def test_fish_script_completes_subcommands_and_choices():
+    if shutil.which("fish") is None:
+        pytest.skip("fish is not installed")
+    script = COMMITTED / "tokenroute.fish"
+
+    def complete(line: str) -> list[str]:
+        program = f"source {script}; complete -C '{line}'"
+        done = subprocess.run(["fish", "-c", program], capture_output=True, text=True, check=True)
+        return [row.split("\t")[0] for row in done.stdout.splitlines()]
+
+    assert complete("tokenroute pr") == ["prices"]
+    assert complete("tokenroute prices --tier f") == ["frontier"]
+    assert "show" in complete("tokenroute prices ")
