@@ -8,7 +8,7 @@ _tokenroute() {
         word="${COMP_WORDS[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "prices"|"prices show"|"prices check"|"prices import"|"estimate"|"paths"|"completions") cmdpath="$candidate" ;;
+            "prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:$prev" in
@@ -20,6 +20,44 @@ _tokenroute() {
         "estimate:--models") values="" ;;
         "estimate:--tier") values="local economy small mid frontier" ;;
         "estimate:--at") values="" ;;
+        "record:--model") values="" ;;
+        "record:--input-tokens") values="" ;;
+        "record:--output-tokens") values="" ;;
+        "record:--cache-read") values="" ;;
+        "record:--cache-write") values="" ;;
+        "record:--cache-write-1h") values="" ;;
+        "record:--reasoning-tokens") values="" ;;
+        "record:--task-id") values="" ;;
+        "record:--task-type") values="" ;;
+        "record:--status") values="" ;;
+        "record:--error-kind") values="" ;;
+        "record:--latency-ms") values="" ;;
+        "record:--tag") values="" ;;
+        "record:--at") values="" ;;
+        "record:--project") values="" ;;
+        "record:--source-key") values="" ;;
+        "record:--ledger") values="" ;;
+        "task start:--type") values="" ;;
+        "task start:--ledger") values="" ;;
+        "task end:--ledger") values="" ;;
+        "mark:--ledger") values="" ;;
+        "report:--last") values="" ;;
+        "report:--since") values="" ;;
+        "report:--until") values="" ;;
+        "report:--by") values="" ;;
+        "report:--task-type") values="" ;;
+        "report:--project") values="" ;;
+        "report:--source") values="" ;;
+        "report:--ledger") values="" ;;
+        "log:--count") values="" ;;
+        "log:--last") values="" ;;
+        "log:--since") values="" ;;
+        "log:--until") values="" ;;
+        "log:--task-type") values="" ;;
+        "log:--project") values="" ;;
+        "log:--source") values="" ;;
+        "log:--model") values="" ;;
+        "log:--ledger") values="" ;;
         *) values="-" ;;
     esac
     if [[ "$values" != "-" ]]; then
@@ -27,12 +65,19 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") words="--version --debug --help prices estimate paths completions" ;;
+        "") words="--version --debug --help prices estimate record task mark report log paths completions" ;;
         "prices") words="--provider --tier --at --json --help show check import" ;;
         "prices show") words="--json --help" ;;
         "prices check") words="--json --help" ;;
         "prices import") words="--from --json --help" ;;
         "estimate") words="--output-tokens --models --tier --at --json --help" ;;
+        "record") words="--model --input-tokens --output-tokens --cache-read --cache-write --cache-write-1h --reasoning-tokens --task-id --task-type --status --error-kind --latency-ms --tag --at --project --source-key --estimated --batch --ledger --json --help" ;;
+        "task") words="--help start end" ;;
+        "task start") words="--type --ledger --json --help" ;;
+        "task end") words="--success --failure --ledger --help" ;;
+        "mark") words="--success --failure --ledger --help" ;;
+        "report") words="--last --since --until --by --task-type --project --source --ledger --json --csv --help" ;;
+        "log") words="--count --last --since --until --task-type --project --source --model --ledger --json --help" ;;
         "paths") words="--json --help" ;;
         "completions") words="--help bash zsh fish" ;;
     esac

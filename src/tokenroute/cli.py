@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from tokenroute import __version__
-from tokenroute.errors import ExitCode, TokenrouteError, UsageError
+from tokenroute.errors import BadInputError, ExitCode, NotFoundError, TokenrouteError, UsageError
 from tokenroute.taxonomy import TIERS
 
 if TYPE_CHECKING:
@@ -28,7 +28,17 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click.exceptions import ClickException
 
 PROG = "tokenroute"
-COMMAND_ORDER = ("prices", "estimate", "paths", "completions")
+COMMAND_ORDER = (
+    "prices",
+    "estimate",
+    "record",
+    "task",
+    "mark",
+    "report",
+    "log",
+    "paths",
+    "completions",
+)
 
 
 class BoundaryGroup(TyperGroup):
@@ -96,6 +106,13 @@ prices_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(prices_app, name="prices")
+task_app = typer.Typer(
+    cls=TyperGroup,
+    help="Group calls into one task: start it, end it with its outcome.",
+    rich_markup_mode=None,
+    no_args_is_help=True,
+)
+app.add_typer(task_app, name="task")
 
 
 def _version(value: bool) -> None:
@@ -313,6 +330,399 @@ def estimate(
     counted = count_tokens(read_text(file, sys.stdin))
     rows = estimate_costs(table, day, counted, output_tokens, models=chosen, tier=tier)
     views.show_estimate(rows, counted, output_tokens, day, as_json=as_json)
+
+
+# ---------------------------------------------------------------- the ledger
+
+LedgerOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ledger", metavar="PATH", help="The ledger file (default: see 'tokenroute paths')."
+    ),
+]
+SuccessOpt = Annotated[
+    bool | None,
+    typer.Option("--success/--failure", help="How the task ended."),
+]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def ledger_path(option: Path | None) -> Path:
+    from tokenroute.settings import resolve_paths
+
+    return option if option is not None else resolve_paths().ledger
+
+
+def open_for_writing(option: Path | None):
+    from tokenroute.storage.sqlite import open_ledger
+
+    return open_ledger(ledger_path(option), create=True)
+
+
+@app.command()
+def record(
+    model: Annotated[str | None, typer.Option("--model", "-m", help="The model called.")] = None,
+    input_tokens: Annotated[
+        int | None,
+        typer.Option("--input-tokens", min=0, metavar="N", help="Uncached input tokens."),
+    ] = None,
+    output_tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--output-tokens", min=0, metavar="N", help="Output tokens, reasoning included."
+        ),
+    ] = None,
+    cache_read: Annotated[
+        int | None,
+        typer.Option("--cache-read", min=0, metavar="N", help="Input tokens read from cache."),
+    ] = None,
+    cache_write: Annotated[
+        int | None,
+        typer.Option(
+            "--cache-write", min=0, metavar="N", help="Input tokens written to a 5-minute cache."
+        ),
+    ] = None,
+    cache_write_1h: Annotated[
+        int | None,
+        typer.Option(
+            "--cache-write-1h", min=0, metavar="N", help="Input tokens written to a 1-hour cache."
+        ),
+    ] = None,
+    reasoning_tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--reasoning-tokens", min=0, metavar="N", help="Of the output, reasoning tokens."
+        ),
+    ] = None,
+    task_id: Annotated[
+        str | None,
+        typer.Option(
+            "--task-id",
+            metavar="ID",
+            envvar="TOKENROUTE_TASK",
+            help="The task (default: $TOKENROUTE_TASK, else a new one).",
+        ),
+    ] = None,
+    task_type: Annotated[
+        str | None, typer.Option("--task-type", metavar="TYPE", help="e.g. code, extract.")
+    ] = None,
+    status: Annotated[
+        str, typer.Option("--status", metavar="STATUS", help="ok, error, invalid or cancelled.")
+    ] = "ok",
+    error_kind: Annotated[
+        str | None, typer.Option("--error-kind", metavar="KIND", help="e.g. rate_limit.")
+    ] = None,
+    latency_ms: Annotated[int | None, typer.Option("--latency-ms", min=0, metavar="MS")] = None,
+    tags: Annotated[
+        list[str] | None, typer.Option("--tag", metavar="TAG", help="A free tag; repeatable.")
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", metavar="TIME", help="When the call was made (default: now)."),
+    ] = None,
+    project: Annotated[
+        str | None, typer.Option("--project", metavar="NAME", help="Default: the git root's name.")
+    ] = None,
+    source_key: Annotated[
+        str | None,
+        typer.Option("--source-key", metavar="KEY", help="Stores the same call only once."),
+    ] = None,
+    estimated: Annotated[
+        bool, typer.Option("--estimated", help="The token counts are estimates.")
+    ] = False,
+    batch: Annotated[
+        bool, typer.Option("--batch", help="A batch-API call (batch prices).")
+    ] = False,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Log a call made by something else, costed at the price in force when it was made.
+
+    Give the call as flags, or pipe JSON lines on stdin: one call per line with the same
+    field names (model, input_tokens, output_tokens, cache_read, cache_write, cache_write_1h,
+    reasoning_tokens, task_id, task_type, status, error_kind, latency_ms, tags, timestamp,
+    project, source_key, estimated, batch), or a provider's raw `usage` object (OpenAI,
+    Anthropic or Gemini) in place of the token fields. Flags given with JSON lines are
+    defaults for every line. A bad line is rejected with its number; the good ones are kept.
+    """
+    from tokenroute import views
+    from tokenroute.record import CallError, make_call
+    from tokenroute.recorder import read_call_lines, record_calls
+    from tokenroute.settings import detect_project
+
+    table = load_table()
+    moment = now()
+    flags = {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_read": cache_read,
+        "cache_write": cache_write,
+        "cache_write_1h": cache_write_1h,
+        "reasoning_tokens": reasoning_tokens,
+    }
+    text = {
+        "task_id": task_id,
+        "task_type": task_type,
+        "error_kind": error_kind,
+        "project": project,
+        "source_key": source_key,
+    }
+    if model is None:
+        if sys.stdin.isatty():
+            raise UsageError("give --model and token counts, or pipe JSON lines on stdin")
+        defaults = {k: v for k, v in {**flags, **text}.items() if v is not None}
+        defaults.update(status=status, estimated=estimated, batch=batch)
+        if latency_ms is not None:
+            defaults["latency_ms"] = latency_ms
+        if tags:
+            defaults["tags"] = list(tags)
+        if at is not None:
+            defaults["timestamp"] = at
+        calls, rejected = read_call_lines(sys.stdin, moment, defaults)
+    else:
+        try:
+            calls = [
+                make_call(
+                    model=model,
+                    buckets={k: v for k, v in flags.items() if v is not None},
+                    usage=None,
+                    at=at,
+                    now=moment,
+                    status=status,
+                    latency_ms=latency_ms,
+                    tags=tuple(tags or ()),
+                    estimated=estimated,
+                    batch=batch,
+                    text=text,
+                )
+            ]
+        except CallError as exc:
+            raise UsageError(str(exc)) from None
+        rejected = []
+    ledger_db = open_for_writing(ledger)
+    try:
+        results = record_calls(ledger_db, table, calls, detect_project(Path.cwd()))
+    finally:
+        ledger_db.close()
+    views.show_recorded(results, rejected, as_json=as_json)
+    if rejected:
+        raise BadInputError(
+            f"{len(rejected)} line(s) rejected; the other {len(calls)} were recorded"
+        )
+
+
+@task_app.command("start")
+def task_start(
+    description: Annotated[str | None, typer.Argument(help="What the task is.")] = None,
+    task_type: Annotated[
+        str | None, typer.Option("--type", metavar="TYPE", help="e.g. code, extract.")
+    ] = None,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a task and print its id: export TOKENROUTE_TASK=$(tokenroute task start ...)"""
+    from tokenroute import render
+    from tokenroute.models import Task
+    from tokenroute.record import new_task_id
+    from tokenroute.settings import detect_project
+    from tokenroute.timewindow import stamp
+
+    task = Task(
+        id=new_task_id(),
+        created_at=stamp(now()),
+        type=task_type,
+        description=description,
+        project=detect_project(Path.cwd()),
+    )
+    ledger_db = open_for_writing(ledger)
+    try:
+        ledger_db.add_task(task)
+    finally:
+        ledger_db.close()
+    if as_json:
+        render.emit_json({"task": {"id": task.id, "type": task.type, "description": description}})
+    else:
+        render.emit_lines([task.id])
+
+
+@task_app.command("end")
+def task_end(
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="The task id.")],
+    success: SuccessOpt = None,
+    ledger: LedgerOpt = None,
+) -> None:
+    """End a task with its outcome: --success or --failure."""
+    set_outcome(task_id, success, ledger, "--success or --failure", ended=True)
+
+
+@app.command()
+def mark(
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="The task id.")],
+    success: SuccessOpt = None,
+    ledger: LedgerOpt = None,
+) -> None:
+    """Set a task's outcome after the fact: --success or --failure."""
+    set_outcome(task_id, success, ledger, "--success or --failure", ended=False)
+
+
+def set_outcome(
+    task_id: str, success: bool | None, ledger: Path | None, hint: str, *, ended: bool
+) -> None:
+    from tokenroute import render
+    from tokenroute.storage.sqlite import open_ledger
+    from tokenroute.timewindow import stamp
+
+    if success is None:
+        raise UsageError(f"say how the task went: {hint}")
+    path = ledger_path(ledger)
+    ledger_db = open_ledger(path, create=False)
+    if ledger_db is None:
+        raise NotFoundError(f"no task '{task_id}': there is no ledger at {path} yet")
+    outcome = "success" if success else "failure"
+    try:
+        found = ledger_db.set_outcome(task_id, outcome, "user", stamp(now()) if ended else None)
+    finally:
+        ledger_db.close()
+    if not found:
+        raise NotFoundError(f"no task '{task_id}' in {path} (see 'tokenroute log')")
+    render.say(f"{task_id}: {outcome}")
+
+
+REPORT_HELP = """Cost per task, per successful task, I/O ratio and retry tax, by group.
+
+\b
+Definitions:
+  spend            what the attempts in the window cost (an unknown price is
+                   never counted as $0: those attempts are counted apart)
+  cost per task    each task's spend; mean, median and p95 (nearest rank)
+  $/success        all spend, failures included, divided by successful tasks
+  in:out           every input token (uncached, cache read, cache write)
+                   per output token
+  cache            the share of input tokens read from cache
+  retry tax        the share of spend on attempts that did not succeed
+                   (errors, invalid output, cancelled): retries and escalations
+  failed $         all spend on tasks whose outcome is failure
+  frontier $       the same tokens on the newest frontier model of the same
+                   provider (base rates, per day)
+  cheapest used $  the same tokens on the cheapest model this ledger used for
+                   that task type
+A task using two models counts once in each model's group.
+
+\b
+Example:
+  tokenroute report --last 30d --by model,task-type
+  tokenroute report --since 2026-11-01 --until 2026-11-15 --by day --csv
+"""
+
+
+@app.command(help=REPORT_HELP)
+def report(
+    last: Annotated[
+        str | None, typer.Option("--last", metavar="SPAN", help="e.g. 30d, 12h, 2w.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="DATE", help="From this day (inclusive).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", metavar="DATE", help="To this day (inclusive).")
+    ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            metavar="GROUP",
+            help="model, tier, task-type, provider, project, tag, day, week or month; "
+            "comma-separated or repeated.",
+        ),
+    ] = None,
+    task_type: Annotated[
+        str | None, typer.Option("--task-type", metavar="TYPE", help="Only this task type.")
+    ] = None,
+    project: Annotated[
+        str | None, typer.Option("--project", metavar="NAME", help="Only this project.")
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source", metavar="NAME", help="Only this source: record, dispatch, an importer."
+        ),
+    ] = None,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+) -> None:
+    from tokenroute import views
+    from tokenroute.report import build_report
+    from tokenroute.storage.sqlite import open_ledger
+
+    groups = parse_groups(by)
+    where = attempt_filter(last, since, until, task_type=task_type, project=project, source=source)
+    if as_json and as_csv:
+        raise UsageError("choose one of --json and --csv")
+    table = load_table()
+    ledger_db = open_ledger(ledger_path(ledger), create=False)
+    result = None
+    if ledger_db is not None:
+        try:
+            result = build_report(ledger_db, table, groups, where)
+        finally:
+            ledger_db.close()
+    views.show_report(result, groups, where, as_json=as_json, as_csv=as_csv)
+
+
+def parse_groups(values: list[str] | None) -> list[str]:
+    from tokenroute.report import GROUPINGS
+
+    groups = [part.strip() for value in values or () for part in value.split(",") if part.strip()]
+    for name in groups:
+        if name not in GROUPINGS:
+            raise UsageError(f"--by must be among {', '.join(GROUPINGS)} (got '{name}')")
+    return list(dict.fromkeys(groups))
+
+
+def attempt_filter(last, since, until, **fields):
+    from tokenroute.models import AttemptFilter
+    from tokenroute.timewindow import report_window
+
+    window = report_window(last, since, until, now())
+    return AttemptFilter(start=window.start_stamp, end=window.end_stamp, **fields)
+
+
+@app.command()
+def log(
+    count: Annotated[
+        int, typer.Option("-n", "--count", min=1, metavar="N", help="How many attempts.")
+    ] = 20,
+    last: Annotated[
+        str | None, typer.Option("--last", metavar="SPAN", help="e.g. 30d, 12h, 2w.")
+    ] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="DATE")] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="DATE")] = None,
+    task_type: Annotated[str | None, typer.Option("--task-type", metavar="TYPE")] = None,
+    project: Annotated[str | None, typer.Option("--project", metavar="NAME")] = None,
+    source: Annotated[str | None, typer.Option("--source", metavar="NAME")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", metavar="MODEL")] = None,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The most recent attempts in the ledger, newest first."""
+    from tokenroute import views
+    from tokenroute.storage.sqlite import open_ledger
+
+    where = attempt_filter(
+        last, since, until, task_type=task_type, project=project, source=source, model=model
+    )
+    ledger_db = open_ledger(ledger_path(ledger), create=False)
+    rows = []
+    if ledger_db is not None:
+        try:
+            rows = ledger_db.recent_attempts(where, count)
+        finally:
+            ledger_db.close()
+    views.show_log(rows, as_json=as_json)
 
 
 # ---------------------------------------------------------------- completions

@@ -14,7 +14,8 @@ class ExitCode(IntEnum):
     INTERNAL = 1  # a bug: an exception we did not expect (traceback with --debug)
     USAGE = 2  # the command line is wrong: unknown option, bad value
     BAD_INPUT = 3  # a file or stdin we were given is unreadable or malformed
-    NOT_FOUND = 4  # a model (or other named thing) that does not exist
+    NOT_FOUND = 4  # a model, task or other named thing that does not exist
+    LEDGER = 5  # the ledger file is not SQLite, or from a newer tokenroute
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -50,3 +51,11 @@ class PricingTableError(BadInputError):
 
 class UnknownModelError(TokenrouteError):
     exit_code = ExitCode.NOT_FOUND
+
+
+class NotFoundError(TokenrouteError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class LedgerError(TokenrouteError):
+    exit_code = ExitCode.LEDGER

@@ -132,3 +132,61 @@ class TokenCount:
 
     tokens: int
     method: str  # e.g. "tiktoken:cl100k_base" or "heuristic:chars/4"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One call to a model, as the ledger stores it: one row per try, retries included."""
+
+    started_at: str  # UTC ISO-8601, e.g. 2026-11-23T16:24:28.123Z
+    task_id: str
+    model: str  # the price table's id when the model is known, else the name as given
+    usage: Usage
+    status: str = "ok"  # ok | error | invalid | cancelled
+    source: str = "record"
+    cost_micros: int | None = None  # None: the price is unknown, never 0
+    price_revision: str | None = None
+    model_requested: str | None = None
+    model_answered: str | None = None
+    provider: str | None = None
+    tier: str | None = None
+    task_type: str | None = None
+    ended_at: str | None = None
+    latency_ms: int | None = None
+    error_kind: str | None = None
+    input_estimated: bool = False
+    batch: bool = False
+    source_key: str | None = None
+    project: str | None = None
+    prompt_hash: str | None = None
+    context_hash: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    created_at: str
+    type: str | None = None
+    description: str | None = None
+    project: str | None = None
+    outcome: str = "unknown"  # success | failure | unknown
+    outcome_by: str | None = None
+    ended_at: str | None = None
+
+
+STATUSES: tuple[str, ...] = ("ok", "error", "invalid", "cancelled")
+OUTCOMES: tuple[str, ...] = ("success", "failure", "unknown")
+
+
+@dataclass(frozen=True)
+class AttemptFilter:
+    """Which attempts a report or log looks at. Stamps are UTC ISO text; end is exclusive."""
+
+    start: str | None = None
+    end: str | None = None
+    task_type: str | None = None
+    project: str | None = None
+    source: str | None = None
+    model: str | None = None
+    tag: str | None = None

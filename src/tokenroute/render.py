@@ -111,6 +111,8 @@ def usd_amount(value: Decimal | None) -> str:
     """A cost: cents for large amounts, more digits for the fractions of a cent calls cost."""
     if value is None:
         return "unknown"
+    if value == 0:
+        return "$0"
     if value >= 1:
         return f"${value:,.2f}"
     if value >= Decimal("0.01"):
@@ -132,3 +134,20 @@ def tokens_short(value: int | None) -> str:
     if value >= 1_000_000:
         return f"{value / 1_000_000:.2f}M"
     return f"{round(value / 1000)}k" if value >= 1000 else str(value)
+
+
+_BARS = " ▁▂▃▄▅▆▇█"
+
+
+def spend_chart(daily: Sequence[tuple[Any, Decimal]], *, by_day: bool) -> list[str]:
+    """A sparkline of daily spend, on a terminal only: asked for (--by day) or room for it."""
+    import shutil
+
+    if not daily or not _is_terminal(sys.stdout):
+        return []
+    if not by_day and shutil.get_terminal_size().columns < 100:
+        return []
+    top = max(spend for _, spend in daily) or Decimal(1)
+    bars = "".join(_BARS[round(spend / top * (len(_BARS) - 1))] for _, spend in daily)
+    first, last = daily[0][0], daily[-1][0]
+    return ["", f"Daily spend {first} to {last} (max {usd_amount(top)}/day)", bars]

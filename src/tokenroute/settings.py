@@ -54,3 +54,11 @@ def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
 
 def ensure_parent(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def detect_project(cwd: Path) -> str:
+    """The project a call belongs to: the git root's folder name, else the current folder's."""
+    for folder in (cwd, *cwd.parents):
+        if (folder / ".git").exists():
+            return folder.name
+    return cwd.name or str(cwd)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,8 +14,10 @@ from tokenroute.taxonomy import TIERS
 if TYPE_CHECKING:
     from tokenroute.estimate import EstimateRow
     from tokenroute.litellm import ImportResult
-    from tokenroute.models import Model, PricePeriod, TokenCount
+    from tokenroute.models import AttemptFilter, Model, PricePeriod, TokenCount
     from tokenroute.pricing import PriceTable
+    from tokenroute.recorder import Recorded, Rejected
+    from tokenroute.report import GroupReport, Report
 
 _TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
 
@@ -255,3 +258,217 @@ def show_estimate(
         for r in rows
     ]
     render.emit_table(columns, cells)
+
+
+# ---------------------------------------------------------------- record, log, report
+
+
+def show_recorded(results: list[Recorded], rejected: list[Rejected], *, as_json: bool) -> None:
+    for result in results:
+        for warning in result.warnings:
+            render.warn(warning)
+    for bad in rejected:
+        render.say(f"tokenroute: line {bad.line}: {bad.reason}")
+    if as_json:
+        render.emit_json(
+            {
+                "attempts": [
+                    {
+                        "id": r.id,
+                        "task_id": r.attempt.task_id,
+                        "attempt": r.number,
+                        "model": r.attempt.model,
+                        "status": r.attempt.status,
+                        "cost_usd": _usd(r.attempt.cost_micros),
+                        "price_revision": r.attempt.price_revision,
+                        "duplicate": r.id is None,
+                    }
+                    for r in results
+                ],
+                "rejected": [{"line": b.line, "reason": b.reason} for b in rejected],
+            }
+        )
+        return
+    lines = []
+    for r in results:
+        if r.id is None:
+            lines.append(f"duplicate  {r.attempt.source_key}  (already recorded, skipped)")
+            continue
+        lines.append(
+            f"attempt {r.id}  task {r.attempt.task_id} #{r.number}  {r.attempt.model}  "
+            f"{render.usd_amount(_usd(r.attempt.cost_micros))}"
+        )
+    render.emit_lines(lines)
+
+
+def _usd(micros: int | None) -> Decimal | None:
+    return None if micros is None else Decimal(micros) / 1_000_000
+
+
+def show_log(rows: list[dict[str, Any]], *, as_json: bool) -> None:
+    if as_json:
+        for row in rows:
+            row["cost_usd"] = _usd(row.pop("cost_micros"))
+            row["tags"] = row["tags"].split(",") if row["tags"] else []
+        render.emit_json({"attempts": rows})
+        return
+    columns = [
+        Column("time (UTC)"),
+        Column("task"),
+        Column("#", numeric=True),
+        Column("model"),
+        Column("status"),
+        Column("in", numeric=True),
+        Column("cached", numeric=True),
+        Column("out", numeric=True),
+        Column("cost", numeric=True),
+    ]
+    cells = [
+        [
+            row["started_at"][:19].replace("T", " "),
+            row["task_id"],
+            str(row["attempt"]),
+            row["model"],
+            row["status"] if not row["error_kind"] else f"{row['status']}:{row['error_kind']}",
+            render.count(row["input_tokens"]),
+            render.count(row["cache_read_tokens"]),
+            render.count(row["output_tokens"]),
+            render.usd_amount(_usd(row["cost_micros"])),
+        ]
+        for row in rows
+    ]
+    render.emit_table(columns, cells)
+
+
+REPORT_METRICS = (
+    ("spend", "spend"),
+    ("tasks", "tasks"),
+    ("attempts", "attempts"),
+    ("successful_tasks", "successes"),
+    ("cost_per_task_mean", "$/task"),
+    ("cost_per_task_median", "median"),
+    ("cost_per_task_p95", "p95"),
+    ("cost_per_successful_task", "$/success"),
+    ("io_ratio", "in:out"),
+    ("cache_read_share", "cache"),
+    ("retry_tax", "retry tax"),
+    ("failed_task_spend", "failed $"),
+    ("frontier_cost", "frontier $"),
+    ("cheapest_used_cost", "cheapest $"),
+)
+
+
+def group_json(group: GroupReport, by: list[str]) -> dict[str, Any]:
+    body: dict[str, Any] = {"key": dict(zip(by, group.key, strict=True))} if by else {}
+    for name in (
+        "spend",
+        "tasks",
+        "attempts",
+        "successful_tasks",
+        "failed_tasks",
+        "unpriced_attempts",
+        "cost_per_task_mean",
+        "cost_per_task_median",
+        "cost_per_task_p95",
+        "cost_per_successful_task",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "io_ratio",
+        "cache_read_share",
+        "retry_tax",
+        "retry_spend",
+        "failed_task_spend",
+        "frontier_cost",
+        "cheapest_used_cost",
+    ):
+        body[name] = getattr(group, name)
+    return body
+
+
+def show_report(
+    result: Report | None, by: list[str], where: AttemptFilter, *, as_json: bool, as_csv: bool
+) -> None:
+    from tokenroute.report import Report, empty_group
+
+    result = result or Report(groups=[], total=empty_group())
+    window = {"start": where.start, "end": where.end}
+    if result.unpriced_models and not as_json:
+        render.warn(
+            f"{result.total.unpriced_attempts} attempt(s) have no known price and are not in "
+            f"the spend: {', '.join(result.unpriced_models)} ('tokenroute prices import')"
+        )
+    if as_json:
+        render.emit_json(
+            {
+                "window": window,
+                "by": by,
+                "groups": [group_json(g, by) for g in result.groups],
+                "total": group_json(result.total, []),
+                "daily": [{"day": d, "spend": s} for d, s in result.daily],
+                "diagnostics": result.diagnostics,
+                "unpriced_models": result.unpriced_models,
+            }
+        )
+        return
+    if as_csv:
+        _report_csv(result, by)
+        return
+    columns = [
+        *(Column(name) for name in by),
+        *(Column(h, numeric=True) for _, h in REPORT_METRICS),
+    ]
+    cells = [[*g.key, *_metric_cells(g)] for g in result.groups]
+    cells.append([*(["total"] + [""] * (len(by) - 1) if by else []), *_metric_cells(result.total)])
+    title = f"Spend {'from ' + where.start[:10] if where.start else 'since the first call'}"
+    title += f" to {where.end[:10]}" if where.end else " to now"
+    render.emit_table(columns, cells, title=title)
+    chart = render.spend_chart(result.daily, by_day="day" in by)
+    if chart:
+        render.emit_lines(chart)
+    if result.diagnostics:
+        render.emit_lines(["", "Questions worth asking:", *(f"- {q}" for q in result.diagnostics)])
+
+
+def _metric_cells(group: GroupReport) -> list[str]:
+    cells = []
+    for name, _ in REPORT_METRICS:
+        value = getattr(group, name)
+        if name in ("tasks", "attempts", "successful_tasks"):
+            cells.append(render.count(value))
+        elif name == "io_ratio":
+            cells.append("-" if value is None else f"{value:.1f}:1")
+        elif name in ("cache_read_share", "retry_tax"):
+            cells.append("-" if value is None else f"{value:.0%}")
+        elif name == "spend" or name.startswith("cost_per_task"):
+            cells.append(render.usd_amount(value))  # None here means unknown, never $0
+        else:
+            cells.append("-" if value is None else render.usd_amount(value))
+    return cells
+
+
+def _report_csv(result: Report, by: list[str]) -> None:
+    import csv
+    import sys
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    rows = [group_json(g, by) for g in result.groups]
+    total = group_json(result.total, [])
+    metrics = [k for k in total]
+    writer.writerow([*by, *metrics])
+    for row in rows:
+        writer.writerow([*row["key"].values(), *(_csv_value(row[m]) for m in metrics)])
+    writer.writerow(
+        [
+            *(["total"] + [""] * (len(by) - 1) if by else []),
+            *(_csv_value(total[m]) for m in metrics),
+        ]
+    )
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)

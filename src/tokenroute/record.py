@@ -1,0 +1,264 @@
+"""Turn what a user says about a call into a costed ledger attempt: the domain of `record`."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tokenroute.cost import cost, to_micro_dollars
+from tokenroute.errors import UsageError
+from tokenroute.models import STATUSES, Attempt, Task, Usage
+from tokenroute.pricing import PriceTable
+from tokenroute.timewindow import parse_moment, stamp
+from tokenroute.usage_formats import UsageFormatError, parse_usage
+
+BUCKET_FIELDS = {
+    "input_tokens": "input",
+    "cache_read": "cache_read",
+    "cache_write": "cache_write",
+    "cache_write_1h": "cache_write_1h",
+    "output_tokens": "output",
+    "reasoning_tokens": "reasoning",
+}
+TEXT_FIELDS = (
+    "model",
+    "task_id",
+    "task_type",
+    "status",
+    "error_kind",
+    "project",
+    "provider",
+    "source_key",
+    "prompt_hash",
+    "context_hash",
+    "timestamp",
+    "model_answered",
+)
+KNOWN_FIELDS = {
+    *BUCKET_FIELDS,
+    *TEXT_FIELDS,
+    "usage",
+    "latency_ms",
+    "tags",
+    "tag",
+    "estimated",
+    "batch",
+}
+
+
+class CallError(ValueError):
+    """A call description we cannot store; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call as a user or a log described it, before pricing."""
+
+    model: str
+    usage: Usage
+    at: datetime
+    status: str = "ok"
+    task_id: str | None = None
+    task_type: str | None = None
+    error_kind: str | None = None
+    latency_ms: int | None = None
+    tags: tuple[str, ...] = ()
+    project: str | None = None
+    provider: str | None = None
+    source_key: str | None = None
+    prompt_hash: str | None = None
+    context_hash: str | None = None
+    model_answered: str | None = None
+    estimated: bool = False
+    batch: bool = False
+    usage_format: str = "fields"
+
+
+@dataclass(frozen=True)
+class Priced:
+    attempt: Attempt
+    task: Task
+    warnings: list[str] = field(default_factory=list)
+
+
+def new_task_id() -> str:
+    return "t-" + secrets.token_hex(6)
+
+
+def call_from_json(raw: Any, now: datetime, defaults: Mapping[str, Any]) -> Call:
+    """A `Call` from one JSON object (a line of `record`'s stdin); `defaults` fill gaps."""
+    if not isinstance(raw, Mapping):
+        raise CallError("each line must be a JSON object")
+    unknown = sorted(set(raw) - KNOWN_FIELDS)
+    if unknown:
+        raise CallError(f"unknown field {unknown[0]!r} (fields: {', '.join(sorted(KNOWN_FIELDS))})")
+    merged = {**defaults, **{k: v for k, v in raw.items() if v is not None}}
+    for key in TEXT_FIELDS:
+        if key in merged and not isinstance(merged[key], str):
+            raise CallError(f"{key} must be a string (got {merged[key]!r})")
+    tags = merged.get("tags", [])
+    if isinstance(tags, str) or not isinstance(tags, list):
+        raise CallError("tags must be a list of strings")
+    if "tag" in merged:
+        tags = [*tags, merged["tag"]]
+    if not all(isinstance(t, str) and t for t in tags):
+        raise CallError("tags must be a list of strings")
+    return make_call(
+        model=merged.get("model"),
+        buckets={k: merged[k] for k in BUCKET_FIELDS if k in merged},
+        usage=merged.get("usage"),
+        at=merged.get("timestamp"),
+        now=now,
+        status=merged.get("status", "ok"),
+        latency_ms=merged.get("latency_ms"),
+        tags=tuple(tags),
+        estimated=merged.get("estimated", False),
+        batch=merged.get("batch", False),
+        text={k: merged.get(k) for k in TEXT_FIELDS if k not in ("model", "status", "timestamp")},
+    )
+
+
+def make_call(
+    *,
+    model: Any,
+    buckets: Mapping[str, Any],
+    usage: Any,
+    at: Any,
+    now: datetime,
+    status: Any,
+    latency_ms: Any,
+    tags: tuple[str, ...],
+    estimated: Any,
+    batch: Any,
+    text: Mapping[str, Any],
+) -> Call:
+    """Validate one call's fields, whichever way they came in (flags or JSON)."""
+    if not isinstance(model, str) or not model.strip():
+        raise CallError("model is required (e.g. --model claude-sonnet-4-5)")
+    if status not in STATUSES:
+        raise CallError(f"status must be one of {', '.join(STATUSES)} (got {status!r})")
+    for name, value in (("latency_ms", latency_ms),):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        ):
+            raise CallError(f"{name} must be a whole number >= 0 (got {value!r})")
+    for name, value in (("estimated", estimated), ("batch", batch)):
+        if not isinstance(value, bool):
+            raise CallError(f"{name} must be true or false (got {value!r})")
+    parsed, usage_format = _usage(buckets, usage)
+    moment = now if at is None else _moment(at)
+    return Call(
+        model=model.strip(),
+        usage=parsed,
+        at=moment,
+        status=status,
+        latency_ms=latency_ms,
+        tags=tags,
+        estimated=estimated,
+        batch=batch,
+        usage_format=usage_format,
+        **{k: v for k, v in text.items() if v is not None},
+    )
+
+
+def _moment(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise CallError(f"timestamp must be an ISO-8601 string (got {value!r})")
+    try:
+        return parse_moment(value, "timestamp")
+    except UsageError as exc:
+        raise CallError(exc.message) from None
+
+
+def _usage(buckets: Mapping[str, Any], raw: Any) -> tuple[Usage, str]:
+    counts: dict[str, int] = {}
+    for key, value in buckets.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise CallError(f"{key} must be a whole number >= 0 (got {value!r})")
+        counts[BUCKET_FIELDS[key]] = value
+    if raw is None:
+        if not counts:
+            raise CallError(
+                "give token counts (input_tokens, output_tokens, ...) or a usage object"
+            )
+        return _checked_usage(counts), "fields"
+    try:
+        parsed, name = parse_usage(raw)
+    except UsageFormatError as exc:
+        raise CallError(str(exc)) from None
+    merged = {**parsed.__dict__, **counts}  # explicit fields win over the usage object
+    return _checked_usage(merged), name
+
+
+def _checked_usage(counts: Mapping[str, int]) -> Usage:
+    try:
+        return Usage(**counts)
+    except ValueError as exc:
+        raise CallError(str(exc)) from None
+
+
+def price_call(call: Call, table: PriceTable, *, source: str, project: str | None) -> Priced:
+    """Cost the call at the price in force when it was made; an unknown price stays unknown."""
+    warnings = []
+    model = table.find(call.model)
+    cost_micros = revision = tier = None
+    provider = call.provider
+    canonical = call.model
+    if model is None:
+        warnings.append(
+            f"unknown model '{call.model}': stored with cost unknown "
+            "(add it to a price table, see 'tokenroute prices import')"
+        )
+    else:
+        canonical, provider, tier = model.id, provider or model.provider, model.tier
+        period = model.period_at(call.at.date())
+        if period is None:
+            warnings.append(
+                f"{model.id} had no price on {call.at.date()}: stored with cost unknown"
+            )
+        else:
+            cost_micros = to_micro_dollars(cost(period, call.usage, batch=call.batch).total)
+            revision = table.revision
+    started = stamp(call.at)
+    task_id = call.task_id or new_task_id()
+    if call.task_id:
+        task = Task(id=task_id, created_at=started, type=call.task_type, project=project)
+    else:  # a single call is its own task: its status says how it went
+        outcome = "success" if call.status == "ok" else "failure"
+        task = Task(
+            id=task_id,
+            created_at=started,
+            type=call.task_type,
+            project=project,
+            outcome=outcome,
+            outcome_by="record",
+            ended_at=started,
+        )
+    attempt = Attempt(
+        started_at=started,
+        task_id=task_id,
+        model=canonical,
+        usage=call.usage,
+        status=call.status,
+        source=source,
+        cost_micros=cost_micros,
+        price_revision=revision,
+        model_requested=call.model,
+        model_answered=call.model_answered,
+        provider=provider,
+        tier=tier,
+        task_type=call.task_type,
+        latency_ms=call.latency_ms,
+        error_kind=call.error_kind,
+        input_estimated=call.estimated,
+        batch=call.batch,
+        source_key=call.source_key,
+        project=project if call.project is None else call.project,
+        prompt_hash=call.prompt_hash,
+        context_hash=call.context_hash,
+        tags=call.tags,
+    )
+    return Priced(attempt, task, warnings)

@@ -1,0 +1,305 @@
+"""What tasks really cost: the metrics of `tokenroute report`, from per-task slices of the ledger.
+
+Definitions (also in `tokenroute report --help` and the README):
+- cost per task: each task's spend in the group; mean, median and p95 (nearest rank).
+- cost per successful task: all spend in the group, failures included, divided by the
+  number of tasks whose outcome is success.
+- input/output ratio: every input token (uncached, cache read, cache write) over output.
+- cache-read share: cache-read tokens over every input token.
+- retry tax: the share of spend on attempts that did not succeed (error, invalid output,
+  cancelled): the price of retries and escalations. Failed-task spend is separate: all
+  spend on tasks whose outcome is failure.
+- routing: the same tokens priced on the newest frontier model of the same provider, and
+  on the cheapest model this ledger used for the same task type (base rates, per day).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+
+from tokenroute.cost import cost
+from tokenroute.models import Model, Usage
+from tokenroute.pricing import PriceTable
+
+MICROS = Decimal(1_000_000)
+GROUPINGS = ("model", "tier", "task-type", "provider", "project", "tag", "day", "week", "month")
+
+
+@dataclass(frozen=True)
+class TaskSlice:
+    """One task's attempts that fall in one group (a task using two models is in two)."""
+
+    key: tuple[str, ...]
+    task_id: str
+    outcome: str
+    attempts: int
+    cost_micros: int
+    unpriced: int
+    failed_attempt_micros: int
+    input_tokens: int
+    cache_read: int
+    cache_write: int
+    output: int
+
+
+@dataclass(frozen=True)
+class TokenMix:
+    """Tokens and spend of priced attempts, per group, day, provider and task type."""
+
+    key: tuple[str, ...]
+    day: date
+    provider: str | None
+    task_type: str | None
+    usage: Usage
+    cost_micros: int
+
+
+@dataclass
+class GroupReport:
+    key: tuple[str, ...]
+    spend: Decimal | None = Decimal(0)  # None: every attempt in the group has an unknown price
+    tasks: int = 0
+    attempts: int = 0
+    successful_tasks: int = 0
+    failed_tasks: int = 0
+    unpriced_attempts: int = 0
+    cost_per_task_mean: Decimal | None = Decimal(0)
+    cost_per_task_median: Decimal | None = Decimal(0)
+    cost_per_task_p95: Decimal | None = Decimal(0)
+    cost_per_successful_task: Decimal | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    io_ratio: float | None = None
+    cache_read_share: float | None = None
+    retry_tax: float | None = None
+    retry_spend: Decimal = Decimal(0)
+    failed_task_spend: Decimal = Decimal(0)
+    frontier_cost: Decimal | None = None
+    cheapest_used_cost: Decimal | None = None
+
+
+@dataclass
+class Report:
+    groups: list[GroupReport]
+    total: GroupReport
+    daily: list[tuple[date, Decimal]] = field(default_factory=list)
+    diagnostics: list[str] = field(default_factory=list)
+    unpriced_models: list[str] = field(default_factory=list)
+
+
+def summarize(slices: Iterable[TaskSlice], key: tuple[str, ...] = ()) -> dict[tuple, GroupReport]:
+    """Fold per-task slices into one report per group key."""
+    costs: dict[tuple, list[int]] = defaultdict(list)
+    groups: dict[tuple, GroupReport] = {}
+    for s in slices:
+        group = groups.get(s.key)
+        if group is None:
+            group = groups[s.key] = GroupReport(key=s.key)
+        costs[s.key].append(s.cost_micros)
+        group.tasks += 1
+        group.attempts += s.attempts
+        group.unpriced_attempts += s.unpriced
+        group.successful_tasks += s.outcome == "success"
+        group.failed_tasks += s.outcome == "failure"
+        group.input_tokens += s.input_tokens + s.cache_read + s.cache_write
+        group.cache_read_tokens += s.cache_read
+        group.output_tokens += s.output
+        group.retry_spend += Decimal(s.failed_attempt_micros) / MICROS
+        if s.outcome == "failure":
+            group.failed_task_spend += Decimal(s.cost_micros) / MICROS
+    for group_key, group in groups.items():
+        _finish(group, costs[group_key])
+    return groups
+
+
+def _finish(group: GroupReport, task_costs: list[int]) -> None:
+    spent = sum(task_costs)
+    group.spend = Decimal(spent) / MICROS
+    ordered = sorted(task_costs)
+    group.cost_per_task_mean = (Decimal(spent) / len(ordered) / MICROS) if ordered else Decimal(0)
+    group.cost_per_task_median = _nearest_rank(ordered, 0.5)
+    group.cost_per_task_p95 = _nearest_rank(ordered, 0.95)
+    if group.successful_tasks:
+        group.cost_per_successful_task = group.spend / group.successful_tasks
+    if group.output_tokens:
+        group.io_ratio = group.input_tokens / group.output_tokens
+    if group.input_tokens:
+        group.cache_read_share = group.cache_read_tokens / group.input_tokens
+    if spent:
+        group.retry_tax = float(group.retry_spend / group.spend)
+    if group.attempts and group.unpriced_attempts == group.attempts:
+        group.spend = None  # unknown, never $0
+        group.cost_per_task_mean = group.cost_per_task_median = group.cost_per_task_p95 = None
+        group.cost_per_successful_task = None
+
+
+def _nearest_rank(ordered: Sequence[int], quantile: float) -> Decimal:
+    if not ordered:
+        return Decimal(0)
+    rank = max(1, math.ceil(quantile * len(ordered)))
+    return Decimal(ordered[rank - 1]) / MICROS
+
+
+def empty_group(key: tuple[str, ...] = ()) -> GroupReport:
+    group = GroupReport(key=key)
+    _finish(group, [])
+    return group
+
+
+def price_routing(
+    groups: dict[tuple, GroupReport],
+    mixes: Iterable[TokenMix],
+    table: PriceTable,
+    used_by_type: dict[str | None, set[str]],
+) -> None:
+    """Fill each group's frontier and cheapest-used comparisons from its token mix."""
+    frontier_cache: dict[tuple[str | None, date], Model | None] = {}
+    for mix in mixes:
+        group = groups.get(mix.key)
+        if group is None:
+            continue
+        slot = (mix.provider, mix.day)
+        if slot not in frontier_cache:
+            frontier_cache[slot] = newest_frontier(table, mix.provider, mix.day)
+        frontier = frontier_cache[slot]
+        if frontier is not None:
+            price = _base_cost(frontier, mix.usage, mix.day)
+            if price is not None:
+                group.frontier_cost = (group.frontier_cost or Decimal(0)) + price
+        candidates = [
+            price
+            for name in used_by_type.get(mix.task_type, ())
+            if (model := table.find(name)) is not None
+            and (price := _base_cost(model, mix.usage, mix.day)) is not None
+        ]
+        actual = Decimal(mix.cost_micros) / MICROS
+        cheapest = min([*candidates, actual])
+        group.cheapest_used_cost = (group.cheapest_used_cost or Decimal(0)) + cheapest
+
+
+def newest_frontier(table: PriceTable, provider: str | None, day: date) -> Model | None:
+    """The provider's frontier model with the latest first price among those in force."""
+    if provider is None:
+        return None
+    pairs = table.in_force(day, provider=provider, tier="frontier")
+    if not pairs:
+        return None
+    return max(pairs, key=lambda pair: (pair[0].periods[0].start, pair[0].id))[0]
+
+
+def _base_cost(model: Model, usage: Usage, day: date) -> Decimal | None:
+    period = model.period_at(day)
+    if period is None:
+        return None
+    return cost(replace(period, long_context=None), usage).total
+
+
+# ---------------------------------------------------------------- diagnostics
+
+
+@dataclass(frozen=True)
+class TierOutcome:
+    task_type: str | None
+    tier: str | None
+    tasks: int
+    successes: int
+
+
+@dataclass(frozen=True)
+class ContextRepeat:
+    context_hash: str
+    attempts: int
+    cache_read: int
+    input_tokens: int
+
+
+MIN_EVIDENCE = 5
+
+
+def diagnose(
+    by_type: dict[tuple, GroupReport],
+    repeats: Iterable[ContextRepeat],
+    tier_outcomes: Iterable[TierOutcome],
+) -> list[str]:
+    """Questions worth asking about the shape of the spend. Questions, not verdicts."""
+    questions = []
+    for (task_type,), group in sorted(by_type.items(), key=lambda kv: str(kv[0])):
+        name = task_type or "untyped"
+        if group.attempts < MIN_EVIDENCE:
+            continue
+        if group.io_ratio is not None and group.io_ratio >= 50:
+            questions.append(
+                f"{name}: {group.io_ratio:.0f} input tokens per output token. "
+                "Compressive by design, or an overloaded prompt?"
+            )
+        if group.io_ratio is not None and group.io_ratio <= 0.5:
+            questions.append(
+                f"{name}: {1 / group.io_ratio:.1f} output tokens per input token. "
+                "Structure, or expensive fog?"
+            )
+        if group.retry_tax is not None and group.retry_tax >= 0.2 and group.tasks >= MIN_EVIDENCE:
+            questions.append(
+                f"{name}: {group.retry_tax:.0%} of spend went to attempts that failed. "
+                "Is the schema or the task boundary wrong?"
+            )
+    for repeat in repeats:
+        total = repeat.input_tokens + repeat.cache_read
+        if repeat.attempts >= MIN_EVIDENCE and (not total or repeat.cache_read / total < 0.5):
+            questions.append(
+                f"the same context ({repeat.context_hash[:12]}) was sent {repeat.attempts} "
+                f"times, {repeat.cache_read / total if total else 0:.0%} of it from cache. "
+                "Cache it?"
+            )
+    questions.extend(_premium_questions(tier_outcomes))
+    return questions
+
+
+def _premium_questions(tier_outcomes: Iterable[TierOutcome]) -> list[str]:
+    from tokenroute.taxonomy import TIERS
+
+    rank = {tier: i for i, tier in enumerate(TIERS)}
+    by_type: dict[str | None, list[TierOutcome]] = defaultdict(list)
+    for row in tier_outcomes:
+        if row.tier in rank and row.tasks >= MIN_EVIDENCE:
+            by_type[row.task_type].append(row)
+    questions = []
+    for task_type, rows in by_type.items():
+        rows.sort(key=lambda r: rank[r.tier or ""])
+        top = rows[-1]
+        for cheaper in rows[:-1]:
+            top_rate, cheap_rate = top.successes / top.tasks, cheaper.successes / cheaper.tasks
+            if cheap_rate >= top_rate - 0.05 and top.tier != cheaper.tier:
+                questions.append(
+                    f"{task_type or 'untyped'}: {top.tier} finished {top_rate:.0%} of "
+                    f"{top.tasks} tasks, {cheaper.tier} {cheap_rate:.0%} of {cheaper.tasks}. "
+                    f"Does it need {top.tier}?"
+                )
+                break
+    return questions
+
+
+def build_report(ledger, table: PriceTable, by: Sequence[str], where) -> Report:
+    """The whole report from a ledger (duck-typed: see storage/sqlite.py) and the price table."""
+    groups = summarize(ledger.task_slices(by, where)) if by else {}
+    total = summarize(ledger.task_slices((), where)).get((), empty_group())
+    used = ledger.models_by_task_type(where)
+    if by:
+        price_routing(groups, ledger.token_mixes(by, where), table, used)
+    price_routing({(): total}, ledger.token_mixes((), where), table, used)
+    by_type = summarize(ledger.task_slices(("task-type",), where))
+    ordered = sorted(groups.values(), key=lambda g: (-(g.spend or 0), g.key))
+    if by and all(name in ("day", "week", "month") for name in by):
+        ordered = sorted(groups.values(), key=lambda g: g.key)
+    return Report(
+        groups=ordered,
+        total=total,
+        daily=ledger.daily_spend(where),
+        diagnostics=diagnose(by_type, ledger.context_repeats(where), ledger.tier_outcomes(where)),
+        unpriced_models=ledger.unpriced_models(where),
+    )

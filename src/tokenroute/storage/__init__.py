@@ -1,0 +1,1 @@
+"""Adapters to storage. `sqlite.py` is the only module that knows SQL."""

@@ -1,0 +1,81 @@
+"""Time: UTC timestamps as the ledger stores them, and the report window a user asks for."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from tokenroute.errors import UsageError
+
+_LAST = re.compile(r"^(\d+)([hdw])$")
+_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def stamp(moment: datetime) -> str:
+    """UTC ISO-8601 with milliseconds and a Z: sorts as text; SQLite's date functions read it."""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_moment(value: str, option: str) -> datetime:
+    """A date or date-time; naive values are UTC. The error names the option and an example."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option} must be a date or time like 2025-06-01 or 2025-06-01T14:30:00Z "
+            f"(got '{value}')"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Window:
+    """[start, end) in UTC; None means unbounded on that side."""
+
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def start_stamp(self) -> str | None:
+        return None if self.start is None else stamp(self.start)
+
+    @property
+    def end_stamp(self) -> str | None:
+        return None if self.end is None else stamp(self.end)
+
+    def describe(self) -> str:
+        if self.start is None and self.end is None:
+            return "all time"
+        since = self.start.strftime("%Y-%m-%d %H:%M") if self.start else "the beginning"
+        until = self.end.strftime("%Y-%m-%d %H:%M") if self.end else "now"
+        return f"{since} to {until} UTC"
+
+
+def report_window(last: str | None, since: str | None, until: str | None, now: datetime) -> Window:
+    """The window of `--last 30d` or `--since/--until` (dates inclusive); all time by default."""
+    if last is not None and (since is not None or until is not None):
+        raise UsageError("give either --last or --since/--until, not both")
+    if last is not None:
+        match = _LAST.match(last.strip())
+        if not match or int(match.group(1)) == 0:
+            raise UsageError(f"--last must look like 7d, 30d, 12h or 2w (got '{last}')")
+        return Window(now - int(match.group(1)) * _UNITS[match.group(2)], None)
+    start = _day_edge(since, "--since", end=False) if since else None
+    end = _day_edge(until, "--until", end=True) if until else None
+    if start is not None and end is not None and start >= end:
+        raise UsageError(f"--since ({since}) is after --until ({until})")
+    return Window(start, end)
+
+
+def _day_edge(value: str, option: str, *, end: bool) -> datetime:
+    """A bare date means the whole day: --until 2025-06-01 includes all of June 1st."""
+    moment = parse_moment(value, option)
+    if len(value.strip()) == 10:  # YYYY-MM-DD
+        day = date.fromisoformat(value.strip())
+        moment = datetime.combine(day + timedelta(days=1) if end else day, time(), UTC)
+    return moment

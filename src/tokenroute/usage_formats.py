@@ -1,0 +1,106 @@
+"""Read the `usage` object of an OpenAI, Anthropic or Gemini response into our buckets.
+
+What the numbers mean differs by provider, so each is read on its own terms:
+- OpenAI (Chat Completions and Responses): input *includes* cached tokens; reasoning is
+  part of output.
+- Anthropic Messages: `input_tokens` *excludes* cache reads and writes, which come in their
+  own fields; `cache_creation` splits writes into 5-minute and 1-hour.
+- Gemini `usageMetadata`: the prompt count includes cached content; thinking tokens are
+  counted apart from the candidates but billed as output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tokenroute.models import Usage
+
+
+class UsageFormatError(ValueError):
+    """The object is not a usage block we can read; the message says why."""
+
+
+def parse_usage(raw: Any) -> tuple[Usage, str]:
+    """The usage in `raw` and the name of the format it was read as."""
+    if not isinstance(raw, Mapping):
+        raise UsageFormatError("usage must be an object")
+    if "promptTokenCount" in raw or "candidatesTokenCount" in raw:
+        return from_gemini(raw), "gemini"
+    if "prompt_tokens" in raw or "completion_tokens" in raw:
+        return from_openai_chat(raw), "openai"
+    if "cache_creation_input_tokens" in raw or "cache_read_input_tokens" in raw:
+        return from_anthropic(raw), "anthropic"
+    if "input_tokens_details" in raw or "output_tokens_details" in raw:
+        return from_openai_responses(raw), "openai-responses"
+    if "input_tokens" in raw and "output_tokens" in raw:
+        return from_anthropic(raw), "anthropic"
+    raise UsageFormatError(
+        "usage is not in a format we know (OpenAI prompt_tokens/completion_tokens, "
+        "Anthropic input_tokens/output_tokens, or Gemini promptTokenCount)"
+    )
+
+
+def from_openai_chat(raw: Mapping[str, Any]) -> Usage:
+    prompt = _count(raw, "prompt_tokens")
+    cached = _count(_details(raw, "prompt_tokens_details"), "cached_tokens")
+    output = _count(raw, "completion_tokens")
+    reasoning = _count(_details(raw, "completion_tokens_details"), "reasoning_tokens")
+    return _usage(input=prompt - cached, cache_read=cached, output=output, reasoning=reasoning)
+
+
+def from_openai_responses(raw: Mapping[str, Any]) -> Usage:
+    prompt = _count(raw, "input_tokens")
+    cached = _count(_details(raw, "input_tokens_details"), "cached_tokens")
+    output = _count(raw, "output_tokens")
+    reasoning = _count(_details(raw, "output_tokens_details"), "reasoning_tokens")
+    return _usage(input=prompt - cached, cache_read=cached, output=output, reasoning=reasoning)
+
+
+def from_anthropic(raw: Mapping[str, Any]) -> Usage:
+    written = _count(raw, "cache_creation_input_tokens")
+    split = _details(raw, "cache_creation")
+    one_hour = _count(split, "ephemeral_1h_input_tokens")
+    five_minutes = _count(split, "ephemeral_5m_input_tokens") if split else written - one_hour
+    return _usage(
+        input=_count(raw, "input_tokens"),
+        cache_read=_count(raw, "cache_read_input_tokens"),
+        cache_write=five_minutes,
+        cache_write_1h=one_hour,
+        output=_count(raw, "output_tokens"),
+    )
+
+
+def from_gemini(raw: Mapping[str, Any]) -> Usage:
+    prompt = _count(raw, "promptTokenCount") + _count(raw, "toolUsePromptTokenCount")
+    cached = _count(raw, "cachedContentTokenCount")
+    thoughts = _count(raw, "thoughtsTokenCount")
+    output = _count(raw, "candidatesTokenCount") + thoughts
+    return _usage(input=prompt - cached, cache_read=cached, output=output, reasoning=thoughts)
+
+
+def _details(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise UsageFormatError(f"usage.{key} must be an object")
+    return value
+
+
+def _count(raw: Mapping[str, Any], key: str) -> int:
+    value = raw.get(key)
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise UsageFormatError(f"usage.{key} must be a whole number >= 0 (got {value!r})")
+    return value
+
+
+def _usage(**buckets: int) -> Usage:
+    if any(value < 0 for value in buckets.values()):
+        raise UsageFormatError("usage says more tokens were cached than were sent")
+    try:
+        return Usage(**buckets)
+    except ValueError as exc:
+        raise UsageFormatError(str(exc)) from None

@@ -1,0 +1,176 @@
+"""`record`, `task`, `mark` and `log` through the real CLI, on a real ledger file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from conftest import assert_one_line_error, write
+
+from tokenroute.errors import ExitCode
+
+
+def rows(home, sql):
+    with sqlite3.connect(home / "ledger.db") as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_record_from_flags_costs_the_call(run, isolated_home):
+    out = run(
+        "record", "-m", "claude-sonnet-4-5-20250929", "--input-tokens", "1000",
+        "--output-tokens", "500", "--task-type", "code", "--tag", "ci", "--latency-ms", "830",
+        "--json",
+    )
+    assert out.exit_code == 0, out.stderr
+    stored = json.loads(out.stdout)["attempts"][0]
+    assert stored["model"] == "claude-sonnet-4-5" and stored["cost_usd"] == 0.0105
+    assert stored["price_revision"].startswith("2026-")
+    assert rows(isolated_home, "SELECT model_requested, provider, tier, cost_micros, latency_ms, source FROM attempts") == [
+        ("claude-sonnet-4-5-20250929", "anthropic", "mid", 10500, 830, "record")
+    ]
+    assert rows(isolated_home, "SELECT outcome, outcome_by FROM tasks") == [("success", "record")]
+
+
+def test_record_at_a_past_time_uses_the_price_then(run, isolated_home):
+    run("record", "-m", "o3", "--input-tokens", "1000000", "--at", "2025-05-01T12:00:00Z")
+    run("record", "-m", "o3", "--input-tokens", "1000000", "--at", "2025-07-01")
+    assert rows(isolated_home, "SELECT started_at, cost_micros FROM attempts ORDER BY id") == [
+        ("2025-05-01T12:00:00.000Z", 10_000_000),
+        ("2025-07-01T00:00:00.000Z", 2_000_000),
+    ]
+
+
+def test_record_json_lines_with_raw_usage_objects(run, isolated_home):
+    lines = [
+        {"model": "gpt-5", "usage": {"prompt_tokens": 1200, "completion_tokens": 300,
+                                     "prompt_tokens_details": {"cached_tokens": 1000}}},
+        {"model": "claude-haiku-4-5", "usage": {"input_tokens": 10, "output_tokens": 20,
+                                                "cache_read_input_tokens": 500}},
+        {"model": "gemini-2.5-flash", "usage": {"promptTokenCount": 100, "candidatesTokenCount": 10,
+                                                "thoughtsTokenCount": 30}},
+    ]
+    out = run("record", "--task-type", "extract", input="\n".join(json.dumps(x) for x in lines))
+    assert out.exit_code == 0, out.stderr
+    assert rows(isolated_home, "SELECT model, input_tokens, cache_read_tokens, output_tokens, "
+                "reasoning_tokens, task_type FROM attempts ORDER BY id") == [
+        ("gpt-5", 200, 1000, 300, 0, "extract"),
+        ("claude-haiku-4-5", 10, 500, 20, 0, "extract"),
+        ("gemini-2.5-flash", 100, 0, 40, 30, "extract"),
+    ]
+
+
+def test_bad_lines_are_rejected_with_their_number_and_good_ones_kept(run, isolated_home):
+    text = "\n".join([
+        json.dumps({"model": "gpt-5", "input_tokens": 1, "output_tokens": 1}),
+        "{not json",
+        json.dumps({"model": "gpt-5", "input_tokens": -3}),
+        json.dumps({"model": "gpt-5", "output_tokens": 2, "colour": "red"}),
+        json.dumps({"model": "gpt-5", "input_tokens": 4, "output_tokens": 4}),
+    ])
+    out = run("record", input=text)
+    assert_one_line_error(out, ExitCode.BAD_INPUT, "3 line(s) rejected; the other 2 were recorded")
+    assert "tokenroute: line 2: not valid JSON" in out.stderr
+    assert "tokenroute: line 3: input_tokens must be a whole number >= 0" in out.stderr
+    assert "tokenroute: line 4: unknown field 'colour'" in out.stderr
+    assert rows(isolated_home, "SELECT input_tokens FROM attempts ORDER BY id") == [(1,), (4,)]
+
+
+def test_unknown_model_is_stored_with_cost_unknown_and_flagged(run, isolated_home):
+    out = run("record", "-m", "mystery-9", "--input-tokens", "5", "--output-tokens", "5")
+    assert out.exit_code == 0
+    assert "unknown model 'mystery-9': stored with cost unknown" in out.stderr
+    assert "unknown" in out.stdout
+    assert rows(isolated_home, "SELECT model, cost_micros, price_revision FROM attempts") == [
+        ("mystery-9", None, None)
+    ]
+    report = run("report", "--by", "model")
+    assert "mystery-9" in report.stderr and "no known price" in report.stderr
+    line = next(li for li in report.stdout.splitlines() if li.startswith("mystery-9"))
+    assert line.split()[1] == "unknown"
+    body = json.loads(run("report", "--json").stdout)
+    assert body["unpriced_models"] == ["mystery-9"] and body["total"]["unpriced_attempts"] == 1
+
+
+def test_same_source_key_twice_is_stored_once(run, isolated_home):
+    for _ in range(2):
+        out = run("record", "-m", "gpt-5", "--input-tokens", "1", "--source-key", "req-1")
+        assert out.exit_code == 0
+    assert "duplicate" in out.stdout
+    assert rows(isolated_home, "SELECT COUNT(*) FROM attempts") == [(1,)]
+
+
+def test_task_groups_calls_and_ends_with_an_outcome(run, isolated_home, monkeypatch):
+    task_id = run("task", "start", "--type", "debug", "fix the login bug").stdout.strip()
+    assert task_id.startswith("t-")
+    monkeypatch.setenv("TOKENROUTE_TASK", task_id)
+    run("record", "-m", "gpt-5-mini", "--input-tokens", "100", "--status", "error", "--error-kind", "timeout")
+    run("record", "-m", "gpt-5", "--input-tokens", "100", "--output-tokens", "10")
+    out = run("task", "end", task_id, "--success")
+    assert out.exit_code == 0 and out.stderr == f"{task_id}: success\n"
+    assert rows(isolated_home, "SELECT task_id, attempt, status FROM attempts ORDER BY id") == [
+        (task_id, 1, "error"), (task_id, 2, "ok")
+    ]
+    assert rows(isolated_home, "SELECT type, description, outcome, outcome_by FROM tasks") == [
+        ("debug", "fix the login bug", "success", "user")
+    ]
+    assert run("mark", task_id, "--failure").exit_code == 0
+    assert rows(isolated_home, "SELECT outcome FROM tasks") == [("failure",)]
+
+
+def test_log_lists_recent_attempts(run):
+    for tokens in ("1000", "2000", "3000"):
+        run("record", "-m", "gpt-5-nano", "--input-tokens", tokens, "--tag", "x")
+    out = run("log", "-n", "2", "--json")
+    attempts = json.loads(out.stdout)["attempts"]
+    assert [a["input_tokens"] for a in attempts] == [3000, 2000]
+    assert attempts[0]["tags"] == ["x"] and attempts[0]["cost_usd"] == 0.00015
+    table = run("log").stdout.splitlines()
+    assert table[0].split()[:3] == ["time", "(UTC)", "task"] and len(table) == 4
+
+
+def test_log_and_report_on_no_ledger_are_empty_not_errors(run, isolated_home):
+    assert run("log").exit_code == 0
+    body = json.loads(run("report", "--json").stdout)
+    assert body["total"]["tasks"] == 0 and body["groups"] == []
+    assert not (isolated_home / "ledger.db").exists()
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_bad_status(run):
+    out = run("record", "-m", "gpt-5", "--input-tokens", "1", "--status", "meh")
+    assert_one_line_error(out, ExitCode.USAGE, "status must be one of ok, error, invalid, cancelled")
+
+
+def test_bad_time(run):
+    out = run("record", "-m", "gpt-5", "--input-tokens", "1", "--at", "last tuesday")
+    assert_one_line_error(out, ExitCode.USAGE, "timestamp must be a date or time like")
+
+
+def test_no_token_counts(run):
+    assert_one_line_error(run("record", "-m", "gpt-5"), ExitCode.USAGE, "give token counts")
+
+
+def test_mark_an_unknown_task(run):
+    run("record", "-m", "gpt-5", "--input-tokens", "1")
+    assert_one_line_error(run("mark", "t-nope", "--success"), ExitCode.NOT_FOUND, "no task 't-nope'")
+
+
+def test_mark_without_an_outcome(run):
+    assert_one_line_error(run("mark", "t-1"), ExitCode.USAGE, "--success or --failure")
+
+
+def test_a_ledger_that_is_not_sqlite(run, tmp_path):
+    bogus = write(tmp_path / "ledger.db", "not a database\n" * 200)
+    out = run("record", "-m", "gpt-5", "--input-tokens", "1", "--ledger", str(bogus))
+    assert_one_line_error(out, ExitCode.LEDGER, "not a usable SQLite ledger")
+    assert bogus.read_text().startswith("not a database")
+    assert_one_line_error(run("report", "--ledger", str(bogus)), ExitCode.LEDGER, str(bogus))
+
+
+def test_a_ledger_from_a_newer_tokenroute(run, tmp_path):
+    path = tmp_path / "ledger.db"
+    sqlite3.connect(path).execute("PRAGMA user_version = 999")
+    out = run("log", "--ledger", str(path))
+    assert_one_line_error(out, ExitCode.LEDGER, "schema version 999 is newer")

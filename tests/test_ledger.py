@@ -1,0 +1,125 @@
+"""The ledger file: WAL, migrations, refusal of foreign files, duplicates, parallel writers."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tokenroute.errors import LedgerError
+from tokenroute.models import Attempt, Task, Usage
+from tokenroute.storage.sqlite import MIGRATIONS, SCHEMA_VERSION, open_ledger
+
+
+def attempt(task_id: str, **fields) -> tuple[Attempt, Task]:
+    base = Attempt(
+        started_at="2026-11-01T10:00:00.000Z",
+        task_id=task_id,
+        model="gpt-5",
+        usage=Usage(input=10, output=5),
+        cost_micros=63,
+    )
+    values = {**base.__dict__, **fields}
+    return Attempt(**values), Task(id=task_id, created_at=values["started_at"])
+
+
+def test_a_new_ledger_is_wal_and_at_the_latest_schema(tmp_path):
+    ledger = open_ledger(tmp_path / "sub" / "ledger.db")
+    assert ledger.query("PRAGMA journal_mode")[0][0] == "wal"
+    assert ledger.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION
+    assert {"attempts", "tasks", "attempt_tags"} <= set(ledger.db.table_names())
+
+
+def test_reading_a_missing_ledger_creates_nothing(tmp_path):
+    assert open_ledger(tmp_path / "none.db", create=False) is None
+    assert not (tmp_path / "none.db").exists()
+
+
+@pytest.mark.parametrize("version", range(SCHEMA_VERSION + 1))
+def test_migrations_from_every_earlier_version_keep_the_data(tmp_path, version):
+    path = tmp_path / "ledger.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:version], start=1):
+        conn.executescript(script)
+        conn.execute(f"PRAGMA user_version = {number}")
+    if version >= 1:
+        conn.execute("INSERT INTO tasks (id, created_at) VALUES ('t-old', '2025-01-01T00:00:00.000Z')")
+        conn.execute(
+            "INSERT INTO attempts (started_at, task_id, attempt, model, status, source, cost_micros)"
+            " VALUES ('2025-01-01T00:00:00.000Z', 't-old', 1, 'gpt-4o', 'ok', 'record', 1234)"
+        )
+    conn.close()
+    ledger = open_ledger(path)
+    assert ledger.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION
+    if version >= 1:
+        assert ledger.query("SELECT task_id, cost_micros FROM attempts") == [("t-old", 1234)]
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "ledger.db"
+    sqlite3.connect(path).execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(LedgerError, match="newer than this tokenroute"):
+        open_ledger(path)
+
+
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path):
+    path = tmp_path / "ledger.db"
+    path.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(LedgerError, match="not a usable SQLite ledger"):
+        open_ledger(path)
+    assert path.read_text().startswith("these are my notes")
+
+
+def test_attempt_numbers_count_up_within_a_task(tmp_path):
+    ledger = open_ledger(tmp_path / "ledger.db")
+    stored = ledger.add_attempts([attempt("t-1"), attempt("t-1"), attempt("t-2")])
+    assert [(s.task_id, s.attempt) for s in stored] == [("t-1", 1), ("t-1", 2), ("t-2", 1)]
+
+
+def test_the_same_source_key_is_stored_once(tmp_path):
+    ledger = open_ledger(tmp_path / "ledger.db")
+    first = ledger.add_attempts([attempt("t-1", source="claude-code", source_key="msg-1")])
+    again = ledger.add_attempts([attempt("t-1", source="claude-code", source_key="msg-1")])
+    assert first[0].id is not None and again[0].id is None
+    assert ledger.count_attempts() == 1
+
+
+def test_tags_are_a_plain_table(tmp_path):
+    ledger = open_ledger(tmp_path / "ledger.db")
+    ledger.add_attempts([attempt("t-1", tags=("nightly", "ci"))])
+    assert sorted(ledger.query("SELECT tag FROM attempt_tags")) == [("ci",), ("nightly",)]
+
+
+def test_eight_parallel_writers_lose_nothing(tmp_path):
+    """8 `tokenroute record` processes, 1,000 calls each, on one fresh ledger at once."""
+    lines = "".join(
+        json.dumps({"model": "gpt-5-mini", "input_tokens": i, "output_tokens": 1, "task_type": "qa"})
+        + "\n"
+        for i in range(1000)
+    )
+    env = {**os.environ, "TOKENROUTE_HOME": str(tmp_path / "home")}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tokenroute", "record", "--tag", f"writer-{n}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        for n in range(8)
+    ]
+    for proc in procs:
+        proc.stdin.write(lines)
+        proc.stdin.close()
+    errors = [proc.stderr.read() for proc in procs]
+    codes = [proc.wait(timeout=120) for proc in procs]
+    assert codes == [0] * 8, errors
+    assert not any("locked" in e for e in errors)
+    ledger = open_ledger(tmp_path / "home" / "ledger.db", create=False)
+    assert ledger.count_attempts() == 8000
+    assert ledger.query("SELECT COUNT(DISTINCT tag) FROM attempt_tags") == [(8,)]
