@@ -20,7 +20,7 @@ _tokenroute() {
         "estimate:--models") values="" ;;
         "estimate:--tier") values="local economy small mid frontier" ;;
         "estimate:--at") values="" ;;
-        "record:--model") values="" ;;
+        "record:--model"|"record:-m") values="" ;;
         "record:--input-tokens") values="" ;;
         "record:--output-tokens") values="" ;;
         "record:--cache-read") values="" ;;
@@ -49,14 +49,14 @@ _tokenroute() {
         "report:--project") values="" ;;
         "report:--source") values="" ;;
         "report:--ledger") values="" ;;
-        "log:--count") values="" ;;
+        "log:--count"|"log:-n") values="" ;;
         "log:--last") values="" ;;
         "log:--since") values="" ;;
         "log:--until") values="" ;;
         "log:--task-type") values="" ;;
         "log:--project") values="" ;;
         "log:--source") values="" ;;
-        "log:--model") values="" ;;
+        "log:--model"|"log:-m") values="" ;;
         "log:--ledger") values="" ;;
         *) values="-" ;;
     esac
@@ -65,22 +65,24 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") words="--version --debug --help prices estimate record task mark report log paths completions" ;;
-        "prices") words="--provider --tier --at --json --help show check import" ;;
-        "prices show") words="--json --help" ;;
-        "prices check") words="--json --help" ;;
-        "prices import") words="--from --json --help" ;;
-        "estimate") words="--output-tokens --models --tier --at --json --help" ;;
-        "record") words="--model --input-tokens --output-tokens --cache-read --cache-write --cache-write-1h --reasoning-tokens --task-id --task-type --status --error-kind --latency-ms --tag --at --project --source-key --estimated --batch --ledger --json --help" ;;
-        "task") words="--help start end" ;;
-        "task start") words="--type --ledger --json --help" ;;
-        "task end") words="--success --failure --ledger --help" ;;
-        "mark") words="--success --failure --ledger --help" ;;
-        "report") words="--last --since --until --by --task-type --project --source --ledger --json --csv --help" ;;
-        "log") words="--count --last --since --until --task-type --project --source --model --ledger --json --help" ;;
-        "paths") words="--json --help" ;;
-        "completions") words="--help bash zsh fish" ;;
+        "") opts="--version --debug --help -h"; words="prices estimate record task mark report log paths completions" ;;
+        "prices") opts="--provider --tier --at --json --help -h"; words="show check import" ;;
+        "prices show") opts="--json --help -h"; words="" ;;
+        "prices check") opts="--json --help -h"; words="" ;;
+        "prices import") opts="--from --json --help -h"; words="" ;;
+        "estimate") opts="--output-tokens --models --tier --at --json --help -h"; words="" ;;
+        "record") opts="--model -m --input-tokens --output-tokens --cache-read --cache-write --cache-write-1h --reasoning-tokens --task-id --task-type --status --error-kind --latency-ms --tag --at --project --source-key --estimated --batch --ledger --json --help -h"; words="" ;;
+        "task") opts="--help -h"; words="start end" ;;
+        "task start") opts="--type --ledger --json --help -h"; words="" ;;
+        "task end") opts="--success --failure --ledger --help -h"; words="" ;;
+        "mark") opts="--success --failure --ledger --help -h"; words="" ;;
+        "report") opts="--last --since --until --by --task-type --project --source --ledger --json --csv --help -h"; words="" ;;
+        "log") opts="--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h"; words="" ;;
+        "paths") opts="--json --help -h"; words="" ;;
+        "completions") opts="--help -h"; words="bash zsh fish" ;;
     esac
+    if [[ "$cur" == -* ]]; then words="$opts"; fi
+    # Nothing matched where a FILE may go: bash falls back to file names (-o default).
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }
 complete -o default -F _tokenroute tokenroute

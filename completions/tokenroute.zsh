@@ -20,7 +20,7 @@ _tokenroute() {
         "estimate:--models") values="" ;;
         "estimate:--tier") values="local economy small mid frontier" ;;
         "estimate:--at") values="" ;;
-        "record:--model") values="" ;;
+        "record:--model"|"record:-m") values="" ;;
         "record:--input-tokens") values="" ;;
         "record:--output-tokens") values="" ;;
         "record:--cache-read") values="" ;;
@@ -49,37 +49,37 @@ _tokenroute() {
         "report:--project") values="" ;;
         "report:--source") values="" ;;
         "report:--ledger") values="" ;;
-        "log:--count") values="" ;;
+        "log:--count"|"log:-n") values="" ;;
         "log:--last") values="" ;;
         "log:--since") values="" ;;
         "log:--until") values="" ;;
         "log:--task-type") values="" ;;
         "log:--project") values="" ;;
         "log:--source") values="" ;;
-        "log:--model") values="" ;;
+        "log:--model"|"log:-m") values="" ;;
         "log:--ledger") values="" ;;
         *) values="-" ;;
     esac
     if [[ "$values" != "-" ]]; then
-        if [[ -n "$values" ]]; then choices=(${=values}); compadd -a choices; else _files; fi
+        if [[ -n "$values" ]]; then choices=(${=values}); compadd -a choices; fi
         return
     fi
     case "$cmdpath" in
-        "") choices=(--version --debug --help prices estimate record task mark report log paths completions); ;;
-        "prices") choices=(--provider --tier --at --json --help show check import); ;;
-        "prices show") choices=(--json --help); ;;
-        "prices check") choices=(--json --help); _files; ;;
-        "prices import") choices=(--from --json --help); _files; ;;
-        "estimate") choices=(--output-tokens --models --tier --at --json --help); _files; ;;
-        "record") choices=(--model --input-tokens --output-tokens --cache-read --cache-write --cache-write-1h --reasoning-tokens --task-id --task-type --status --error-kind --latency-ms --tag --at --project --source-key --estimated --batch --ledger --json --help); ;;
-        "task") choices=(--help start end); ;;
-        "task start") choices=(--type --ledger --json --help); ;;
-        "task end") choices=(--success --failure --ledger --help); ;;
-        "mark") choices=(--success --failure --ledger --help); ;;
-        "report") choices=(--last --since --until --by --task-type --project --source --ledger --json --csv --help); ;;
-        "log") choices=(--count --last --since --until --task-type --project --source --model --ledger --json --help); ;;
-        "paths") choices=(--json --help); ;;
-        "completions") choices=(--help bash zsh fish); ;;
+        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(prices estimate record task mark report log paths completions); fi ;;
+        "prices") if [[ "$PREFIX" == -* ]]; then choices=(--provider --tier --at --json --help -h); else choices=(show check import); fi ;;
+        "prices show") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;
+        "prices check") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); _files; fi ;;
+        "prices import") if [[ "$PREFIX" == -* ]]; then choices=(--from --json --help -h); else choices=(); _files; fi ;;
+        "estimate") if [[ "$PREFIX" == -* ]]; then choices=(--output-tokens --models --tier --at --json --help -h); else choices=(); _files; fi ;;
+        "record") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --input-tokens --output-tokens --cache-read --cache-write --cache-write-1h --reasoning-tokens --task-id --task-type --status --error-kind --latency-ms --tag --at --project --source-key --estimated --batch --ledger --json --help -h); else choices=(); fi ;;
+        "task") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(start end); fi ;;
+        "task start") if [[ "$PREFIX" == -* ]]; then choices=(--type --ledger --json --help -h); else choices=(); fi ;;
+        "task end") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --help -h); else choices=(); fi ;;
+        "mark") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --help -h); else choices=(); fi ;;
+        "report") if [[ "$PREFIX" == -* ]]; then choices=(--last --since --until --by --task-type --project --source --ledger --json --csv --help -h); else choices=(); fi ;;
+        "log") if [[ "$PREFIX" == -* ]]; then choices=(--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h); else choices=(); fi ;;
+        "paths") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;
+        "completions") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(bash zsh fish); fi ;;
     esac
     compadd -a choices
 }

@@ -42,7 +42,7 @@ Run = Callable[..., Outcome]
 def run() -> Run:
     """Drive the real CLI, error boundary included; stdout and stderr kept apart."""
 
-    def invoke(*args: str, input: str | None = None) -> Outcome:
+    def invoke(*args: str, input: str | bytes | None = None) -> Outcome:
         result = CliRunner().invoke(app, list(args), input=input, catch_exceptions=False)
         return Outcome(result.exit_code, result.stdout, result.stderr)
 

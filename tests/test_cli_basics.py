@@ -80,3 +80,14 @@ def test_debug_shows_the_traceback(run):
     assert out.exit_code == ExitCode.USAGE
     assert "Traceback" in out.stderr
     assert out.stderr.rstrip().splitlines()[-1].startswith("tokenroute: error: --at")
+
+
+def test_bare_command_prints_help_and_succeeds(run):
+    out = run()
+    assert out.exit_code == 0 and out.stdout.startswith("Usage: tokenroute")
+    assert out.stderr == ""
+
+
+def test_debug_after_the_command_is_an_unknown_option_not_a_traceback(run):
+    out = run("prices", "show", "gpt-5", "--debug")
+    assert_one_line_error(out, ExitCode.USAGE, "--debug")

@@ -102,3 +102,52 @@ def test_at_not_a_date(run):
     assert_one_line_error(
         run("estimate", "--at", "2025-13-01", input=PROMPT), ExitCode.USAGE, "--at"
     )
+
+
+def test_binary_stdin_is_refused(run):
+    out = run("estimate", input=b"\xff\xfe\x81garbage")
+    assert_one_line_error(out, ExitCode.BAD_INPUT, "stdin is not UTF-8 text")
+
+
+def test_empty_prompt(run):
+    assert_one_line_error(run("estimate", input=""), ExitCode.BAD_INPUT, "the prompt is empty")
+
+
+def test_empty_models_list(run):
+    assert_one_line_error(
+        run("estimate", "--models", ",,", input=PROMPT), ExitCode.USAGE, "--models lists no model"
+    )
+
+
+def test_no_model_matches(run):
+    out = run("estimate", "--models", "gpt-5", "--tier", "small", input=PROMPT)
+    assert_one_line_error(out, ExitCode.NOT_FOUND, "no model in tier small among gpt-5")
+
+
+def test_output_over_a_models_max_output_is_flagged(run):
+    body = estimate_json(
+        run,
+        "--models",
+        "claude-sonnet-4-5",
+        "--output-tokens",
+        "100000",
+        "--at",
+        "2026-01-01",
+        input=PROMPT,
+    )
+    assert body["estimates"][0]["fits_context"] is False
+    out = run(
+        "estimate",
+        "--models",
+        "claude-sonnet-4-5",
+        "--output-tokens",
+        "100000",
+        "--at",
+        "2026-01-01",
+        input=PROMPT,
+    )
+    assert "output over its 64k max" in out.stdout
+
+
+def test_empty_file_name(run):
+    assert_one_line_error(run("estimate", ""), ExitCode.USAGE, "file name is empty")

@@ -132,7 +132,7 @@ def test_fresh_table_gives_no_warning(run, tmp_path, monkeypatch):
     write(tmp_path / "tables" / "acme.yaml", FRESH.format(checked=today))
     monkeypatch.setenv("TOKENROUTE_PRICING_DIR", str(tmp_path / "tables"))
     out = run("prices")
-    assert out.exit_code == 0 and out.stderr == ""
+    assert out.exit_code == 0 and "warning" not in out.stderr
 
 
 # ---------------------------------------------------------------- bad input
@@ -179,3 +179,25 @@ def test_import_of_malformed_json_writes_nothing(run, tmp_path, isolated_home):
         run("prices", "import", str(source)), ExitCode.BAD_INPUT, "not valid JSON"
     )
     assert not (isolated_home / "prices").exists()
+
+
+def test_list_options_before_a_subcommand_are_refused(run):
+    out = run("prices", "--json", "show", "o3")
+    assert_one_line_error(out, ExitCode.USAGE, "options go after the subcommand")
+
+
+def test_unknown_provider(run):
+    assert_one_line_error(
+        run("prices", "--provider", "nope"), ExitCode.USAGE, "--provider must be one of"
+    )
+
+
+def test_a_day_before_any_price(run):
+    assert_one_line_error(
+        run("prices", "--at", "1990-01-01"), ExitCode.NOT_FOUND, "had a price on 1990-01-01"
+    )
+
+
+def test_at_accepts_only_plain_dates(run):
+    for value in ("20250601", "2025-W23", "2025-06-01T12:00"):
+        assert_one_line_error(run("prices", "--at", value), ExitCode.USAGE, "--at must be a date")

@@ -17,17 +17,29 @@ def rows(home, sql):
 
 def test_record_from_flags_costs_the_call(run, isolated_home):
     out = run(
-        "record", "-m", "claude-sonnet-4-5-20250929", "--input-tokens", "1000",
-        "--output-tokens", "500", "--task-type", "code", "--tag", "ci", "--latency-ms", "830",
+        "record",
+        "-m",
+        "claude-sonnet-4-5-20250929",
+        "--input-tokens",
+        "1000",
+        "--output-tokens",
+        "500",
+        "--task-type",
+        "code",
+        "--tag",
+        "ci",
+        "--latency-ms",
+        "830",
         "--json",
     )
     assert out.exit_code == 0, out.stderr
     stored = json.loads(out.stdout)["attempts"][0]
     assert stored["model"] == "claude-sonnet-4-5" and stored["cost_usd"] == 0.0105
     assert stored["price_revision"].startswith("2026-")
-    assert rows(isolated_home, "SELECT model_requested, provider, tier, cost_micros, latency_ms, source FROM attempts") == [
-        ("claude-sonnet-4-5-20250929", "anthropic", "mid", 10500, 830, "record")
-    ]
+    assert rows(
+        isolated_home,
+        "SELECT model_requested, provider, tier, cost_micros, latency_ms, source FROM attempts",
+    ) == [("claude-sonnet-4-5-20250929", "anthropic", "mid", 10500, 830, "record")]
     assert rows(isolated_home, "SELECT outcome, outcome_by FROM tasks") == [("success", "record")]
 
 
@@ -42,17 +54,34 @@ def test_record_at_a_past_time_uses_the_price_then(run, isolated_home):
 
 def test_record_json_lines_with_raw_usage_objects(run, isolated_home):
     lines = [
-        {"model": "gpt-5", "usage": {"prompt_tokens": 1200, "completion_tokens": 300,
-                                     "prompt_tokens_details": {"cached_tokens": 1000}}},
-        {"model": "claude-haiku-4-5", "usage": {"input_tokens": 10, "output_tokens": 20,
-                                                "cache_read_input_tokens": 500}},
-        {"model": "gemini-2.5-flash", "usage": {"promptTokenCount": 100, "candidatesTokenCount": 10,
-                                                "thoughtsTokenCount": 30}},
+        {
+            "model": "gpt-5",
+            "usage": {
+                "prompt_tokens": 1200,
+                "completion_tokens": 300,
+                "prompt_tokens_details": {"cached_tokens": 1000},
+            },
+        },
+        {
+            "model": "claude-haiku-4-5",
+            "usage": {"input_tokens": 10, "output_tokens": 20, "cache_read_input_tokens": 500},
+        },
+        {
+            "model": "gemini-2.5-flash",
+            "usage": {
+                "promptTokenCount": 100,
+                "candidatesTokenCount": 10,
+                "thoughtsTokenCount": 30,
+            },
+        },
     ]
     out = run("record", "--task-type", "extract", input="\n".join(json.dumps(x) for x in lines))
     assert out.exit_code == 0, out.stderr
-    assert rows(isolated_home, "SELECT model, input_tokens, cache_read_tokens, output_tokens, "
-                "reasoning_tokens, task_type FROM attempts ORDER BY id") == [
+    assert rows(
+        isolated_home,
+        "SELECT model, input_tokens, cache_read_tokens, output_tokens, "
+        "reasoning_tokens, task_type FROM attempts ORDER BY id",
+    ) == [
         ("gpt-5", 200, 1000, 300, 0, "extract"),
         ("claude-haiku-4-5", 10, 500, 20, 0, "extract"),
         ("gemini-2.5-flash", 100, 0, 40, 30, "extract"),
@@ -60,13 +89,15 @@ def test_record_json_lines_with_raw_usage_objects(run, isolated_home):
 
 
 def test_bad_lines_are_rejected_with_their_number_and_good_ones_kept(run, isolated_home):
-    text = "\n".join([
-        json.dumps({"model": "gpt-5", "input_tokens": 1, "output_tokens": 1}),
-        "{not json",
-        json.dumps({"model": "gpt-5", "input_tokens": -3}),
-        json.dumps({"model": "gpt-5", "output_tokens": 2, "colour": "red"}),
-        json.dumps({"model": "gpt-5", "input_tokens": 4, "output_tokens": 4}),
-    ])
+    text = "\n".join(
+        [
+            json.dumps({"model": "gpt-5", "input_tokens": 1, "output_tokens": 1}),
+            "{not json",
+            json.dumps({"model": "gpt-5", "input_tokens": -3}),
+            json.dumps({"model": "gpt-5", "output_tokens": 2, "colour": "red"}),
+            json.dumps({"model": "gpt-5", "input_tokens": 4, "output_tokens": 4}),
+        ]
+    )
     out = run("record", input=text)
     assert_one_line_error(out, ExitCode.BAD_INPUT, "3 line(s) rejected; the other 2 were recorded")
     assert "tokenroute: line 2: not valid JSON" in out.stderr
@@ -103,12 +134,23 @@ def test_task_groups_calls_and_ends_with_an_outcome(run, isolated_home, monkeypa
     task_id = run("task", "start", "--type", "debug", "fix the login bug").stdout.strip()
     assert task_id.startswith("t-")
     monkeypatch.setenv("TOKENROUTE_TASK", task_id)
-    run("record", "-m", "gpt-5-mini", "--input-tokens", "100", "--status", "error", "--error-kind", "timeout")
+    run(
+        "record",
+        "-m",
+        "gpt-5-mini",
+        "--input-tokens",
+        "100",
+        "--status",
+        "error",
+        "--error-kind",
+        "timeout",
+    )
     run("record", "-m", "gpt-5", "--input-tokens", "100", "--output-tokens", "10")
     out = run("task", "end", task_id, "--success")
     assert out.exit_code == 0 and out.stderr == f"{task_id}: success\n"
     assert rows(isolated_home, "SELECT task_id, attempt, status FROM attempts ORDER BY id") == [
-        (task_id, 1, "error"), (task_id, 2, "ok")
+        (task_id, 1, "error"),
+        (task_id, 2, "ok"),
     ]
     assert rows(isolated_home, "SELECT type, description, outcome, outcome_by FROM tasks") == [
         ("debug", "fix the login bug", "success", "user")
@@ -140,7 +182,9 @@ def test_log_and_report_on_no_ledger_are_empty_not_errors(run, isolated_home):
 
 def test_bad_status(run):
     out = run("record", "-m", "gpt-5", "--input-tokens", "1", "--status", "meh")
-    assert_one_line_error(out, ExitCode.USAGE, "status must be one of ok, error, invalid, cancelled")
+    assert_one_line_error(
+        out, ExitCode.USAGE, "status must be one of ok, error, invalid, cancelled"
+    )
 
 
 def test_bad_time(run):
@@ -154,7 +198,9 @@ def test_no_token_counts(run):
 
 def test_mark_an_unknown_task(run):
     run("record", "-m", "gpt-5", "--input-tokens", "1")
-    assert_one_line_error(run("mark", "t-nope", "--success"), ExitCode.NOT_FOUND, "no task 't-nope'")
+    assert_one_line_error(
+        run("mark", "t-nope", "--success"), ExitCode.NOT_FOUND, "no task 't-nope'"
+    )
 
 
 def test_mark_without_an_outcome(run):

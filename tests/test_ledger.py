@@ -47,7 +47,9 @@ def test_migrations_from_every_earlier_version_keep_the_data(tmp_path, version):
         conn.executescript(script)
         conn.execute(f"PRAGMA user_version = {number}")
     if version >= 1:
-        conn.execute("INSERT INTO tasks (id, created_at) VALUES ('t-old', '2025-01-01T00:00:00.000Z')")
+        conn.execute(
+            "INSERT INTO tasks (id, created_at) VALUES ('t-old', '2025-01-01T00:00:00.000Z')"
+        )
         conn.execute(
             "INSERT INTO attempts (started_at, task_id, attempt, model, status, source, cost_micros)"
             " VALUES ('2025-01-01T00:00:00.000Z', 't-old', 1, 'gpt-4o', 'ok', 'record', 1234)"
@@ -97,7 +99,9 @@ def test_tags_are_a_plain_table(tmp_path):
 def test_eight_parallel_writers_lose_nothing(tmp_path):
     """8 `tokenroute record` processes, 1,000 calls each, on one fresh ledger at once."""
     lines = "".join(
-        json.dumps({"model": "gpt-5-mini", "input_tokens": i, "output_tokens": 1, "task_type": "qa"})
+        json.dumps(
+            {"model": "gpt-5-mini", "input_tokens": i, "output_tokens": 1, "task_type": "qa"}
+        )
         + "\n"
         for i in range(1000)
     )

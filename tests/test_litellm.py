@@ -31,7 +31,11 @@ def test_import_counts_what_it_took_and_skipped(imported):
         result.overrides == 4
     )  # claude-sonnet-4-5 (twice named), gpt-4o, gemini-2.5-pro, llama3.1
     assert result.models == 8
-    assert dict(result.skipped) == {"not a chat model": 2, "invalid price": 1}
+    assert dict(result.skipped) == {
+        "not a chat model": 2,
+        "invalid price": 1,
+        "withdrawn in the shipped table": 1,
+    }
     assert check_files([result.path])[0] == []
 
 
@@ -101,3 +105,30 @@ def test_bad_files_are_refused_and_nothing_is_written(tmp_path, table, text, mes
     with pytest.raises(BadInputError, match=message):
         import_file(source, table, DAY, tmp_path / "prices")
     assert not (tmp_path / "prices").exists() or not any((tmp_path / "prices").iterdir())
+
+
+def test_overrides_keep_what_litellm_does_not_say(imported):
+    _, table = imported
+    sonnet = table.resolve("claude-sonnet-4-5").periods[-1]
+    assert sonnet.end == date(2026, 11, 30)  # the shipped retirement date is kept
+    assert sonnet.batch_discount == Decimal("0.5")  # LiteLLM gives no batch rate for it
+    assert sonnet.long_context.rates.cache_write_1h == Decimal(12)  # 2x the long input rate
+    gemini = table.resolve("gemini-2.5-pro").periods[-1]
+    assert gemini.long_context.rates.cache_read == Decimal("0.25")  # the 10% share, not $2.50
+    assert gemini.batch_discount == Decimal("0.5")
+
+
+def test_a_model_the_shipped_table_withdrew_is_not_revived(imported):
+    result, table = imported
+    assert result.skipped["withdrawn in the shipped table"] == 1
+    assert table.resolve("claude-opus-4-0").period_at(date(2026, 12, 1)) is None
+
+
+def test_an_early_date_never_prices_a_model_before_it_existed(tmp_path, table):
+    prices = tmp_path / "prices"
+    import_file(SOURCE, table, date(2024, 1, 1), prices, today=date(2026, 11, 23))
+    merged = load_price_table(shipped_dir(), prices)
+    assert merged.resolve("claude-sonnet-4-5").periods[0].start == date(2025, 9, 29)
+    assert merged.resolve("claude-sonnet-4-5").period_at(date(2025, 1, 1)) is None
+    text = (prices / "litellm-2024-01-01.yaml").read_text()
+    assert "checked: 2026-11-23" in text and "&id" not in text

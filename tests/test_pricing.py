@@ -262,3 +262,56 @@ def test_successive_user_tables_build_one_history(tmp_path):
         "0.5"
     )
     assert loaded.resolve("acme-new").periods[0].end == date(2026, 10, 1)
+
+
+def test_a_gap_in_the_history_is_explained(tmp_path):
+    text = MINIMAL.replace("{from: 2026-01-01,", "{from: 2026-01-01, until: 2026-03-01,")
+    loaded = load_price_table(shipped_copy(tmp_path, text))
+    with pytest.raises(
+        UnknownModelError, match="ended on 2026-03-01 and the next takes effect on 2026-06-01"
+    ):
+        loaded.period_at("acme-large", date(2026, 4, 1))
+
+
+HIJACK = """\
+provider: azure
+checked: 2026-09-01
+models:
+  - id: {name}
+    tier: mid
+    prices:
+      - {{from: 2026-09-01, input: 1, output: 5}}
+"""
+
+
+@pytest.mark.parametrize("name", ["acme-large", "acme-large-20260101"])
+def test_a_user_model_cannot_take_another_providers_name(tmp_path, name):
+    user = tmp_path / "user"
+    bad = write(user / "mine.yaml", HIJACK.format(name=name))
+    with pytest.raises(PricingTableError, match="belongs to the shipped acme-large"):
+        load_price_table(shipped_copy(tmp_path), user)
+    problems, _ = check_files([bad], load_price_table(tmp_path / "shipped"))
+    assert problems and "another name, e.g. azure/" in problems[0]
+
+
+def test_provider_spellings_of_other_tools_resolve(table):
+    assert table.resolve("gemini/gemini-2.5-flash").id == "gemini-2.5-flash"
+    assert table.resolve("x-ai/grok-4").id == "grok-4"
+
+
+def test_cache_survives_values_json_cannot_hold(tmp_path):
+    text = MINIMAL.replace("provider: acme\n", "provider: acme\nnotes: !!binary aGVsbG8=\n")
+    directory = shipped_copy(tmp_path, text)
+    cache = tmp_path / "cache"
+    assert load_price_table(directory, cache=cache).resolve("acme-large")
+    assert load_price_table(directory, cache=cache).resolve("acme-large")
+
+
+def test_cached_and_fresh_loads_agree_on_dates_with_times(tmp_path):
+    text = MINIMAL.replace("from: 2026-06-01", "from: 2026-06-01 10:00:00")
+    directory = shipped_copy(tmp_path, text)
+    cache = tmp_path / "cache"
+    first = load_price_table(directory, cache=cache)
+    second = load_price_table(directory, cache=cache)
+    assert list(cache.iterdir())
+    assert first.resolve("acme-large").periods == second.resolve("acme-large").periods

@@ -41,7 +41,10 @@ from tokenroute.usage_formats import UsageFormatError, parse_usage
                 "input_tokens": 12,
                 "cache_creation_input_tokens": 3000,
                 "cache_read_input_tokens": 20000,
-                "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+                "cache_creation": {
+                    "ephemeral_5m_input_tokens": 1000,
+                    "ephemeral_1h_input_tokens": 2000,
+                },
                 "output_tokens": 450,
             },
             Usage(input=12, cache_read=20000, cache_write=1000, cache_write_1h=2000, output=450),
@@ -78,8 +81,14 @@ def test_usage_objects_map_to_buckets(raw, expected, name):
         ([1, 2], "must be an object"),
         ({"tokens": 5}, "not in a format we know"),
         ({"prompt_tokens": -1, "completion_tokens": 2}, "prompt_tokens must be a whole number"),
-        ({"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 20}},
-         "more tokens were cached than were sent"),
+        (
+            {
+                "prompt_tokens": 10,
+                "completion_tokens": 2,
+                "prompt_tokens_details": {"cached_tokens": 20},
+            },
+            "more tokens were cached than were sent",
+        ),
         ({"promptTokenCount": "many", "candidatesTokenCount": 1}, "promptTokenCount"),
     ],
 )

@@ -50,7 +50,7 @@ class BoundaryGroup(TyperGroup):
 
     def main(self, args: Any = None, prog_name: Any = None, **extra: Any) -> Any:  # type: ignore[override]
         argv = list(sys.argv[1:] if args is None else args)
-        debug = "--debug" in argv
+        debug = "--debug" in _leading_options(argv)
         extra.pop("standalone_mode", None)
         try:
             result = super().main(
@@ -59,19 +59,33 @@ class BoundaryGroup(TyperGroup):
         except TokenrouteError as exc:
             _fail(exc.message, exc.exit_code, debug)
         except ClickException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `tokenroute`: help, not an error
+                sys.stdout.write(exc.ctx.get_help() + "\n")
+                sys.exit(ExitCode.OK)
             _fail(_click_message(exc), ExitCode.USAGE, debug)
         except KeyboardInterrupt:
             _fail("interrupted", ExitCode.INTERRUPTED, debug)
-        except BrokenPipeError:
-            sys.stderr.close()  # the reader went away (`| head`): not an error worth a message
-            sys.exit(ExitCode.OK)
+        except OSError as exc:  # e.g. stdout on a full disk: not a bug, say what happened
+            _fail(f"{exc.strerror or exc}", ExitCode.INTERNAL, debug)
         except Exception as exc:
             _fail(
                 f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
                 ExitCode.INTERNAL,
                 debug,
             )
+        if result == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into exit code 130
+            _fail("interrupted", ExitCode.INTERRUPTED, False)
         sys.exit(result if isinstance(result, int) else ExitCode.OK)
+
+
+def _leading_options(argv: list[str]) -> list[str]:
+    """The options before the first command word: where --debug belongs."""
+    leading = []
+    for word in argv:
+        if not word.startswith("-"):
+            break
+        leading.append(word)
+    return leading
 
 
 def _click_message(exc: ClickException) -> str:
@@ -149,10 +163,13 @@ def today() -> date:
 
 
 def parse_day(value: str | None, option: str = "--at") -> date:
+    """A YYYY-MM-DD day; without one, today in UTC (the ledger's clock)."""
     if value is None:
         return today()
     try:
-        return datetime.fromisoformat(value).date()
+        if len(value) != 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"{option} must be a date like 2025-06-01 (got '{value}')") from None
 
@@ -160,6 +177,21 @@ def parse_day(value: str | None, option: str = "--at") -> date:
 def check_tier(tier: str | None) -> None:
     if tier is not None and tier not in TIERS:
         raise UsageError(f"--tier must be one of {', '.join(TIERS)} (got '{tier}')")
+
+
+def check_provider(table: PriceTable, provider: str | None) -> None:
+    known = sorted({m.provider for m in table.models})
+    if provider is not None and provider.lower() not in known:
+        raise UsageError(f"--provider must be one of {', '.join(known)} (got '{provider}')")
+
+
+def describe_filters(
+    provider: str | None, tier: str | None, models: list[str] | None = None
+) -> str:
+    parts = [f"of {provider}" if provider else "", f"in tier {tier}" if tier else ""]
+    if models:
+        parts.append(f"among {', '.join(models)}")
+    return "".join(f"{p} " for p in parts if p)
 
 
 def shipped_tables() -> Path:
@@ -221,13 +253,21 @@ def prices(
 ) -> None:
     """List the prices in force (today, or --at a date), per 1M tokens."""
     if ctx.invoked_subcommand is not None:
+        if provider or tier or at or as_json:
+            raise UsageError(
+                f"options go after the subcommand: 'tokenroute prices {ctx.invoked_subcommand} "
+                "... --json' (--provider, --tier and --at are for the list itself)"
+            )
         return
     from tokenroute import views
 
     check_tier(tier)
     day = parse_day(at)
     table = load_table()
+    check_provider(table, provider)
     rows = views.prices_in_force(table, day, provider=provider, tier=tier)
+    if not rows:
+        raise NotFoundError(f"no model {describe_filters(provider, tier)}had a price on {day}")
     views.show_prices(rows, table, day, as_json=as_json)
 
 
@@ -289,7 +329,7 @@ def prices_import(
 
     day = parse_day(effective, "--from")
     base = pricing.load_price_table(shipped_tables())
-    result = litellm.import_file(file, base, day, resolve_paths().prices)
+    result = litellm.import_file(file, base, day, resolve_paths().prices, today=today())
     views.show_import(result, as_json=as_json)
 
 
@@ -326,10 +366,17 @@ def estimate(
     day = parse_day(at)
     table = load_table()
     wanted = [name.strip() for name in (models or "").split(",") if name.strip()]
+    if models is not None and not wanted:
+        raise UsageError("--models lists no model: give names separated by commas")
     chosen = [table.period_at(name, day)[0] for name in wanted]
-    counted = count_tokens(read_text(file, sys.stdin))
+    text = read_text(file, sys.stdin)
+    if not text.strip():
+        raise BadInputError("the prompt is empty: nothing to estimate")
+    counted = count_tokens(text)
     rows = estimate_costs(table, day, counted, output_tokens, models=chosen, tier=tier)
-    views.show_estimate(rows, counted, output_tokens, day, as_json=as_json)
+    if not rows:
+        raise NotFoundError(f"no model {describe_filters(None, tier, wanted)}had a price on {day}")
+    views.show_estimate(rows, counted, output_tokens, day, table.revision, as_json=as_json)
 
 
 # ---------------------------------------------------------------- the ledger

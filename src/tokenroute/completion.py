@@ -46,11 +46,13 @@ def walk(command: Any, path: str = "") -> Iterator[Node]:
             argument_choices = CHOICES.get(param.name, argument_choices)
             files = files or "FILE" in (param.metavar or param.name.upper())
             continue
-        names = tuple(n for n in (*param.opts, *param.secondary_opts) if n.startswith("--"))
+        names = tuple(
+            sorted((*param.opts, *param.secondary_opts), key=lambda n: not n.startswith("--"))
+        )
         if names and not getattr(param, "hidden", False):
             choices = CHOICES.get(names[0], ())
             options.append(Option(names, _first_line(param.help), not param.is_flag, choices))
-    options.append(Option(("--help",), "Show the help and exit.", False))
+    options.append(Option(("--help", "-h"), "Show the help and exit", False))
     children = getattr(command, "commands", {})
     ordered = command.list_commands(None) if children else []
     visible = [name for name in ordered if not children[name].hidden]
@@ -76,8 +78,13 @@ def _first_line(text: str | None) -> str:
     return line.rstrip(".")
 
 
+def _options(node: Node) -> str:
+    return " ".join(n for o in node.options for n in o.names)
+
+
 def _words(node: Node) -> str:
-    return " ".join([*(n for o in node.options for n in o.names), *node.subcommands])
+    """What a word that is not an option can be here: a subcommand or a known value."""
+    return " ".join([*node.subcommands, *node.argument_choices])
 
 
 def _value_cases(nodes: list[Node], indent: str) -> list[str]:
@@ -125,10 +132,13 @@ def _bash(nodes: list[Node]) -> str:
         '    case "$cmdpath" in',
     ]
     for node in nodes:
-        words = _words(node) + " " + " ".join(node.argument_choices)
-        lines.append(f'        "{node.path}") words={_quote(words.strip())} ;;')
+        lines.append(
+            f'        "{node.path}") opts={_quote(_options(node))}; words={_quote(_words(node))} ;;'
+        )
     lines += [
         "    esac",
+        '    if [[ "$cur" == -* ]]; then words="$opts"; fi',
+        "    # Nothing matched where a FILE may go: bash falls back to file names (-o default).",
         '    COMPREPLY=($(compgen -W "$words" -- "$cur"))',
         "}",
         "complete -o default -F _tokenroute tokenroute",
@@ -157,16 +167,17 @@ def _zsh(nodes: list[Node]) -> str:
         '        *) values="-" ;;',
         "    esac",
         '    if [[ "$values" != "-" ]]; then',
-        '        if [[ -n "$values" ]]; then choices=(${=values}); compadd -a choices;'
-        " else _files; fi",
+        '        if [[ -n "$values" ]]; then choices=(${=values}); compadd -a choices; fi',
         "        return",
         "    fi",
         '    case "$cmdpath" in',
     ]
     for node in nodes:
-        words = (_words(node) + " " + " ".join(node.argument_choices)).strip()
         files = " _files;" if node.completes_files else ""
-        lines.append(f'        "{node.path}") choices=({words});{files} ;;')
+        lines.append(
+            f'        "{node.path}") if [[ "$PREFIX" == -* ]]; then choices=({_options(node)});'
+            f" else choices=({_words(node)});{files} fi ;;"
+        )
     lines += [
         "    esac",
         "    compadd -a choices",
@@ -201,7 +212,10 @@ def _fish(nodes: list[Node]) -> str:
         for choice in node.argument_choices:
             lines.append(f"complete -c tokenroute {when} -a {choice}")
         for option in node.options:
-            flags = " ".join(f"-l {name[2:]}" for name in option.names)
+            flags = " ".join(
+                f"-l {name[2:]}" if name.startswith("--") else f"-s {name[1:]}"
+                for name in option.names
+            )
             value = ""
             if option.takes_value:
                 value = " -x -a '" + " ".join(option.choices) + "'" if option.choices else " -r"

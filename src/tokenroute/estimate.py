@@ -15,7 +15,7 @@ class EstimateRow:
     model: Model
     period: PricePeriod
     cost: Cost
-    fits: bool  # the prompt plus the expected output fit the model's context window
+    fits: bool  # the prompt and the expected output fit the context window and max output
 
 
 def estimate_costs(
@@ -34,8 +34,10 @@ def estimate_costs(
     for model, period in table.in_force(day, tier=tier):
         if wanted is not None and model.id not in wanted:
             continue
-        window = model.context_window
-        fits = window is None or prompt.tokens + output_tokens <= window
+        window, most = model.context_window, model.max_output
+        fits = (window is None or prompt.tokens + output_tokens <= window) and (
+            most is None or output_tokens <= most
+        )
         rows.append(EstimateRow(model, period, cost(period, usage), fits))
     rows.sort(key=lambda r: (not r.fits, r.cost.total, r.model.id))
     return rows

@@ -13,10 +13,15 @@ def read_text(source: str | None, stdin: TextIO) -> str:
     if source is None or source == "-":
         if source is None and stdin.isatty():
             raise UsageError("give a FILE, '-', or pipe the text in (e.g. 'cat prompt.md | ...')")
+        raw = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read()
+        if isinstance(raw, str):
+            return raw
         try:
-            return stdin.read()
+            return raw.decode("utf-8")  # strictly: binary input is an error, not tokens
         except UnicodeDecodeError:
             raise BadInputError("stdin is not UTF-8 text") from None
+    if not source.strip():
+        raise UsageError("the file name is empty: give a FILE, or '-' for stdin")
     path = Path(source)
     try:
         return path.read_text(encoding="utf-8")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenroute.errors import BadInputError, PricingTableError
+from tokenroute.models import Model, PricePeriod, Rates
 from tokenroute.pricing import PriceTable, check_files
 
 CHAT_MODES = {"chat", "completion", "responses"}
@@ -39,7 +40,9 @@ class ImportResult:
     skipped: Counter[str] = field(default_factory=Counter)
 
 
-def import_file(source: Path, base: PriceTable, effective: date, prices_dir: Path) -> ImportResult:
+def import_file(
+    source: Path, base: PriceTable, effective: date, prices_dir: Path, today: date | None = None
+) -> ImportResult:
     """Write `prices_dir/litellm-<date>.yaml` from a LiteLLM price file and say what it holds."""
     raw = _read_json(source)
     result = ImportResult(prices_dir / f"litellm-{effective.isoformat()}.yaml", effective)
@@ -47,9 +50,12 @@ def import_file(source: Path, base: PriceTable, effective: date, prices_dir: Pat
     if not entries:
         raise BadInputError(f"{source}: no chat model with token prices found in this file")
     document = {
-        "checked": effective,
+        "checked": today or effective,  # the day the prices were taken, not when they apply
         "source": f"LiteLLM model_prices_and_context_window.json ({source.name})",
-        "notes": "Imported by 'tokenroute prices import'; tiers of new models guessed from price.",
+        "notes": (
+            "Imported by 'tokenroute prices import'. Overrides keep the shipped values LiteLLM "
+            "does not give; tiers of new models are guessed from their price."
+        ),
         "models": entries,
     }
     _write_checked(document, result.path, base)
@@ -94,11 +100,11 @@ def _convert(
                 if model_id != shipped.id and model_id not in existing["aliases"]:
                     existing["aliases"].append(model_id)
                 continue
-            aliases = [] if model_id == shipped.id else [model_id]
-            by_id[shipped.id] = _entry(
-                shipped.id, provider, shipped.tier, aliases, entry, effective
-            )
-            by_id[shipped.id]["good_for"] = list(shipped.good_for)
+            item = _override_entry(shipped, model_id, entry, effective)
+            if item is None:
+                result.skipped["withdrawn in the shipped table"] += 1
+                continue
+            by_id[shipped.id] = item
             result.overrides += 1
             continue
         if shipped is not None:  # the name means another provider's model: qualify it
@@ -106,17 +112,45 @@ def _convert(
         if model_id in by_id or base.find(model_id) is not None:
             result.skipped["duplicate name"] += 1
             continue
-        price = _rates(entry)
-        by_id[model_id] = _entry(
-            model_id, provider, _guess_tier(provider, price), [], entry, effective
-        )
+        tier, good_for = _guess_tier(provider, _rates(entry)), []
+        if shipped is not None:  # the same model resold: it keeps its tier
+            tier, good_for = shipped.tier, list(shipped.good_for)
+        period = _period(entry, effective)
+        by_id[model_id] = _entry(model_id, provider, tier, good_for, entry, [period])
     for item in by_id.values():
-        if not item["aliases"]:
-            del item["aliases"]
-        if not item.get("good_for"):
-            item.pop("good_for", None)
+        for optional in ("aliases", "good_for"):
+            if not item.get(optional):
+                item.pop(optional, None)
     result.models = len(by_id)
     return list(by_id.values())
+
+
+def _override_entry(
+    shipped: Model, name: str, entry: dict[str, Any], effective: date
+) -> dict[str, Any] | None:
+    """A shipped model's new price: LiteLLM's rates over the shipped period they replace.
+
+    What LiteLLM does not give (a batch discount, long-context cache rates, a withdrawal
+    date) is kept from the shipped table, and the new price never starts before the model
+    existed. None when the shipped table says the model was withdrawn by then.
+    """
+    start = max(effective, shipped.periods[0].start)
+    current = shipped.period_at(start)
+    if current is None:
+        return None
+    period = _period(entry, start, inherit=current)
+    if current.end is not None and shipped.periods[-1] is current:
+        period["until"] = current.end
+    aliases = [] if name == shipped.id else [name]
+    return _entry(
+        shipped.id,
+        shipped.provider,
+        shipped.tier,
+        list(shipped.good_for),
+        entry,
+        [period],
+        aliases=aliases,
+    )
 
 
 def _skip_reason(entry: Any) -> str | None:
@@ -138,13 +172,13 @@ def _provider(entry: dict[str, Any]) -> str:
 
 
 def _model_id(key: str, provider: str) -> str:
-    """`gemini/gemini-2.5-flash` -> `gemini-2.5-flash`; a reseller's names keep their prefix."""
+    """`gemini/gemini-2.5-flash` -> `gemini-2.5-flash`; other hosts' names keep a prefix."""
     prefix, sep, rest = key.partition("/")
-    if sep and "/" not in rest and PROVIDER_NAMES.get(prefix, prefix) == provider:
-        return rest
-    if not sep and provider not in FIRST_PARTY:
-        return f"{provider}/{key}"
-    return key
+    if provider in FIRST_PARTY:
+        if sep and "/" not in rest and PROVIDER_NAMES.get(prefix, prefix) == provider:
+            return rest
+        return key
+    return key if sep else f"{provider}/{key}"
 
 
 def _per_million(value: Any) -> Decimal | None:
@@ -175,22 +209,19 @@ def _entry(
     model_id: str,
     provider: str,
     tier: str,
-    aliases: list[str],
+    good_for: list[str],
     entry: dict[str, Any],
-    effective: date,
+    periods: list[dict[str, Any]],
+    *,
+    aliases: list[str] | None = None,
 ) -> dict[str, Any]:
-    base_rates = _rates(entry)
-    period: dict[str, Any] = {"from": effective}
-    period.update({k: float(v) for k, v in base_rates.items() if v is not None})
-    batch_input = _per_million(entry.get("input_cost_per_token_batches"))
-    if batch_input is not None and base_rates["input"]:
-        discount = (1 - batch_input / base_rates["input"]).quantize(Decimal("0.01"))
-        if 0 < discount < 1:
-            period["batch_discount"] = float(discount)
-    long_context = _long_context(entry, base_rates)
-    if long_context:
-        period["long_context"] = long_context
-    item: dict[str, Any] = {"id": model_id, "provider": provider, "tier": tier, "aliases": aliases}
+    item: dict[str, Any] = {
+        "id": model_id,
+        "provider": provider,
+        "tier": tier,
+        "aliases": aliases or [],
+        "good_for": good_for,
+    }
     for ours, theirs in (
         ("context_window", "max_input_tokens"),
         ("max_output", "max_output_tokens"),
@@ -198,19 +229,71 @@ def _entry(
         value = entry.get(theirs)
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             item[ours] = value
-    item["prices"] = [period]
+    item["prices"] = periods
     return item
 
 
+def _period(
+    entry: dict[str, Any], start: date, inherit: PricePeriod | None = None
+) -> dict[str, Any]:
+    """One dated price from LiteLLM's per-token rates, falling back to `inherit`'s values."""
+    rates = _rates(entry)
+    if inherit is not None:
+        for key, value in _rates_dict(inherit.rates).items():
+            if rates.get(key) is None:
+                rates[key] = value
+    period: dict[str, Any] = {"from": start}
+    period.update({k: float(v) for k, v in rates.items() if v is not None})
+    discount = _batch_discount(entry, rates)
+    if discount is None and inherit is not None:
+        discount = inherit.batch_discount
+    if discount:
+        period["batch_discount"] = float(discount)
+    long_context = _long_context(entry, rates)
+    if long_context is None and inherit is not None and inherit.long_context is not None:
+        long_context = {
+            "above_input_tokens": inherit.long_context.above_input_tokens,
+            **{
+                k: float(v)
+                for k, v in _rates_dict(inherit.long_context.rates).items()
+                if v is not None
+            },
+        }
+    if long_context:
+        period["long_context"] = long_context
+    return period
+
+
+def _rates_dict(rates: Rates) -> dict[str, Decimal | None]:
+    return {
+        key: getattr(rates, key)
+        for key in ("input", "output", "cache_read", "cache_write", "cache_write_1h")
+    }
+
+
+def _batch_discount(entry: dict[str, Any], rates: dict[str, Decimal | None]) -> Decimal | None:
+    batch_input = _per_million(entry.get("input_cost_per_token_batches"))
+    if batch_input is None or not rates.get("input"):
+        return None
+    discount = (1 - batch_input / rates["input"]).quantize(Decimal("0.01"))
+    return discount if 0 < discount < 1 else None
+
+
 def _long_context(entry: dict[str, Any], base: dict[str, Decimal | None]) -> dict[str, Any] | None:
+    """LiteLLM's `*_above_Nk_tokens` rates. A long-context cache rate it does not give keeps
+    the base cache rate's share of input, as Anthropic and Google price them."""
     thresholds = sorted(int(m.group(1)) for k in entry if (m := _LONG_INPUT_KEY.match(k)))
-    if not thresholds:
+    if not thresholds or not base.get("input"):
         return None
     threshold = thresholds[0]
     long = _rates(entry, f"_above_{threshold}k_tokens")
     if long["input"] is None:
         return None
+    scale = long["input"] / base["input"]
     long["output"] = long["output"] if long["output"] is not None else base["output"]
+    for key in ("cache_read", "cache_write", "cache_write_1h"):
+        if long.get(key) is None and base.get(key) is not None:
+            long[key] = (base[key] * scale).quantize(Decimal("0.000001")).normalize()
     for key, rate in long.items():
         floor = base.get(key)
         if rate is not None and floor is not None and rate < floor:
@@ -238,12 +321,20 @@ def _write_checked(document: dict[str, Any], target: Path, base: PriceTable) -> 
     """Write atomically, and only a table that passes the same checks as every other."""
     import yaml
 
+    class PlainDumper(yaml.SafeDumper):
+        """No &anchors or *aliases: every value written out, so the file reads plainly."""
+
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".import-", suffix=".yaml")
     temp = Path(temp_name)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            yaml.safe_dump(document, out, sort_keys=False, allow_unicode=True, width=100)
+            yaml.dump(
+                document, out, Dumper=PlainDumper, sort_keys=False, allow_unicode=True, width=100
+            )
         others = [p for p in sorted(target.parent.glob("*.y*ml")) if p != target and p != temp]
         problems, _ = check_files([*others, temp], base)
         if problems:

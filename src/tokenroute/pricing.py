@@ -50,6 +50,8 @@ _MODEL_KEYS = {
 _RATE_KEYS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 _PERIOD_KEYS = {"from", "until", "batch_discount", "long_context", "notes", *_RATE_KEYS}
 _LONG_KEYS = {"above_input_tokens", *_RATE_KEYS}
+# Other tools' names for our providers, as used in `provider/model` names.
+PROVIDER_SPELLINGS = {"gemini": "google", "x-ai": "xai", "mistralai": "mistral"}
 _SNAPSHOT_SUFFIX = re.compile(r"(?:[-@]\d{8}|-\d{4}-\d{2}-\d{2})$")
 
 
@@ -105,7 +107,8 @@ class PriceTable:
         if prefix == "models":  # Gemini's REST names: models/gemini-2.5-flash
             return self._index.get(rest)
         model = self._index.get(rest)
-        return model if model is not None and model.provider == prefix else None
+        provider = PROVIDER_SPELLINGS.get(prefix, prefix)
+        return model if model is not None and model.provider == provider else None
 
     def resolve(self, name: str) -> Model:
         model = self.find(name)
@@ -172,7 +175,11 @@ def load_price_table(
     if not user_files:
         return table
     user_models, user_meta = _load_layer(user_files, cache)
-    return PriceTable(_overlay(table, user_models), base_files + user_meta)
+    problems: list[str] = []
+    models = _overlay(table, user_models, problems)
+    if problems:
+        raise PricingTableError(problems)
+    return PriceTable(models, base_files + user_meta)
 
 
 def check_files(paths: list[Path], base: PriceTable | None = None) -> tuple[list[str], int]:
@@ -180,7 +187,7 @@ def check_files(paths: list[Path], base: PriceTable | None = None) -> tuple[list
     problems: list[str] = []
     models, _ = _build_layer(_read_documents(paths, problems, cache=None), problems)
     if base is not None and not problems:
-        _overlay(base, models)
+        _overlay(base, models, problems)
     return problems, len(models)
 
 
@@ -270,8 +277,8 @@ def _cache_put(cache: Path | None, key: str, documents: list[Any]) -> None:
         temp = target.with_suffix(f".{os.getpid()}.tmp")
         temp.write_text(json.dumps(documents, default=_json_value), encoding="utf-8")
         temp.replace(target)
-    except OSError:
-        return
+    except (OSError, TypeError, ValueError):
+        return  # unwritable, or content JSON cannot hold (e.g. !!binary): just do not cache
 
 
 def _json_value(value: Any) -> Any:
@@ -280,36 +287,62 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"cannot cache {type(value).__name__}")
 
 
-def _overlay(base: PriceTable, overrides: list[Model]) -> list[Model]:
-    """Replace each overridden shipped model's prices from the override's first date on."""
+def _overlay(base: PriceTable, overrides: list[Model], problems: list[str]) -> list[Model]:
+    """Override shipped models from each override's first date on; refuse taken names.
+
+    A user model that names a shipped model of the same provider overrides it. A name that
+    belongs to another provider's shipped model is a problem: it would hijack that model.
+    """
     merged = {m.id: m for m in base.models}
     order = [m.id for m in base.models]
     for user_model in overrides:
-        shipped = base.find(user_model.id) or next(
-            (m for a in user_model.aliases if (m := base.find(a)) is not None), None
-        )
-        if shipped is None or shipped.provider != user_model.provider:
+        targets: dict[str, Model] = {}
+        for name in (user_model.id, *user_model.aliases):
+            found = base.find(name)
+            if found is None:
+                continue
+            if found.provider != user_model.provider:
+                problems.append(
+                    f"{user_model.source}: {user_model.id}: name '{name}' belongs to the shipped "
+                    f"{found.id} ({found.provider}); give this {user_model.provider} model "
+                    f"another name, e.g. {user_model.provider}/{name}"
+                )
+            else:
+                targets[found.id] = found
+        if len(targets) > 1:
+            problems.append(
+                f"{user_model.source}: {user_model.id}: its names point at several shipped "
+                f"models ({', '.join(sorted(targets))}); one entry can override only one"
+            )
+        if len(targets) != 1:
             if user_model.id not in merged:
                 order.append(user_model.id)
             merged[user_model.id] = user_model
             continue
-        cutover = user_model.periods[0].start
-        kept = []
-        for period in shipped.periods:
-            if period.start >= cutover:
-                continue
-            if period.end is None or period.end > cutover:
-                period = replace(period, end=cutover)
-            kept.append(period)
-        aliases = tuple(dict.fromkeys((*shipped.aliases, *user_model.aliases, user_model.id)))
-        merged[shipped.id] = replace(
-            user_model,
-            id=shipped.id,
-            aliases=tuple(a for a in aliases if a != shipped.id),
-            periods=(*kept, *user_model.periods),
-            good_for=user_model.good_for or shipped.good_for,
-        )
+        shipped = next(iter(targets.values()))
+        merged[shipped.id] = _override(shipped, user_model)
     return [merged[i] for i in order]
+
+
+def _override(shipped: Model, user_model: Model) -> Model:
+    cutover = user_model.periods[0].start
+    kept = []
+    for period in shipped.periods:
+        if period.start >= cutover:
+            continue
+        if period.end is None or period.end > cutover:
+            period = replace(period, end=cutover)
+        kept.append(period)
+    aliases = tuple(dict.fromkeys((*shipped.aliases, *user_model.aliases, user_model.id)))
+    return replace(
+        user_model,
+        id=shipped.id,
+        aliases=tuple(a for a in aliases if a != shipped.id),
+        periods=(*kept, *user_model.periods),
+        good_for=user_model.good_for or shipped.good_for,
+        context_window=user_model.context_window or shipped.context_window,
+        max_output=user_model.max_output or shipped.max_output,
+    )
 
 
 _UNREADABLE = object()
@@ -571,9 +604,9 @@ def _as_date(value: Any) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ][0-9:.+Z-]*)?", value):
         try:
-            return date.fromisoformat(value)
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
         except ValueError:
             return None
     return None
@@ -598,9 +631,14 @@ def _unknown_model_message(name: str, index: dict[str, Model]) -> str:
 
 
 def _not_in_force_message(model: Model, day: date) -> str:
-    first, last = model.periods[0], model.periods[-1]
+    first = model.periods[0]
     if day < first.start:
         when = f"its first price takes effect on {first.start}"
     else:
-        when = f"it was withdrawn on {last.end}"
+        ended = max((p.end for p in model.periods if p.end and p.end <= day), default=None)
+        later = [p.start for p in model.periods if p.start > day]
+        if later:
+            when = f"its price ended on {ended} and the next takes effect on {min(later)}"
+        else:
+            when = f"it was withdrawn on {ended}"
     return f"no price for {model.id} on {day}: {when} (see 'tokenroute prices show {model.id}')"

@@ -58,6 +58,8 @@ def emit_table(
     if _is_terminal(stream):
         _rich_table(columns, rows, title, stream)
     else:
+        if title:
+            say(title)  # in a pipe the title is talk: stdout stays rows only
         _plain_table(columns, rows, stream)
 
 
@@ -89,10 +91,18 @@ def _rich_table(
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out, highlight=False, no_color="NO_COLOR" in os.environ)
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        table.add_column(column.header, justify="right" if column.numeric else "left")
+    plain = "NO_COLOR" in os.environ
+    console = Console(file=out, highlight=False, no_color=plain)
+    table = Table(
+        title=title,
+        title_justify="left",
+        header_style="" if plain else "bold",
+        title_style="" if plain else "italic",
+    )
+    for index, column in enumerate(columns):
+        table.add_column(
+            column.header, justify="right" if column.numeric else "left", no_wrap=index == 0
+        )
     for row in rows:
         table.add_row(*row)
     console.print(table)

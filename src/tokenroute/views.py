@@ -97,14 +97,18 @@ def show_prices(
             m.tier,
             render.usd_rate(p.rates.input),
             render.usd_rate(p.rates.output),
-            render.usd_rate(p.rates.effective_cache_read),
-            render.usd_rate(p.rates.effective_cache_write),
+            render.usd_rate(p.rates.cache_read),
+            render.usd_rate(p.rates.cache_write),
             render.tokens_short(m.context_window),
         ]
         for m, p in rows
     ]
     title = f"Prices in force on {day}, USD per 1M tokens (table {table.revision})"
     render.emit_table(columns, cells, title=title)
+
+
+def _tokens(value: int | None) -> str:
+    return "unknown" if value is None else f"{value:,} tokens"
 
 
 def show_model(model: Model, *, as_json: bool) -> None:
@@ -120,8 +124,8 @@ def show_model(model: Model, *, as_json: bool) -> None:
             f"provider      {model.provider}",
             f"tier          {model.tier}",
             f"aliases       {', '.join(model.aliases) or '-'}",
-            f"context       {render.count(model.context_window)} tokens",
-            f"max output    {render.count(model.max_output)} tokens",
+            f"context       {_tokens(model.context_window)}",
+            f"max output    {_tokens(model.max_output)}",
             f"good for      {', '.join(model.good_for) or '-'}",
             f"source        {model.source}",
             "",
@@ -153,10 +157,10 @@ def show_model(model: Model, *, as_json: bool) -> None:
                 str(p.end) if p.end else "-",
                 render.usd_rate(p.rates.input),
                 render.usd_rate(p.rates.output),
-                render.usd_rate(p.rates.effective_cache_read),
-                render.usd_rate(p.rates.effective_cache_write),
-                render.usd_rate(p.rates.effective_cache_write_1h),
-                f"-{p.batch_discount * 100:g}%" if p.batch_discount else "-",
+                render.usd_rate(p.rates.cache_read),
+                render.usd_rate(p.rates.cache_write),
+                render.usd_rate(p.rates.cache_write_1h),
+                f"{p.batch_discount:.0%} off" if p.batch_discount else "-",
                 long,
             ]
         )
@@ -197,7 +201,7 @@ def show_import(result: ImportResult, *, as_json: bool) -> None:
             f"wrote {result.path}",
             f"{result.models} models priced from {result.effective}: {result.overrides} override "
             f"shipped prices, {result.models - result.overrides} are new; "
-            f"{sum(result.skipped.values())} entries skipped"
+            f"{sum(result.skipped.values())} skipped"
             + (
                 " (" + ", ".join(f"{n} {why}" for why, n in sorted(result.skipped.items())) + ")"
                 if result.skipped
@@ -207,13 +211,26 @@ def show_import(result: ImportResult, *, as_json: bool) -> None:
     )
 
 
+def _too_big(model: Model, prompt: int, output: int) -> str:
+    if model.max_output is not None and output > model.max_output:
+        return f"output over its {render.tokens_short(model.max_output)} max"
+    return f"exceeds its {render.tokens_short(model.context_window)} context"
+
+
 def show_estimate(
-    rows: list[EstimateRow], counted: TokenCount, output_tokens: int, day: date, *, as_json: bool
+    rows: list[EstimateRow],
+    counted: TokenCount,
+    output_tokens: int,
+    day: date,
+    revision: str,
+    *,
+    as_json: bool,
 ) -> None:
     if as_json:
         render.emit_json(
             {
                 "at": day,
+                "revision": revision,
                 "input_tokens": counted.tokens,
                 "output_tokens": output_tokens,
                 "token_method": counted.method,
@@ -253,7 +270,7 @@ def show_estimate(
             render.usd_amount(r.cost.input),
             render.usd_amount(r.cost.output),
             render.usd_amount(r.cost.total),
-            "" if r.fits else f"exceeds its {render.tokens_short(r.model.context_window)} context",
+            "" if r.fits else _too_big(r.model, counted.tokens, output_tokens),
         ]
         for r in rows
     ]
