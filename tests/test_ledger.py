@@ -59,6 +59,13 @@ def test_migrations_from_every_earlier_version_keep_the_data(tmp_path, version):
     assert ledger.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION
     if version >= 1:
         assert ledger.query("SELECT task_id, cost_micros FROM attempts") == [("t-old", 1234)]
+    if version == 1:  # the summaries added by version 2 are filled from the attempts there
+        assert ledger.query("SELECT attempts, cost_micros, last_model FROM tasks") == [
+            (1, 1234, "gpt-4o")
+        ]
+        assert ledger.query("SELECT day, attempts, cost_micros FROM usage_daily") == [
+            ("2025-01-01", 1, 1234)
+        ]
 
 
 def test_a_newer_schema_is_refused(tmp_path):
@@ -127,3 +134,29 @@ def test_eight_parallel_writers_lose_nothing(tmp_path):
     ledger = open_ledger(tmp_path / "home" / "ledger.db", create=False)
     assert ledger.count_attempts() == 8000
     assert ledger.query("SELECT COUNT(DISTINCT tag) FROM attempt_tags") == [(8,)]
+
+
+def test_summaries_kept_on_write_equal_a_rebuild_from_the_attempts(tmp_path):
+    ledger = open_ledger(tmp_path / "ledger.db")
+    batch = [
+        attempt("t-1", started_at="2026-11-01T10:00:00.000Z", model="gpt-5-mini", status="error"),
+        attempt("t-1", started_at="2026-11-01T10:05:00.000Z", model="gpt-5", cost_micros=900),
+        attempt("t-2", started_at="2026-11-02T08:00:00.000Z", cost_micros=None, model="x"),
+        attempt("t-3", started_at="2026-11-02T09:00:00.000Z", task_type="qa", project="web"),
+        attempt("t-1", started_at="2026-11-01T09:00:00.000Z", model="gpt-4o"),  # out of order
+    ]
+    ledger.add_attempts(batch)
+    kept = (
+        ledger.query("SELECT * FROM usage_daily ORDER BY 1, 2, 3, 4, 5, 6, 7, 8"),
+        ledger.query("SELECT * FROM tasks ORDER BY id"),
+    )
+    ledger.rebuild_summaries()
+    rebuilt = (
+        ledger.query("SELECT * FROM usage_daily ORDER BY 1, 2, 3, 4, 5, 6, 7, 8"),
+        ledger.query("SELECT * FROM tasks ORDER BY id"),
+    )
+    assert kept == rebuilt
+    t1 = ledger.query(
+        "SELECT attempts, cost_micros, first_at, last_model FROM tasks WHERE id = 't-1'"
+    )
+    assert t1 == [(3, 63 + 900 + 63, "2026-11-01T09:00:00.000Z", "gpt-5")]

@@ -141,6 +141,15 @@ def test_window_since_until_is_inclusive_of_whole_days(ledger):
     }
 
 
+def test_windows_that_cut_through_days(ledger):
+    body = report_json(ledger, "--since", "2026-03-02T09:00:30Z", "--until", "2026-03-03T12:00:00Z")
+    # only T1's second attempt (09:01); T2 starts exactly at the exclusive end
+    assert body["total"]["spend"] == pytest.approx(0.045)
+    assert body["total"]["attempts"] == 1
+    late = report_json(ledger, "--since", "2026-03-03T11:00:00Z", "--until", "2026-03-10")
+    assert late["total"]["spend"] == pytest.approx(0.09 + 0.0052)
+
+
 def test_filters(ledger):
     assert report_json(ledger, "--task-type", "extract")["total"]["spend"] == pytest.approx(0.0052)
     assert report_json(ledger, "--project", "billing")["total"]["tasks"] == 1

@@ -703,6 +703,7 @@ def report(
 ) -> None:
     from tokenroute import views
     from tokenroute.report import build_report
+    from tokenroute.storage.report_queries import ReportReader
     from tokenroute.storage.sqlite import open_ledger
 
     groups = parse_groups(by)
@@ -714,7 +715,7 @@ def report(
     result = None
     if ledger_db is not None:
         try:
-            result = build_report(ledger_db, table, groups, where)
+            result = build_report(ReportReader(ledger_db.conn), table, groups, where)
         finally:
             ledger_db.close()
     views.show_report(result, groups, where, as_json=as_json, as_csv=as_csv)
@@ -757,8 +758,12 @@ def log(
 ) -> None:
     """The most recent attempts in the ledger, newest first."""
     from tokenroute import views
+    from tokenroute.storage.report_queries import recent_attempts
     from tokenroute.storage.sqlite import open_ledger
 
+    if model is not None:
+        known = load_table().find(model)
+        model = known.id if known is not None else model
     where = attempt_filter(
         last, since, until, task_type=task_type, project=project, source=source, model=model
     )
@@ -766,7 +771,7 @@ def log(
     rows = []
     if ledger_db is not None:
         try:
-            rows = ledger_db.recent_attempts(where, count)
+            rows = recent_attempts(ledger_db.conn, where, count)
         finally:
             ledger_db.close()
     views.show_log(rows, as_json=as_json)

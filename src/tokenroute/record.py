@@ -224,6 +224,7 @@ def price_call(call: Call, table: PriceTable, *, source: str, project: str | Non
             revision = table.revision
     started = stamp(call.at)
     task_id = call.task_id or new_task_id()
+    project = call.project or project
     if call.task_id:
         task = Task(id=task_id, created_at=started, type=call.task_type, project=project)
     else:  # a single call is its own task: its status says how it went
@@ -256,7 +257,7 @@ def price_call(call: Call, table: PriceTable, *, source: str, project: str | Non
         input_estimated=call.estimated,
         batch=call.batch,
         source_key=call.source_key,
-        project=project if call.project is None else call.project,
+        project=project,
         prompt_hash=call.prompt_hash,
         context_hash=call.context_hash,
         tags=call.tags,

@@ -15,7 +15,6 @@ Definitions (also in `tokenroute report --help` and the README):
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,20 +30,33 @@ GROUPINGS = ("model", "tier", "task-type", "provider", "project", "tag", "day", 
 
 
 @dataclass(frozen=True)
-class TaskSlice:
-    """One task's attempts that fall in one group (a task using two models is in two)."""
+class AttemptTotals:
+    """Sums over the attempts of one group (a task using two models is in two groups)."""
 
     key: tuple[str, ...]
-    task_id: str
-    outcome: str
     attempts: int
-    cost_micros: int
     unpriced: int
+    cost_micros: int
     failed_attempt_micros: int
     input_tokens: int
     cache_read: int
     cache_write: int
+    cache_write_1h: int
     output: int
+
+
+@dataclass(frozen=True)
+class TaskTotals:
+    """Tasks of one group (by the task's last attempt) and the spread of their cost."""
+
+    key: tuple[str, ...]
+    tasks: int
+    successes: int
+    failures: int
+    cost_micros: int
+    failed_task_micros: int
+    median_micros: int
+    p95_micros: int
 
 
 @dataclass(frozen=True)
@@ -93,63 +105,52 @@ class Report:
     unpriced_models: list[str] = field(default_factory=list)
 
 
-def summarize(slices: Iterable[TaskSlice], key: tuple[str, ...] = ()) -> dict[tuple, GroupReport]:
-    """Fold per-task slices into one report per group key."""
-    costs: dict[tuple, list[int]] = defaultdict(list)
+def combine(
+    attempts: Iterable[AttemptTotals], tasks: Iterable[TaskTotals]
+) -> dict[tuple, GroupReport]:
+    """One report per group key from its attempt sums and its task figures."""
     groups: dict[tuple, GroupReport] = {}
-    for s in slices:
-        group = groups.get(s.key)
-        if group is None:
-            group = groups[s.key] = GroupReport(key=s.key)
-        costs[s.key].append(s.cost_micros)
-        group.tasks += 1
-        group.attempts += s.attempts
-        group.unpriced_attempts += s.unpriced
-        group.successful_tasks += s.outcome == "success"
-        group.failed_tasks += s.outcome == "failure"
-        group.input_tokens += s.input_tokens + s.cache_read + s.cache_write
-        group.cache_read_tokens += s.cache_read
-        group.output_tokens += s.output
-        group.retry_spend += Decimal(s.failed_attempt_micros) / MICROS
-        if s.outcome == "failure":
-            group.failed_task_spend += Decimal(s.cost_micros) / MICROS
-    for group_key, group in groups.items():
-        _finish(group, costs[group_key])
+    for a in attempts:
+        group = groups.setdefault(a.key, GroupReport(key=a.key))
+        group.attempts = a.attempts
+        group.unpriced_attempts = a.unpriced
+        group.spend = Decimal(a.cost_micros) / MICROS
+        group.retry_spend = Decimal(a.failed_attempt_micros) / MICROS
+        group.input_tokens = a.input_tokens + a.cache_read + a.cache_write + a.cache_write_1h
+        group.cache_read_tokens = a.cache_read
+        group.output_tokens = a.output
+    for t in tasks:
+        group = groups.setdefault(t.key, GroupReport(key=t.key))
+        group.tasks = t.tasks
+        group.successful_tasks = t.successes
+        group.failed_tasks = t.failures
+        group.failed_task_spend = Decimal(t.failed_task_micros) / MICROS
+        group.cost_per_task_mean = Decimal(t.cost_micros) / t.tasks / MICROS
+        group.cost_per_task_median = Decimal(t.median_micros) / MICROS
+        group.cost_per_task_p95 = Decimal(t.p95_micros) / MICROS
+    for group in groups.values():
+        _finish(group)
     return groups
 
 
-def _finish(group: GroupReport, task_costs: list[int]) -> None:
-    spent = sum(task_costs)
-    group.spend = Decimal(spent) / MICROS
-    ordered = sorted(task_costs)
-    group.cost_per_task_mean = (Decimal(spent) / len(ordered) / MICROS) if ordered else Decimal(0)
-    group.cost_per_task_median = _nearest_rank(ordered, 0.5)
-    group.cost_per_task_p95 = _nearest_rank(ordered, 0.95)
+def _finish(group: GroupReport) -> None:
+    """The ratios, from the sums; an all-unpriced group's money is unknown, never $0."""
     if group.successful_tasks:
-        group.cost_per_successful_task = group.spend / group.successful_tasks
+        group.cost_per_successful_task = (group.spend or Decimal(0)) / group.successful_tasks
     if group.output_tokens:
         group.io_ratio = group.input_tokens / group.output_tokens
     if group.input_tokens:
         group.cache_read_share = group.cache_read_tokens / group.input_tokens
-    if spent:
+    if group.spend:
         group.retry_tax = float(group.retry_spend / group.spend)
     if group.attempts and group.unpriced_attempts == group.attempts:
-        group.spend = None  # unknown, never $0
+        group.spend = None
         group.cost_per_task_mean = group.cost_per_task_median = group.cost_per_task_p95 = None
         group.cost_per_successful_task = None
 
 
-def _nearest_rank(ordered: Sequence[int], quantile: float) -> Decimal:
-    if not ordered:
-        return Decimal(0)
-    rank = max(1, math.ceil(quantile * len(ordered)))
-    return Decimal(ordered[rank - 1]) / MICROS
-
-
 def empty_group(key: tuple[str, ...] = ()) -> GroupReport:
-    group = GroupReport(key=key)
-    _finish(group, [])
-    return group
+    return GroupReport(key=key)
 
 
 def price_routing(
@@ -230,7 +231,7 @@ def diagnose(
     """Questions worth asking about the shape of the spend. Questions, not verdicts."""
     questions = []
     for (task_type,), group in sorted(by_type.items(), key=lambda kv: str(kv[0])):
-        name = task_type or "untyped"
+        name = "untyped" if task_type in (None, "-") else task_type
         if group.attempts < MIN_EVIDENCE:
             continue
         if group.io_ratio is not None and group.io_ratio >= 50:
@@ -284,22 +285,25 @@ def _premium_questions(tier_outcomes: Iterable[TierOutcome]) -> list[str]:
     return questions
 
 
-def build_report(ledger, table: PriceTable, by: Sequence[str], where) -> Report:
-    """The whole report from a ledger (duck-typed: see storage/sqlite.py) and the price table."""
-    groups = summarize(ledger.task_slices(by, where)) if by else {}
-    total = summarize(ledger.task_slices((), where)).get((), empty_group())
-    used = ledger.models_by_task_type(where)
+def build_report(reader, table: PriceTable, by: Sequence[str], where) -> Report:
+    """The whole report from a ledger reader (see storage/report_queries.py) and the prices."""
+    groups = combine(reader.attempt_totals(by, where), reader.task_totals(by, where)) if by else {}
+    total = combine(reader.attempt_totals((), where), reader.task_totals((), where))
+    total_group = total.get((), empty_group())
+    used = reader.models_by_task_type(where)
     if by:
-        price_routing(groups, ledger.token_mixes(by, where), table, used)
-    price_routing({(): total}, ledger.token_mixes((), where), table, used)
-    by_type = summarize(ledger.task_slices(("task-type",), where))
+        price_routing(groups, reader.token_mixes(by, where), table, used)
+    price_routing({(): total_group}, reader.token_mixes((), where), table, used)
+    by_type = combine(
+        reader.attempt_totals(("task-type",), where), reader.task_totals(("task-type",), where)
+    )
     ordered = sorted(groups.values(), key=lambda g: (-(g.spend or 0), g.key))
     if by and all(name in ("day", "week", "month") for name in by):
         ordered = sorted(groups.values(), key=lambda g: g.key)
     return Report(
         groups=ordered,
-        total=total,
-        daily=ledger.daily_spend(where),
-        diagnostics=diagnose(by_type, ledger.context_repeats(where), ledger.tier_outcomes(where)),
-        unpriced_models=ledger.unpriced_models(where),
+        total=total_group,
+        daily=reader.daily_spend(where),
+        diagnostics=diagnose(by_type, reader.context_repeats(where), reader.tier_outcomes(where)),
+        unpriced_models=reader.unpriced_models(where),
     )

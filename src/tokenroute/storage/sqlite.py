@@ -11,16 +11,11 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from tokenroute.errors import LedgerError
-from tokenroute.models import Attempt, AttemptFilter, Task, Usage
-from tokenroute.report import ContextRepeat, TaskSlice, TierOutcome, TokenMix
+from tokenroute.models import Attempt, Task, Usage
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -80,7 +75,73 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX attempt_tags_tag ON attempt_tags (tag);
     """,
+    # 2: summaries kept up to date on every write, so reports never scan every attempt.
+    """
+    ALTER TABLE tasks ADD COLUMN first_at TEXT;
+    ALTER TABLE tasks ADD COLUMN last_at TEXT;
+    ALTER TABLE tasks ADD COLUMN source TEXT;
+    ALTER TABLE tasks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN cost_micros INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN last_model TEXT;
+    ALTER TABLE tasks ADD COLUMN last_tier TEXT;
+    ALTER TABLE tasks ADD COLUMN last_provider TEXT;
+    ALTER TABLE tasks ADD COLUMN last_task_type TEXT;
+    CREATE INDEX tasks_first_at ON tasks (first_at, cost_micros, outcome);
+    CREATE TABLE usage_daily (
+        day TEXT NOT NULL,
+        model TEXT NOT NULL,
+        task_type TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        project TEXT NOT NULL,
+        source TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        unpriced INTEGER NOT NULL,
+        cost_micros INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        cache_write_1h_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        PRIMARY KEY (day, model, task_type, tier, provider, project, source, ok)
+    ) WITHOUT ROWID;
+    CREATE INDEX attempts_context ON attempts (started_at, context_hash)
+        WHERE context_hash IS NOT NULL;
+    """,
 )
+# Rebuilds the summaries from the attempts: run after migration 2, and by bulk loaders.
+REBUILD_SUMMARIES = """
+    DELETE FROM usage_daily;
+    INSERT INTO usage_daily
+    SELECT substr(started_at, 1, 10), model, COALESCE(task_type, ''), COALESCE(tier, ''),
+        COALESCE(provider, ''), COALESCE(project, ''), source, status = 'ok', COUNT(*),
+        SUM(cost_micros IS NULL), COALESCE(SUM(cost_micros), 0), SUM(input_tokens),
+        SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cache_write_1h_tokens),
+        SUM(output_tokens)
+    FROM attempts GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+    UPDATE tasks SET
+        first_at = s.first_at, last_at = s.last_at, attempts = s.attempts,
+        cost_micros = s.cost, unpriced = s.unpriced, source = l.source,
+        last_model = l.model, last_tier = l.tier, last_provider = l.provider,
+        last_task_type = l.task_type, project = COALESCE(tasks.project, l.project)
+    FROM (
+        SELECT task_id, MIN(started_at) AS first_at, MAX(started_at) AS last_at,
+            COUNT(*) AS attempts, COALESCE(SUM(cost_micros), 0) AS cost,
+            SUM(cost_micros IS NULL) AS unpriced
+        FROM attempts GROUP BY task_id
+    ) AS s
+    JOIN (
+        SELECT task_id, source, model, tier, provider, task_type, project FROM (
+            SELECT task_id, source, model, tier, provider, task_type, project,
+                ROW_NUMBER() OVER (PARTITION BY task_id ORDER BY started_at DESC, attempt DESC)
+                    AS newest
+            FROM attempts)
+        WHERE newest = 1
+    ) AS l ON l.task_id = s.task_id
+    WHERE tasks.id = s.task_id
+"""
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _ATTEMPT_COLUMNS = (
@@ -131,13 +192,22 @@ class Stored:
 class Ledger:
     """An open ledger. Use `open_ledger` to get one."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
         self.path = path
 
     @property
-    def conn(self) -> sqlite3.Connection:
-        return self.db.conn
+    def db(self):
+        """The ledger as a sqlite-utils Database, for browsing (imported lazily: ~0.1 s)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
+    def rebuild_summaries(self) -> None:
+        """Recompute usage_daily and the task totals from the attempts (after a bulk load)."""
+        with self.transaction() as conn:
+            for statement in _statements(REBUILD_SUMMARIES):
+                conn.execute(statement)
 
     def close(self) -> None:
         self.conn.close()
@@ -190,6 +260,7 @@ class Ledger:
                     "INSERT OR IGNORE INTO attempt_tags (attempt_id, tag) VALUES (?, ?)",
                     [(row_id, tag) for tag in attempt.tags],
                 )
+                _add_to_summaries(conn, attempt)
                 stored.append(Stored(row_id, number, attempt.task_id))
         return stored
 
@@ -208,151 +279,6 @@ class Ledger:
 
     def count_attempts(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
-
-    # ------------------------------------------------------------ report queries
-
-    def task_slices(self, by: Sequence[str], where: AttemptFilter) -> Iterator[TaskSlice]:
-        keys = [GROUP_EXPRESSIONS[name] for name in by]
-        clause, params = _where(where)
-        sql = f"""
-            SELECT {_select_keys(keys)} a.task_id, t.outcome, COUNT(*),
-                COALESCE(SUM(a.cost_micros), 0), SUM(a.cost_micros IS NULL),
-                COALESCE(SUM(CASE WHEN a.status != 'ok' THEN a.cost_micros END), 0),
-                SUM(a.input_tokens), SUM(a.cache_read_tokens),
-                SUM(a.cache_write_tokens + a.cache_write_1h_tokens), SUM(a.output_tokens)
-            FROM attempts a JOIN tasks t ON t.id = a.task_id {_tag_join(by, where)}
-            {clause}
-            GROUP BY {_group_keys(keys)} a.task_id"""
-        width = len(keys)
-        for row in self.conn.execute(sql, params):
-            yield TaskSlice(tuple(row[:width]), *row[width:])
-
-    def token_mixes(self, by: Sequence[str], where: AttemptFilter) -> Iterator[TokenMix]:
-        keys = [GROUP_EXPRESSIONS[name] for name in by]
-        clause, params = _where(where, "a.cost_micros IS NOT NULL")
-        sql = f"""
-            SELECT {_select_keys(keys)} substr(a.started_at, 1, 10), a.provider, a.task_type,
-                SUM(a.input_tokens), SUM(a.cache_read_tokens), SUM(a.cache_write_tokens),
-                SUM(a.cache_write_1h_tokens), SUM(a.output_tokens), SUM(a.cost_micros)
-            FROM attempts a {_tag_join(by, where)} {clause}
-            GROUP BY {_group_keys(keys)} {len(keys) + 1}, a.provider, a.task_type"""
-        width = len(keys)
-        for row in self.conn.execute(sql, params):
-            day, provider, task_type, fresh, read, write, write_1h, output, spent = row[width:]
-            usage = Usage(
-                input=fresh,
-                cache_read=read,
-                cache_write=write,
-                cache_write_1h=write_1h,
-                output=output,
-            )
-            yield TokenMix(
-                tuple(row[:width]), date.fromisoformat(day), provider, task_type, usage, spent
-            )
-
-    def models_by_task_type(self, where: AttemptFilter) -> dict[str | None, set[str]]:
-        clause, params = _where(where, "a.cost_micros IS NOT NULL")
-        used: dict[str | None, set[str]] = {}
-        sql = (
-            f"SELECT DISTINCT a.task_type, a.model FROM attempts a {_tag_join((), where)} {clause}"
-        )
-        for task_type, model in self.conn.execute(sql, params):
-            used.setdefault(task_type, set()).add(model)
-        return used
-
-    def daily_spend(self, where: AttemptFilter) -> list[tuple[date, Decimal]]:
-        clause, params = _where(where)
-        sql = f"""SELECT substr(a.started_at, 1, 10), COALESCE(SUM(a.cost_micros), 0)
-            FROM attempts a {_tag_join((), where)} {clause} GROUP BY 1 ORDER BY 1"""
-        return [
-            (date.fromisoformat(day), Decimal(micros) / 1_000_000)
-            for day, micros in self.conn.execute(sql, params)
-        ]
-
-    def context_repeats(self, where: AttemptFilter, limit: int = 3) -> list[ContextRepeat]:
-        clause, params = _where(where, "a.context_hash IS NOT NULL")
-        sql = f"""SELECT a.context_hash, COUNT(*), SUM(a.cache_read_tokens),
-                SUM(a.input_tokens + a.cache_write_tokens + a.cache_write_1h_tokens)
-            FROM attempts a {_tag_join((), where)} {clause}
-            GROUP BY a.context_hash HAVING COUNT(*) > 1 ORDER BY 2 DESC LIMIT {int(limit)}"""
-        return [ContextRepeat(*row) for row in self.conn.execute(sql, params)]
-
-    def tier_outcomes(self, where: AttemptFilter) -> list[TierOutcome]:
-        """Per task type and tier of each task's last attempt: tasks, and how many succeeded."""
-        clause, params = _where(where)
-        sql = f"""
-            WITH last AS (
-                SELECT a.task_id, a.task_type, a.tier, MAX(a.attempt)
-                FROM attempts a {_tag_join((), where)} {clause} GROUP BY a.task_id)
-            SELECT last.task_type, last.tier, COUNT(*), SUM(t.outcome = 'success')
-            FROM last JOIN tasks t ON t.id = last.task_id
-            WHERE t.outcome != 'unknown'
-            GROUP BY last.task_type, last.tier"""
-        return [TierOutcome(*row) for row in self.conn.execute(sql, params)]
-
-    def unpriced_models(self, where: AttemptFilter) -> list[str]:
-        clause, params = _where(where, "a.cost_micros IS NULL")
-        sql = f"SELECT DISTINCT a.model FROM attempts a {_tag_join((), where)} {clause} ORDER BY 1"
-        return [row[0] for row in self.conn.execute(sql, params)]
-
-    def recent_attempts(self, where: AttemptFilter, limit: int) -> list[dict[str, Any]]:
-        clause, params = _where(where)
-        sql = f"""
-            SELECT a.id, a.started_at, a.task_id, a.attempt, a.task_type, a.provider, a.model,
-                a.tier, a.status, a.error_kind, a.input_tokens, a.cache_read_tokens,
-                a.cache_write_tokens, a.cache_write_1h_tokens, a.output_tokens,
-                a.reasoning_tokens, a.cost_micros, a.latency_ms, a.source, a.project,
-                (SELECT group_concat(tag, ',') FROM attempt_tags WHERE attempt_id = a.id)
-            FROM attempts a {_tag_join((), where)} {clause}
-            ORDER BY a.started_at DESC, a.id DESC LIMIT ?"""
-        cursor = self.conn.execute(sql, [*params, limit])
-        names = [d[0] for d in cursor.description]
-        names[-1] = "tags"
-        return [dict(zip(names, row, strict=True)) for row in cursor]
-
-
-GROUP_EXPRESSIONS = {
-    "model": "a.model",
-    "tier": "COALESCE(a.tier, '-')",
-    "task-type": "COALESCE(a.task_type, '-')",
-    "provider": "COALESCE(a.provider, '-')",
-    "project": "COALESCE(a.project, '-')",
-    "tag": "COALESCE(g.tag, '-')",
-    "day": "substr(a.started_at, 1, 10)",
-    "week": "strftime('%Y-W%W', a.started_at)",
-    "month": "substr(a.started_at, 1, 7)",
-}
-
-
-def _select_keys(keys: Sequence[str]) -> str:
-    return "".join(f"{key}, " for key in keys)
-
-
-def _group_keys(keys: Sequence[str]) -> str:
-    return "".join(f"{i}, " for i in range(1, len(keys) + 1))
-
-
-def _tag_join(by: Sequence[str], where: AttemptFilter) -> str:
-    if "tag" in by or where.tag is not None:
-        return "LEFT JOIN attempt_tags g ON g.attempt_id = a.id"
-    return ""
-
-
-def _where(where: AttemptFilter, *extra: str) -> tuple[str, list[Any]]:
-    conditions, params = list(extra), []
-    for column, value, op in (
-        ("a.started_at", where.start, ">="),
-        ("a.started_at", where.end, "<"),
-        ("a.task_type", where.task_type, "="),
-        ("a.project", where.project, "="),
-        ("a.source", where.source, "="),
-        ("a.model", where.model, "="),
-        ("g.tag", where.tag, "="),
-    ):
-        if value is not None:
-            conditions.append(f"{column} {op} ?")
-            params.append(value)
-    return ("WHERE " + " AND ".join(conditions)) if conditions else "", params
 
 
 def open_ledger(path: Path, *, create: bool = True) -> Ledger | None:
@@ -379,7 +305,7 @@ def open_ledger(path: Path, *, create: bool = True) -> Ledger | None:
             migrate(conn, version)
     except sqlite3.DatabaseError as exc:
         raise LedgerError(f"{path}: not a usable SQLite ledger ({exc})") from None
-    return Ledger(sqlite_utils.Database(conn), path)
+    return Ledger(conn, path)
 
 
 def migrate(conn: sqlite3.Connection, version: int) -> None:
@@ -393,6 +319,9 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
                 continue
             for statement in _statements(script):
                 conn.execute(statement)
+            if number == 2:
+                for statement in _statements(REBUILD_SUMMARIES):
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number}")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -402,6 +331,85 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
 
 def _statements(script: str) -> Iterable[str]:
     return (s.strip() for s in script.split(";") if s.strip())
+
+
+_ADD_DAILY = """
+    INSERT INTO usage_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT DO UPDATE SET
+        attempts = attempts + 1,
+        unpriced = unpriced + excluded.unpriced,
+        cost_micros = cost_micros + excluded.cost_micros,
+        input_tokens = input_tokens + excluded.input_tokens,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+        output_tokens = output_tokens + excluded.output_tokens
+"""
+_ADD_TO_TASK = """
+    UPDATE tasks SET
+        attempts = attempts + 1,
+        cost_micros = cost_micros + ?,
+        unpriced = unpriced + ?,
+        first_at = MIN(COALESCE(first_at, ?), ?),
+        source = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE source END,
+        project = COALESCE(project, ?),
+        last_model = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE last_model END,
+        last_tier = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE last_tier END,
+        last_provider = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE last_provider END,
+        last_task_type = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE last_task_type END,
+        last_at = MAX(COALESCE(last_at, ?), ?)
+    WHERE id = ?
+"""
+
+
+def _add_to_summaries(conn: sqlite3.Connection, a: Attempt) -> None:
+    """Keep usage_daily and the task's totals in step with one new attempt."""
+    u = a.usage
+    known = a.cost_micros is not None
+    conn.execute(
+        _ADD_DAILY,
+        (
+            a.started_at[:10],
+            a.model,
+            a.task_type or "",
+            a.tier or "",
+            a.provider or "",
+            a.project or "",
+            a.source,
+            int(a.status == "ok"),
+            int(not known),
+            a.cost_micros or 0,
+            u.input,
+            u.cache_read,
+            u.cache_write,
+            u.cache_write_1h,
+            u.output,
+        ),
+    )
+    at = a.started_at
+    conn.execute(
+        _ADD_TO_TASK,
+        (
+            a.cost_micros or 0,
+            int(not known),
+            at,
+            at,
+            at,
+            a.source,
+            a.project,
+            at,
+            a.model,
+            at,
+            a.tier,
+            at,
+            a.provider,
+            at,
+            a.task_type,
+            at,
+            at,
+            a.task_id,
+        ),
+    )
 
 
 def _insert_task(conn: sqlite3.Connection, task: Task) -> None:

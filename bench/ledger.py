@@ -1,0 +1,177 @@
+"""Report speed on a big ledger: 1,000,000 attempts over 90 days, timed as whole processes.
+
+Usage: python bench/ledger.py [--attempts N] [--runs N] [--keep DIR]
+Target (issue 3): each report <= 0.5 s median on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tokenroute.cost import cost, to_micro_dollars
+from tokenroute.models import Usage
+from tokenroute.pricing import load_price_table, shipped_dir
+from tokenroute.storage.sqlite import open_ledger
+from tokenroute.timewindow import stamp
+
+# (model, task types it is used for, share of tasks)
+MIX = [
+    ("claude-opus-4-6", ("architecture", "analysis", "debug"), 0.06),
+    ("claude-sonnet-4-6", ("code", "refactor", "review", "debug", "write"), 0.22),
+    ("claude-haiku-4-5", ("extract", "summarize", "test"), 0.14),
+    ("gpt-5", ("analysis", "code", "synthesis"), 0.08),
+    ("gpt-5-mini", ("test", "extract", "qa", "translate"), 0.16),
+    ("gpt-5-nano", ("format", "qa", "brainstorm"), 0.10),
+    ("gemini-2.5-flash", ("summarize", "extract", "translate"), 0.12),
+    ("gemini-2.5-pro", ("synthesis", "analysis"), 0.04),
+    ("grok-4-1-fast-reasoning", ("qa", "code"), 0.05),
+    ("llama3.1:8b", ("format", "brainstorm"), 0.03),
+]
+PROJECTS = ("billing", "web", "infra", "data", "docs")
+ERRORS = ("rate_limit", "timeout", "server_error", "invalid_json")
+
+
+def build(path: Path, attempts: int, seed: int = 7) -> int:
+    """Fill a ledger with `attempts` realistic attempts; returns the number of tasks."""
+    rng = random.Random(seed)
+    table = load_price_table(shipped_dir())
+    now = datetime.now(UTC)
+    start = now - timedelta(days=90)
+    models = [m for m, _, _ in MIX]
+    weights = [w for _, _, w in MIX]
+    tiers = {m: table.resolve(m) for m in models}
+    ledger = open_ledger(path)
+    conn = ledger.conn
+    rows, tasks, tags = [], [], []
+    attempt_id = task_number = 0
+    while attempt_id < attempts:
+        task_number += 1
+        name = rng.choices(models, weights)[0]
+        model = tiers[name]
+        task_type = rng.choice(next(t for m, t, _ in MIX if m == name))
+        moment = start + timedelta(seconds=rng.uniform(0, 90 * 86400))
+        tries = 1 + (rng.random() < 0.12) + (rng.random() < 0.04)
+        failed_task = rng.random() < 0.08
+        task_id = f"t-bench{task_number:09d}"
+        project = rng.choice(PROJECTS)
+        outcome = "failure" if failed_task else "success"
+        tasks.append((task_id, stamp(moment), task_type, project, outcome, "bench"))
+        context = f"ctx{rng.randrange(2000)}" if rng.random() < 0.3 else None
+        for number in range(1, tries + 1):
+            attempt_id += 1
+            last = number == tries
+            status = "ok" if last and not failed_task else rng.choice(("error", "invalid"))
+            fresh = int(rng.lognormvariate(8, 1.2))
+            cached = int(fresh * rng.random() * 3) if rng.random() < 0.4 else 0
+            output = int(rng.lognormvariate(6, 1))
+            usage = Usage(input=fresh, cache_read=cached, output=output)
+            period = model.period_at(moment.date()) or model.periods[-1]
+            micros = to_micro_dollars(cost(period, usage).total)
+            when = stamp(moment + timedelta(seconds=number * 20))
+            rows.append(
+                (
+                    when,
+                    task_id,
+                    number,
+                    task_type,
+                    model.tier,
+                    model.provider,
+                    model.id,
+                    model.id,
+                    fresh,
+                    cached,
+                    output,
+                    micros,
+                    "bench-rev",
+                    int(rng.lognormvariate(7, 0.6)),
+                    status,
+                    None if status == "ok" else rng.choice(ERRORS),
+                    "record",
+                    project,
+                    context,
+                )
+            )
+            if rng.random() < 0.1:
+                tags.append((rng.choice(("nightly", "ci", "adhoc")), task_id, number))
+    rows.sort()  # a real ledger is appended in time order
+    with ledger.transaction():
+        conn.executemany(
+            "INSERT INTO tasks (id, created_at, type, project, outcome, outcome_by) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            tasks,
+        )
+        conn.executemany(
+            "INSERT INTO attempts (started_at, task_id, attempt, task_type, tier, provider,"
+            " model, model_requested, input_tokens, cache_read_tokens, output_tokens,"
+            " cost_micros, price_revision, latency_ms, status, error_kind, source, project,"
+            " context_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        conn.executemany(
+            "INSERT INTO attempt_tags (attempt_id, tag) SELECT id, ? FROM attempts "
+            "WHERE task_id = ? AND attempt = ?",
+            tags,
+        )
+    ledger.rebuild_summaries()  # what record keeps up to date call by call
+    conn.execute("ANALYZE")
+    ledger.close()
+    return len(tasks)
+
+
+def median_seconds(command: list[str], runs: int, env: dict[str, str]) -> float:
+    subprocess.run(command, stdout=subprocess.DEVNULL, env=env, check=True)  # warm the caches
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, env=env, check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--attempts", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keep", type=Path, help="build the ledger here and keep it")
+    args = parser.parse_args()
+    home = args.keep or Path(tempfile.mkdtemp(prefix="tokenroute-bench-"))
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "ledger.db"
+    if not path.exists():
+        began = time.perf_counter()
+        tasks = build(path, args.attempts)
+        print(
+            f"built {args.attempts:,} attempts in {tasks:,} tasks over 90 days "
+            f"in {time.perf_counter() - began:.1f} s ({path.stat().st_size / 1e6:.0f} MB)"
+        )
+    env = {**os.environ, "TOKENROUTE_HOME": str(home)}
+    script = Path(sys.executable).with_name("tokenroute")
+    base = [str(script)] if script.exists() else [sys.executable, "-m", "tokenroute"]
+    floor = median_seconds([sys.executable, "-c", "pass"], args.runs, env)
+    print(f"median of {args.runs} runs, whole processes (python -c pass: {floor * 1000:.0f} ms)")
+    worst = 0.0
+    for extra in (
+        ["report", "--last", "30d"],
+        ["report", "--last", "30d", "--by", "model,task-type"],
+        ["report", "--last", "30d", "--json"],
+        ["report", "--last", "90d", "--by", "day"],
+        ["log", "-n", "20"],
+    ):
+        seconds = median_seconds([*base, *extra], args.runs, env)
+        worst = max(worst, seconds) if extra[0] == "report" and "90d" not in extra else worst
+        print(f"tokenroute {' '.join(extra):<40} {seconds * 1000:7.0f} ms")
+    verdict = "meets" if worst <= 0.5 else "MISSES"
+    print(f"slowest 30-day report {worst * 1000:.0f} ms: {verdict} the 0.5 s target")
+
+
+if __name__ == "__main__":
+    main()

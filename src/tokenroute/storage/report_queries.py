@@ -1,0 +1,381 @@
+"""The report's reads: small summaries instead of scans of every attempt.
+
+Attempt-level sums come from `usage_daily` for whole days inside the window and from the
+attempts themselves only for the partial days at its edges. Task-level figures (tasks,
+outcomes, cost-per-task percentiles) come from the totals kept on each task row; a task
+belongs to the window its first attempt falls in and to the group of its last attempt.
+Grouping by tag has no summary and reads the attempts: correct, but slower.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tokenroute.models import AttemptFilter, Usage
+from tokenroute.report import (
+    AttemptTotals,
+    ContextRepeat,
+    TaskTotals,
+    TierOutcome,
+    TokenMix,
+)
+
+# Group expressions over the unified usage rows `u` and over the tasks table `t`.
+USAGE_KEYS = {
+    "model": "u.model",
+    "tier": "u.tier",
+    "task-type": "u.task_type",
+    "provider": "u.provider",
+    "project": "u.project",
+    "tag": "u.tag",
+    "day": "u.day",
+    "week": "strftime('%Y-W%W', u.day)",
+    "month": "substr(u.day, 1, 7)",
+}
+TASK_KEYS = {
+    "model": "COALESCE(t.last_model, '')",
+    "tier": "COALESCE(t.last_tier, '')",
+    "task-type": "COALESCE(t.type, t.last_task_type, '')",
+    "provider": "COALESCE(t.last_provider, '')",
+    "project": "COALESCE(t.project, '')",
+    "tag": "tt.tag",
+    "day": "substr(t.first_at, 1, 10)",
+    "week": "strftime('%Y-W%W', substr(t.first_at, 1, 10))",
+    "month": "substr(t.first_at, 1, 7)",
+}
+_SUMS = (
+    "SUM(u.attempts), SUM(u.unpriced), SUM(u.cost_micros), "
+    "SUM(CASE WHEN u.ok THEN 0 ELSE u.cost_micros END), SUM(u.input_tokens), "
+    "SUM(u.cache_read_tokens), SUM(u.cache_write_tokens), SUM(u.cache_write_1h_tokens), "
+    "SUM(u.output_tokens)"
+)
+
+
+def attempt_totals(
+    conn: sqlite3.Connection, by: Sequence[str], where: AttemptFilter
+) -> list[AttemptTotals]:
+    keys = [USAGE_KEYS[name] for name in by]
+    source, params = _usage_rows(where, with_tag="tag" in by)
+    sql = f"SELECT {_keys(keys)} {_SUMS} FROM ({source}) AS u {_group(keys)}"
+    width = len(keys)
+    return [
+        AttemptTotals(tuple(_label(k) for k in row[:width]), *(v or 0 for v in row[width:]))
+        for row in conn.execute(sql, params)
+        if row[width]  # a window with no attempts gives one row of NULLs
+    ]
+
+
+def token_mixes(
+    conn: sqlite3.Connection, by: Sequence[str], where: AttemptFilter
+) -> list[TokenMix]:
+    """Tokens and spend of priced attempts per group, day, provider and task type."""
+    keys = [USAGE_KEYS[name] for name in by]
+    source, params = _usage_rows(where, with_tag="tag" in by)
+    sql = f"""
+        SELECT {_keys(keys)} u.day, u.provider, u.task_type, SUM(u.input_tokens),
+            SUM(u.cache_read_tokens), SUM(u.cache_write_tokens), SUM(u.cache_write_1h_tokens),
+            SUM(u.output_tokens), SUM(u.cost_micros)
+        FROM ({source}) AS u WHERE u.unpriced = 0
+        GROUP BY {"".join(f"{i}, " for i in range(1, len(keys) + 1))}
+            {len(keys) + 1}, {len(keys) + 2}, {len(keys) + 3}"""
+    width = len(keys)
+    mixes = []
+    for row in conn.execute(sql, params):
+        day, provider, task_type, fresh, read, write, write_1h, output, spent = row[width:]
+        usage = Usage(
+            input=fresh, cache_read=read, cache_write=write, cache_write_1h=write_1h, output=output
+        )
+        mixes.append(
+            TokenMix(
+                tuple(_label(k) for k in row[:width]),
+                date.fromisoformat(day),
+                provider or None,
+                task_type or None,
+                usage,
+                spent,
+            )
+        )
+    return mixes
+
+
+def task_totals(
+    conn: sqlite3.Connection, by: Sequence[str], where: AttemptFilter
+) -> list[TaskTotals]:
+    """Per group: tasks, outcomes, spend, and the median and p95 of cost per task."""
+    keys = [TASK_KEYS[name] for name in by]
+    clause, params = _task_where(where)
+    tag_join = ""
+    if "tag" in by:
+        tag_join = (
+            "JOIN (SELECT DISTINCT a.task_id, g.tag FROM attempts a "
+            "JOIN attempt_tags g ON g.attempt_id = a.id) AS tt ON tt.task_id = t.id"
+        )
+    partition = f"PARTITION BY {', '.join(keys)}" if keys else ""
+    names = ", ".join(f"k{i}" for i in range(len(keys)))
+    select_names = "".join(f"{k} AS k{i}, " for i, k in enumerate(keys))
+    sql = f"""
+        WITH ranked AS (
+            SELECT {select_names} t.cost_micros AS cost, t.outcome AS outcome,
+                ROW_NUMBER() OVER ({partition} ORDER BY t.cost_micros) AS rank,
+                COUNT(*) OVER ({partition}) AS n
+            FROM tasks t {tag_join} {clause})
+        SELECT {names}{", " if names else ""} COUNT(*), SUM(outcome = 'success'),
+            SUM(outcome = 'failure'), SUM(cost),
+            SUM(CASE WHEN outcome = 'failure' THEN cost ELSE 0 END),
+            MAX(CASE WHEN rank = (n + 1) / 2 THEN cost END),
+            MAX(CASE WHEN rank = CAST(n * 0.95 AS INTEGER) + (n * 0.95 > CAST(n * 0.95 AS INTEGER))
+                THEN cost END)
+        FROM ranked {("GROUP BY " + names) if names else ""}"""
+    width = len(keys)
+    return [
+        TaskTotals(tuple(_label(k) for k in row[:width]), *(v or 0 for v in row[width:]))
+        for row in conn.execute(sql, params)
+        if row[width]
+    ]
+
+
+def daily_spend(conn: sqlite3.Connection, where: AttemptFilter) -> list[tuple[date, Decimal]]:
+    source, params = _usage_rows(where)
+    sql = f"SELECT u.day, SUM(u.cost_micros) FROM ({source}) AS u GROUP BY 1 ORDER BY 1"
+    return [
+        (date.fromisoformat(day), Decimal(micros) / 1_000_000)
+        for day, micros in conn.execute(sql, params)
+    ]
+
+
+def unpriced_models(conn: sqlite3.Connection, where: AttemptFilter) -> list[str]:
+    source, params = _usage_rows(where)
+    sql = f"SELECT DISTINCT u.model FROM ({source}) AS u WHERE u.unpriced > 0 ORDER BY 1"
+    return [row[0] for row in conn.execute(sql, params)]
+
+
+def models_by_task_type(
+    conn: sqlite3.Connection, where: AttemptFilter
+) -> dict[str | None, set[str]]:
+    source, params = _usage_rows(where)
+    used: dict[str | None, set[str]] = {}
+    sql = f"SELECT DISTINCT u.task_type, u.model FROM ({source}) AS u WHERE u.unpriced = 0"
+    for task_type, model in conn.execute(sql, params):
+        used.setdefault(task_type or None, set()).add(model)
+    return used
+
+
+def tier_outcomes(conn: sqlite3.Connection, where: AttemptFilter) -> list[TierOutcome]:
+    """Per task type and the tier of each task's last attempt: tasks, and how many succeeded."""
+    clause, params = _task_where(where, "t.outcome != 'unknown'")
+    sql = f"""SELECT COALESCE(t.type, t.last_task_type), t.last_tier, COUNT(*),
+            SUM(t.outcome = 'success')
+        FROM tasks t {clause} GROUP BY 1, 2"""
+    return [TierOutcome(*row) for row in conn.execute(sql, params)]
+
+
+def context_repeats(
+    conn: sqlite3.Connection, where: AttemptFilter, limit: int = 3
+) -> list[ContextRepeat]:
+    conditions, params = _attempt_conditions(where)
+    conditions.append("a.context_hash IS NOT NULL")
+    sql = f"""SELECT a.context_hash, COUNT(*), SUM(a.cache_read_tokens),
+            SUM(a.input_tokens + a.cache_write_tokens + a.cache_write_1h_tokens)
+        FROM attempts a WHERE {" AND ".join(conditions)}
+        GROUP BY a.context_hash HAVING COUNT(*) > 1 ORDER BY 2 DESC LIMIT {int(limit)}"""
+    return [ContextRepeat(*row) for row in conn.execute(sql, params)]
+
+
+def recent_attempts(
+    conn: sqlite3.Connection, where: AttemptFilter, limit: int
+) -> list[dict[str, Any]]:
+    conditions, params = _attempt_conditions(where)
+    clause = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    sql = f"""
+        SELECT a.id, a.started_at, a.task_id, a.attempt, a.task_type, a.provider, a.model,
+            a.tier, a.status, a.error_kind, a.input_tokens, a.cache_read_tokens,
+            a.cache_write_tokens, a.cache_write_1h_tokens, a.output_tokens,
+            a.reasoning_tokens, a.cost_micros, a.latency_ms, a.source, a.project,
+            (SELECT group_concat(tag, ',') FROM attempt_tags WHERE attempt_id = a.id)
+        FROM attempts a {clause}
+        ORDER BY a.started_at DESC LIMIT ?"""
+    cursor = conn.execute(sql, [*params, limit])
+    names = [d[0] for d in cursor.description]
+    names[-1] = "tags"
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+# ---------------------------------------------------------------- building blocks
+
+_USAGE_COLUMNS = (
+    "day, model, task_type, tier, provider, project, source, ok, attempts, unpriced, "
+    "cost_micros, input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, "
+    "output_tokens"
+)
+_ATTEMPT_AS_USAGE = (
+    "substr(a.started_at, 1, 10) AS day, a.model AS model, COALESCE(a.task_type, '') AS task_type, "
+    "COALESCE(a.tier, '') AS tier, COALESCE(a.provider, '') AS provider, "
+    "COALESCE(a.project, '') AS project, a.source AS source, a.status = 'ok' AS ok, "
+    "1 AS attempts, a.cost_micros IS NULL AS unpriced, COALESCE(a.cost_micros, 0) AS cost_micros, "
+    "a.input_tokens AS input_tokens, a.cache_read_tokens AS cache_read_tokens, "
+    "a.cache_write_tokens AS cache_write_tokens, "
+    "a.cache_write_1h_tokens AS cache_write_1h_tokens, a.output_tokens AS output_tokens"
+)
+
+
+def _usage_rows(where: AttemptFilter, *, with_tag: bool = False) -> tuple[str, list[Any]]:
+    """SQL for per-day usage rows of the window: summaries for whole days, attempts at edges."""
+    if with_tag:  # no summary by tag: read the attempts of the whole window
+        conditions, params = _attempt_conditions(where)
+        clause = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+        return (
+            f"SELECT {_ATTEMPT_AS_USAGE}, COALESCE(g.tag, '') AS tag FROM attempts a "
+            f"LEFT JOIN attempt_tags g ON g.attempt_id = a.id {clause}",
+            params,
+        )
+    first_day, end_day = _whole_days(where)
+    daily = ["1 = 1"]
+    daily_params: list[Any] = []
+    if first_day is not None:
+        daily.append("day >= ?")
+        daily_params.append(first_day)
+    if end_day is not None:
+        daily.append("day < ?")
+        daily_params.append(end_day)
+    for column, value in _dimension_filters(where, ""):
+        daily.append(f"{column} = ?")
+        daily_params.append(value)
+    parts = [f"SELECT {_USAGE_COLUMNS} FROM usage_daily WHERE {' AND '.join(daily)}"]
+    params = list(daily_params)
+    for low, high in _edges(where, first_day, end_day):
+        edge = replace_window(where, low, high)
+        conditions, edge_params = _attempt_conditions(edge)
+        parts.append(f"SELECT {_ATTEMPT_AS_USAGE} FROM attempts a WHERE {' AND '.join(conditions)}")
+        params.extend(edge_params)
+    return " UNION ALL ".join(parts), params
+
+
+def replace_window(where: AttemptFilter, start: str | None, end: str | None) -> AttemptFilter:
+    from dataclasses import replace
+
+    return replace(where, start=start, end=end)
+
+
+def _whole_days(where: AttemptFilter) -> tuple[str | None, str | None]:
+    """[first whole day, day after the last whole day) of the window, as YYYY-MM-DD."""
+    first = end = None
+    if where.start is not None:
+        start = _moment(where.start)
+        day = start.date()
+        first = (day if start == _midnight(day) else day + timedelta(days=1)).isoformat()
+    if where.end is not None:
+        end = _moment(where.end).date().isoformat()  # the day holding `end` is partial or empty
+    return first, end
+
+
+def _edges(where: AttemptFilter, first_day: str | None, end_day: str | None) -> list[tuple]:
+    edges = []
+    if where.start is not None and first_day is not None:
+        boundary = f"{first_day}T00:00:00.000Z"
+        if where.start < boundary:
+            edges.append((where.start, min(boundary, where.end or boundary)))
+    if where.end is not None and end_day is not None:
+        boundary = f"{end_day}T00:00:00.000Z"
+        low = max(boundary, where.start or boundary)
+        if low < where.end and not (where.start is not None and where.start >= where.end):
+            edges.append((low, where.end))
+    return [e for e in dict.fromkeys(edges) if e[0] < e[1]]
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _dimension_filters(where: AttemptFilter, prefix: str) -> list[tuple[str, str]]:
+    return [
+        (f"{prefix}{column}", value)
+        for column, value in (
+            ("task_type", where.task_type),
+            ("project", where.project),
+            ("source", where.source),
+            ("model", where.model),
+        )
+        if value is not None
+    ]
+
+
+def _attempt_conditions(where: AttemptFilter) -> tuple[list[str], list[Any]]:
+    conditions, params = [], []
+    if where.start is not None:
+        conditions.append("a.started_at >= ?")
+        params.append(where.start)
+    if where.end is not None:
+        conditions.append("a.started_at < ?")
+        params.append(where.end)
+    for column, value in _dimension_filters(where, "a."):
+        conditions.append(f"{column} = ?")
+        params.append(value)
+    return conditions, params
+
+
+def _task_where(where: AttemptFilter, *extra: str) -> tuple[str, list[Any]]:
+    conditions = ["t.first_at IS NOT NULL", *extra]
+    params: list[Any] = []
+    for condition, value in (
+        ("t.first_at >= ?", where.start),
+        ("t.first_at < ?", where.end),
+        ("COALESCE(t.type, t.last_task_type) = ?", where.task_type),
+        ("t.project = ?", where.project),
+        ("t.source = ?", where.source),
+        ("t.last_model = ?", where.model),
+    ):
+        if value is not None:
+            conditions.append(condition)
+            params.append(value)
+    return "WHERE " + " AND ".join(conditions), params
+
+
+def _keys(keys: Sequence[str]) -> str:
+    return "".join(f"{key}, " for key in keys)
+
+
+def _group(keys: Sequence[str]) -> str:
+    return ("GROUP BY " + ", ".join(str(i) for i in range(1, len(keys) + 1))) if keys else ""
+
+
+def _label(value: Any) -> str:
+    return "-" if value in (None, "") else str(value)
+
+
+class ReportReader:
+    """The report's queries bound to one open ledger: what `report.build_report` reads."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def attempt_totals(self, by: Sequence[str], where: AttemptFilter) -> list[AttemptTotals]:
+        return attempt_totals(self.conn, by, where)
+
+    def task_totals(self, by: Sequence[str], where: AttemptFilter) -> list[TaskTotals]:
+        return task_totals(self.conn, by, where)
+
+    def token_mixes(self, by: Sequence[str], where: AttemptFilter) -> list[TokenMix]:
+        return token_mixes(self.conn, by, where)
+
+    def models_by_task_type(self, where: AttemptFilter) -> dict[str | None, set[str]]:
+        return models_by_task_type(self.conn, where)
+
+    def daily_spend(self, where: AttemptFilter) -> list[tuple[date, Decimal]]:
+        return daily_spend(self.conn, where)
+
+    def unpriced_models(self, where: AttemptFilter) -> list[str]:
+        return unpriced_models(self.conn, where)
+
+    def tier_outcomes(self, where: AttemptFilter) -> list[TierOutcome]:
+        return tier_outcomes(self.conn, where)
+
+    def context_repeats(self, where: AttemptFilter) -> list[ContextRepeat]:
+        return context_repeats(self.conn, where)
