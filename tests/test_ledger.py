@@ -145,17 +145,25 @@ def test_summaries_kept_on_write_equal_a_rebuild_from_the_attempts(tmp_path):
         attempt("t-3", started_at="2026-11-02T09:00:00.000Z", task_type="qa", project="web"),
         attempt("t-1", started_at="2026-11-01T09:00:00.000Z", model="gpt-4o"),  # out of order
     ]
+    batch.append(attempt("t-4", context_hash="ctx-a", usage=Usage(input=5, cache_read=50)))
+    batch.append(attempt("t-5", context_hash="ctx-a", usage=Usage(input=7)))
     ledger.add_attempts(batch)
-    kept = (
-        ledger.query("SELECT * FROM usage_daily ORDER BY 1, 2, 3, 4, 5, 6, 7, 8"),
-        ledger.query("SELECT * FROM tasks ORDER BY id"),
-    )
+    ledger.set_outcome("t-1", "failure", "user", None)
+    ledger.set_outcome("t-3", "success", "user", None)
+
+    def summaries():
+        return [
+            ledger.query(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5, 6, 7, 8")
+            for table in ("usage_daily", "tasks_daily")
+        ] + [
+            ledger.query("SELECT * FROM context_daily ORDER BY 1, 2"),
+            ledger.query("SELECT * FROM tasks ORDER BY id"),
+        ]
+
+    kept = summaries()
     ledger.rebuild_summaries()
-    rebuilt = (
-        ledger.query("SELECT * FROM usage_daily ORDER BY 1, 2, 3, 4, 5, 6, 7, 8"),
-        ledger.query("SELECT * FROM tasks ORDER BY id"),
-    )
-    assert kept == rebuilt
+    assert kept == summaries()
+    assert ledger.query("SELECT attempts, cache_read_tokens FROM context_daily") == [(2, 50)]
     t1 = ledger.query(
         "SELECT attempts, cost_micros, first_at, last_model FROM tasks WHERE id = 't-1'"
     )

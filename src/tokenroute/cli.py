@@ -656,7 +656,9 @@ Definitions:
                    provider (base rates, per day)
   cheapest used $  the same tokens on the cheapest model this ledger used for
                    that task type
-A task using two models counts once in each model's group.
+Spend, attempts, tokens and retry tax count each attempt in its own group;
+tasks, outcomes and cost per task count each task once, in the group of its
+last attempt (the model that finished it) and the window of its first.
 
 \b
 Example:

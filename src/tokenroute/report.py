@@ -57,6 +57,7 @@ class TaskTotals:
     failed_task_micros: int
     median_micros: int
     p95_micros: int
+    estimated: bool = False  # the percentiles come from a uniform sample of the tasks
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class GroupReport:
     cost_per_task_mean: Decimal | None = Decimal(0)
     cost_per_task_median: Decimal | None = Decimal(0)
     cost_per_task_p95: Decimal | None = Decimal(0)
+    percentiles_estimated: bool = False
     cost_per_successful_task: Decimal | None = None
     input_tokens: int = 0
     output_tokens: int = 0
@@ -128,6 +130,7 @@ def combine(
         group.cost_per_task_mean = Decimal(t.cost_micros) / t.tasks / MICROS
         group.cost_per_task_median = Decimal(t.median_micros) / MICROS
         group.cost_per_task_p95 = Decimal(t.p95_micros) / MICROS
+        group.percentiles_estimated = t.estimated
     for group in groups.values():
         _finish(group)
     return groups

@@ -9,6 +9,7 @@ Grouping by tag has no summary and reads the attempts: correct, but slower.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -102,40 +103,104 @@ def token_mixes(
     return mixes
 
 
+SAMPLE_TARGET = 50_000  # above this many tasks, percentiles come from a uniform sample
+TASKS_DAILY_KEYS = {
+    "model": "d.model",
+    "tier": "d.tier",
+    "task-type": "d.task_type",
+    "provider": "d.provider",
+    "project": "d.project",
+    "day": "d.day",
+    "week": "strftime('%Y-W%W', d.day)",
+    "month": "substr(d.day, 1, 7)",
+}
+
+
 def task_totals(
     conn: sqlite3.Connection, by: Sequence[str], where: AttemptFilter
 ) -> list[TaskTotals]:
     """Per group: tasks, outcomes, spend, and the median and p95 of cost per task."""
+    if "tag" in by:
+        return _task_totals_by_tag(conn, by, where)
+    keys = [TASKS_DAILY_KEYS[name] for name in by]
+    source, params = _task_rows(where)
+    sql = f"""
+        SELECT {_keys(keys)} SUM(d.tasks), SUM(CASE WHEN d.outcome = 'success' THEN d.tasks END),
+            SUM(CASE WHEN d.outcome = 'failure' THEN d.tasks END), SUM(d.cost_micros),
+            SUM(CASE WHEN d.outcome = 'failure' THEN d.cost_micros END)
+        FROM ({source}) AS d {_group(keys)}"""
+    width = len(keys)
+    rows = [row for row in conn.execute(sql, params) if row[width]]
+    total = sum(row[width] for row in rows)
+    spreads, estimated = _percentiles(conn, by, where, total)
+    result = []
+    for row in rows:
+        key = tuple(_label(k) for k in row[:width])
+        median, p95 = spreads.get(key, (0, 0))
+        counts = tuple(v or 0 for v in row[width:])
+        result.append(TaskTotals(key, *counts, median, p95, estimated))
+    return result
+
+
+def _percentiles(
+    conn: sqlite3.Connection, by: Sequence[str], where: AttemptFilter, total: int
+) -> tuple[dict[tuple, tuple[int, int]], bool]:
+    """Nearest-rank median and p95 of cost per task, per group: exact up to SAMPLE_TARGET
+    tasks, else from the tasks whose random `sample` number (0-999) falls under a cut."""
     keys = [TASK_KEYS[name] for name in by]
     clause, params = _task_where(where)
-    tag_join = ""
-    if "tag" in by:
-        tag_join = (
-            "JOIN (SELECT DISTINCT a.task_id, g.tag FROM attempts a "
-            "JOIN attempt_tags g ON g.attempt_id = a.id) AS tt ON tt.task_id = t.id"
-        )
-    partition = f"PARTITION BY {', '.join(keys)}" if keys else ""
-    names = ", ".join(f"k{i}" for i in range(len(keys)))
-    select_names = "".join(f"{k} AS k{i}, " for i, k in enumerate(keys))
-    sql = f"""
-        WITH ranked AS (
-            SELECT {select_names} t.cost_micros AS cost, t.outcome AS outcome,
-                ROW_NUMBER() OVER ({partition} ORDER BY t.cost_micros) AS rank,
-                COUNT(*) OVER ({partition}) AS n
-            FROM tasks t {tag_join} {clause})
-        SELECT {names}{", " if names else ""} COUNT(*), SUM(outcome = 'success'),
-            SUM(outcome = 'failure'), SUM(cost),
-            SUM(CASE WHEN outcome = 'failure' THEN cost ELSE 0 END),
-            MAX(CASE WHEN rank = (n + 1) / 2 THEN cost END),
-            MAX(CASE WHEN rank = CAST(n * 0.95 AS INTEGER) + (n * 0.95 > CAST(n * 0.95 AS INTEGER))
-                THEN cost END)
-        FROM ranked {("GROUP BY " + names) if names else ""}"""
+    estimated = total > SAMPLE_TARGET
+    if estimated:
+        cut = math.ceil(1000 * SAMPLE_TARGET / total)
+        clause += f" AND t.sample IN ({', '.join(str(i) for i in range(cut))})"
+    sql = f"SELECT {_keys(keys)} t.cost_micros FROM tasks t {clause}"
+    costs: dict[tuple, list[int]] = {}
     width = len(keys)
-    return [
-        TaskTotals(tuple(_label(k) for k in row[:width]), *(v or 0 for v in row[width:]))
-        for row in conn.execute(sql, params)
-        if row[width]
-    ]
+    for row in conn.execute(sql, params):
+        costs.setdefault(tuple(_label(k) for k in row[:width]), []).append(row[width])
+    spreads = {}
+    for key, values in costs.items():
+        values.sort()
+        spreads[key] = (_nearest_rank(values, 0.5), _nearest_rank(values, 0.95))
+    return spreads, estimated
+
+
+def _nearest_rank(ordered: list[int], quantile: float) -> int:
+    return ordered[max(1, math.ceil(quantile * len(ordered))) - 1]
+
+
+def _task_totals_by_tag(
+    conn: sqlite3.Connection, by: Sequence[str], where: AttemptFilter
+) -> list[TaskTotals]:
+    """No summary holds tags: count the tasks that have an attempt with each tag."""
+    keys = [TASK_KEYS[name] for name in by]
+    clause, params = _task_where(where)
+    sql = f"""
+        SELECT {_keys(keys)} t.cost_micros, t.outcome FROM tasks t
+        LEFT JOIN (SELECT DISTINCT a.task_id, g.tag FROM attempts a
+                   JOIN attempt_tags g ON g.attempt_id = a.id) AS tt ON tt.task_id = t.id
+        {clause}"""
+    width = len(keys)
+    groups: dict[tuple, list[tuple[int, str]]] = {}
+    for row in conn.execute(sql, params):
+        groups.setdefault(tuple(_label(k) for k in row[:width]), []).append(row[width:])
+    result = []
+    for key, tasks in groups.items():
+        costs = sorted(cost for cost, _ in tasks)
+        failed = [cost for cost, outcome in tasks if outcome == "failure"]
+        result.append(
+            TaskTotals(
+                key,
+                len(tasks),
+                sum(outcome == "success" for _, outcome in tasks),
+                len(failed),
+                sum(costs),
+                sum(failed),
+                _nearest_rank(costs, 0.5),
+                _nearest_rank(costs, 0.95),
+            )
+        )
+    return result
 
 
 def daily_spend(conn: sqlite3.Connection, where: AttemptFilter) -> list[tuple[date, Decimal]]:
@@ -166,22 +231,30 @@ def models_by_task_type(
 
 def tier_outcomes(conn: sqlite3.Connection, where: AttemptFilter) -> list[TierOutcome]:
     """Per task type and the tier of each task's last attempt: tasks, and how many succeeded."""
-    clause, params = _task_where(where, "t.outcome != 'unknown'")
-    sql = f"""SELECT COALESCE(t.type, t.last_task_type), t.last_tier, COUNT(*),
-            SUM(t.outcome = 'success')
-        FROM tasks t {clause} GROUP BY 1, 2"""
-    return [TierOutcome(*row) for row in conn.execute(sql, params)]
+    source, params = _task_rows(where)
+    sql = f"""SELECT d.task_type, d.tier, SUM(d.tasks),
+            SUM(CASE WHEN d.outcome = 'success' THEN d.tasks ELSE 0 END)
+        FROM ({source}) AS d WHERE d.outcome != 'unknown' GROUP BY 1, 2"""
+    return [
+        TierOutcome(task_type or None, tier or None, tasks, successes)
+        for task_type, tier, tasks, successes in conn.execute(sql, params)
+    ]
 
 
 def context_repeats(
     conn: sqlite3.Connection, where: AttemptFilter, limit: int = 3
 ) -> list[ContextRepeat]:
-    conditions, params = _attempt_conditions(where)
-    conditions.append("a.context_hash IS NOT NULL")
-    sql = f"""SELECT a.context_hash, COUNT(*), SUM(a.cache_read_tokens),
-            SUM(a.input_tokens + a.cache_write_tokens + a.cache_write_1h_tokens)
-        FROM attempts a WHERE {" AND ".join(conditions)}
-        GROUP BY a.context_hash HAVING COUNT(*) > 1 ORDER BY 2 DESC LIMIT {int(limit)}"""
+    """The contexts sent most often on the days the window touches (whole days)."""
+    conditions, params = ["1 = 1"], []
+    if where.start is not None:
+        conditions.append("day >= ?")
+        params.append(where.start[:10])
+    if where.end is not None:
+        conditions.append("day <= ?")
+        params.append(where.end[:10])
+    sql = f"""SELECT context_hash, SUM(attempts), SUM(cache_read_tokens), SUM(other_input_tokens)
+        FROM context_daily WHERE {" AND ".join(conditions)}
+        GROUP BY context_hash HAVING SUM(attempts) > 1 ORDER BY 2 DESC LIMIT {int(limit)}"""
     return [ContextRepeat(*row) for row in conn.execute(sql, params)]
 
 
@@ -250,6 +323,39 @@ def _usage_rows(where: AttemptFilter, *, with_tag: bool = False) -> tuple[str, l
         edge = replace_window(where, low, high)
         conditions, edge_params = _attempt_conditions(edge)
         parts.append(f"SELECT {_ATTEMPT_AS_USAGE} FROM attempts a WHERE {' AND '.join(conditions)}")
+        params.extend(edge_params)
+    return " UNION ALL ".join(parts), params
+
+
+_TASK_AS_DAILY = (
+    "substr(t.first_at, 1, 10) AS day, COALESCE(t.last_model, '') AS model, "
+    "COALESCE(t.type, t.last_task_type, '') AS task_type, COALESCE(t.last_tier, '') AS tier, "
+    "COALESCE(t.last_provider, '') AS provider, COALESCE(t.project, '') AS project, "
+    "COALESCE(t.source, '') AS source, t.outcome AS outcome, 1 AS tasks, "
+    "t.cost_micros AS cost_micros"
+)
+
+
+def _task_rows(where: AttemptFilter) -> tuple[str, list[Any]]:
+    """SQL for per-day task rows of the window: tasks_daily for whole days, tasks at edges."""
+    first_day, end_day = _whole_days(where)
+    daily, params = ["1 = 1"], []
+    if first_day is not None:
+        daily.append("day >= ?")
+        params.append(first_day)
+    if end_day is not None:
+        daily.append("day < ?")
+        params.append(end_day)
+    for column, value in _dimension_filters(where, ""):
+        daily.append(f"{column} = ?")
+        params.append(value)
+    parts = [
+        "SELECT day, model, task_type, tier, provider, project, source, outcome, tasks, "
+        f"cost_micros FROM tasks_daily WHERE {' AND '.join(daily)}"
+    ]
+    for low, high in _edges(where, first_day, end_day):
+        clause, edge_params = _task_where(replace_window(where, low, high))
+        parts.append(f"SELECT {_TASK_AS_DAILY} FROM tasks t {clause}")
         params.extend(edge_params)
     return " UNION ALL ".join(parts), params
 
@@ -327,10 +433,10 @@ def _task_where(where: AttemptFilter, *extra: str) -> tuple[str, list[Any]]:
     for condition, value in (
         ("t.first_at >= ?", where.start),
         ("t.first_at < ?", where.end),
-        ("COALESCE(t.type, t.last_task_type) = ?", where.task_type),
-        ("t.project = ?", where.project),
-        ("t.source = ?", where.source),
-        ("t.last_model = ?", where.model),
+        ("COALESCE(t.type, t.last_task_type, '') = ?", where.task_type),
+        ("COALESCE(t.project, '') = ?", where.project),
+        ("COALESCE(t.source, '') = ?", where.source),
+        ("COALESCE(t.last_model, '') = ?", where.model),
     ):
         if value is not None:
             conditions.append(condition)

@@ -87,7 +87,14 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tasks ADD COLUMN last_tier TEXT;
     ALTER TABLE tasks ADD COLUMN last_provider TEXT;
     ALTER TABLE tasks ADD COLUMN last_task_type TEXT;
-    CREATE INDEX tasks_first_at ON tasks (first_at, cost_micros, outcome);
+    ALTER TABLE tasks ADD COLUMN sample INTEGER NOT NULL DEFAULT 0;
+    UPDATE tasks SET sample = abs(random()) % 1000;
+    CREATE INDEX tasks_by_first_at ON tasks (
+        first_at, cost_micros, last_model, last_tier, last_provider, last_task_type, type,
+        project, source);
+    CREATE INDEX tasks_by_sample ON tasks (
+        sample, first_at, cost_micros, last_model, last_tier, last_provider, last_task_type,
+        type, project, source);
     CREATE TABLE usage_daily (
         day TEXT NOT NULL,
         model TEXT NOT NULL,
@@ -107,11 +114,30 @@ MIGRATIONS: tuple[str, ...] = (
         output_tokens INTEGER NOT NULL,
         PRIMARY KEY (day, model, task_type, tier, provider, project, source, ok)
     ) WITHOUT ROWID;
-    CREATE INDEX attempts_context ON attempts (started_at, context_hash)
-        WHERE context_hash IS NOT NULL;
+    CREATE TABLE tasks_daily (
+        day TEXT NOT NULL,
+        model TEXT NOT NULL,
+        task_type TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        project TEXT NOT NULL,
+        source TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        tasks INTEGER NOT NULL,
+        cost_micros INTEGER NOT NULL,
+        PRIMARY KEY (day, model, task_type, tier, provider, project, source, outcome)
+    ) WITHOUT ROWID;
+    CREATE TABLE context_daily (
+        day TEXT NOT NULL,
+        context_hash TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        other_input_tokens INTEGER NOT NULL,
+        PRIMARY KEY (day, context_hash)
+    ) WITHOUT ROWID
     """,
 )
-# Rebuilds the summaries from the attempts: run after migration 2, and by bulk loaders.
+# Rebuilds every summary from the attempts: after migration 2, and after bulk loads.
 REBUILD_SUMMARIES = """
     DELETE FROM usage_daily;
     INSERT INTO usage_daily
@@ -121,6 +147,11 @@ REBUILD_SUMMARIES = """
         SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cache_write_1h_tokens),
         SUM(output_tokens)
     FROM attempts GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+    DELETE FROM context_daily;
+    INSERT INTO context_daily
+    SELECT substr(started_at, 1, 10), context_hash, COUNT(*), SUM(cache_read_tokens),
+        SUM(input_tokens + cache_write_tokens + cache_write_1h_tokens)
+    FROM attempts WHERE context_hash IS NOT NULL GROUP BY 1, 2;
     UPDATE tasks SET
         first_at = s.first_at, last_at = s.last_at, attempts = s.attempts,
         cost_micros = s.cost, unpriced = s.unpriced, source = l.source,
@@ -140,7 +171,13 @@ REBUILD_SUMMARIES = """
             FROM attempts)
         WHERE newest = 1
     ) AS l ON l.task_id = s.task_id
-    WHERE tasks.id = s.task_id
+    WHERE tasks.id = s.task_id;
+    DELETE FROM tasks_daily;
+    INSERT INTO tasks_daily
+    SELECT substr(first_at, 1, 10), COALESCE(last_model, ''), COALESCE(type, last_task_type, ''),
+        COALESCE(last_tier, ''), COALESCE(last_provider, ''), COALESCE(project, ''),
+        COALESCE(source, ''), outcome, COUNT(*), SUM(cost_micros)
+    FROM tasks WHERE first_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -233,7 +270,7 @@ class Ledger:
 
     def set_outcome(self, task_id: str, outcome: str, by: str, ended_at: str | None) -> bool:
         """Set a task's outcome; False when there is no such task."""
-        with self.transaction() as conn:
+        with self.transaction() as conn, _task_summary_moves(conn, task_id):
             cursor = conn.execute(
                 "UPDATE tasks SET outcome = ?, outcome_by = ?, ended_at = COALESCE(?, ended_at) "
                 "WHERE id = ?",
@@ -362,9 +399,49 @@ _ADD_TO_TASK = """
 """
 
 
+_TASK_GROUP = """
+    SELECT substr(first_at, 1, 10), COALESCE(last_model, ''), COALESCE(type, last_task_type, ''),
+        COALESCE(last_tier, ''), COALESCE(last_provider, ''), COALESCE(project, ''),
+        COALESCE(source, ''), outcome, cost_micros
+    FROM tasks WHERE id = ? AND first_at IS NOT NULL
+"""
+_MOVE_TASK = """
+    INSERT INTO tasks_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT DO UPDATE SET
+        tasks = tasks + excluded.tasks, cost_micros = cost_micros + excluded.cost_micros
+"""
+_ADD_CONTEXT = """
+    INSERT INTO context_daily VALUES (?, ?, 1, ?, ?)
+    ON CONFLICT DO UPDATE SET
+        attempts = attempts + 1,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        other_input_tokens = other_input_tokens + excluded.other_input_tokens
+"""
+
+
+@contextmanager
+def _task_summary_moves(conn: sqlite3.Connection, task_id: str) -> Iterator[None]:
+    """Take a task out of tasks_daily before it changes, and put it back after."""
+    before = conn.execute(_TASK_GROUP, (task_id,)).fetchone()
+    if before is not None:
+        conn.execute(_MOVE_TASK, (*before[:8], -1, -before[8]))
+        conn.execute(
+            "DELETE FROM tasks_daily WHERE day = ? AND model = ? AND task_type = ? AND tier = ? "
+            "AND provider = ? AND project = ? AND source = ? AND outcome = ? AND tasks = 0",
+            before[:8],
+        )
+    yield
+    after = conn.execute(_TASK_GROUP, (task_id,)).fetchone()
+    if after is not None:
+        conn.execute(_MOVE_TASK, (*after[:8], 1, after[8]))
+
+
 def _add_to_summaries(conn: sqlite3.Connection, a: Attempt) -> None:
-    """Keep usage_daily and the task's totals in step with one new attempt."""
+    """Keep every summary in step with one new attempt."""
     u = a.usage
+    if a.context_hash is not None:
+        other = u.input + u.cache_write + u.cache_write_1h
+        conn.execute(_ADD_CONTEXT, (a.started_at[:10], a.context_hash, u.cache_read, other))
     known = a.cost_micros is not None
     conn.execute(
         _ADD_DAILY,
@@ -387,36 +464,37 @@ def _add_to_summaries(conn: sqlite3.Connection, a: Attempt) -> None:
         ),
     )
     at = a.started_at
-    conn.execute(
-        _ADD_TO_TASK,
-        (
-            a.cost_micros or 0,
-            int(not known),
-            at,
-            at,
-            at,
-            a.source,
-            a.project,
-            at,
-            a.model,
-            at,
-            a.tier,
-            at,
-            a.provider,
-            at,
-            a.task_type,
-            at,
-            at,
-            a.task_id,
-        ),
-    )
+    with _task_summary_moves(conn, a.task_id):
+        conn.execute(
+            _ADD_TO_TASK,
+            (
+                a.cost_micros or 0,
+                int(not known),
+                at,
+                at,
+                at,
+                a.source,
+                a.project,
+                at,
+                a.model,
+                at,
+                a.tier,
+                at,
+                a.provider,
+                at,
+                a.task_type,
+                at,
+                at,
+                a.task_id,
+            ),
+        )
 
 
 def _insert_task(conn: sqlite3.Connection, task: Task) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO tasks "
-        "(id, created_at, type, description, project, outcome, outcome_by, ended_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "(id, created_at, type, description, project, outcome, outcome_by, ended_at, sample) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, abs(random()) % 1000)",
         (
             task.id,
             task.created_at,
