@@ -105,8 +105,8 @@ def build(path: Path, attempts: int, seed: int = 7) -> int:
     rows.sort()  # a real ledger is appended in time order
     with ledger.transaction():
         conn.executemany(
-            "INSERT INTO tasks (id, created_at, type, project, outcome, outcome_by) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO tasks (id, created_at, type, project, outcome, outcome_by, sample) "
+            "VALUES (?, ?, ?, ?, ?, ?, abs(random()) % 1000)",
             tasks,
         )
         conn.executemany(

@@ -644,7 +644,9 @@ REPORT_HELP = """Cost per task, per successful task, I/O ratio and retry tax, by
 Definitions:
   spend            what the attempts in the window cost (an unknown price is
                    never counted as $0: those attempts are counted apart)
-  cost per task    each task's spend; mean, median and p95 (nearest rank)
+  cost per task    each task's spend; mean, median and p95 (nearest rank;
+                   above 20,000 tasks, median and p95 come from a uniform
+                   sample and are marked ~)
   $/success        all spend, failures included, divided by successful tasks
   in:out           every input token (uncached, cache read, cache write)
                    per output token

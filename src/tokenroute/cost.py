@@ -30,6 +30,11 @@ def cost(period: PricePeriod, usage: Usage, *, batch: bool = False) -> Cost:
     return _apply(rates, usage, factor, long_context=long_context, batch=factor != 1)
 
 
+def cost_at_rates(rates: Rates, usage: Usage) -> Decimal:
+    """What `usage` costs at these rates, with no long-context or batch rule: for comparisons."""
+    return _apply(rates, usage, Decimal(1), long_context=False, batch=False).total
+
+
 def _apply(rates: Rates, usage: Usage, factor: Decimal, *, long_context: bool, batch: bool) -> Cost:
     def bucket(tokens: int, rate: Decimal) -> Decimal:
         return tokens * rate * factor / PER_MILLION

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from tokenroute.cost import cost
-from tokenroute.models import Model, Usage
+from tokenroute.cost import cost_at_rates
+from tokenroute.models import Model, PricePeriod, Usage
 from tokenroute.pricing import PriceTable
 
 MICROS = Decimal(1_000_000)
@@ -162,28 +162,55 @@ def price_routing(
     table: PriceTable,
     used_by_type: dict[str | None, set[str]],
 ) -> None:
-    """Fill each group's frontier and cheapest-used comparisons from its token mix."""
-    frontier_cache: dict[tuple[str | None, date], Model | None] = {}
+    """Fill each group's frontier and cheapest-used comparisons from its token mix.
+
+    Days on which the same prices were in force are priced together, so the cheapest
+    model used for a task type is the one cheapest for the group's whole mix of tokens.
+    """
+    frontiers: dict[tuple[str | None, date], Model | None] = {}
+    periods: dict[tuple[str, date], PricePeriod | None] = {}
+    candidates = {
+        task_type: [m for name in sorted(names) if (m := table.find(name)) is not None]
+        for task_type, names in used_by_type.items()
+    }
+
+    def period(model: Model, day: date) -> PricePeriod | None:
+        key = (model.id, day)
+        if key not in periods:
+            periods[key] = model.period_at(day)
+        return periods[key]
+
+    buckets: dict[tuple, list] = {}
     for mix in mixes:
-        group = groups.get(mix.key)
-        if group is None:
+        if mix.key not in groups:
             continue
         slot = (mix.provider, mix.day)
-        if slot not in frontier_cache:
-            frontier_cache[slot] = newest_frontier(table, mix.provider, mix.day)
-        frontier = frontier_cache[slot]
-        if frontier is not None:
-            price = _base_cost(frontier, mix.usage, mix.day)
-            if price is not None:
-                group.frontier_cost = (group.frontier_cost or Decimal(0)) + price
-        candidates = [
-            price
-            for name in used_by_type.get(mix.task_type, ())
-            if (model := table.find(name)) is not None
-            and (price := _base_cost(model, mix.usage, mix.day)) is not None
-        ]
-        actual = Decimal(mix.cost_micros) / MICROS
-        cheapest = min([*candidates, actual])
+        if slot not in frontiers:
+            frontiers[slot] = newest_frontier(table, mix.provider, mix.day)
+        frontier = frontiers[slot]
+        frontier_period = period(frontier, mix.day) if frontier is not None else None
+        options = tuple(
+            p for m in candidates.get(mix.task_type, ()) if (p := period(m, mix.day)) is not None
+        )
+        bucket = buckets.setdefault(
+            (mix.key, mix.task_type, id(frontier_period), tuple(map(id, options))),
+            [frontier_period, options, [0, 0, 0, 0, 0], 0],
+        )
+        u = mix.usage
+        for i, count in enumerate(
+            (u.input, u.cache_read, u.cache_write, u.cache_write_1h, u.output)
+        ):
+            bucket[2][i] += count
+        bucket[3] += mix.cost_micros
+    for (key, *_), (frontier_period, options, counts, actual) in buckets.items():
+        group = groups[key]
+        usage = Usage(*counts[:4], output=counts[4])
+        if frontier_period is not None:
+            price = cost_at_rates(frontier_period.rates, usage)
+            group.frontier_cost = (group.frontier_cost or Decimal(0)) + price
+        cheapest = min(
+            [*(cost_at_rates(p.rates, usage) for p in options), Decimal(actual) / MICROS]
+        )
         group.cheapest_used_cost = (group.cheapest_used_cost or Decimal(0)) + cheapest
 
 
@@ -195,13 +222,6 @@ def newest_frontier(table: PriceTable, provider: str | None, day: date) -> Model
     if not pairs:
         return None
     return max(pairs, key=lambda pair: (pair[0].periods[0].start, pair[0].id))[0]
-
-
-def _base_cost(model: Model, usage: Usage, day: date) -> Decimal | None:
-    period = model.period_at(day)
-    if period is None:
-        return None
-    return cost(replace(period, long_context=None), usage).total
 
 
 # ---------------------------------------------------------------- diagnostics
@@ -298,7 +318,8 @@ def build_report(reader, table: PriceTable, by: Sequence[str], where) -> Report:
         price_routing(groups, reader.token_mixes(by, where), table, used)
     price_routing({(): total_group}, reader.token_mixes((), where), table, used)
     by_type = combine(
-        reader.attempt_totals(("task-type",), where), reader.task_totals(("task-type",), where)
+        reader.attempt_totals(("task-type",), where),
+        reader.task_totals(("task-type",), where, spread=False),
     )
     ordered = sorted(groups.values(), key=lambda g: (-(g.spend or 0), g.key))
     if by and all(name in ("day", "week", "month") for name in by):

@@ -387,6 +387,7 @@ def group_json(group: GroupReport, by: list[str]) -> dict[str, Any]:
         "cost_per_task_mean",
         "cost_per_task_median",
         "cost_per_task_p95",
+        "percentiles_estimated",
         "cost_per_successful_task",
         "input_tokens",
         "output_tokens",
@@ -458,7 +459,12 @@ def _metric_cells(group: GroupReport) -> list[str]:
         elif name in ("cache_read_share", "retry_tax"):
             cells.append("-" if value is None else f"{value:.0%}")
         elif name == "spend" or name.startswith("cost_per_task"):
-            cells.append(render.usd_amount(value))  # None here means unknown, never $0
+            text = render.usd_amount(value)  # None here means unknown, never $0
+            sampled = group.percentiles_estimated and name in (
+                "cost_per_task_median",
+                "cost_per_task_p95",
+            )
+            cells.append(f"~{text}" if sampled else text)
         else:
             cells.append("-" if value is None else render.usd_amount(value))
     return cells

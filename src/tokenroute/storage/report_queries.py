@@ -60,7 +60,7 @@ def attempt_totals(
     conn: sqlite3.Connection, by: Sequence[str], where: AttemptFilter
 ) -> list[AttemptTotals]:
     keys = [USAGE_KEYS[name] for name in by]
-    source, params = _usage_rows(where, with_tag="tag" in by)
+    source, params = _window_rows(conn, "usage", where, with_tag="tag" in by)
     sql = f"SELECT {_keys(keys)} {_SUMS} FROM ({source}) AS u {_group(keys)}"
     width = len(keys)
     return [
@@ -75,7 +75,7 @@ def token_mixes(
 ) -> list[TokenMix]:
     """Tokens and spend of priced attempts per group, day, provider and task type."""
     keys = [USAGE_KEYS[name] for name in by]
-    source, params = _usage_rows(where, with_tag="tag" in by)
+    source, params = _window_rows(conn, "usage", where, with_tag="tag" in by)
     sql = f"""
         SELECT {_keys(keys)} u.day, u.provider, u.task_type, SUM(u.input_tokens),
             SUM(u.cache_read_tokens), SUM(u.cache_write_tokens), SUM(u.cache_write_1h_tokens),
@@ -103,7 +103,7 @@ def token_mixes(
     return mixes
 
 
-SAMPLE_TARGET = 50_000  # above this many tasks, percentiles come from a uniform sample
+SAMPLE_TARGET = 20_000  # above this many tasks, percentiles come from a uniform sample
 TASKS_DAILY_KEYS = {
     "model": "d.model",
     "tier": "d.tier",
@@ -117,13 +117,13 @@ TASKS_DAILY_KEYS = {
 
 
 def task_totals(
-    conn: sqlite3.Connection, by: Sequence[str], where: AttemptFilter
+    conn: sqlite3.Connection, by: Sequence[str], where: AttemptFilter, *, spread: bool = True
 ) -> list[TaskTotals]:
-    """Per group: tasks, outcomes, spend, and the median and p95 of cost per task."""
+    """Per group: tasks, outcomes, spend, and (with `spread`) the median and p95 of their cost."""
     if "tag" in by:
         return _task_totals_by_tag(conn, by, where)
     keys = [TASKS_DAILY_KEYS[name] for name in by]
-    source, params = _task_rows(where)
+    source, params = _window_rows(conn, "tasks", where)
     sql = f"""
         SELECT {_keys(keys)} SUM(d.tasks), SUM(CASE WHEN d.outcome = 'success' THEN d.tasks END),
             SUM(CASE WHEN d.outcome = 'failure' THEN d.tasks END), SUM(d.cost_micros),
@@ -132,7 +132,7 @@ def task_totals(
     width = len(keys)
     rows = [row for row in conn.execute(sql, params) if row[width]]
     total = sum(row[width] for row in rows)
-    spreads, estimated = _percentiles(conn, by, where, total)
+    spreads, estimated = _percentiles(conn, by, where, total) if spread else ({}, False)
     result = []
     for row in rows:
         key = tuple(_label(k) for k in row[:width])
@@ -153,15 +153,20 @@ def _percentiles(
     if estimated:
         cut = math.ceil(1000 * SAMPLE_TARGET / total)
         clause += f" AND t.sample IN ({', '.join(str(i) for i in range(cut))})"
-    sql = f"SELECT {_keys(keys)} t.cost_micros FROM tasks t {clause}"
+    sql = f"SELECT t.cost_micros {''.join(', ' + k for k in keys)} FROM tasks t {clause}"
     costs: dict[tuple, list[int]] = {}
-    width = len(keys)
-    for row in conn.execute(sql, params):
-        costs.setdefault(tuple(_label(k) for k in row[:width]), []).append(row[width])
+    if keys:
+        for cost, *key in conn.execute(sql, params):
+            costs.setdefault(tuple(key), []).append(cost)
+    else:
+        costs[()] = [row[0] for row in conn.execute(sql, params)]
     spreads = {}
     for key, values in costs.items():
+        if not values:
+            continue
         values.sort()
-        spreads[key] = (_nearest_rank(values, 0.5), _nearest_rank(values, 0.95))
+        label = tuple(_label(k) for k in key)
+        spreads[label] = (_nearest_rank(values, 0.5), _nearest_rank(values, 0.95))
     return spreads, estimated
 
 
@@ -204,7 +209,7 @@ def _task_totals_by_tag(
 
 
 def daily_spend(conn: sqlite3.Connection, where: AttemptFilter) -> list[tuple[date, Decimal]]:
-    source, params = _usage_rows(where)
+    source, params = _window_rows(conn, "usage", where)
     sql = f"SELECT u.day, SUM(u.cost_micros) FROM ({source}) AS u GROUP BY 1 ORDER BY 1"
     return [
         (date.fromisoformat(day), Decimal(micros) / 1_000_000)
@@ -213,7 +218,7 @@ def daily_spend(conn: sqlite3.Connection, where: AttemptFilter) -> list[tuple[da
 
 
 def unpriced_models(conn: sqlite3.Connection, where: AttemptFilter) -> list[str]:
-    source, params = _usage_rows(where)
+    source, params = _window_rows(conn, "usage", where)
     sql = f"SELECT DISTINCT u.model FROM ({source}) AS u WHERE u.unpriced > 0 ORDER BY 1"
     return [row[0] for row in conn.execute(sql, params)]
 
@@ -221,7 +226,7 @@ def unpriced_models(conn: sqlite3.Connection, where: AttemptFilter) -> list[str]
 def models_by_task_type(
     conn: sqlite3.Connection, where: AttemptFilter
 ) -> dict[str | None, set[str]]:
-    source, params = _usage_rows(where)
+    source, params = _window_rows(conn, "usage", where)
     used: dict[str | None, set[str]] = {}
     sql = f"SELECT DISTINCT u.task_type, u.model FROM ({source}) AS u WHERE u.unpriced = 0"
     for task_type, model in conn.execute(sql, params):
@@ -231,7 +236,7 @@ def models_by_task_type(
 
 def tier_outcomes(conn: sqlite3.Connection, where: AttemptFilter) -> list[TierOutcome]:
     """Per task type and the tier of each task's last attempt: tasks, and how many succeeded."""
-    source, params = _task_rows(where)
+    source, params = _window_rows(conn, "tasks", where)
     sql = f"""SELECT d.task_type, d.tier, SUM(d.tasks),
             SUM(CASE WHEN d.outcome = 'success' THEN d.tasks ELSE 0 END)
         FROM ({source}) AS d WHERE d.outcome != 'unknown' GROUP BY 1, 2"""
@@ -293,6 +298,31 @@ _ATTEMPT_AS_USAGE = (
     "a.cache_write_tokens AS cache_write_tokens, "
     "a.cache_write_1h_tokens AS cache_write_1h_tokens, a.output_tokens AS output_tokens"
 )
+
+
+_WINDOWS: dict[tuple[int, str, AttemptFilter, bool], str] = {}
+
+
+def _window_rows(
+    conn: sqlite3.Connection, kind: str, where: AttemptFilter, *, with_tag: bool = False
+) -> tuple[str, list[Any]]:
+    """The window's rows, gathered once per report into a temporary table.
+
+    A report asks a dozen questions of the same window; reading the edge days from the
+    attempts once, not a dozen times, is most of what keeps it fast.
+    """
+    key = (id(conn), kind, where, with_tag)
+    name = _WINDOWS.get(key)
+    exists = (
+        name is not None
+        and conn.execute("SELECT 1 FROM temp.sqlite_master WHERE name = ?", (name,)).fetchone()
+    )
+    if not exists:
+        name = f"window_{kind}_{len(_WINDOWS)}"
+        build = _usage_rows(where, with_tag=with_tag) if kind == "usage" else _task_rows(where)
+        conn.execute(f"CREATE TEMP TABLE {name} AS {build[0]}", build[1])
+        _WINDOWS[key] = name
+    return f"SELECT * FROM temp.{name}", []
 
 
 def _usage_rows(where: AttemptFilter, *, with_tag: bool = False) -> tuple[str, list[Any]]:
@@ -465,8 +495,10 @@ class ReportReader:
     def attempt_totals(self, by: Sequence[str], where: AttemptFilter) -> list[AttemptTotals]:
         return attempt_totals(self.conn, by, where)
 
-    def task_totals(self, by: Sequence[str], where: AttemptFilter) -> list[TaskTotals]:
-        return task_totals(self.conn, by, where)
+    def task_totals(
+        self, by: Sequence[str], where: AttemptFilter, *, spread: bool = True
+    ) -> list[TaskTotals]:
+        return task_totals(self.conn, by, where, spread=spread)
 
     def token_mixes(self, by: Sequence[str], where: AttemptFilter) -> list[TokenMix]:
         return token_mixes(self.conn, by, where)
