@@ -762,7 +762,6 @@ def log(
 ) -> None:
     """The most recent attempts in the ledger, newest first."""
     from tokenroute import views
-    from tokenroute.storage.report_queries import recent_attempts
     from tokenroute.storage.sqlite import open_ledger
 
     if model is not None:
@@ -775,7 +774,7 @@ def log(
     rows = []
     if ledger_db is not None:
         try:
-            rows = recent_attempts(ledger_db.conn, where, count)
+            rows = ledger_db.recent_attempts(where, count)
         finally:
             ledger_db.close()
     views.show_log(rows, as_json=as_json)

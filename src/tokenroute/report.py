@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from tokenroute.cost import cost_at_rates
 from tokenroute.models import Model, PricePeriod, Usage
@@ -29,8 +30,7 @@ MICROS = Decimal(1_000_000)
 GROUPINGS = ("model", "tier", "task-type", "provider", "project", "tag", "day", "week", "month")
 
 
-@dataclass(frozen=True)
-class AttemptTotals:
+class AttemptTotals(NamedTuple):
     """Sums over the attempts of one group (a task using two models is in two groups)."""
 
     key: tuple[str, ...]
@@ -45,8 +45,7 @@ class AttemptTotals:
     output: int
 
 
-@dataclass(frozen=True)
-class TaskTotals:
+class TaskTotals(NamedTuple):
     """Tasks of one group (by the task's last attempt) and the spread of their cost."""
 
     key: tuple[str, ...]
@@ -60,15 +59,14 @@ class TaskTotals:
     estimated: bool = False  # the percentiles come from a uniform sample of the tasks
 
 
-@dataclass(frozen=True)
-class TokenMix:
+class TokenMix(NamedTuple):
     """Tokens and spend of priced attempts, per group, day, provider and task type."""
 
     key: tuple[str, ...]
     day: date
     provider: str | None
     task_type: str | None
-    usage: Usage
+    tokens: tuple[int, int, int, int, int]  # input, cache read, cache write 5m and 1h, output
     cost_micros: int
 
 
@@ -196,10 +194,7 @@ def price_routing(
             (mix.key, mix.task_type, id(frontier_period), tuple(map(id, options))),
             [frontier_period, options, [0, 0, 0, 0, 0], 0],
         )
-        u = mix.usage
-        for i, count in enumerate(
-            (u.input, u.cache_read, u.cache_write, u.cache_write_1h, u.output)
-        ):
+        for i, count in enumerate(mix.tokens):
             bucket[2][i] += count
         bucket[3] += mix.cost_micros
     for (key, *_), (frontier_period, options, counts, actual) in buckets.items():
@@ -227,16 +222,14 @@ def newest_frontier(table: PriceTable, provider: str | None, day: date) -> Model
 # ---------------------------------------------------------------- diagnostics
 
 
-@dataclass(frozen=True)
-class TierOutcome:
+class TierOutcome(NamedTuple):
     task_type: str | None
     tier: str | None
     tasks: int
     successes: int
 
 
-@dataclass(frozen=True)
-class ContextRepeat:
+class ContextRepeat(NamedTuple):
     context_hash: str
     attempts: int
     cache_read: int

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tokenroute.models import AttemptFilter, Usage
+from tokenroute.models import AttemptFilter
 from tokenroute.report import (
     AttemptTotals,
     ContextRepeat,
@@ -86,17 +86,14 @@ def token_mixes(
     width = len(keys)
     mixes = []
     for row in conn.execute(sql, params):
-        day, provider, task_type, fresh, read, write, write_1h, output, spent = row[width:]
-        usage = Usage(
-            input=fresh, cache_read=read, cache_write=write, cache_write_1h=write_1h, output=output
-        )
+        day, provider, task_type, *tokens, spent = row[width:]
         mixes.append(
             TokenMix(
                 tuple(_label(k) for k in row[:width]),
-                date.fromisoformat(day),
+                _day(day),
                 provider or None,
                 task_type or None,
-                usage,
+                tuple(tokens),
                 spent,
             )
         )
@@ -171,6 +168,7 @@ def _percentiles(
 
 
 def _nearest_rank(ordered: list[int], quantile: float) -> int:
+    """The nearest-rank percentile of sorted values: the ceil(q * n)-th smallest."""
     return ordered[max(1, math.ceil(quantile * len(ordered))) - 1]
 
 
@@ -246,40 +244,28 @@ def tier_outcomes(conn: sqlite3.Connection, where: AttemptFilter) -> list[TierOu
     ]
 
 
+CONTEXT_DAYS = 7  # caching advice is about what a user does now: the window's last week
+
+
 def context_repeats(
     conn: sqlite3.Connection, where: AttemptFilter, limit: int = 3
 ) -> list[ContextRepeat]:
-    """The contexts sent most often on the days the window touches (whole days)."""
-    conditions, params = ["1 = 1"], []
+    """The contexts sent most often in the window's last CONTEXT_DAYS days with any."""
+    newest = conn.execute(
+        "SELECT MAX(day) FROM context_daily WHERE day >= ? AND day <= ?",
+        ((where.start or "0000")[:10], (where.end or "9999")[:10]),
+    ).fetchone()[0]
+    if newest is None:
+        return []
+    last = date.fromisoformat(newest)
+    first = last - timedelta(days=CONTEXT_DAYS - 1)
     if where.start is not None:
-        conditions.append("day >= ?")
-        params.append(where.start[:10])
-    if where.end is not None:
-        conditions.append("day <= ?")
-        params.append(where.end[:10])
+        first = max(first, _moment(where.start).date())
+    conditions, params = ["day >= ?", "day <= ?"], [first.isoformat(), last.isoformat()]
     sql = f"""SELECT context_hash, SUM(attempts), SUM(cache_read_tokens), SUM(other_input_tokens)
         FROM context_daily WHERE {" AND ".join(conditions)}
         GROUP BY context_hash HAVING SUM(attempts) > 1 ORDER BY 2 DESC LIMIT {int(limit)}"""
     return [ContextRepeat(*row) for row in conn.execute(sql, params)]
-
-
-def recent_attempts(
-    conn: sqlite3.Connection, where: AttemptFilter, limit: int
-) -> list[dict[str, Any]]:
-    conditions, params = _attempt_conditions(where)
-    clause = ("WHERE " + " AND ".join(conditions)) if conditions else ""
-    sql = f"""
-        SELECT a.id, a.started_at, a.task_id, a.attempt, a.task_type, a.provider, a.model,
-            a.tier, a.status, a.error_kind, a.input_tokens, a.cache_read_tokens,
-            a.cache_write_tokens, a.cache_write_1h_tokens, a.output_tokens,
-            a.reasoning_tokens, a.cost_micros, a.latency_ms, a.source, a.project,
-            (SELECT group_concat(tag, ',') FROM attempt_tags WHERE attempt_id = a.id)
-        FROM attempts a {clause}
-        ORDER BY a.started_at DESC LIMIT ?"""
-    cursor = conn.execute(sql, [*params, limit])
-    names = [d[0] for d in cursor.description]
-    names[-1] = "tags"
-    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 # ---------------------------------------------------------------- building blocks
@@ -420,6 +406,16 @@ def _edges(where: AttemptFilter, first_day: str | None, end_day: str | None) -> 
         if low < where.end and not (where.start is not None and where.start >= where.end):
             edges.append((low, where.end))
     return [e for e in dict.fromkeys(edges) if e[0] < e[1]]
+
+
+_DAYS: dict[str, date] = {}
+
+
+def _day(text: str) -> date:
+    day = _DAYS.get(text)
+    if day is None:
+        day = _DAYS[text] = date.fromisoformat(text)
+    return day
 
 
 def _moment(text: str) -> datetime:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenroute.errors import LedgerError
-from tokenroute.models import Attempt, Task, Usage
+from tokenroute.models import Attempt, AttemptFilter, Task, Usage
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -313,6 +313,34 @@ class Ledger:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, params).fetchall()
+
+    def recent_attempts(self, where: AttemptFilter, limit: int) -> list[dict[str, Any]]:
+        """The newest attempts first, as plain rows (what `tokenroute log` shows)."""
+        conditions, params = [], []
+        for column, value, op in (
+            ("started_at", where.start, ">="),
+            ("started_at", where.end, "<"),
+            ("task_type", where.task_type, "="),
+            ("project", where.project, "="),
+            ("source", where.source, "="),
+            ("model", where.model, "="),
+        ):
+            if value is not None:
+                conditions.append(f"a.{column} {op} ?")
+                params.append(value)
+        clause = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+        cursor = self.conn.execute(
+            f"""SELECT a.id, a.started_at, a.task_id, a.attempt, a.task_type, a.provider,
+                a.model, a.tier, a.status, a.error_kind, a.input_tokens, a.cache_read_tokens,
+                a.cache_write_tokens, a.cache_write_1h_tokens, a.output_tokens,
+                a.reasoning_tokens, a.cost_micros, a.latency_ms, a.source, a.project,
+                (SELECT group_concat(tag, ',') FROM attempt_tags WHERE attempt_id = a.id)
+                    AS tags
+            FROM attempts a {clause} ORDER BY a.started_at DESC LIMIT ?""",
+            [*params, limit],
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
 
     def count_attempts(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
