@@ -4,7 +4,6 @@ Heavy modules (yaml, rich, tiktoken) are imported inside the commands that need 
 `tokenroute --help` starts fast.
 """
 
-from __future__ import annotations
 
 import os
 import sys
@@ -179,7 +178,7 @@ def check_tier(tier: str | None) -> None:
         raise UsageError(f"--tier must be one of {', '.join(TIERS)} (got '{tier}')")
 
 
-def check_provider(table: PriceTable, provider: str | None) -> None:
+def check_provider(table: "PriceTable", provider: str | None) -> None:
     known = sorted({m.provider for m in table.models})
     if provider is not None and provider.lower() not in known:
         raise UsageError(f"--provider must be one of {', '.join(known)} (got '{provider}')")
@@ -201,7 +200,7 @@ def shipped_tables() -> Path:
     return Path(os.environ.get("TOKENROUTE_PRICING_DIR") or shipped_dir())
 
 
-def load_table() -> PriceTable:
+def load_table() -> "PriceTable":
     """The price table in use, with a warning on stderr when it has gone stale."""
     from tokenroute import pricing, render
     from tokenroute.settings import resolve_paths
@@ -645,7 +644,7 @@ Definitions:
   spend            what the attempts in the window cost (an unknown price is
                    never counted as $0: those attempts are counted apart)
   cost per task    each task's spend; mean, median and p95 (nearest rank;
-                   above 20,000 tasks, median and p95 come from a uniform
+                   above 10,000 tasks, median and p95 come from a uniform
                    sample and are marked ~)
   $/success        all spend, failures included, divided by successful tasks
   in:out           every input token (uncached, cache read, cache write)

@@ -100,7 +100,7 @@ def token_mixes(
     return mixes
 
 
-SAMPLE_TARGET = 20_000  # above this many tasks, percentiles come from a uniform sample
+SAMPLE_TARGET = 10_000  # above this many tasks, percentiles come from a uniform sample
 TASKS_DAILY_KEYS = {
     "model": "d.model",
     "tier": "d.tier",
@@ -139,32 +139,43 @@ def task_totals(
     return result
 
 
+_SAMPLES: dict[tuple[int, AttemptFilter, int], list[tuple]] = {}
+_SAMPLE_KEYS = ("model", "tier", "task-type", "provider", "project", "day", "week", "month")
+
+
 def _percentiles(
     conn: sqlite3.Connection, by: Sequence[str], where: AttemptFilter, total: int
 ) -> tuple[dict[tuple, tuple[int, int]], bool]:
     """Nearest-rank median and p95 of cost per task, per group: exact up to SAMPLE_TARGET
     tasks, else from the tasks whose random `sample` number (0-999) falls under a cut."""
-    keys = [TASK_KEYS[name] for name in by]
-    clause, params = _task_where(where)
     estimated = total > SAMPLE_TARGET
-    if estimated:
-        cut = math.ceil(1000 * SAMPLE_TARGET / total)
-        clause += f" AND t.sample IN ({', '.join(str(i) for i in range(cut))})"
-    sql = f"SELECT t.cost_micros {''.join(', ' + k for k in keys)} FROM tasks t {clause}"
+    cut = math.ceil(1000 * SAMPLE_TARGET / total) if estimated else 1000
+    rows = _sampled_tasks(conn, where, cut)
+    positions = [_SAMPLE_KEYS.index(name) + 1 for name in by]
     costs: dict[tuple, list[int]] = {}
-    if keys:
-        for cost, *key in conn.execute(sql, params):
-            costs.setdefault(tuple(key), []).append(cost)
-    else:
-        costs[()] = [row[0] for row in conn.execute(sql, params)]
+    for row in rows:
+        costs.setdefault(tuple(row[i] for i in positions), []).append(row[0])
     spreads = {}
     for key, values in costs.items():
-        if not values:
-            continue
         values.sort()
-        label = tuple(_label(k) for k in key)
-        spreads[label] = (_nearest_rank(values, 0.5), _nearest_rank(values, 0.95))
+        spreads[key] = (_nearest_rank(values, 0.5), _nearest_rank(values, 0.95))
     return spreads, estimated
+
+
+def _sampled_tasks(conn: sqlite3.Connection, where: AttemptFilter, cut: int) -> list[tuple]:
+    """(cost, then every task key, labelled) of the window's tasks in the sample; read once."""
+    cache_key = (id(conn), where, cut)
+    if cache_key not in _SAMPLES:
+        clause, params = _task_where(where)
+        if cut < 1000:
+            clause += f" AND t.sample IN ({', '.join(str(i) for i in range(cut))})"
+        keys = ", ".join(TASK_KEYS[name] for name in _SAMPLE_KEYS)
+        sql = f"SELECT t.cost_micros, {keys} FROM tasks t {clause}"
+        _SAMPLES.clear()  # one report at a time: keep only the newest sample
+        _SAMPLES[cache_key] = [
+            (row[0], *(_label(k) for k in row[1:])) for row in conn.execute(sql, params)
+        ]
+    return _SAMPLES[cache_key]
 
 
 def _nearest_rank(ordered: list[int], quantile: float) -> int:
