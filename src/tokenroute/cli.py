@@ -4,7 +4,6 @@ Heavy modules (yaml, rich, tiktoken) are imported inside the commands that need 
 `tokenroute --help` starts fast.
 """
 
-
 import os
 import sys
 from datetime import UTC, date, datetime

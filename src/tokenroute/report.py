@@ -303,24 +303,39 @@ def _premium_questions(tier_outcomes: Iterable[TierOutcome]) -> list[str]:
 
 def build_report(reader, table: PriceTable, by: Sequence[str], where) -> Report:
     """The whole report from a ledger reader (see storage/report_queries.py) and the prices."""
-    groups = combine(reader.attempt_totals(by, where), reader.task_totals(by, where)) if by else {}
-    total = combine(reader.attempt_totals((), where), reader.task_totals((), where))
-    total_group = total.get((), empty_group())
+    attempts = reader.attempt_totals(by, where)
+    mixes = reader.token_mixes(by, where)
     used = reader.models_by_task_type(where)
+    groups: dict[tuple, GroupReport] = {}
     if by:
-        price_routing(groups, reader.token_mixes(by, where), table, used)
-    price_routing({(): total_group}, reader.token_mixes((), where), table, used)
-    by_type = combine(
-        reader.attempt_totals(("task-type",), where),
-        reader.task_totals(("task-type",), where, spread=False),
+        groups = combine(attempts, reader.task_totals(by, where))
+        price_routing(groups, mixes, table, used)
+    if by and "tag" not in by:  # every attempt is in exactly one group: fold, don't re-read
+        attempts, mixes = [_fold_attempts(attempts)], [m._replace(key=()) for m in mixes]
+    elif by:
+        attempts, mixes = reader.attempt_totals((), where), reader.token_mixes((), where)
+    total = combine(attempts, reader.task_totals((), where)).get((), empty_group())
+    price_routing({(): total}, mixes, table, used)
+    by_type = (
+        groups
+        if list(by) == ["task-type"]
+        else combine(
+            reader.attempt_totals(("task-type",), where),
+            reader.task_totals(("task-type",), where, spread=False),
+        )
     )
     ordered = sorted(groups.values(), key=lambda g: (-(g.spend or 0), g.key))
     if by and all(name in ("day", "week", "month") for name in by):
         ordered = sorted(groups.values(), key=lambda g: g.key)
     return Report(
         groups=ordered,
-        total=total_group,
+        total=total,
         daily=reader.daily_spend(where),
         diagnostics=diagnose(by_type, reader.context_repeats(where), reader.tier_outcomes(where)),
         unpriced_models=reader.unpriced_models(where),
     )
+
+
+def _fold_attempts(rows: Sequence[AttemptTotals]) -> AttemptTotals:
+    sums = [sum(column) for column in zip(*(row[1:] for row in rows), strict=True)]
+    return AttemptTotals((), *sums) if rows else AttemptTotals((), *([0] * 9))

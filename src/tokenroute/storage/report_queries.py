@@ -140,7 +140,18 @@ def task_totals(
 
 
 _SAMPLES: dict[tuple[int, AttemptFilter, int], list[tuple]] = {}
-_SAMPLE_KEYS = ("model", "tier", "task-type", "provider", "project", "day", "week", "month")
+# What each grouping reads from a sampled task row (cost, model, tier, type, provider,
+# project, first_at): day, week and month are derived from first_at in Python.
+_SAMPLE_KEY = {
+    "model": lambda r: r[1],
+    "tier": lambda r: r[2],
+    "task-type": lambda r: r[3],
+    "provider": lambda r: r[4],
+    "project": lambda r: r[5],
+    "day": lambda r: r[6][:10],
+    "week": lambda r: _week(r[6][:10]),
+    "month": lambda r: r[6][:7],
+}
 
 
 def _percentiles(
@@ -151,31 +162,39 @@ def _percentiles(
     estimated = total > SAMPLE_TARGET
     cut = math.ceil(1000 * SAMPLE_TARGET / total) if estimated else 1000
     rows = _sampled_tasks(conn, where, cut)
-    positions = [_SAMPLE_KEYS.index(name) + 1 for name in by]
+    getters = [_SAMPLE_KEY[name] for name in by]
     costs: dict[tuple, list[int]] = {}
-    for row in rows:
-        costs.setdefault(tuple(row[i] for i in positions), []).append(row[0])
+    if getters:
+        for row in rows:
+            costs.setdefault(tuple(get(row) for get in getters), []).append(row[0])
+    elif rows:
+        costs[()] = [row[0] for row in rows]
     spreads = {}
     for key, values in costs.items():
         values.sort()
-        spreads[key] = (_nearest_rank(values, 0.5), _nearest_rank(values, 0.95))
+        label = tuple(_label(k) for k in key)
+        spreads[label] = (_nearest_rank(values, 0.5), _nearest_rank(values, 0.95))
     return spreads, estimated
 
 
 def _sampled_tasks(conn: sqlite3.Connection, where: AttemptFilter, cut: int) -> list[tuple]:
-    """(cost, then every task key, labelled) of the window's tasks in the sample; read once."""
+    """The window's tasks in the sample, read once a report (see _SAMPLE_KEY)."""
     cache_key = (id(conn), where, cut)
     if cache_key not in _SAMPLES:
         clause, params = _task_where(where)
         if cut < 1000:
             clause += f" AND t.sample IN ({', '.join(str(i) for i in range(cut))})"
-        keys = ", ".join(TASK_KEYS[name] for name in _SAMPLE_KEYS)
-        sql = f"SELECT t.cost_micros, {keys} FROM tasks t {clause}"
+        sql = f"""SELECT t.cost_micros, t.last_model, t.last_tier,
+                COALESCE(t.type, t.last_task_type), t.last_provider, t.project, t.first_at
+            FROM tasks t {clause}"""
         _SAMPLES.clear()  # one report at a time: keep only the newest sample
-        _SAMPLES[cache_key] = [
-            (row[0], *(_label(k) for k in row[1:])) for row in conn.execute(sql, params)
-        ]
+        _SAMPLES[cache_key] = conn.execute(sql, params).fetchall()
     return _SAMPLES[cache_key]
+
+
+def _week(day: str) -> str:
+    """SQLite's strftime('%Y-W%W'), which the summaries group by."""
+    return date.fromisoformat(day).strftime("%Y-W%W")
 
 
 def _nearest_rank(ordered: list[int], quantile: float) -> int:
@@ -490,7 +509,7 @@ def _group(keys: Sequence[str]) -> str:
 
 
 def _label(value: Any) -> str:
-    return "-" if value in (None, "") else str(value)
+    return "-" if value is None or value == "" else str(value)
 
 
 class ReportReader:
