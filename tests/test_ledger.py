@@ -23,7 +23,7 @@ def attempt(task_id: str, **fields) -> tuple[Attempt, Task]:
         usage=Usage(input=10, output=5),
         cost_micros=63,
     )
-    values = {**base.__dict__, **fields}
+    values = {**base._asdict(), **fields}
     return Attempt(**values), Task(id=task_id, created_at=values["started_at"])
 
 

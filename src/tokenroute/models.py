@@ -1,10 +1,15 @@
-"""Frozen dataclasses shared by every layer. Money is `Decimal`; prices are USD per 1M tokens."""
+"""Records shared by every layer. Money is `Decimal`; prices are USD per 1M tokens.
+
+Plain records are NamedTuples (cheap to define: they load at every start-up); those that
+validate themselves or are `replace`d are frozen dataclasses.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from tokenroute.taxonomy import TASK_TYPES, TIERS
 
@@ -109,8 +114,7 @@ class Model:
         return None
 
 
-@dataclass(frozen=True)
-class Cost:
+class Cost(NamedTuple):
     """What one call costs, bucket by bucket, in USD."""
 
     input: Decimal
@@ -126,16 +130,14 @@ class Cost:
         return self.input + self.cache_read + self.cache_write + self.cache_write_1h + self.output
 
 
-@dataclass(frozen=True)
-class TokenCount:
+class TokenCount(NamedTuple):
     """A token count and how it was obtained, so estimates never pass for measurements."""
 
     tokens: int
     method: str  # e.g. "tiktoken:cl100k_base" or "heuristic:chars/4"
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(NamedTuple):
     """One call to a model, as the ledger stores it: one row per try, retries included."""
 
     started_at: str  # UTC ISO-8601, e.g. 2026-11-23T16:24:28.123Z
@@ -163,8 +165,7 @@ class Attempt:
     tags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Task:
+class Task(NamedTuple):
     id: str
     created_at: str
     type: str | None = None
@@ -179,8 +180,7 @@ STATUSES: tuple[str, ...] = ("ok", "error", "invalid", "cancelled")
 OUTCOMES: tuple[str, ...] = ("success", "failure", "unknown")
 
 
-@dataclass(frozen=True)
-class AttemptFilter:
+class AttemptFilter(NamedTuple):
     """Which attempts a report or log looks at. Stamps are UTC ISO text; end is exclusive."""
 
     start: str | None = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
@@ -96,13 +96,12 @@ class GroupReport:
     cheapest_used_cost: Decimal | None = None
 
 
-@dataclass
-class Report:
+class Report(NamedTuple):
     groups: list[GroupReport]
     total: GroupReport
-    daily: list[tuple[date, Decimal]] = field(default_factory=list)
-    diagnostics: list[str] = field(default_factory=list)
-    unpriced_models: list[str] = field(default_factory=list)
+    daily: Sequence[tuple[date, Decimal]] = ()
+    diagnostics: Sequence[str] = ()
+    unpriced_models: Sequence[str] = ()
 
 
 def combine(

@@ -407,9 +407,7 @@ def _task_rows(where: AttemptFilter) -> tuple[str, list[Any]]:
 
 
 def replace_window(where: AttemptFilter, start: str | None, end: str | None) -> AttemptFilter:
-    from dataclasses import replace
-
-    return replace(where, start=start, end=end)
+    return where._replace(start=start, end=end)
 
 
 def _whole_days(where: AttemptFilter) -> tuple[str | None, str | None]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -538,7 +538,7 @@ def _insert_task(conn: sqlite3.Connection, task: Task) -> None:
 
 def _attempt_values(attempt: Attempt, number: int) -> tuple[Any, ...]:
     usage: Usage = attempt.usage
-    row = asdict(attempt)
+    row = attempt._asdict()
     row.update(
         attempt=number,
         input_tokens=usage.input,
