@@ -352,19 +352,8 @@ def _usage_rows(where: AttemptFilter, *, with_tag: bool = False) -> tuple[str, l
             params,
         )
     first_day, end_day = _whole_days(where)
-    daily = ["1 = 1"]
-    daily_params: list[Any] = []
-    if first_day is not None:
-        daily.append("day >= ?")
-        daily_params.append(first_day)
-    if end_day is not None:
-        daily.append("day < ?")
-        daily_params.append(end_day)
-    for column, value in _dimension_filters(where, ""):
-        daily.append(f"{column} = ?")
-        daily_params.append(value)
-    parts = [f"SELECT {_USAGE_COLUMNS} FROM usage_daily WHERE {' AND '.join(daily)}"]
-    params = list(daily_params)
+    daily, params = _summary_conditions(where, first_day, end_day)
+    parts = [f"SELECT {_USAGE_COLUMNS} FROM usage_daily WHERE {daily}"]
     for low, high in _edges(where, first_day, end_day):
         edge = replace_window(where, low, high)
         conditions, edge_params = _attempt_conditions(edge)
@@ -385,25 +374,33 @@ _TASK_AS_DAILY = (
 def _task_rows(where: AttemptFilter) -> tuple[str, list[Any]]:
     """SQL for per-day task rows of the window: tasks_daily for whole days, tasks at edges."""
     first_day, end_day = _whole_days(where)
-    daily, params = ["1 = 1"], []
-    if first_day is not None:
-        daily.append("day >= ?")
-        params.append(first_day)
-    if end_day is not None:
-        daily.append("day < ?")
-        params.append(end_day)
-    for column, value in _dimension_filters(where, ""):
-        daily.append(f"{column} = ?")
-        params.append(value)
+    daily, params = _summary_conditions(where, first_day, end_day)
     parts = [
         "SELECT day, model, task_type, tier, provider, project, source, outcome, tasks, "
-        f"cost_micros FROM tasks_daily WHERE {' AND '.join(daily)}"
+        f"cost_micros FROM tasks_daily WHERE {daily}"
     ]
     for low, high in _edges(where, first_day, end_day):
         clause, edge_params = _task_where(replace_window(where, low, high))
         parts.append(f"SELECT {_TASK_AS_DAILY} FROM tasks t {clause}")
         params.extend(edge_params)
     return " UNION ALL ".join(parts), params
+
+
+def _summary_conditions(
+    where: AttemptFilter, first_day: str | None, end_day: str | None
+) -> tuple[str, list[Any]]:
+    """The WHERE of a daily summary: its whole days of the window, and the filters."""
+    conditions, params = ["1 = 1"], []
+    if first_day is not None:
+        conditions.append("day >= ?")
+        params.append(first_day)
+    if end_day is not None:
+        conditions.append("day < ?")
+        params.append(end_day)
+    for column, value in _dimension_filters(where, ""):
+        conditions.append(f"{column} = ?")
+        params.append(value)
+    return " AND ".join(conditions), params
 
 
 def replace_window(where: AttemptFilter, start: str | None, end: str | None) -> AttemptFilter:
