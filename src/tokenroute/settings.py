@@ -1,7 +1,7 @@
 """Where tokenroute keeps its files. `TOKENROUTE_HOME` puts every one of them under one folder.
 
-Nothing here creates a directory: callers that write call `ensure_parent` first, so that
-`--help` and read-only commands leave the disk as they found it.
+Nothing here creates a directory: each writer creates the folder it writes into, when it
+first writes, so `--help` and `paths` leave the disk as they found it.
 """
 
 from __future__ import annotations
@@ -50,10 +50,6 @@ def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
         prices=data / "prices",
         cache=cache,
     )
-
-
-def ensure_parent(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def detect_project(cwd: Path) -> str:

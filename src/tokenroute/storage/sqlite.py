@@ -303,14 +303,6 @@ class Ledger:
 
     # ------------------------------------------------------------ reads
 
-    def task(self, task_id: str) -> Task | None:
-        row = self.conn.execute(
-            "SELECT id, created_at, type, description, project, outcome, outcome_by, ended_at "
-            "FROM tasks WHERE id = ?",
-            (task_id,),
-        ).fetchone()
-        return None if row is None else Task(*row)
-
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, params).fetchall()
 
