@@ -74,8 +74,8 @@ _tokenroute() {
         "record") opts="--model -m --input-tokens --output-tokens --cache-read --cache-write --cache-write-1h --reasoning-tokens --task-id --task-type --status --error-kind --latency-ms --tag --at --project --source-key --estimated --batch --ledger --json --help -h"; words="" ;;
         "task") opts="--help -h"; words="start end" ;;
         "task start") opts="--type --ledger --json --help -h"; words="" ;;
-        "task end") opts="--success --failure --ledger --help -h"; words="" ;;
-        "mark") opts="--success --failure --ledger --help -h"; words="" ;;
+        "task end") opts="--success --failure --ledger --json --help -h"; words="" ;;
+        "mark") opts="--success --failure --ledger --json --help -h"; words="" ;;
         "report") opts="--last --since --until --by --task-type --project --source --ledger --json --csv --help -h"; words="" ;;
         "log") opts="--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h"; words="" ;;
         "paths") opts="--json --help -h"; words="" ;;

@@ -74,8 +74,8 @@ _tokenroute() {
         "record") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --input-tokens --output-tokens --cache-read --cache-write --cache-write-1h --reasoning-tokens --task-id --task-type --status --error-kind --latency-ms --tag --at --project --source-key --estimated --batch --ledger --json --help -h); else choices=(); fi ;;
         "task") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(start end); fi ;;
         "task start") if [[ "$PREFIX" == -* ]]; then choices=(--type --ledger --json --help -h); else choices=(); fi ;;
-        "task end") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --help -h); else choices=(); fi ;;
-        "mark") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --help -h); else choices=(); fi ;;
+        "task end") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --json --help -h); else choices=(); fi ;;
+        "mark") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --json --help -h); else choices=(); fi ;;
         "report") if [[ "$PREFIX" == -* ]]; then choices=(--last --since --until --by --task-type --project --source --ledger --json --csv --help -h); else choices=(); fi ;;
         "log") if [[ "$PREFIX" == -* ]]; then choices=(--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h); else choices=(); fi ;;
         "paths") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;

@@ -220,3 +220,10 @@ def test_a_ledger_from_a_newer_tokenroute(run, tmp_path):
     sqlite3.connect(path).execute("PRAGMA user_version = 999")
     out = run("log", "--ledger", str(path))
     assert_one_line_error(out, ExitCode.LEDGER, "schema version 999 is newer")
+
+
+def test_outcome_commands_speak_json(run):
+    task_id = run("task", "start", "--json", "x").stdout
+    task_id = json.loads(task_id)["task"]["id"]
+    out = run("mark", task_id, "--failure", "--json")
+    assert json.loads(out.stdout) == {"version": 1, "task": {"id": task_id, "outcome": "failure"}}

@@ -598,9 +598,10 @@ def task_end(
     task_id: Annotated[str, typer.Argument(metavar="ID", help="The task id.")],
     success: SuccessOpt = None,
     ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """End a task with its outcome: --success or --failure."""
-    set_outcome(task_id, success, ledger, "--success or --failure", ended=True)
+    set_outcome(task_id, success, ledger, ended=True, as_json=as_json)
 
 
 @app.command()
@@ -608,20 +609,21 @@ def mark(
     task_id: Annotated[str, typer.Argument(metavar="ID", help="The task id.")],
     success: SuccessOpt = None,
     ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Set a task's outcome after the fact: --success or --failure."""
-    set_outcome(task_id, success, ledger, "--success or --failure", ended=False)
+    set_outcome(task_id, success, ledger, ended=False, as_json=as_json)
 
 
 def set_outcome(
-    task_id: str, success: bool | None, ledger: Path | None, hint: str, *, ended: bool
+    task_id: str, success: bool | None, ledger: Path | None, *, ended: bool, as_json: bool
 ) -> None:
     from tokenroute import render
     from tokenroute.storage.sqlite import open_ledger
     from tokenroute.timewindow import stamp
 
     if success is None:
-        raise UsageError(f"say how the task went: {hint}")
+        raise UsageError("say how the task went: --success or --failure")
     path = ledger_path(ledger)
     ledger_db = open_ledger(path, create=False)
     if ledger_db is None:
@@ -633,7 +635,10 @@ def set_outcome(
         ledger_db.close()
     if not found:
         raise NotFoundError(f"no task '{task_id}' in {path} (see 'tokenroute log')")
-    render.say(f"{task_id}: {outcome}")
+    if as_json:
+        render.emit_json({"task": {"id": task_id, "outcome": outcome}})
+    else:
+        render.say(f"{task_id}: {outcome}")
 
 
 REPORT_HELP = """Cost per task, per successful task, I/O ratio and retry tax, by group.
