@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
 from conftest import assert_one_line_error, write
 
 from tokenroute.errors import ExitCode
@@ -189,7 +190,7 @@ def test_bad_status(run):
 
 def test_bad_time(run):
     out = run("record", "-m", "gpt-5", "--input-tokens", "1", "--at", "last tuesday")
-    assert_one_line_error(out, ExitCode.USAGE, "timestamp must be a date or time like")
+    assert_one_line_error(out, ExitCode.USAGE, "--at must be a date or time like")
 
 
 def test_no_token_counts(run):
@@ -227,3 +228,78 @@ def test_outcome_commands_speak_json(run):
     task_id = json.loads(task_id)["task"]["id"]
     out = run("mark", task_id, "--failure", "--json")
     assert json.loads(out.stdout) == {"version": 1, "task": {"id": task_id, "outcome": "failure"}}
+
+
+def test_attempts_of_a_typed_task_take_its_type_and_project(run, isolated_home, monkeypatch):
+    task_id = run("task", "start", "--type", "code", "fix it").stdout.strip()
+    run("record", "-m", "gpt-5", "--input-tokens", "1000", "--task-id", task_id)
+    run(
+        "record", "-m", "gpt-5", "--input-tokens", "1000", "--task-id", task_id, "--task-type", "qa"
+    )
+    assert rows(isolated_home, "SELECT task_type FROM attempts ORDER BY id") == [("code",), ("qa",)]
+    assert rows(isolated_home, "SELECT COUNT(DISTINCT project) FROM attempts") == [(1,)]
+
+
+def test_a_line_s_usage_object_beats_token_defaults(run, isolated_home):
+    line = json.dumps({"model": "gpt-5", "usage": {"prompt_tokens": 1000, "completion_tokens": 10}})
+    run("record", "--input-tokens", "5", input=line)
+    assert rows(isolated_home, "SELECT input_tokens, output_tokens FROM attempts") == [(1000, 10)]
+
+
+def test_the_price_is_the_one_in_force_on_the_utc_day(run, isolated_home):
+    # 2025-06-17T01:00+05:00 is 2025-06-16T20:00Z: the day before gemini-2.5-flash's GA price
+    run(
+        "record",
+        "-m",
+        "gemini-2.5-flash",
+        "--input-tokens",
+        "1000000",
+        "--at",
+        "2025-06-17T01:00:00+05:00",
+    )
+    assert rows(isolated_home, "SELECT started_at, cost_micros FROM attempts") == [
+        ("2025-06-16T20:00:00.000Z", 150_000)
+    ]
+
+
+def test_a_duplicate_leaves_no_task_behind(run, isolated_home):
+    for _ in range(2):
+        run("record", "-m", "gpt-5", "--input-tokens", "1", "--source-key", "k-1")
+    assert rows(isolated_home, "SELECT COUNT(*) FROM tasks") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--at", "0999-06-01"), "--at must be in 2000 or later"),
+        (("--at", "2999-01-01"), "--at is in the future"),
+        (("--at", "20250601"), "--at must be a date or time like"),
+        (("--input-tokens", "5000000000000"), "input_tokens must be at most"),
+    ],
+)
+def test_unbelievable_calls_are_refused(run, isolated_home, args, message):
+    out = run("record", "-m", "gpt-5", "--input-tokens", "1", *args)
+    assert_one_line_error(out, ExitCode.USAGE, message)
+    assert not (isolated_home / "ledger.db").exists()
+
+
+def test_a_huge_count_on_a_line_rejects_that_line_only(run, isolated_home):
+    text = "\n".join(
+        json.dumps(x)
+        for x in ({"model": "gpt-5", "input_tokens": 1}, {"model": "gpt-5", "input_tokens": 10**20})
+    )
+    out = run("record", input=text)
+    assert_one_line_error(out, ExitCode.BAD_INPUT, "1 line(s) rejected")
+    assert rows(isolated_home, "SELECT input_tokens FROM attempts") == [(1,)]
+
+
+def test_a_ledger_path_that_is_a_folder(run, tmp_path):
+    out = run("record", "-m", "gpt-5", "--input-tokens", "1", "--ledger", str(tmp_path))
+    assert_one_line_error(out, ExitCode.LEDGER, "is a folder")
+
+
+def test_reading_an_empty_file_writes_nothing(run, tmp_path):
+    empty = tmp_path / "ledger.db"
+    empty.touch()
+    assert run("report", "--ledger", str(empty)).exit_code == 0
+    assert empty.stat().st_size == 0

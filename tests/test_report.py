@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from decimal import Decimal
 
 import pytest
 from conftest import assert_one_line_error
@@ -103,7 +104,8 @@ def test_by_model(ledger):
     assert list(groups) == ["claude-sonnet-4-6", "gpt-5-nano", "gpt-5-mini"]  # dearest first
     sonnet = groups["claude-sonnet-4-6"]
     assert (sonnet["tasks"], sonnet["spend"]) == (2, pytest.approx(0.135))
-    assert sonnet["cost_per_successful_task"] == pytest.approx(0.135)
+    # T1 (its failed gpt-5-mini try included) and T2 finished on sonnet; T1 succeeded
+    assert sonnet["cost_per_successful_task"] == pytest.approx(0.0495 + 0.09)
     assert groups["gpt-5-mini"]["retry_tax"] == 1.0
 
 
@@ -121,7 +123,7 @@ def test_by_day_week_month_tag_project_tier(ledger):
     months = report_json(ledger, "--by", "month")["groups"]
     assert [(g["key"]["month"], g["tasks"]) for g in months] == [("2026-03", 3)]
     weeks = [g["key"]["week"] for g in report_json(ledger, "--by", "week")["groups"]]
-    assert weeks == ["2026-W09", "2026-W10"]
+    assert weeks == ["2026-03-02", "2026-03-09"]  # named by their Mondays
     tags = {g["key"]["tag"]: g["attempts"] for g in report_json(ledger, "--by", "tag")["groups"]}
     assert tags == {"nightly": 2, "-": 2}
     projects = {g["key"]["project"] for g in report_json(ledger, "--by", "project")["groups"]}
@@ -173,9 +175,10 @@ def test_empty_window_has_the_same_shape_with_zeros(ledger):
 def test_table_and_csv(ledger):
     out = ledger("report", "--by", "task-type")
     lines = out.stdout.splitlines()
-    assert out.stderr.startswith("Spend since the first call")  # in a pipe the title is talk
+    # in a pipe the title is talk
     assert lines[0].split()[:3] == ["task-type", "spend", "tasks"]
     assert lines[-1].split()[:3] == ["total", "$0.1447", "3"]
+    assert out.stderr.startswith("Spend since the first call")
     rows = list(csv.DictReader(io.StringIO(ledger("report", "--by", "model", "--csv").stdout)))
     assert [r["model"] for r in rows] == ["claude-sonnet-4-6", "gpt-5-nano", "gpt-5-mini", "total"]
     assert rows[-1]["spend"] == "0.1447"
@@ -267,3 +270,71 @@ def test_premium_model_question(run):
 )
 def test_bad_report_options(run, args, message):
     assert_one_line_error(run("report", *args), ExitCode.USAGE, message)
+
+
+def test_until_takes_only_dashed_dates(run):
+    out = run("report", "--until", "20261001")
+    assert_one_line_error(out, ExitCode.USAGE, "--until must be a date or time like")
+
+
+def test_the_cache_question_respects_the_window_and_filters(run):
+    calls = [
+        {
+            "model": "claude-haiku-4-5",
+            "input_tokens": 50_000,
+            "output_tokens": 100,
+            "context_hash": "ctx-1",
+            "project": "other",
+            "timestamp": "2026-10-06T10:00:00Z",
+        }
+    ] * 6
+    run("record", input="\n".join(json.dumps(c) for c in calls))
+    asked = json.loads(run("report", "--json").stdout)["diagnostics"]
+    assert any("Cache it?" in q for q in asked)
+    for args in (("--until", "2026-10-05"), ("--project", "nothere")):
+        questions = json.loads(run("report", *args, "--json").stdout)["diagnostics"]
+        assert not any("Cache it?" in q for q in questions), args
+
+
+def test_money_with_unknown_prices_is_marked_as_a_lower_bound(run):
+    lines = [
+        {"model": "gpt-5", "input_tokens": 1_000_000, "task_id": "T9"},
+        {"model": "mystery-9", "input_tokens": 5, "task_id": "T9"},
+    ]
+    run("record", input="\n".join(json.dumps(x) for x in lines))
+    total = run("report").stdout.splitlines()[-1].split()
+    assert total[0] == "$1.25+?"  # no --by: the one row is the total
+
+
+def test_percentiles_over_many_tasks_come_from_a_sample(tmp_path):
+    """Above 10,000 tasks: sampled; a group too thin in the sample is unknown, not $0."""
+    from tokenroute.models import AttemptFilter
+    from tokenroute.pricing import load_price_table, shipped_dir
+    from tokenroute.report import build_report
+    from tokenroute.storage.report_queries import ReportReader
+    from tokenroute.storage.sqlite import open_ledger
+
+    ledger = open_ledger(tmp_path / "ledger.db")
+    with ledger.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO tasks (id, created_at, outcome, sample) VALUES (?, ?, 'success', ?)",
+            [(f"t{i}", "2026-03-01T00:00:00.000Z", i % 1000) for i in range(12_003)],
+        )
+        rows = [(f"t{i}", "gpt-5-nano", 1000 + i % 100) for i in range(12_000)]
+        rows += [("t12000", "gpt-5", 50), ("t12001", "gpt-5", 70), ("t12002", "o3", 9)]
+        conn.executemany(
+            "INSERT INTO attempts (started_at, task_id, attempt, model, status, source,"
+            " cost_micros) VALUES ('2026-03-01T10:00:00.000Z', ?, 1, ?, 'ok', 'bench', ?)",
+            rows,
+        )
+    ledger.rebuild_summaries()
+    report = build_report(
+        ReportReader(ledger.conn), load_price_table(shipped_dir()), ["model"], AttemptFilter()
+    )
+    groups = {g.key[0]: g for g in report.groups}
+    nano = groups["gpt-5-nano"]
+    assert nano.percentiles_estimated and nano.tasks == 12_000
+    assert Decimal("0.00104") <= nano.cost_per_task_median <= Decimal("0.00106")
+    assert groups["o3"].cost_per_task_median == Decimal("0.000009")  # one task: exact
+    assert groups["gpt-5"].cost_per_task_median is None  # 2 tasks: too few in the sample
+    assert report.total.percentiles_estimated

@@ -497,6 +497,7 @@ def record(
     from tokenroute.record import CallError, make_call
     from tokenroute.recorder import read_call_lines, record_calls
     from tokenroute.settings import detect_project
+    from tokenroute.timewindow import parse_moment
 
     table = load_table()
     moment = now()
@@ -515,6 +516,8 @@ def record(
         "project": project,
         "source_key": source_key,
     }
+    if at is not None:
+        parse_moment(at, "--at")  # a bad default is a usage error, not a bad line each
     if model is None:
         if sys.stdin.isatty():
             raise UsageError("give --model and token counts, or pipe JSON lines on stdin")
@@ -542,6 +545,7 @@ def record(
                     estimated=estimated,
                     batch=batch,
                     text=text,
+                    at_option="--at",
                 )
             ]
         except CallError as exc:
@@ -650,7 +654,8 @@ Definitions:
   cost per task    each task's spend; mean, median and p95 (nearest rank;
                    above 10,000 tasks, median and p95 come from a uniform
                    sample and are marked ~)
-  $/success        all spend, failures included, divided by successful tasks
+  $/success        the whole cost of the group's tasks (failed tasks and
+                   failed attempts included) divided by their successes
   in:out           every input token (uncached, cache read, cache write)
                    per output token
   cache            the share of input tokens read from cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tokenroute.cost import cost, to_micro_dollars
@@ -47,6 +47,9 @@ KNOWN_FIELDS = {
     "estimated",
     "batch",
 }
+
+
+MAX_TOKENS = 10**12  # far beyond any context window; keeps sums inside SQLite's integers
 
 
 class CallError(ValueError):
@@ -95,7 +98,10 @@ def call_from_json(raw: Any, now: datetime, defaults: Mapping[str, Any]) -> Call
     unknown = sorted(set(raw) - KNOWN_FIELDS)
     if unknown:
         raise CallError(f"unknown field {unknown[0]!r} (fields: {', '.join(sorted(KNOWN_FIELDS))})")
-    merged = {**defaults, **{k: v for k, v in raw.items() if v is not None}}
+    given = {k: v for k, v in raw.items() if v is not None}
+    if "usage" in given:  # a line's own usage object beats token counts given as defaults
+        defaults = {k: v for k, v in defaults.items() if k not in BUCKET_FIELDS}
+    merged = {**defaults, **given}
     for key in TEXT_FIELDS:
         if key in merged and not isinstance(merged[key], str):
             raise CallError(f"{key} must be a string (got {merged[key]!r})")
@@ -134,6 +140,7 @@ def make_call(
     estimated: Any,
     batch: Any,
     text: Mapping[str, Any],
+    at_option: str = "timestamp",
 ) -> Call:
     """Validate one call's fields, whichever way they came in (flags or JSON)."""
     if not isinstance(model, str) or not model.strip():
@@ -149,7 +156,9 @@ def make_call(
         if not isinstance(value, bool):
             raise CallError(f"{name} must be true or false (got {value!r})")
     parsed, usage_format = _usage(buckets, usage)
-    moment = now if at is None else _moment(at)
+    moment = now if at is None else _moment(at, at_option)
+    if moment > now + timedelta(days=1):
+        raise CallError(f"{at_option} is in the future ({at})")
     return Call(
         model=model.strip(),
         usage=parsed,
@@ -164,11 +173,11 @@ def make_call(
     )
 
 
-def _moment(value: Any) -> datetime:
+def _moment(value: Any, option: str) -> datetime:
     if not isinstance(value, str):
-        raise CallError(f"timestamp must be an ISO-8601 string (got {value!r})")
+        raise CallError(f"{option} must be an ISO-8601 string (got {value!r})")
     try:
-        return parse_moment(value, "timestamp")
+        return parse_moment(value, option)
     except UsageError as exc:
         raise CallError(exc.message) from None
 
@@ -178,6 +187,8 @@ def _usage(buckets: Mapping[str, Any], raw: Any) -> tuple[Usage, str]:
     for key, value in buckets.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise CallError(f"{key} must be a whole number >= 0 (got {value!r})")
+        if value > MAX_TOKENS:
+            raise CallError(f"{key} must be at most {MAX_TOKENS:,} (got {value:,})")
         counts[BUCKET_FIELDS[key]] = value
     if raw is None:
         if not counts:
@@ -195,9 +206,12 @@ def _usage(buckets: Mapping[str, Any], raw: Any) -> tuple[Usage, str]:
 
 def _checked_usage(counts: Mapping[str, int]) -> Usage:
     try:
-        return Usage(**counts)
+        usage = Usage(**counts)
     except ValueError as exc:
         raise CallError(str(exc)) from None
+    if usage.total_input + usage.output > MAX_TOKENS:
+        raise CallError(f"a call of more than {MAX_TOKENS:,} tokens is not believable")
+    return usage
 
 
 def price_call(call: Call, table: PriceTable, *, source: str, project: str | None) -> Priced:
@@ -214,26 +228,29 @@ def price_call(call: Call, table: PriceTable, *, source: str, project: str | Non
         )
     else:
         canonical, provider, tier = model.id, provider or model.provider, model.tier
-        period = model.period_at(call.at.date())
+        period = model.period_at(call.at.astimezone(UTC).date())
         if period is None:
             warnings.append(
-                f"{model.id} had no price on {call.at.date()}: stored with cost unknown"
+                f"{model.id} had no price on {call.at.astimezone(UTC).date()}: "
+                "stored with cost unknown"
             )
         else:
             cost_micros = to_micro_dollars(cost(period, call.usage, batch=call.batch).total)
             revision = table.revision
     started = stamp(call.at)
     task_id = call.task_id or new_task_id()
-    project = call.project or project
+    task_project = call.project or project
+    # an attempt of an existing task without its own project gets the task's, in the ledger
+    project = None if call.task_id and call.project is None else task_project
     if call.task_id:
-        task = Task(id=task_id, created_at=started, type=call.task_type, project=project)
+        task = Task(id=task_id, created_at=started, type=call.task_type, project=task_project)
     else:  # a single call is its own task: its status says how it went
         outcome = "success" if call.status == "ok" else "failure"
         task = Task(
             id=task_id,
             created_at=started,
             type=call.task_type,
-            project=project,
+            project=task_project,
             outcome=outcome,
             outcome_by="record",
             ended_at=started,

@@ -123,11 +123,9 @@ def usd_amount(value: Decimal | None) -> str:
         return "unknown"
     if value == 0:
         return "$0"
-    if value >= 1:
-        return f"${value:,.2f}"
-    if value >= Decimal("0.01"):
-        return f"${value:.4f}"
-    return f"${value:.6f}"
+    places = 2 if value >= 1 else 4 if value >= Decimal("0.01") else 6
+    rounded = value.quantize(Decimal(1).scaleb(-places), rounding="ROUND_HALF_UP")
+    return f"${rounded:,.{places}f}"
 
 
 def count(value: int | None) -> str:

@@ -2,8 +2,8 @@
 
 Definitions (also in `tokenroute report --help` and the README):
 - cost per task: each task's spend in the group; mean, median and p95 (nearest rank).
-- cost per successful task: all spend in the group, failures included, divided by the
-  number of tasks whose outcome is success.
+- cost per successful task: the whole cost of the group's tasks, failed ones and failed
+  attempts included, divided by the number of those tasks whose outcome is success.
 - input/output ratio: every input token (uncached, cache read, cache write) over output.
 - cache-read share: cache-read tokens over every input token.
 - retry tax: the share of spend on attempts that did not succeed (error, invalid output,
@@ -54,8 +54,8 @@ class TaskTotals(NamedTuple):
     failures: int
     cost_micros: int
     failed_task_micros: int
-    median_micros: int
-    p95_micros: int
+    median_micros: int | None  # None: too few of the group's tasks in the sample
+    p95_micros: int | None
     estimated: bool = False  # the percentiles come from a uniform sample of the tasks
 
 
@@ -83,6 +83,7 @@ class GroupReport:
     cost_per_task_median: Decimal | None = Decimal(0)
     cost_per_task_p95: Decimal | None = Decimal(0)
     percentiles_estimated: bool = False
+    task_spend: Decimal = Decimal(0)  # the whole cost of the group's tasks
     cost_per_successful_task: Decimal | None = None
     input_tokens: int = 0
     output_tokens: int = 0
@@ -124,19 +125,26 @@ def combine(
         group.successful_tasks = t.successes
         group.failed_tasks = t.failures
         group.failed_task_spend = Decimal(t.failed_task_micros) / MICROS
-        group.cost_per_task_mean = Decimal(t.cost_micros) / t.tasks / MICROS
-        group.cost_per_task_median = Decimal(t.median_micros) / MICROS
-        group.cost_per_task_p95 = Decimal(t.p95_micros) / MICROS
+        group.task_spend = Decimal(t.cost_micros) / MICROS
+        group.cost_per_task_mean = group.task_spend / t.tasks
+        group.cost_per_task_median = _usd(t.median_micros)
+        group.cost_per_task_p95 = _usd(t.p95_micros)
         group.percentiles_estimated = t.estimated
     for group in groups.values():
         _finish(group)
     return groups
 
 
+def _usd(micros: int | None) -> Decimal | None:
+    return None if micros is None else Decimal(micros) / MICROS
+
+
 def _finish(group: GroupReport) -> None:
     """The ratios, from the sums; an all-unpriced group's money is unknown, never $0."""
+    if not group.tasks:  # spend but no task started in the window or finished in the group
+        group.cost_per_task_mean = group.cost_per_task_median = group.cost_per_task_p95 = None
     if group.successful_tasks:
-        group.cost_per_successful_task = (group.spend or Decimal(0)) / group.successful_tasks
+        group.cost_per_successful_task = group.task_spend / group.successful_tasks
     if group.output_tokens:
         group.io_ratio = group.input_tokens / group.output_tokens
     if group.input_tokens:

@@ -15,22 +15,32 @@ _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=
 def stamp(moment: datetime) -> str:
     """UTC ISO-8601 with milliseconds and a Z: sorts as text; SQLite's date functions read it."""
     utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})?)?$")
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # before any LLM API bill; catches typos
 
 
 def parse_moment(value: str, option: str) -> datetime:
-    """A date or date-time; naive values are UTC. The error names the option and an example."""
+    """A date or date-time, in UTC (naive values are UTC). Errors name the option."""
     text = value.strip()
+    problem = f"{option} must be a date or time like 2025-06-01 or 2025-06-01T14:30:00Z"
+    if not _ISO.match(text):
+        raise UsageError(f"{problem} (got '{value}')")
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"{option} must be a date or time like 2025-06-01 or 2025-06-01T14:30:00Z "
-            f"(got '{value}')"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise UsageError(f"{problem} (got '{value}')") from None
+    if moment < EARLIEST:
+        raise UsageError(f"{option} must be in 2000 or later (got '{value}')")
+    return moment
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,7 @@ def report_window(last: str | None, since: str | None, until: str | None, now: d
 def _day_edge(value: str, option: str, *, end: bool) -> datetime:
     """A bare date means the whole day: --until 2025-06-01 includes all of June 1st."""
     moment = parse_moment(value, option)
-    if len(value.strip()) == 10:  # YYYY-MM-DD
+    if len(value.strip()) == 10:  # YYYY-MM-DD: parse_moment accepts no other 10-character form
         day = date.fromisoformat(value.strip())
         moment = datetime.combine(day + timedelta(days=1) if end else day, time(), UTC)
     return moment

@@ -438,14 +438,24 @@ def show_report(
     ]
     cells = [[*g.key, *_metric_cells(g)] for g in result.groups]
     cells.append([*(["total"] + [""] * (len(by) - 1) if by else []), *_metric_cells(result.total)])
-    title = f"Spend {'from ' + where.start[:10] if where.start else 'since the first call'}"
-    title += f" to {where.end[:10]}" if where.end else " to now"
+    start = where.start[:16].replace("T", " ") if where.start else None
+    title = f"Spend from {start}" if start else "Spend since the first call"
+    title += f" to {_inclusive_end(where.end)}" if where.end else " to now"
     render.emit_table(columns, cells, title=title)
     chart = render.spend_chart(result.daily, by_day="day" in by)
     if chart:
         render.emit_lines(chart)
     if result.diagnostics:
         render.emit_lines(["", "Questions worth asking:", *(f"- {q}" for q in result.diagnostics)])
+
+
+def _inclusive_end(end: str) -> str:
+    """An exclusive midnight end, as people say it: --until 2026-10-05 is 'to 2026-10-05'."""
+    from datetime import date, timedelta
+
+    if end[10:] == "T00:00:00.000Z":
+        return (date.fromisoformat(end[:10]) - timedelta(days=1)).isoformat()
+    return end[:16].replace("T", " ")
 
 
 def _metric_cells(group: GroupReport) -> list[str]:
@@ -459,7 +469,9 @@ def _metric_cells(group: GroupReport) -> list[str]:
         elif name in ("cache_read_share", "retry_tax"):
             cells.append("-" if value is None else f"{value:.0%}")
         elif name == "spend" or name.startswith("cost_per_task"):
-            text = render.usd_amount(value)  # None here means unknown, never $0
+            text = render.usd_amount(value) if value is not None or name == "spend" else "-"
+            if value is not None and 0 < group.unpriced_attempts < group.attempts:
+                text += "+?"  # some attempts have no known price: a lower bound
             sampled = group.percentiles_estimated and name in (
                 "cost_per_task_median",
                 "cost_per_task_p95",
@@ -492,6 +504,8 @@ def _report_csv(result: Report, by: list[str]) -> None:
 def _csv_value(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)

@@ -34,7 +34,7 @@ USAGE_KEYS = {
     "project": "u.project",
     "tag": "u.tag",
     "day": "u.day",
-    "week": "strftime('%Y-W%W', u.day)",
+    "week": "date(u.day, 'weekday 0', '-6 days')",
     "month": "substr(u.day, 1, 7)",
 }
 TASK_KEYS = {
@@ -45,7 +45,7 @@ TASK_KEYS = {
     "project": "COALESCE(t.project, '')",
     "tag": "tt.tag",
     "day": "substr(t.first_at, 1, 10)",
-    "week": "strftime('%Y-W%W', substr(t.first_at, 1, 10))",
+    "week": "date(substr(t.first_at, 1, 10), 'weekday 0', '-6 days')",
     "month": "substr(t.first_at, 1, 7)",
 }
 _SUMS = (
@@ -101,6 +101,7 @@ def token_mixes(
 
 
 SAMPLE_TARGET = 10_000  # above this many tasks, percentiles come from a uniform sample
+MIN_SAMPLE = 20  # fewer sampled tasks than this in a group: its percentiles are unknown
 TASKS_DAILY_KEYS = {
     "model": "d.model",
     "tier": "d.tier",
@@ -108,7 +109,7 @@ TASKS_DAILY_KEYS = {
     "provider": "d.provider",
     "project": "d.project",
     "day": "d.day",
-    "week": "strftime('%Y-W%W', d.day)",
+    "week": "date(d.day, 'weekday 0', '-6 days')",
     "month": "substr(d.day, 1, 7)",
 }
 
@@ -133,8 +134,11 @@ def task_totals(
     result = []
     for row in rows:
         key = tuple(_label(k) for k in row[:width])
-        median, p95 = spreads.get(key, (0, 0))
         counts = tuple(v or 0 for v in row[width:])
+        if counts[0] == 1:  # one task: its cost is every percentile, sample or not
+            median = p95 = counts[3]
+        else:
+            median, p95 = spreads.get(key, (None, None))
         result.append(TaskTotals(key, *counts, median, p95, estimated))
     return result
 
@@ -171,6 +175,8 @@ def _percentiles(
         costs[()] = [row[0] for row in rows]
     spreads = {}
     for key, values in costs.items():
+        if estimated and len(values) < MIN_SAMPLE:
+            continue  # too few of this group's tasks in the sample: say unknown, not a guess
         values.sort()
         label = tuple(_label(k) for k in key)
         spreads[label] = (_nearest_rank(values, 0.5), _nearest_rank(values, 0.95))
@@ -193,8 +199,9 @@ def _sampled_tasks(conn: sqlite3.Connection, where: AttemptFilter, cut: int) -> 
 
 
 def _week(day: str) -> str:
-    """SQLite's strftime('%Y-W%W'), which the summaries group by."""
-    return date.fromisoformat(day).strftime("%Y-W%W")
+    """The Monday that starts the week (as the SQL groupings name weeks)."""
+    moment = date.fromisoformat(day)
+    return (moment - timedelta(days=moment.weekday())).isoformat()
 
 
 def _nearest_rank(ordered: list[int], quantile: float) -> int:
@@ -280,10 +287,18 @@ CONTEXT_DAYS = 7  # caching advice is about what a user does now: the window's l
 def context_repeats(
     conn: sqlite3.Connection, where: AttemptFilter, limit: int = 3
 ) -> list[ContextRepeat]:
-    """The contexts sent most often in the window's last CONTEXT_DAYS days with any."""
+    """The contexts sent most often in the window's last CONTEXT_DAYS days with any.
+
+    The summary holds no project, task type or source: a filtered report asks nothing.
+    """
+    if where.task_type or where.project or where.source or where.model:
+        return []
+    last_day = "9999"
+    if where.end is not None:  # the end is exclusive: a midnight end leaves that day out
+        last_day = (_moment(where.end) - timedelta(microseconds=1)).date().isoformat()
     newest = conn.execute(
         "SELECT MAX(day) FROM context_daily WHERE day >= ? AND day <= ?",
-        ((where.start or "0000")[:10], (where.end or "9999")[:10]),
+        ((where.start or "0000")[:10], last_day),
     ).fetchone()[0]
     if newest is None:
         return []

@@ -255,7 +255,13 @@ class Ledger:
         conn = self.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path}: cannot write to the ledger ({exc})") from None
+        try:
             yield conn
+        except sqlite3.DatabaseError as exc:
+            conn.execute("ROLLBACK")
+            raise LedgerError(f"{self.path}: cannot write to the ledger ({exc})") from None
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -283,7 +289,18 @@ class Ledger:
         stored = []
         with self.transaction() as conn:
             for attempt, task in batch:
+                if (
+                    attempt.source_key is not None
+                    and conn.execute(
+                        "SELECT 1 FROM attempts WHERE source = ? AND source_key = ?",
+                        (attempt.source, attempt.source_key),
+                    ).fetchone()
+                ):
+                    stored.append(Stored(None, None, attempt.task_id))
+                    continue  # the same call, already stored: no attempt, no new task
                 _insert_task(conn, task)
+                if attempt.task_type is None or attempt.project is None:
+                    attempt = _inherit_from_task(conn, attempt)
                 number = conn.execute(
                     "SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE task_id = ?",
                     (attempt.task_id,),
@@ -340,10 +357,15 @@ class Ledger:
 
 def open_ledger(path: Path, *, create: bool = True) -> Ledger | None:
     """Open (and migrate) the ledger at `path`; None when it does not exist and `create` is off."""
-    if not path.exists():
+    if path.is_dir():
+        raise LedgerError(f"{path}: is a folder; give the ledger file's path (--ledger PATH)")
+    if not path.exists() or path.stat().st_size == 0:
         if not create:
-            return None
-        path.parent.mkdir(parents=True, exist_ok=True)
+            return None  # nothing recorded yet: reading must not create the ledger
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError(f"{path}: cannot create its folder ({exc.strerror})") from None
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -388,6 +410,16 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
 
 def _statements(script: str) -> Iterable[str]:
     return (s.strip() for s in script.split(";") if s.strip())
+
+
+def _inherit_from_task(conn: sqlite3.Connection, attempt: Attempt) -> Attempt:
+    """An attempt of a typed task is of that type; without a project, it is the task's."""
+    task_type, project = conn.execute(
+        "SELECT type, project FROM tasks WHERE id = ?", (attempt.task_id,)
+    ).fetchone()
+    return attempt._replace(
+        task_type=attempt.task_type or task_type, project=attempt.project or project
+    )
 
 
 _ADD_DAILY = """
