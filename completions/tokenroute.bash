@@ -8,10 +8,16 @@ _tokenroute() {
         word="${COMP_WORDS[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:$prev" in
+        "pick:--file") values="" ;;
+        "pick:--prompt-file") values="" ;;
+        "pick:--input-tokens") values="" ;;
+        "pick:--output-tokens") values="" ;;
+        "pick:--quality-target") values="" ;;
+        "pick:--ledger") values="" ;;
         "prices:--provider") values="" ;;
         "prices:--tier") values="local economy small mid frontier" ;;
         "prices:--at") values="" ;;
@@ -65,7 +71,8 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") opts="--version --debug --help -h"; words="prices estimate record task mark report log paths completions" ;;
+        "") opts="--version --debug --help -h"; words="pick prices estimate record task mark report log paths completions" ;;
+        "pick") opts="--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --ledger --json --help -h"; words="" ;;
         "prices") opts="--provider --tier --at --json --help -h"; words="show check import" ;;
         "prices show") opts="--json --help -h"; words="" ;;
         "prices check") opts="--json --help -h"; words="" ;;

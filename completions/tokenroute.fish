@@ -4,7 +4,7 @@ function __tokenroute_path
     set -l cmdpath ""
     for word in (commandline -opc)[2..-1]
         set -l candidate (string trim -- "$cmdpath $word")
-        if contains -- $candidate 'prices' 'prices show' 'prices check' 'prices import' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'paths' 'completions'
+        if contains -- $candidate 'pick' 'prices' 'prices show' 'prices check' 'prices import' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'paths' 'completions'
             set cmdpath $candidate
         end
     end
@@ -14,6 +14,7 @@ complete -c tokenroute -f
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -l version -d 'Print the version'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -l debug -d 'Show tracebacks on errors'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -l help -s h -d 'Show the help and exit'
+complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a pick -d 'Which model does this job need? The tier, a model and two alternatives, cost, reasons'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a prices -d 'List, show, check and import prices (per 1M tokens)'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a estimate -d 'What a prompt would cost on each model'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a record -d 'Log a call made by something else, costed at the price in force when it was made'
@@ -23,6 +24,21 @@ complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a report -d 'Cost per
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a log -d 'The most recent attempts in the ledger, newest first'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a paths -d 'Where tokenroute keeps its files'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a completions -d 'Print a shell completion script'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l file -r -d 'Read the description from a file'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l prompt-file -r -d 'Estimate with this real prompt\'s tokens'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l input-tokens -r -d 'Input tokens to estimate with'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l output-tokens -r -d 'Output tokens to estimate with'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l deep -l execution -d 'Deep reasoning, or execution of a clear spec?'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l good-enough -l must-be-best -d 'Is 80-95% of the way good enough?'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l need -l convenience -d 'Is a premium model needed, or only convenient?'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l quality-target -r -d 'Share of tasks the first model must get right (0-1]'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l local -l no-local -d 'Local models first where the task allows it'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l no-explore -d 'Never try a cheaper tier to learn'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l no-log -d 'Do not start a task in the ledger'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l explain-policy -d 'Show the policy and what the ledger taught it'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l json -d 'Print JSON (a stable, versioned shape)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices"' -l provider -r -d 'Only this provider, e.g. anthropic'
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices"' -l tier -x -a 'local economy small mid frontier' -d 'Only this tier: local, economy, small, mid, frontier'
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices"' -l at -r -d 'Use the prices in force on this day (YYYY-MM-DD)'

@@ -8,10 +8,16 @@ _tokenroute() {
         word="${words[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:${words[CURRENT-1]}" in
+        "pick:--file") values="" ;;
+        "pick:--prompt-file") values="" ;;
+        "pick:--input-tokens") values="" ;;
+        "pick:--output-tokens") values="" ;;
+        "pick:--quality-target") values="" ;;
+        "pick:--ledger") values="" ;;
         "prices:--provider") values="" ;;
         "prices:--tier") values="local economy small mid frontier" ;;
         "prices:--at") values="" ;;
@@ -65,7 +71,8 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(prices estimate record task mark report log paths completions); fi ;;
+        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick prices estimate record task mark report log paths completions); fi ;;
+        "pick") if [[ "$PREFIX" == -* ]]; then choices=(--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --ledger --json --help -h); else choices=(); fi ;;
         "prices") if [[ "$PREFIX" == -* ]]; then choices=(--provider --tier --at --json --help -h); else choices=(show check import); fi ;;
         "prices show") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;
         "prices check") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); _files; fi ;;

@@ -38,6 +38,7 @@ def test_paths_follow_tokenroute_home(run, isolated_home):
         "config": str(isolated_home / "config.yaml"),
         "keys": str(isolated_home / "keys.json"),
         "prices": str(isolated_home / "prices"),
+        "policy": str(isolated_home / "policy.yaml"),
         "cache": str(isolated_home / "cache"),
     }
     lines = run("paths").stdout.splitlines()

@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 
 PROG = "tokenroute"
 COMMAND_ORDER = (
+    "pick",
     "prices",
     "estimate",
     "record",
@@ -151,6 +152,18 @@ AtOpt = Annotated[
     str | None,
     typer.Option("--at", metavar="DATE", help="Use the prices in force on this day (YYYY-MM-DD)."),
 ]
+LedgerOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ledger", metavar="PATH", help="The ledger file (default: see 'tokenroute paths')."
+    ),
+]
+SuccessOpt = Annotated[
+    bool | None,
+    typer.Option("--success/--failure", help="How the task ended."),
+]
+
+
 TierOpt = Annotated[
     str | None, typer.Option("--tier", metavar="TIER", help=f"Only this tier: {', '.join(TIERS)}.")
 ]
@@ -377,18 +390,115 @@ def estimate(
     views.show_estimate(rows, counted, output_tokens, day, table.revision, as_json=as_json)
 
 
-# ---------------------------------------------------------------- the ledger
+# ---------------------------------------------------------------- pick
 
-LedgerOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--ledger", metavar="PATH", help="The ledger file (default: see 'tokenroute paths')."
-    ),
-]
-SuccessOpt = Annotated[
-    bool | None,
-    typer.Option("--success/--failure", help="How the task ended."),
-]
+
+@app.command()
+def pick(
+    description: Annotated[
+        str | None, typer.Argument(help="The task, in your words (or pipe it in, or --file).")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", metavar="PATH", help="Read the description from a file."),
+    ] = None,
+    prompt_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--prompt-file", metavar="PATH", help="Estimate with this real prompt's tokens."
+        ),
+    ] = None,
+    input_tokens: Annotated[
+        int | None,
+        typer.Option("--input-tokens", min=0, metavar="N", help="Input tokens to estimate with."),
+    ] = None,
+    output_tokens: Annotated[
+        int | None,
+        typer.Option("--output-tokens", min=0, metavar="N", help="Output tokens to estimate with."),
+    ] = None,
+    deep: Annotated[
+        bool | None,
+        typer.Option("--deep/--execution", help="Deep reasoning, or execution of a clear spec?"),
+    ] = None,
+    good_enough: Annotated[
+        bool | None,
+        typer.Option("--good-enough/--must-be-best", help="Is 80-95% of the way good enough?"),
+    ] = None,
+    need: Annotated[
+        bool | None,
+        typer.Option("--need/--convenience", help="Is a premium model needed, or only convenient?"),
+    ] = None,
+    quality_target: Annotated[
+        float | None,
+        typer.Option(
+            "--quality-target",
+            metavar="Q",
+            help="Share of tasks the first model must get right (0-1].",
+        ),
+    ] = None,
+    local: Annotated[
+        bool,
+        typer.Option("--local/--no-local", help="Local models first where the task allows it."),
+    ] = False,
+    no_explore: Annotated[
+        bool, typer.Option("--no-explore", help="Never try a cheaper tier to learn.")
+    ] = False,
+    no_log: Annotated[
+        bool, typer.Option("--no-log", help="Do not start a task in the ledger.")
+    ] = False,
+    explain_policy: Annotated[
+        bool,
+        typer.Option("--explain-policy", help="Show the policy and what the ledger taught it."),
+    ] = False,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Which model does this job need? The tier, a model and two alternatives, cost, reasons.
+
+    Without a description on a terminal it asks three screening questions; in a script,
+    answer them with --deep/--execution, --good-enough/--must-be-best, --need/--convenience.
+    """
+    from tokenroute import pick_flow, views
+
+    if quality_target is not None and not 0 < quality_target <= 1:
+        raise UsageError(f"--quality-target must be in (0, 1], e.g. 0.9 (got {quality_target})")
+    from tokenroute.settings import detect_project
+
+    flow = pick_flow.PickFlow(
+        table=load_table(),
+        ledger_path=ledger_path(ledger),
+        day=today(),
+        now=now(),
+        project=detect_project(Path.cwd()),
+    )
+    if explain_policy:
+        views.show_policy(flow.explain(), as_json=as_json)
+        return
+    text = pick_flow.read_description(description, file, sys.stdin)
+    answers = pick_flow.Answers(deep, good_enough, need)
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    result = flow.pick(
+        text,
+        answers,
+        interactive=interactive,
+        ask=ask_yes_no if interactive else None,
+        prompt_file=prompt_file,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        quality_target=quality_target,
+        local=local,
+        explore=not no_explore,
+        log=not no_log,
+    )
+    views.show_pick(result, as_json=as_json)
+
+
+def ask_yes_no(question: str) -> bool:
+    """A screening question on the terminal; the prompt goes to stderr, stdout stays data."""
+    return typer.confirm(question, err=True)
+
+
+# ---------------------------------------------------------------- the ledger
 
 
 def now() -> datetime:

@@ -20,6 +20,7 @@ class Paths:
     config: Path
     keys: Path
     prices: Path  # the user's price tables, which override the shipped ones
+    policy: Path  # the user's routing policy, which replaces the shipped one
     cache: Path
 
     def as_dict(self) -> dict[str, str]:
@@ -36,6 +37,7 @@ def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
             config=root / "config.yaml",
             keys=root / "keys.json",
             prices=root / "prices",
+            policy=root / "policy.yaml",
             cache=root / "cache",
         )
     import platformdirs
@@ -48,6 +50,7 @@ def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
         config=config / "config.yaml",
         keys=config / "keys.json",
         prices=data / "prices",
+        policy=config / "policy.yaml",
         cache=cache,
     )
 
@@ -58,3 +61,20 @@ def detect_project(cwd: Path) -> str:
         if (folder / ".git").exists():
             return folder.name
     return cwd.name or str(cwd)
+
+
+# Where each provider's key is found in the environment, as the official SDKs look for it.
+PROVIDER_KEYS: dict[str, tuple[str, ...]] = {
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "openai": ("OPENAI_API_KEY",),
+    "google": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "xai": ("XAI_API_KEY",),
+    "deepseek": ("DEEPSEEK_API_KEY",),
+    "mistral": ("MISTRAL_API_KEY",),
+}
+
+
+def configured_providers(environ: Mapping[str, str] | None = None) -> set[str]:
+    """Providers with a key in the environment (only their names are read, never kept)."""
+    env = os.environ if environ is None else environ
+    return {name for name, keys in PROVIDER_KEYS.items() if any(env.get(k) for k in keys)}

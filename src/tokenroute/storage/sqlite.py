@@ -351,6 +351,33 @@ class Ledger:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
 
+    def outcomes_by_tier(self, task_type: str) -> dict[str, tuple[int, int]]:
+        """Per tier, (successes, failures) for this task type, from the summaries.
+
+        Successes: tasks that tier finished successfully. Failures: the larger of the tasks
+        it finished as failures and its failed attempts (a failed try that was retried or
+        escalated is a failure of that tier too; a failed one-try task is counted once).
+        """
+        wins: dict[str, int] = {}
+        lost_tasks: dict[str, int] = {}
+        for tier, outcome, tasks in self.conn.execute(
+            "SELECT tier, outcome, SUM(tasks) FROM tasks_daily "
+            "WHERE task_type = ? AND outcome != 'unknown' GROUP BY 1, 2",
+            (task_type,),
+        ):
+            (wins if outcome == "success" else lost_tasks)[tier] = tasks
+        failed_tries = dict(
+            self.conn.execute(
+                "SELECT tier, SUM(attempts) FROM usage_daily "
+                "WHERE task_type = ? AND ok = 0 GROUP BY 1",
+                (task_type,),
+            ).fetchall()
+        )
+        tiers = set(wins) | set(lost_tasks) | set(failed_tries)
+        return {
+            t: (wins.get(t, 0), max(lost_tasks.get(t, 0), failed_tries.get(t, 0))) for t in tiers
+        }
+
     def count_attempts(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
 

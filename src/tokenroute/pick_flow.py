@@ -1,0 +1,236 @@
+"""`tokenroute pick` from end to end: read, classify, ask when unsure, recommend, log.
+
+The ledger comes in through `open_ledger` (storage's function, injected by the CLI), so this
+module stays plain Python like the rest of the domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from tokenroute.classifier import NaiveBayes, classify, load_examples
+from tokenroute.errors import BadInputError, UsageError
+from tokenroute.inputs import read_text
+from tokenroute.models import Task, Usage
+from tokenroute.policy import DEFAULT_POLICY, Policy, load_policy
+from tokenroute.pricing import PriceTable
+from tokenroute.router import (
+    CONFIDENT,
+    Answers,
+    Recommendation,
+    TierRecord,
+    recommend,
+    tier_costs,
+)
+from tokenroute.taxonomy import TASK_TYPES
+
+__all__ = ["Answers", "PickFlow", "PickResult", "read_description"]
+
+MAX_DESCRIPTION = 5 * 1024 * 1024  # read at most this much; classification uses less
+QUESTIONS = (
+    ("deep", "Does this need deep reasoning (architecture, ambiguity, multi-system trade-offs)?"),
+    ("good_enough", "Could a cheaper model get 80-95% of the way, and is that good enough?"),
+    ("need_premium", "Is a premium model truly needed (not only convenient)?"),
+)
+
+
+@dataclass
+class PickResult:
+    recommendation: Recommendation
+    task_id: str | None
+    notes: list[str]
+
+
+def read_description(argument: str | None, file: Path | None, stdin: TextIO) -> str | None:
+    """The description from the argument, --file or piped stdin; None when there is none."""
+    if argument is not None and file is not None:
+        raise UsageError("give the description as an argument or with --file, not both")
+    if file is not None:
+        text = read_text(str(file), stdin)
+    elif argument is not None:
+        text = argument
+    elif not stdin.isatty():
+        text = read_text("-", stdin)
+        if not text.strip():
+            return None  # nothing piped in: as if no description was given
+    else:
+        return None
+    if not text.strip():
+        raise BadInputError("the description is empty: say what the task is, e.g. 'refactor auth'")
+    return text[:MAX_DESCRIPTION]
+
+
+class PickFlow:
+    def __init__(
+        self,
+        *,
+        table: PriceTable,
+        ledger_path: Path,
+        day: date,
+        now: datetime,
+        policy_path: Path | None = None,
+        open_ledger: Callable[..., Any] | None = None,
+        configured: set[str] | None = None,
+        project: str | None = None,
+    ) -> None:
+        from tokenroute.settings import configured_providers, resolve_paths
+
+        self.table = table
+        self.ledger_path = ledger_path
+        self.day = day
+        self.now = now
+        user_policy = policy_path or resolve_paths().policy
+        self.policy: Policy = load_policy(user_policy if user_policy.exists() else DEFAULT_POLICY)
+        self.open_ledger = open_ledger or _storage_open
+        self.configured = configured_providers() if configured is None else configured
+        self.project = project
+
+    def pick(
+        self,
+        text: str | None,
+        answers: Answers,
+        *,
+        interactive: bool,
+        ask: Callable[[str], bool] | None = None,
+        prompt_file: Path | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        quality_target: float | None = None,
+        local: bool = False,
+        explore: bool = True,
+        log: bool = True,
+    ) -> PickResult:
+        notes: list[str] = []
+        answered = any(a is not None for a in answers)
+        if text is None and not answered:
+            if not interactive or ask is None:
+                raise UsageError(
+                    'describe the task (tokenroute pick "refactor auth"), pipe it in, or answer '
+                    "--deep/--execution --good-enough/--must-be-best --need/--convenience"
+                )
+            answers = self._ask(ask)
+        classification = None
+        if text is not None:
+            classification = classify(text, self._model(), self.policy)
+            if classification.truncated:
+                notes.append(f"read {len(text):,} characters; classified on the first 20,000")
+            if classification.confidence < CONFIDENT and interactive and ask and not answered:
+                notes.append("unsure of the task type: asking the screening questions")
+                answers = self._ask(ask)
+        usage = self._usage(prompt_file, input_tokens, output_tokens, classification)
+        record = self._record(classification.task_type if classification else None)
+        result = recommend(
+            text=text or "",
+            classification=classification,
+            answers=answers,
+            policy=self.policy,
+            table=self.table,
+            day=self.day,
+            usage=usage,
+            record=record,
+            configured=self.configured,
+            quality_target=quality_target or self.policy.quality_target,
+            local=local,
+            explore_enabled=explore,
+            interactive=interactive,
+        )
+        task_id = self._log(text, result) if log else None
+        return PickResult(result, task_id, notes)
+
+    def explain(self) -> list[dict[str, Any]]:
+        """Per task type: the policy's tier and what the ledger's outcomes say of each tier."""
+        rows = []
+        for name in TASK_TYPES:
+            rule = self.policy.types[name]
+            record = self._record(name)
+            usage = Usage(input=rule.input_tokens, output=rule.output_tokens)
+            learned_tier = _learned_only(self, name, record, usage)
+            rows.append(
+                {
+                    "task_type": name,
+                    "policy_tier": rule.tier,
+                    "learned_tier": learned_tier,
+                    "outcomes": {
+                        t: {"successes": r.successes, "failures": r.failures}
+                        for t, r in record.items()
+                    },
+                    "typical_tokens": {"input": rule.input_tokens, "output": rule.output_tokens},
+                    "says": rule.says,
+                }
+            )
+        return rows
+
+    # ------------------------------------------------------------ helpers
+
+    def _model(self) -> NaiveBayes:
+        return NaiveBayes.train(load_examples())
+
+    def _ask(self, ask: Callable[[str], bool]) -> Answers:
+        replies = {field: ask(question) for field, question in QUESTIONS}
+        return Answers(replies["deep"], replies["good_enough"], replies["need_premium"])
+
+    def _usage(self, prompt_file, input_tokens, output_tokens, classification) -> Usage | None:
+        rule = self.policy.types[classification.task_type] if classification else None
+        if prompt_file is not None:
+            from tokenroute.tokens import count_tokens
+
+            counted = count_tokens(read_text(str(prompt_file), None))  # type: ignore[arg-type]
+            input_tokens = counted.tokens
+        if input_tokens is None and output_tokens is None:
+            return None
+        return Usage(
+            input=input_tokens
+            if input_tokens is not None
+            else (rule.input_tokens if rule else 5000),
+            output=output_tokens
+            if output_tokens is not None
+            else (rule.output_tokens if rule else 1000),
+        )
+
+    def _record(self, task_type: str | None) -> dict[str, TierRecord]:
+        if task_type is None:
+            return {}
+        ledger = self.open_ledger(self.ledger_path, create=False)
+        if ledger is None:
+            return {}
+        try:
+            return {t: TierRecord(*r) for t, r in ledger.outcomes_by_tier(task_type).items()}
+        finally:
+            ledger.close()
+
+    def _log(self, text: str | None, result: Recommendation) -> str:
+        from tokenroute.record import new_task_id
+        from tokenroute.timewindow import stamp
+
+        task = Task(
+            id=new_task_id(),
+            created_at=stamp(self.now),
+            type=result.task_type,
+            description=(text or "")[:1000] or None,
+            project=self.project,
+        )
+        ledger = self.open_ledger(self.ledger_path, create=True)
+        try:
+            ledger.add_task(task)
+        finally:
+            ledger.close()
+        return task.id
+
+
+def _learned_only(flow: PickFlow, name: str, record: dict[str, TierRecord], usage: Usage) -> str:
+    from tokenroute.router import learned_tier
+
+    rule = flow.policy.types[name]
+    costs = tier_costs(flow.table, flow.day, name, usage)
+    tier, _, _ = learned_tier(rule.tier, record, costs, flow.policy, flow.policy.quality_target)
+    return tier
+
+
+def _storage_open(path: Path, *, create: bool) -> Any:
+    from tokenroute.storage.sqlite import open_ledger
+
+    return open_ledger(path, create=create)

@@ -1,0 +1,117 @@
+"""The routing policy: which tier each task type needs, and what a typical task of it costs.
+
+The default ships as `data/policy.yaml`; a user's own file replaces it. Every problem is
+reported with the file, the task type and the field, as price tables are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tokenroute.errors import BadInputError
+from tokenroute.taxonomy import TASK_TYPES, TIERS
+
+DEFAULT_POLICY = Path(__file__).resolve().parent / "data" / "policy.yaml"
+
+
+@dataclass(frozen=True)
+class TypePolicy:
+    name: str
+    tier: str
+    input_tokens: int
+    output_tokens: int
+    says: str
+    keywords: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Policy:
+    types: dict[str, TypePolicy]
+    quality_target: float
+    exploration: float
+    prior_strength: float
+    down_words: tuple[str, ...]
+    up_words: tuple[str, ...]
+    source: str
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """The policy in `path` (default: the shipped one); BadInputError names what is wrong."""
+    import yaml
+
+    where = path or DEFAULT_POLICY
+    try:
+        raw = yaml.load(
+            where.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
+    except OSError as exc:
+        raise BadInputError(f"{where}: cannot read the policy: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise BadInputError(f"{where}{line}: the policy is not valid YAML") from None
+    return parse_policy(raw, str(where))
+
+
+def parse_policy(raw: Any, source: str) -> Policy:
+    def bad(field: str, message: str) -> BadInputError:
+        return BadInputError(f"{source}: {field}: {message}")
+
+    if not isinstance(raw, dict) or not isinstance(raw.get("types"), dict):
+        raise bad("types", "the policy must map each task type to its tier")
+    types = {}
+    for name, entry in raw["types"].items():
+        if name not in TASK_TYPES:
+            raise bad(f"types.{name}", f"unknown task type (known: {', '.join(TASK_TYPES)})")
+        if not isinstance(entry, dict) or entry.get("tier") not in TIERS:
+            tier = entry.get("tier") if isinstance(entry, dict) else entry
+            raise bad(f"types.{name}.tier", f"must be one of {', '.join(TIERS)} (got {tier!r})")
+        counts = []
+        for field in ("input_tokens", "output_tokens"):
+            value = entry.get(field, 1000)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise bad(f"types.{name}.{field}", f"must be a whole number >= 0 (got {value!r})")
+            counts.append(value)
+        keywords = entry.get("keywords", [])
+        if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+            raise bad(f"types.{name}.keywords", "must be a list of words or phrases")
+        types[name] = TypePolicy(
+            name,
+            entry["tier"],
+            counts[0],
+            counts[1],
+            str(entry.get("says", "")),
+            tuple(k.lower() for k in keywords),
+        )
+    missing = [t for t in TASK_TYPES if t not in types]
+    if missing:
+        raise bad("types", f"every task type needs a tier; missing: {', '.join(missing)}")
+    target = _fraction(raw.get("quality_target", 0.9), "quality_target", bad, low_open=True)
+    exploration = _fraction(raw.get("exploration", 0.05), "exploration", bad, low_open=False)
+    strength = raw.get("prior_strength", 10)
+    if not isinstance(strength, int | float) or isinstance(strength, bool) or strength <= 0:
+        raise bad("prior_strength", f"must be a number > 0 (got {strength!r})")
+    modifiers = raw.get("modifiers") or {}
+    return Policy(
+        types=types,
+        quality_target=target,
+        exploration=exploration,
+        prior_strength=float(strength),
+        down_words=tuple(w.lower() for w in modifiers.get("down", [])),
+        up_words=tuple(w.lower() for w in modifiers.get("up", [])),
+        source=source,
+    )
+
+
+def _fraction(value: Any, field: str, bad: Any, *, low_open: bool) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok and low_open:
+        ok = 0 < value <= 1
+    elif ok:
+        ok = 0 <= value < 1
+    if not ok:
+        interval = "(0, 1]" if low_open else "[0, 1)"
+        raise bad(field, f"must be a number in {interval} (got {value!r})")
+    return float(value)

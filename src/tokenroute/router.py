@@ -1,0 +1,341 @@
+"""pick: which tier and model a job needs, and why; learning from outcomes in the ledger.
+
+The policy gives each task type a tier. Words in the description, the three screening
+answers and the ledger's record of which tiers finished this kind of task move it. Cost is
+compared per *successful* task, counting the escalation a cheap failure costs.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import NamedTuple
+
+from tokenroute.classifier import Classification
+from tokenroute.cost import cost_at_rates
+from tokenroute.models import Model, Usage
+from tokenroute.policy import Policy
+from tokenroute.pricing import PriceTable
+from tokenroute.taxonomy import TIERS
+
+CONFIDENT = 0.5  # below this the classifier is unsure: ask, or take the dearer candidate
+PRIOR_STEP_DOWN = 0.12  # each tier below the policy's is believed this much less likely to do
+PRIOR_STEP_UP = 0.04
+PAID_TIERS = TIERS[1:]  # local needs --local: it runs on the user's own machine
+
+
+class Answers(NamedTuple):
+    """The screening questions; None where not answered."""
+
+    deep: bool | None = None  # deep reasoning (True) or execution of a clear spec (False)
+    good_enough: bool | None = None  # a cheaper model's 80-95% is good enough (True)
+    need_premium: bool | None = None  # premium needed (True) or only convenient (False)
+
+
+class TierRecord(NamedTuple):
+    successes: int
+    failures: int
+
+
+class Estimate(NamedTuple):
+    model: Model
+    cost: Decimal
+
+
+class Recommendation(NamedTuple):
+    task_type: str | None
+    tier: str
+    model: Estimate | None
+    alternatives: list[Estimate]
+    confidence: float
+    reasons: list[str]
+    usage: Usage
+    learned_from: int = 0
+    explored: bool = False
+    configured: bool = True  # some recommended provider has a key or endpoint
+
+
+def step(tier: str, by: int, floor: str = "economy") -> str:
+    index = min(max(TIERS.index(tier) + by, TIERS.index(floor)), len(TIERS) - 1)
+    return TIERS[index]
+
+
+def dearer(a: str, b: str) -> str:
+    return a if TIERS.index(a) >= TIERS.index(b) else b
+
+
+def word_moves(text: str, policy: Policy) -> tuple[int, list[str]]:
+    """One tier down for 'quick'-like words, one up for 'production incident'-like ones."""
+    lowered = text.lower()
+    down = [w for w in policy.down_words if w in lowered]
+    up = [w for w in policy.up_words if w in lowered]
+    if up and not down:
+        return 1, up
+    if down and not up:
+        return -1, down
+    return 0, []
+
+
+def start_tier(
+    classification: Classification | None,
+    text: str,
+    answers: Answers,
+    policy: Policy,
+    *,
+    interactive: bool,
+) -> tuple[str, list[str]]:
+    """The tier before learning: the type's policy tier, moved by words and answers."""
+    reasons = []
+    if classification is None:
+        tier = "mid"
+        reasons.append("no description: starting from mid and the screening answers")
+    else:
+        rule = policy.types[classification.task_type]
+        tier = rule.tier
+        evidence = ", ".join(f"'{s}'" for s in classification.signals) or "its overall wording"
+        reasons.append(
+            f"type {classification.task_type} ({rule.says}) from {evidence}, "
+            f"{classification.confidence:.0%} sure; the policy gives it {tier}"
+        )
+        if classification.confidence < CONFIDENT and not interactive:
+            other = policy.types[classification.runner_up].tier
+            safer = dearer(tier, other)
+            if safer != tier:
+                reasons.append(
+                    f"unsure between {classification.task_type} and "
+                    f"{classification.runner_up}: taking the safer {safer}"
+                )
+                tier = safer
+        moved, words = word_moves(text, policy)
+        if moved:
+            new = step(tier, moved)
+            if new != tier:
+                direction = "down" if moved < 0 else "up"
+                quoted = ", ".join(f"'{w}'" for w in words)
+                reasons.append(f"{quoted} moved it one tier {direction}, to {new}")
+                tier = new
+    tier, answered = apply_answers(tier, answers)
+    return tier, reasons + answered
+
+
+def apply_answers(tier: str, answers: Answers) -> tuple[str, list[str]]:
+    reasons = []
+    if answers.deep is True and tier != "frontier":
+        tier = "frontier"
+        reasons.append("deep reasoning asked for: frontier")
+    elif answers.deep is False and TIERS.index(tier) > TIERS.index("mid"):
+        tier = "mid"
+        reasons.append("execution of a clear spec: mid is enough")
+    if answers.good_enough is True:
+        tier = step(tier, -1)
+        reasons.append(f"80-95% is good enough: one tier cheaper, {tier}")
+    elif answers.good_enough is False:
+        tier = dearer(tier, "frontier")
+        reasons.append("it must be the best: frontier")
+    if answers.need_premium is True:
+        tier = "frontier"
+        reasons.append("premium needed: frontier")
+    elif answers.need_premium is False and tier == "frontier":
+        tier = "mid"
+        reasons.append("premium would only be convenient: mid")
+    return tier, reasons
+
+
+def prior_success(tier: str, policy_tier: str) -> float:
+    gap = TIERS.index(tier) - TIERS.index(policy_tier)
+    step_size = PRIOR_STEP_UP if gap > 0 else PRIOR_STEP_DOWN
+    return min(0.99, max(0.05, 0.9 + gap * step_size))
+
+
+def learned_tier(
+    tier: str,
+    record: Mapping[str, TierRecord],
+    tier_cost: Mapping[str, Decimal],
+    policy: Policy,
+    quality_target: float,
+) -> tuple[str, list[str], int]:
+    """The cheapest start tier whose expected success meets the target, by cost per success.
+
+    Success rates are Beta posteriors: the policy's belief worth `prior_strength` tasks,
+    updated by the ledger's outcomes. A failed start escalates one tier at a time.
+    """
+    tiers = [t for t in PAID_TIERS if t in tier_cost]
+    seen = sum(r.successes + r.failures for r in record.values())
+    if not seen or tier not in tiers:
+        return tier, [], seen
+    k = policy.prior_strength
+    rates = {}
+    for t in tiers:
+        done = record.get(t, TierRecord(0, 0))
+        rates[t] = (prior_success(t, tier) * k + done.successes) / (
+            k + done.successes + done.failures
+        )
+    per_success = {}
+    for i, t in enumerate(tiers):
+        expected_cost, reach = Decimal(0), 1.0
+        success = 0.0
+        for t2 in tiers[i:]:
+            expected_cost += tier_cost[t2] * Decimal(reach)
+            success += reach * rates[t2]
+            reach *= 1 - rates[t2]
+        per_success[t] = expected_cost / Decimal(max(success, 1e-9))
+    eligible = [t for t in tiers if rates[t] >= quality_target] or [max(tiers, key=rates.get)]
+    best = min(eligible, key=lambda t: (per_success[t], TIERS.index(t)))
+    figures = ", ".join(
+        f"{t} {rates[t]:.0%} at ${per_success[t]:.4f}/success" for t in tiers if t in record
+    )
+    reasons = [f"learned from {seen} tasks of this type: {figures}"]
+    if best != tier:
+        reasons.append(f"so {best} instead of {tier}: cheaper per successful task")
+    return best, reasons, seen
+
+
+def explore(tier: str, policy: Policy, seed: str, *, enabled: bool) -> tuple[str, list[str], bool]:
+    """Now and then try one tier cheaper, so the ledger can learn it suffices."""
+    rng = random.Random(seed)
+    cheaper = step(tier, -1)
+    if not enabled or cheaper == tier or rng.random() >= policy.exploration:
+        return tier, [], False
+    return (
+        cheaper,
+        [f"exploring: trying {cheaper} this time to learn if it suffices (--no-explore)"],
+        True,
+    )
+
+
+def price_models(
+    table: PriceTable, day: date, tier: str, task_type: str | None, usage: Usage
+) -> list[Estimate]:
+    """Every model of the tier in force, suited to the task type first, cheapest first."""
+    estimates = []
+    for model, period in table.in_force(day, tier=tier):
+        estimates.append(Estimate(model, cost_at_rates(period.rates, usage)))
+    estimates.sort(
+        key=lambda e: (
+            task_type is not None and task_type not in e.model.good_for,
+            e.cost,
+            e.model.id,
+        )
+    )
+    return estimates
+
+
+def choose_models(
+    estimates: Sequence[Estimate], configured: set[str]
+) -> tuple[Estimate | None, list[Estimate], bool]:
+    """The recommended model and two alternatives from other providers; configured first."""
+    usable = [e for e in estimates if e.model.provider in configured]
+    has_key = bool(usable)
+    ordered = usable + [e for e in estimates if e.model.provider not in configured]
+    if not ordered:
+        return None, [], has_key
+    best = ordered[0]
+    alternatives, providers = [], {best.model.provider}
+    for e in ordered[1:]:
+        if e.model.provider not in providers:
+            alternatives.append(e)
+            providers.add(e.model.provider)
+        if len(alternatives) == 2:
+            break
+    return best, alternatives, has_key
+
+
+def tier_costs(
+    table: PriceTable, day: date, task_type: str | None, usage: Usage
+) -> dict[str, Decimal]:
+    """The cost of this task on the cheapest suitable model of each paid tier."""
+    costs = {}
+    for tier in PAID_TIERS:
+        estimates = price_models(table, day, tier, task_type, usage)
+        if estimates:
+            costs[tier] = estimates[0].cost
+    return costs
+
+
+def recommend(
+    *,
+    text: str,
+    classification: Classification | None,
+    answers: Answers,
+    policy: Policy,
+    table: PriceTable,
+    day: date,
+    usage: Usage | None,
+    record: Mapping[str, TierRecord],
+    configured: set[str],
+    quality_target: float,
+    local: bool,
+    explore_enabled: bool,
+    interactive: bool,
+) -> Recommendation:
+    """Everything `tokenroute pick` says: tier, model, alternatives, costs and reasons."""
+    task_type = classification.task_type if classification else None
+    if usage is None:
+        rule = policy.types[task_type] if task_type else None
+        usage = (
+            Usage(input=rule.input_tokens, output=rule.output_tokens)
+            if rule
+            else Usage(input=5000, output=1000)
+        )
+    tier, reasons = start_tier(classification, text, answers, policy, interactive=interactive)
+    costs = tier_costs(table, day, task_type, usage)
+    tier, learned, seen = learned_tier(tier, record, costs, policy, quality_target)
+    reasons += learned
+    tier, explored_reason, explored = explore(
+        tier,
+        policy,
+        f"{text}|{day}",
+        enabled=explore_enabled and seen > 0,  # explore once learning has begun
+    )
+    reasons += explored_reason
+    reasons += _neighbours(tier, task_type, costs, record, quality_target, policy)
+    if local and (TIERS.index(tier) <= TIERS.index("small")):
+        local_models = price_models(table, day, "local", task_type, usage)
+        if local_models:
+            reasons.append(f"local first (--local): escalate to {tier} on failure")
+            tier = "local"
+            configured = configured | {e.model.provider for e in local_models}
+    best, alternatives, has_key = choose_models(
+        price_models(table, day, tier, task_type, usage), configured
+    )
+    if not has_key:
+        reasons.append(
+            "no provider of this tier has a key configured (set e.g. ANTHROPIC_API_KEY or "
+            "OPENAI_API_KEY): listing all"
+        )
+    confidence = classification.confidence if classification else 1.0
+    return Recommendation(
+        task_type, tier, best, alternatives, confidence, reasons, usage, seen, explored, has_key
+    )
+
+
+def _neighbours(
+    tier: str,
+    task_type: str | None,
+    costs: Mapping[str, Decimal],
+    record: Mapping[str, TierRecord],
+    quality_target: float,
+    policy: Policy,
+) -> list[str]:
+    """Why not one tier cheaper, why not one dearer."""
+    reasons = []
+    cheaper, dearer_tier = step(tier, -1), step(tier, 1)
+    policy_tier = policy.types[task_type].tier if task_type else "mid"
+    if cheaper != tier:
+        done = record.get(cheaper)
+        if done and done.successes + done.failures:
+            rate = done.successes / (done.successes + done.failures)
+            why = f"it finished {rate:.0%} of {done.successes + done.failures} such tasks"
+        else:
+            rate = prior_success(cheaper, policy_tier)
+            why = f"the policy expects it to finish about {rate:.0%} of them"
+        saving = ""
+        if cheaper in costs and tier in costs and costs[tier]:
+            saving = f" (it would cost {costs[cheaper] / costs[tier]:.0%} as much)"
+        reasons.append(f"not {cheaper}: {why}, short of the {quality_target:.0%} target{saving}")
+    if dearer_tier != tier and dearer_tier in costs and tier in costs and costs[tier]:
+        ratio = costs[dearer_tier] / costs[tier]
+        reasons.append(f"not {dearer_tier}: {ratio:.1f}x the cost for no needed gain")
+    return reasons

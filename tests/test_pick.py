@@ -1,0 +1,191 @@
+"""`tokenroute pick`: the type, the tier, the model, the reasons, and learning from outcomes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import assert_one_line_error, write
+
+from tokenroute.errors import ExitCode
+
+NO_LOG = "--no-log"
+
+
+def pick_json(run, *args: str, input: str | None = None) -> dict:
+    out = run("pick", *args, "--json", input=input)
+    assert out.exit_code == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize(
+    ("description", "task_type", "tier"),
+    [
+        ("refactor auth module", "refactor", "mid"),
+        (
+            "design the architecture for splitting our monolith into services",
+            "architecture",
+            "frontier",
+        ),
+        ("summarize this meeting transcript", "summarize", "small"),
+        ("convert this CSV to JSON", "format", "economy"),
+        ("what is the default port of postgres", "qa", "economy"),
+        ("write unit tests for parse_duration", "test", "small"),
+    ],
+)
+def test_descriptions_map_to_type_and_tier(run, description, task_type, tier):
+    body = pick_json(run, description, NO_LOG)
+    assert (body["task_type"], body["tier"]) == (task_type, tier)
+    assert body["model"]["id"] and body["estimated_cost_usd"] > 0
+    assert len(body["alternatives"]) == 2
+    providers = {body["model"]["provider"], *(a["provider"] for a in body["alternatives"])}
+    assert len(providers) == 3  # alternatives come from other providers
+    assert any(r.startswith(f"type {task_type}") for r in body["reasons"])
+
+
+def test_reasons_say_why_not_cheaper_and_why_not_dearer(run):
+    reasons = pick_json(run, "refactor auth module", NO_LOG)["reasons"]
+    assert any(r.startswith("not small:") for r in reasons)
+    assert any(r.startswith("not frontier:") for r in reasons)
+
+
+def test_words_move_a_task_one_tier(run):
+    assert pick_json(run, "quick refactor of the auth module", NO_LOG)["tier"] == "small"
+    body = pick_json(run, "refactor the auth module across all our services", NO_LOG)
+    assert body["tier"] == "frontier"
+    assert any("'across all our services' moved it one tier up" in r for r in body["reasons"])
+
+
+def test_flags_override_the_classifier(run):
+    assert pick_json(run, "refactor auth module", "--deep", NO_LOG)["tier"] == "frontier"
+    assert pick_json(run, "refactor auth module", "--good-enough", NO_LOG)["tier"] == "small"
+    body = pick_json(run, "--execution", "--good-enough", "--convenience", NO_LOG)
+    assert body["task_type"] is None and body["tier"] == "small"
+
+
+def test_configured_providers_come_first(run, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    body = pick_json(run, "refactor auth module", NO_LOG)
+    assert body["model"]["provider"] == "openai" and body["provider_configured"] is True
+    out = run("pick", "refactor auth module", NO_LOG, "--json")
+    assert "sk-test" not in out.stdout + out.stderr
+
+
+def test_no_key_says_so(run):
+    body = pick_json(run, "refactor auth module", NO_LOG)
+    assert body["provider_configured"] is False
+    assert any("no provider of this tier has a key" in r for r in body["reasons"])
+
+
+def test_estimate_from_token_counts_and_prompt_file(run, tmp_path):
+    body = pick_json(
+        run, "refactor auth module", "--input-tokens", "1000000", "--output-tokens", "0", NO_LOG
+    )
+    assert body["usage"] == {"input_tokens": 1000000, "output_tokens": 0}
+    prompt = write(tmp_path / "prompt.md", "hello world")
+    body = pick_json(run, "refactor auth module", "--prompt-file", str(prompt), NO_LOG)
+    assert body["usage"]["input_tokens"] == 2
+
+
+def test_description_from_stdin_and_file(run, tmp_path):
+    assert pick_json(run, NO_LOG, input="convert this CSV to JSON")["task_type"] == "format"
+    ticket = write(tmp_path / "ticket.md", "Summarize the attached call transcript for the team")
+    assert pick_json(run, "--file", str(ticket), NO_LOG)["task_type"] == "summarize"
+
+
+def test_every_pick_starts_a_task(run, isolated_home):
+    out = run("pick", "refactor auth module")
+    assert out.exit_code == 0
+    assert "started task t-" in out.stderr
+    task_id = out.stderr.split("started task ")[1].split()[0]
+    import sqlite3
+
+    with sqlite3.connect(isolated_home / "ledger.db") as conn:
+        assert conn.execute(
+            "SELECT type, description FROM tasks WHERE id = ?", (task_id,)
+        ).fetchall() == [("refactor", "refactor auth module")]
+
+
+def test_local_first(run):
+    body = pick_json(run, "convert this CSV to JSON", "--local", NO_LOG)
+    assert body["tier"] == "local"
+    assert any("local first" in r for r in body["reasons"])
+
+
+def test_learning_from_the_ledger_moves_a_type_to_a_cheaper_tier(run):
+    # 30 test-writing tasks finished by economy models, every one a success
+    lines = [
+        {"model": "gpt-5-nano", "input_tokens": 8000, "output_tokens": 2500, "task_type": "test"}
+        for _ in range(30)
+    ]
+    assert run("record", input="\n".join(json.dumps(x) for x in lines)).exit_code == 0
+    body = pick_json(run, "write unit tests for parse_duration", "--no-explore", NO_LOG)
+    assert body["tier"] == "economy"
+    assert body["learned_from_tasks"] == 30
+    assert any(r.startswith("learned from 30 tasks of this type") for r in body["reasons"])
+
+
+def test_failures_keep_the_dearer_tier(run):
+    lines = [
+        {
+            "model": "gpt-5-nano",
+            "input_tokens": 8000,
+            "output_tokens": 2500,
+            "task_type": "test",
+            "status": "error" if i % 2 else "ok",
+        }
+        for i in range(30)
+    ]
+    run("record", input="\n".join(json.dumps(x) for x in lines))
+    assert (
+        pick_json(run, "write unit tests for parse_duration", "--no-explore", NO_LOG)["tier"]
+        == "small"
+    )
+
+
+def test_explain_policy(run):
+    body = json.loads(run("pick", "--explain-policy", "--json").stdout)
+    rows = {row["task_type"]: row for row in body["policy"]}
+    assert rows["architecture"]["policy_tier"] == "frontier" and len(rows) == 15
+    assert "what it covers" in run("pick", "--explain-policy").stdout
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_no_description_without_a_terminal(run):
+    assert_one_line_error(run("pick", NO_LOG), ExitCode.USAGE, "describe the task")
+
+
+def test_empty_description(run):
+    assert_one_line_error(
+        run("pick", "   ", NO_LOG), ExitCode.BAD_INPUT, "the description is empty"
+    )
+
+
+def test_a_huge_description_is_read_and_truncated(run):
+    body = pick_json(run, NO_LOG, input="refactor the auth module. " * 200_000)
+    assert body["task_type"] == "refactor"
+    out = run("pick", NO_LOG, input="refactor the auth module. " * 200_000)
+    assert "classified on the first 20,000" in out.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "-0.2"])
+def test_quality_target_out_of_range(run, value):
+    out = run("pick", "refactor auth", "--quality-target", value, NO_LOG)
+    assert_one_line_error(out, ExitCode.USAGE, "--quality-target must be in (0, 1]")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("types: {refactor: {tier: huge}}", "types.refactor.tier: must be one of"),
+        ("types: {juggling: {tier: mid}}", "types.juggling: unknown task type"),
+        ("types: {refactor: {tier: mid}}", "every task type needs a tier"),
+        ("quality_target: 2\\ntypes: {}", "types"),
+    ],
+)
+def test_a_bad_policy_file_names_file_and_field(run, isolated_home, text, message):
+    policy = write(isolated_home / "policy.yaml", text.replace("\\n", "\n"))
+    out = run("pick", "refactor auth", NO_LOG)
+    assert_one_line_error(out, ExitCode.BAD_INPUT, str(policy), message)
