@@ -49,6 +49,7 @@ def simulate(tasks: list[dict], strategy: str, quality_target: float) -> dict:
             record = {t: TierRecord(*v) for t, v in seen.items() if sum(v)}
             start, _, _ = learned_tier("frontier", record, costs, policy, quality_target)
             start, _, _ = explore(start, policy, task["id"], enabled=True)
+            start = start if start in costs else "small"  # only two tiers here
         ok = weak_ok if start == "small" else strong_ok
         spent += costs[start]
         if strategy == "pick":
@@ -78,7 +79,8 @@ def main() -> None:
         return
     from tokenroute.tokens import count_tokens
 
-    tasks = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
+    with args.data.open(encoding="utf-8") as lines:  # not splitlines(): prompts hold U+2028
+        tasks = [json.loads(line) for line in lines if line.strip()]
     random.Random(11).shuffle(tasks)
     print(
         f"{len(tasks):,} prompts; quality target {args.quality_target:.0%}; "
