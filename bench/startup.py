@@ -44,6 +44,9 @@ def main() -> None:
             "tokenroute --help": median_seconds([*tokenroute, "--help"], args.runs, env),
             "tokenroute --version": median_seconds([*tokenroute, "--version"], args.runs, env),
             "tokenroute prices": median_seconds([*tokenroute, "prices"], args.runs, env),
+            "tokenroute pick (no log)": median_seconds(
+                [*tokenroute, "pick", "refactor auth module", "--no-log"], args.runs, env
+            ),
         }
     print(f"median of {args.runs} runs, whole processes")
     for name, seconds in cases.items():

@@ -33,6 +33,11 @@ def test_wheel_contains_every_price_table(wheel):
     assert tables and all(f"tokenroute/pricing/{name}" in names for name in tables)
 
 
+def test_wheel_contains_the_policy_and_the_labelled_tasks(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "tokenroute/data/policy.yaml" in names and "tokenroute/data/tasks.jsonl" in names
+
+
 def test_installed_wheel_loads_its_own_tables(wheel, tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
