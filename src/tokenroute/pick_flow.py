@@ -83,8 +83,10 @@ class PickFlow:
         self.ledger_path = ledger_path
         self.day = day
         self.now = now
-        user_policy = policy_path or resolve_paths().policy
-        self.policy: Policy = load_policy(user_policy if user_policy.exists() else DEFAULT_POLICY)
+        paths = resolve_paths()
+        user_policy = policy_path or paths.policy
+        chosen = user_policy if user_policy.exists() else DEFAULT_POLICY
+        self.policy: Policy = load_policy(chosen, cache=paths.cache)
         self.open_ledger = open_ledger or _storage_open
         self.configured = configured_providers() if configured is None else configured
         self.project = project

@@ -37,22 +37,19 @@ class Policy:
     source: str
 
 
-def load_policy(path: Path | None = None) -> Policy:
-    """The policy in `path` (default: the shipped one); BadInputError names what is wrong."""
-    import yaml
+def load_policy(path: Path | None = None, cache: Path | None = None) -> Policy:
+    """The policy in `path` (default: the shipped one); BadInputError names what is wrong.
+
+    With `cache`, the parsed YAML is kept as JSON by content hash, as price tables are.
+    """
+    from tokenroute.pricing import read_documents
 
     where = path or DEFAULT_POLICY
-    try:
-        raw = yaml.load(
-            where.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        )
-    except OSError as exc:
-        raise BadInputError(f"{where}: cannot read the policy: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise BadInputError(f"{where}{line}: the policy is not valid YAML") from None
-    return parse_policy(raw, str(where))
+    problems: list[str] = []
+    documents = read_documents([where], problems, cache)
+    if problems:
+        raise BadInputError(problems[0])
+    return parse_policy(documents[0].raw, str(where))
 
 
 def parse_policy(raw: Any, source: str) -> Policy:

@@ -185,7 +185,7 @@ def load_price_table(
 def check_files(paths: list[Path], base: PriceTable | None = None) -> tuple[list[str], int]:
     """Every problem in these files (empty when they are valid) and how many models they hold."""
     problems: list[str] = []
-    models, _ = _build_layer(_read_documents(paths, problems, cache=None), problems)
+    models, _ = _build_layer(read_documents(paths, problems, cache=None), problems)
     if base is not None and not problems:
         _overlay(base, models, problems)
     return problems, len(models)
@@ -213,7 +213,7 @@ class _Document:
 
 def _load_layer(paths: list[Path], cache: Path | None) -> tuple[list[Model], list[TableFile]]:
     problems: list[str] = []
-    models, files = _build_layer(_read_documents(paths, problems, cache), problems)
+    models, files = _build_layer(read_documents(paths, problems, cache), problems)
     if problems:
         raise PricingTableError(problems)
     return models, files
@@ -234,7 +234,7 @@ def _build_layer(
     return models, files
 
 
-def _read_documents(paths: list[Path], problems: list[str], cache: Path | None) -> list[_Document]:
+def read_documents(paths: list[Path], problems: list[str], cache: Path | None) -> list[_Document]:
     """Each readable file's parsed content, from the cache when its bytes are unchanged."""
     blobs: list[tuple[Path, bytes]] = []
     for path in paths:
