@@ -187,7 +187,12 @@ def learned_tier(
         f"{t} {rates[t]:.0%} at ${per_success[t]:.4f}/success" for t in tiers if t in record
     )
     reasons = [f"learned from {seen} tasks of this type: {figures}"]
-    if best != tier:
+    if best != tier and rates[tier] < quality_target:
+        reasons.append(
+            f"so {best}: {tier} finishes {rates[tier]:.0%} of them, short of the "
+            f"{quality_target:.0%} target"
+        )
+    elif best != tier:
         reasons.append(f"so {best} instead of {tier}: cheaper per successful task")
     return best, reasons, seen
 
@@ -290,7 +295,8 @@ def recommend(
         enabled=explore_enabled and seen > 0,  # explore once learning has begun
     )
     reasons += explored_reason
-    reasons += _neighbours(tier, task_type, costs, record, quality_target, policy)
+    if not explored:  # an exploring pick goes below what the reasons would defend
+        reasons += _neighbours(tier, task_type, costs, record, quality_target, policy)
     if local and (TIERS.index(tier) <= TIERS.index("small")):
         local_models = price_models(table, day, "local", task_type, usage)
         if local_models:
