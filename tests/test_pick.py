@@ -189,3 +189,39 @@ def test_a_bad_policy_file_names_file_and_field(run, isolated_home, text, messag
     policy = write(isolated_home / "policy.yaml", text.replace("\\n", "\n"))
     out = run("pick", "refactor auth", NO_LOG)
     assert_one_line_error(out, ExitCode.BAD_INPUT, str(policy), message)
+
+
+def test_on_a_terminal_it_asks_the_three_questions(tmp_path):
+    """A real pseudo-terminal: the questions go to stderr, the answers come from the keyboard."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "TOKENROUTE_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tokenroute", "pick", "--no-log", "--json"],
+        stdin=follower,
+        stderr=follower,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    os.close(follower)
+    os.write(leader, b"n\ny\nn\n")  # execution of a spec; 80-95% is enough; premium not needed
+    out, _ = proc.communicate(timeout=60)
+    asked = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        asked += chunk
+    os.close(leader)
+    assert proc.returncode == 0, asked
+    assert b"deep reasoning" in asked and b"80-95%" in asked and b"premium" in asked
+    body = json.loads(out)
+    assert body["task_type"] is None and body["tier"] == "small"
+    assert "80-95% is good enough: one tier cheaper, small" in body["reasons"]
