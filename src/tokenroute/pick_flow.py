@@ -6,7 +6,7 @@ module stays plain Python like the rest of the domain.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from tokenroute.router import (
     Answers,
     Recommendation,
     TierRecord,
+    learned_tier,
     recommend,
     tier_costs,
 )
@@ -145,17 +146,21 @@ class PickFlow:
 
     def explain(self) -> list[dict[str, Any]]:
         """Per task type: the policy's tier and what the ledger's outcomes say of each tier."""
+        records = self._records(TASK_TYPES)
         rows = []
         for name in TASK_TYPES:
             rule = self.policy.types[name]
-            record = self._record(name)
+            record = records[name]
             usage = Usage(input=rule.input_tokens, output=rule.output_tokens)
-            learned_tier = _learned_only(self, name, record, usage)
+            costs = tier_costs(self.table, self.day, name, usage)
+            learned, _, _ = learned_tier(
+                rule.tier, record, costs, self.policy, self.policy.quality_target
+            )
             rows.append(
                 {
                     "task_type": name,
                     "policy_tier": rule.tier,
-                    "learned_tier": learned_tier,
+                    "learned_tier": learned,
                     "outcomes": {
                         t: {"successes": r.successes, "failures": r.failures}
                         for t, r in record.items()
@@ -194,13 +199,18 @@ class PickFlow:
         )
 
     def _record(self, task_type: str | None) -> dict[str, TierRecord]:
-        if task_type is None:
-            return {}
+        return self._records([task_type])[task_type] if task_type else {}
+
+    def _records(self, task_types: Sequence[str]) -> dict[str, dict[str, TierRecord]]:
+        """Each type's outcomes by tier, read with the ledger opened once."""
         ledger = self.open_ledger(self.ledger_path, create=False)
         if ledger is None:
-            return {}
+            return {name: {} for name in task_types}
         try:
-            return {t: TierRecord(*r) for t, r in ledger.outcomes_by_tier(task_type).items()}
+            return {
+                name: {t: TierRecord(*r) for t, r in ledger.outcomes_by_tier(name).items()}
+                for name in task_types
+            }
         finally:
             ledger.close()
 
@@ -221,15 +231,6 @@ class PickFlow:
         finally:
             ledger.close()
         return task.id
-
-
-def _learned_only(flow: PickFlow, name: str, record: dict[str, TierRecord], usage: Usage) -> str:
-    from tokenroute.router import learned_tier
-
-    rule = flow.policy.types[name]
-    costs = tier_costs(flow.table, flow.day, name, usage)
-    tier, _, _ = learned_tier(rule.tier, record, costs, flow.policy, flow.policy.quality_target)
-    return tier
 
 
 def _storage_open(path: Path, *, create: bool) -> Any:

@@ -58,13 +58,6 @@ class Window:
     def end_stamp(self) -> str | None:
         return None if self.end is None else stamp(self.end)
 
-    def describe(self) -> str:
-        if self.start is None and self.end is None:
-            return "all time"
-        since = self.start.strftime("%Y-%m-%d %H:%M") if self.start else "the beginning"
-        until = self.end.strftime("%Y-%m-%d %H:%M") if self.end else "now"
-        return f"{since} to {until} UTC"
-
 
 def report_window(last: str | None, since: str | None, until: str | None, now: datetime) -> Window:
     """The window of `--last 30d` or `--since/--until` (dates inclusive); all time by default."""

@@ -42,18 +42,19 @@ def parse_usage(raw: Any) -> tuple[Usage, str]:
 
 
 def from_openai_chat(raw: Mapping[str, Any]) -> Usage:
-    prompt = _count(raw, "prompt_tokens")
-    cached = _count(_details(raw, "prompt_tokens_details"), "cached_tokens")
-    output = _count(raw, "completion_tokens")
-    reasoning = _count(_details(raw, "completion_tokens_details"), "reasoning_tokens")
-    return _usage(input=prompt - cached, cache_read=cached, output=output, reasoning=reasoning)
+    return _openai(raw, "prompt_tokens", "completion_tokens")
 
 
 def from_openai_responses(raw: Mapping[str, Any]) -> Usage:
-    prompt = _count(raw, "input_tokens")
-    cached = _count(_details(raw, "input_tokens_details"), "cached_tokens")
-    output = _count(raw, "output_tokens")
-    reasoning = _count(_details(raw, "output_tokens_details"), "reasoning_tokens")
+    return _openai(raw, "input_tokens", "output_tokens")
+
+
+def _openai(raw: Mapping[str, Any], input_key: str, output_key: str) -> Usage:
+    """Both OpenAI APIs: `<input_key>` includes the cached tokens its details report."""
+    prompt = _count(raw, input_key)
+    cached = _count(_details(raw, f"{input_key}_details"), "cached_tokens")
+    output = _count(raw, output_key)
+    reasoning = _count(_details(raw, f"{output_key}_details"), "reasoning_tokens")
     return _usage(input=prompt - cached, cache_read=cached, output=output, reasoning=reasoning)
 
 
