@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from tokenroute.classifier import NaiveBayes, classify, load_examples
+from tokenroute.classifier import NaiveBayes, classify, trained_model
 from tokenroute.errors import BadInputError, UsageError
 from tokenroute.inputs import read_text
 from tokenroute.models import Task, Usage
@@ -88,6 +88,7 @@ class PickFlow:
         user_policy = policy_path or paths.policy
         chosen = user_policy if user_policy.exists() else DEFAULT_POLICY
         self.policy: Policy = load_policy(chosen, cache=paths.cache)
+        self.cache = paths.cache
         self.open_ledger = open_ledger or _storage_open
         self.configured = configured_providers() if configured is None else configured
         self.project = project
@@ -174,7 +175,7 @@ class PickFlow:
     # ------------------------------------------------------------ helpers
 
     def _model(self) -> NaiveBayes:
-        return NaiveBayes.train(load_examples())
+        return trained_model(self.cache)
 
     def _ask(self, ask: Callable[[str], bool]) -> Answers:
         replies = {field: ask(question) for field, question in QUESTIONS}

@@ -6,9 +6,8 @@ reported with the file, the task type and the field, as price tables are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tokenroute.errors import BadInputError
 from tokenroute.taxonomy import TASK_TYPES, TIERS
@@ -16,8 +15,7 @@ from tokenroute.taxonomy import TASK_TYPES, TIERS
 DEFAULT_POLICY = Path(__file__).resolve().parent / "data" / "policy.yaml"
 
 
-@dataclass(frozen=True)
-class TypePolicy:
+class TypePolicy(NamedTuple):
     name: str
     tier: str
     input_tokens: int
@@ -26,8 +24,7 @@ class TypePolicy:
     keywords: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     types: dict[str, TypePolicy]
     quality_target: float
     exploration: float

@@ -13,7 +13,7 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -331,11 +331,10 @@ def _override(shipped: Model, user_model: Model) -> Model:
         if period.start >= cutover:
             continue
         if period.end is None or period.end > cutover:
-            period = replace(period, end=cutover)
+            period = period._replace(end=cutover)
         kept.append(period)
     aliases = tuple(dict.fromkeys((*shipped.aliases, *user_model.aliases, user_model.id)))
-    return replace(
-        user_model,
+    return user_model._replace(
         id=shipped.id,
         aliases=tuple(a for a in aliases if a != shipped.id),
         periods=(*kept, *user_model.periods),
@@ -492,7 +491,7 @@ def _close_periods(periods: list[PricePeriod], problem: Any) -> list[PricePeriod
             if period.start == following.start:
                 problem("prices", f"two prices take effect on {period.start}")
             elif period.end is None:
-                period = replace(period, end=following.start)
+                period = period._replace(end=following.start)
             elif period.end > following.start:
                 problem("prices", f"the price from {period.start} overlaps the next one")
         closed.append(period)
@@ -578,8 +577,7 @@ def _merge_histories(models: list[Model], problems: list[str]) -> list[Model]:
             problems.append(f"{model.source}: {model.id}: {field}: {message}")
 
         history = _close_periods([*earlier.periods, *model.periods], problem)
-        merged[key] = replace(
-            model,
+        merged[key] = model._replace(
             aliases=tuple(dict.fromkeys((*earlier.aliases, *model.aliases))),
             periods=tuple(history),
         )

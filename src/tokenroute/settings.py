@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 APP_NAME = "tokenroute"
 
 
-@dataclass(frozen=True)
-class Paths:
+class Paths(NamedTuple):
     ledger: Path
     config: Path
     keys: Path
@@ -24,7 +23,7 @@ class Paths:
     cache: Path
 
     def as_dict(self) -> dict[str, str]:
-        return {name: str(getattr(self, name)) for name in self.__dataclass_fields__}
+        return {name: str(getattr(self, name)) for name in self._fields}
 
 
 def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
