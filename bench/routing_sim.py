@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tokenroute.policy import load_policy
-from tokenroute.router import TierRecord, explore, learned_tier
+from tokenroute.router import TierRecord, choose_start
 
 WEAK, STRONG = "mixtral-8x7b-instruct", "gpt-4-1106-preview"
 PRICES = {WEAK: (Decimal("0.60"), Decimal("0.60")), STRONG: (Decimal(10), Decimal(30))}
@@ -47,9 +47,9 @@ def simulate(tasks: list[dict], strategy: str, quality_target: float) -> dict:
         else:
             seen = records.setdefault(task["group"], {"small": [0, 0], "frontier": [0, 0]})
             record = {t: TierRecord(*v) for t, v in seen.items() if sum(v)}
-            start, _, _ = learned_tier("frontier", record, costs, policy, quality_target)
-            start, _, _ = explore(start, policy, task["id"], enabled=True)
-            start = start if start in costs else "small"  # only two tiers here
+            start = choose_start(
+                "frontier", record, costs, policy, quality_target, task["id"], explore_enabled=True
+            ).tier
         ok = weak_ok if start == "small" else strong_ok
         spent += costs[start]
         if strategy == "pick":

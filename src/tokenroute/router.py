@@ -149,6 +149,20 @@ def prior_success(tier: str, policy_tier: str) -> float:
     return min(0.99, max(0.05, 0.9 + gap * step_size))
 
 
+def posteriors(
+    tier: str, record: Mapping[str, TierRecord], tiers: Sequence[str], policy: Policy
+) -> dict[str, tuple[float, float]]:
+    """Each tier's Beta(successes, failures) belief that it finishes this kind of task: the
+    policy's belief worth `prior_strength` tasks, updated by the ledger's outcomes."""
+    k = policy.prior_strength
+    beliefs = {}
+    for t in tiers:
+        done = record.get(t, TierRecord(0, 0))
+        prior = prior_success(t, tier)
+        beliefs[t] = (prior * k + done.successes, (1 - prior) * k + done.failures)
+    return beliefs
+
+
 def learned_tier(
     tier: str,
     record: Mapping[str, TierRecord],
@@ -158,20 +172,14 @@ def learned_tier(
 ) -> tuple[str, list[str], int]:
     """The cheapest start tier whose expected success meets the target, by cost per success.
 
-    Success rates are Beta posteriors: the policy's belief worth `prior_strength` tasks,
-    updated by the ledger's outcomes. A failed start escalates one tier at a time.
+    A failed start escalates one tier at a time, so a cheap tier that keeps failing costs
+    more per successful task than the tier above it.
     """
     tiers = [t for t in PAID_TIERS if t in tier_cost]
     seen = sum(r.successes + r.failures for r in record.values())
     if not seen or tier not in tiers:
         return tier, [], seen
-    k = policy.prior_strength
-    rates = {}
-    for t in tiers:
-        done = record.get(t, TierRecord(0, 0))
-        rates[t] = (prior_success(t, tier) * k + done.successes) / (
-            k + done.successes + done.failures
-        )
+    rates = {t: a / (a + b) for t, (a, b) in posteriors(tier, record, tiers, policy).items()}
     per_success = {}
     for i, t in enumerate(tiers):
         expected_cost, reach = Decimal(0), 1.0
@@ -197,17 +205,63 @@ def learned_tier(
     return best, reasons, seen
 
 
-def explore(tier: str, policy: Policy, seed: str, *, enabled: bool) -> tuple[str, list[str], bool]:
-    """Now and then try one tier cheaper, so the ledger can learn it suffices."""
+def explore(
+    tier: str,
+    belief: tuple[float, float] | None,
+    quality_target: float,
+    policy: Policy,
+    seed: str,
+    *,
+    cheaper: str,
+) -> tuple[str, list[str], bool]:
+    """Now and then try the next cheaper tier, so the ledger can learn that it suffices.
+
+    Thompson sampling: draw the cheaper tier's success rate from its Beta belief and try it
+    when the draw meets the target. While the ledger knows little, that is often; once it
+    has seen the tier fail, rarely. `exploration` is the floor that never goes away.
+    """
+    if cheaper == tier or belief is None:
+        return tier, [], False
     rng = random.Random(seed)
-    cheaper = step(tier, -1)
-    if not enabled or cheaper == tier or rng.random() >= policy.exploration:
+    hopeful = rng.betavariate(*belief) >= quality_target
+    if not hopeful and rng.random() >= policy.exploration:
         return tier, [], False
     return (
         cheaper,
         [f"exploring: trying {cheaper} this time to learn if it suffices (--no-explore)"],
         True,
     )
+
+
+class Start(NamedTuple):
+    tier: str
+    reasons: list[str]
+    learned_from: int
+    explored: bool
+
+
+def choose_start(
+    tier: str,
+    record: Mapping[str, TierRecord],
+    tier_cost: Mapping[str, Decimal],
+    policy: Policy,
+    quality_target: float,
+    seed: str,
+    *,
+    explore_enabled: bool,
+) -> Start:
+    """Where a task should start: what the ledger has learned, and now and then one cheaper.
+
+    Exploration starts once the ledger holds outcomes of this type, so a new user's first
+    picks follow the policy."""
+    best, reasons, seen = learned_tier(tier, record, tier_cost, policy, quality_target)
+    tiers = [t for t in PAID_TIERS if t in tier_cost]
+    if not explore_enabled or not seen or best not in tiers or tiers.index(best) == 0:
+        return Start(best, reasons, seen, False)
+    cheaper = tiers[tiers.index(best) - 1]
+    belief = posteriors(tier, record, [cheaper], policy)[cheaper]
+    chosen, why, explored = explore(best, belief, quality_target, policy, seed, cheaper=cheaper)
+    return Start(chosen, reasons + why, seen, explored)
 
 
 def price_models(
@@ -286,15 +340,16 @@ def recommend(
         )
     tier, reasons = start_tier(classification, text, answers, policy, interactive=interactive)
     costs = tier_costs(table, day, task_type, usage)
-    tier, learned, seen = learned_tier(tier, record, costs, policy, quality_target)
-    reasons += learned
-    tier, explored_reason, explored = explore(
+    tier, learned, seen, explored = choose_start(
         tier,
+        record,
+        costs,
         policy,
+        quality_target,
         f"{text}|{day}",
-        enabled=explore_enabled and seen > 0,  # explore once learning has begun
+        explore_enabled=explore_enabled,
     )
-    reasons += explored_reason
+    reasons += learned
     if not explored:  # an exploring pick goes below what the reasons would defend
         reasons += _neighbours(tier, task_type, costs, record, quality_target, policy)
     if local and (TIERS.index(tier) <= TIERS.index("small")):
