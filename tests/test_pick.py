@@ -225,3 +225,22 @@ def test_on_a_terminal_it_asks_the_three_questions(tmp_path):
     body = json.loads(out)
     assert body["task_type"] is None and body["tier"] == "small"
     assert "80-95% is good enough: one tier cheaper, small" in body["reasons"]
+
+
+def test_the_held_out_descriptions_were_never_trained_on():
+    """bench/pick_holdout.jsonl measures generalisation only while no training text is
+    the same as, or nearly the same as (70% of words shared), a held-out one."""
+    import re
+    from pathlib import Path
+
+    from tokenroute.classifier import load_examples
+
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+    holdout = Path(__file__).resolve().parents[1] / "bench" / "pick_holdout.jsonl"
+    held = [words(t) for t, _ in load_examples(holdout)]
+    trained = [words(t) for t, _ in load_examples()]
+    assert len(held) == 240 and len(trained) >= 40 * 15
+    close = [(a, b) for a in trained for b in held if len(a & b) / len(a | b) >= 0.7]
+    assert close == []

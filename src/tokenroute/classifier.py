@@ -24,7 +24,8 @@ from tokenroute.policy import Policy
 EXAMPLES = Path(__file__).resolve().parent / "data" / "tasks.jsonl"
 MAX_CHARS = 20_000  # a longer description is classified on its first MAX_CHARS characters
 KEYWORD_WEIGHT = 2.5  # log-odds a policy keyword adds for its type
-_FEATURES_VERSION = b"words+pairs/1"  # change when features_of changes: old caches go stale
+ALPHA = 0.3  # additive smoothing, chosen by cross-validation in bench/pick_accuracy.py
+_FEATURES_VERSION = "words+pairs/1"  # change with features_of: cached models go stale
 _WORD = re.compile(r"[a-z0-9][a-z0-9'+#]*")
 
 
@@ -43,7 +44,7 @@ class NaiveBayes(NamedTuple):
     log_unseen: dict[str, float]
 
     @classmethod
-    def train(cls, examples: Iterable[tuple[str, str]], alpha: float = 0.5) -> NaiveBayes:
+    def train(cls, examples: Iterable[tuple[str, str]], alpha: float = ALPHA) -> NaiveBayes:
         counts: dict[str, Counter[str]] = {}
         documents: Counter[str] = Counter()
         vocabulary: set[str] = set()
@@ -97,7 +98,8 @@ def trained_model(cache: Path | None, path: Path = EXAMPLES) -> NaiveBayes:
     own folder, written by this function alone.
     """
     blob = path.read_bytes()
-    key = hashlib.sha256(blob + _FEATURES_VERSION + sys.version.encode()).hexdigest()[:24]
+    salt = f"{_FEATURES_VERSION}|{ALPHA}|{sys.version}".encode()
+    key = hashlib.sha256(blob + salt).hexdigest()[:24]
     target = cache / f"classifier-{key}.marshal" if cache else None
     if target is not None:
         try:

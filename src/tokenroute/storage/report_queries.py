@@ -115,9 +115,17 @@ TASKS_DAILY_KEYS = {
 
 
 def task_totals(
-    conn: sqlite3.Connection, by: Sequence[str], where: AttemptFilter, *, spread: bool = True
+    conn: sqlite3.Connection,
+    by: Sequence[str],
+    where: AttemptFilter,
+    *,
+    spread: bool = True,
+    samples: dict[tuple, list[tuple]] | None = None,
 ) -> list[TaskTotals]:
-    """Per group: tasks, outcomes, spend, and (with `spread`) the median and p95 of their cost."""
+    """Per group: tasks, outcomes, spend, and (with `spread`) the median and p95 of their cost.
+
+    `samples` keeps the sampled task rows between calls of one report (each grouping of a
+    report reads the same rows); the caller owns it, so it never outlives the connection."""
     if "tag" in by:
         return _task_totals_by_tag(conn, by, where)
     keys = [TASKS_DAILY_KEYS[name] for name in by]
@@ -130,7 +138,12 @@ def task_totals(
     width = len(keys)
     rows = [row for row in conn.execute(sql, params) if row[width]]
     total = sum(row[width] for row in rows)
-    spreads, estimated = _percentiles(conn, by, where, total) if spread else ({}, False)
+    if spread:
+        spreads, estimated = _percentiles(
+            conn, by, where, total, {} if samples is None else samples
+        )
+    else:
+        spreads, estimated = {}, False
     result = []
     for row in rows:
         key = tuple(_label(k) for k in row[:width])
@@ -143,7 +156,6 @@ def task_totals(
     return result
 
 
-_SAMPLES: dict[tuple[int, AttemptFilter, int], list[tuple]] = {}
 # What each grouping reads from a sampled task row (cost, model, tier, type, provider,
 # project, first_at): day, week and month are derived from first_at in Python.
 _SAMPLE_KEY = {
@@ -159,13 +171,17 @@ _SAMPLE_KEY = {
 
 
 def _percentiles(
-    conn: sqlite3.Connection, by: Sequence[str], where: AttemptFilter, total: int
+    conn: sqlite3.Connection,
+    by: Sequence[str],
+    where: AttemptFilter,
+    total: int,
+    samples: dict[tuple, list[tuple]],
 ) -> tuple[dict[tuple, tuple[int, int]], bool]:
     """Nearest-rank median and p95 of cost per task, per group: exact up to SAMPLE_TARGET
     tasks, else from the tasks whose random `sample` number (0-999) falls under a cut."""
     estimated = total > SAMPLE_TARGET
     cut = math.ceil(1000 * SAMPLE_TARGET / total) if estimated else 1000
-    rows = _sampled_tasks(conn, where, cut)
+    rows = _sampled_tasks(conn, where, cut, samples)
     getters = [_SAMPLE_KEY[name] for name in by]
     costs: dict[tuple, list[int]] = {}
     if getters:
@@ -183,19 +199,21 @@ def _percentiles(
     return spreads, estimated
 
 
-def _sampled_tasks(conn: sqlite3.Connection, where: AttemptFilter, cut: int) -> list[tuple]:
+def _sampled_tasks(
+    conn: sqlite3.Connection, where: AttemptFilter, cut: int, cached: dict[tuple, list[tuple]]
+) -> list[tuple]:
     """The window's tasks in the sample, read once a report (see _SAMPLE_KEY)."""
-    cache_key = (id(conn), where, cut)
-    if cache_key not in _SAMPLES:
+    cache_key = (where, cut)
+    if cache_key not in cached:
         clause, params = _task_where(where)
         if cut < 1000:
             clause += f" AND t.sample IN ({', '.join(str(i) for i in range(cut))})"
         sql = f"""SELECT t.cost_micros, t.last_model, t.last_tier,
                 COALESCE(t.type, t.last_task_type), t.last_provider, t.project, t.first_at
             FROM tasks t {clause}"""
-        _SAMPLES.clear()  # one report at a time: keep only the newest sample
-        _SAMPLES[cache_key] = conn.execute(sql, params).fetchall()
-    return _SAMPLES[cache_key]
+        cached.clear()  # one report at a time: keep only the newest sample
+        cached[cache_key] = conn.execute(sql, params).fetchall()
+    return cached[cache_key]
 
 
 def _week(day: str) -> str:
@@ -527,6 +545,7 @@ class ReportReader:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self._samples: dict[tuple, list[tuple]] = {}  # sampled task rows, see task_totals
 
     def attempt_totals(self, by: Sequence[str], where: AttemptFilter) -> list[AttemptTotals]:
         return attempt_totals(self.conn, by, where)
@@ -534,7 +553,7 @@ class ReportReader:
     def task_totals(
         self, by: Sequence[str], where: AttemptFilter, *, spread: bool = True
     ) -> list[TaskTotals]:
-        return task_totals(self.conn, by, where, spread=spread)
+        return task_totals(self.conn, by, where, spread=spread, samples=self._samples)
 
     def token_mixes(self, by: Sequence[str], where: AttemptFilter) -> list[TokenMix]:
         return token_mixes(self.conn, by, where)
