@@ -150,6 +150,22 @@ def test_explain_policy(run):
     assert "what it covers" in run("pick", "--explain-policy").stdout
 
 
+def test_explain_policy_shows_what_the_ledger_taught(run):
+    lines = [
+        {"model": "gpt-5-nano", "input_tokens": 8000, "output_tokens": 2500, "task_type": "test"}
+        for _ in range(30)
+    ]
+    run("record", input="\n".join(json.dumps(x) for x in lines))
+    body = json.loads(run("pick", "--explain-policy", "--json").stdout)
+    test = {row["task_type"]: row for row in body["policy"]}["test"]
+    assert (test["policy_tier"], test["learned_tier"]) == ("small", "economy")
+    # economy is one below the policy's small: believed 78%, worth 10 tasks, then 30 of 30
+    assert test["outcomes"] == {
+        "economy": {"successes": 30, "failures": 0, "believed_success_rate": 0.945}
+    }
+    assert "economy: 30/0 (94%)" in run("pick", "--explain-policy").stdout
+
+
 # ---------------------------------------------------------------- bad input
 
 

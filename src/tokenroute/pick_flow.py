@@ -24,6 +24,7 @@ from tokenroute.router import (
     Recommendation,
     TierRecord,
     learned_tier,
+    posteriors,
     recommend,
     tier_costs,
 )
@@ -157,14 +158,20 @@ class PickFlow:
             learned, _, _ = learned_tier(
                 rule.tier, record, costs, self.policy, self.policy.quality_target
             )
+            beliefs = posteriors(rule.tier, record, list(record), self.policy)
             rows.append(
                 {
                     "task_type": name,
                     "policy_tier": rule.tier,
                     "learned_tier": learned,
                     "outcomes": {
-                        t: {"successes": r.successes, "failures": r.failures}
+                        t: {
+                            "successes": r.successes,
+                            "failures": r.failures,
+                            "believed_success_rate": round(a / (a + b), 4),
+                        }
                         for t, r in record.items()
+                        for a, b in [beliefs[t]]
                     },
                     "typical_tokens": {"input": rule.input_tokens, "output": rule.output_tokens},
                     "says": rule.says,

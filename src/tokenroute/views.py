@@ -577,13 +577,14 @@ def show_policy(rows: list[dict[str, Any]], *, as_json: bool) -> None:
         Column("task type"),
         Column("policy"),
         Column("learned"),
-        Column("outcomes (tier: success/failure)"),
+        Column("outcomes (tier: success/failure, believed success rate)"),
         Column("what it covers"),
     ]
     cells = []
     for row in rows:
         outcomes = ", ".join(
-            f"{tier}: {o['successes']}/{o['failures']}" for tier, o in row["outcomes"].items()
+            f"{tier}: {o['successes']}/{o['failures']} ({o['believed_success_rate']:.0%})"
+            for tier, o in row["outcomes"].items()
         )
         cells.append(
             [
