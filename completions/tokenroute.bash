@@ -8,7 +8,7 @@ _tokenroute() {
         word="${COMP_WORDS[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:$prev" in
@@ -18,6 +18,16 @@ _tokenroute() {
         "pick:--output-tokens") values="" ;;
         "pick:--quality-target") values="" ;;
         "pick:--ledger") values="" ;;
+        "run:--model"|"run:-m") values="" ;;
+        "run:--system"|"run:-s") values="" ;;
+        "run:--task") values="" ;;
+        "run:--tier") values="local economy small mid frontier" ;;
+        "run:--retries") values="" ;;
+        "run:--timeout") values="" ;;
+        "run:--expect") values="" ;;
+        "run:--max-cost") values="" ;;
+        "run:--max-tokens") values="" ;;
+        "run:--ledger") values="" ;;
         "prices:--provider") values="" ;;
         "prices:--tier") values="local economy small mid frontier" ;;
         "prices:--at") values="" ;;
@@ -71,8 +81,9 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") opts="--version --debug --help -h"; words="pick prices estimate record task mark report log paths completions" ;;
+        "") opts="--version --debug --help -h"; words="pick run prices estimate record task mark report log keys config paths completions" ;;
         "pick") opts="--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --ledger --json --help -h"; words="" ;;
+        "run") opts="--model -m --system -s --task --tier --escalate --retries --timeout --expect --max-cost --max-tokens --cache --no-stream --dry-run --quiet -q --ledger --json --help -h"; words="" ;;
         "prices") opts="--provider --tier --at --json --help -h"; words="show check import" ;;
         "prices show") opts="--json --help -h"; words="" ;;
         "prices check") opts="--json --help -h"; words="" ;;
@@ -85,6 +96,14 @@ _tokenroute() {
         "mark") opts="--success --failure --ledger --json --help -h"; words="" ;;
         "report") opts="--last --since --until --by --task-type --project --source --ledger --json --csv --help -h"; words="" ;;
         "log") opts="--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h"; words="" ;;
+        "keys") opts="--help -h"; words="set list remove" ;;
+        "keys set") opts="--help -h"; words="" ;;
+        "keys list") opts="--json --help -h"; words="" ;;
+        "keys remove") opts="--help -h"; words="" ;;
+        "config") opts="--help -h"; words="path show edit" ;;
+        "config path") opts="--help -h"; words="" ;;
+        "config show") opts="--json --help -h"; words="" ;;
+        "config edit") opts="--help -h"; words="" ;;
         "paths") opts="--json --help -h"; words="" ;;
         "completions") opts="--help -h"; words="bash zsh fish" ;;
     esac

@@ -8,7 +8,7 @@ _tokenroute() {
         word="${words[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:${words[CURRENT-1]}" in
@@ -18,6 +18,16 @@ _tokenroute() {
         "pick:--output-tokens") values="" ;;
         "pick:--quality-target") values="" ;;
         "pick:--ledger") values="" ;;
+        "run:--model"|"run:-m") values="" ;;
+        "run:--system"|"run:-s") values="" ;;
+        "run:--task") values="" ;;
+        "run:--tier") values="local economy small mid frontier" ;;
+        "run:--retries") values="" ;;
+        "run:--timeout") values="" ;;
+        "run:--expect") values="" ;;
+        "run:--max-cost") values="" ;;
+        "run:--max-tokens") values="" ;;
+        "run:--ledger") values="" ;;
         "prices:--provider") values="" ;;
         "prices:--tier") values="local economy small mid frontier" ;;
         "prices:--at") values="" ;;
@@ -71,8 +81,9 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick prices estimate record task mark report log paths completions); fi ;;
+        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run prices estimate record task mark report log keys config paths completions); fi ;;
         "pick") if [[ "$PREFIX" == -* ]]; then choices=(--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --ledger --json --help -h); else choices=(); fi ;;
+        "run") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --system -s --task --tier --escalate --retries --timeout --expect --max-cost --max-tokens --cache --no-stream --dry-run --quiet -q --ledger --json --help -h); else choices=(); fi ;;
         "prices") if [[ "$PREFIX" == -* ]]; then choices=(--provider --tier --at --json --help -h); else choices=(show check import); fi ;;
         "prices show") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;
         "prices check") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); _files; fi ;;
@@ -85,6 +96,14 @@ _tokenroute() {
         "mark") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --json --help -h); else choices=(); fi ;;
         "report") if [[ "$PREFIX" == -* ]]; then choices=(--last --since --until --by --task-type --project --source --ledger --json --csv --help -h); else choices=(); fi ;;
         "log") if [[ "$PREFIX" == -* ]]; then choices=(--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h); else choices=(); fi ;;
+        "keys") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(set list remove); fi ;;
+        "keys set") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(); fi ;;
+        "keys list") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;
+        "keys remove") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(); fi ;;
+        "config") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(path show edit); fi ;;
+        "config path") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(); fi ;;
+        "config show") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;
+        "config edit") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(); fi ;;
         "paths") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;
         "completions") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(bash zsh fish); fi ;;
     esac

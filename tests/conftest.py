@@ -21,7 +21,14 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("TOKENROUTE_HOME", str(home))
-    monkeypatch.delenv("TOKENROUTE_PRICING_DIR", raising=False)
+    for name in (
+        "TOKENROUTE_PRICING_DIR",
+        "TOKENROUTE_TASK",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_BASE_URL",
+        "OLLAMA_HOST",
+    ):
+        monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):
         if name.endswith("_API_KEY"):
             monkeypatch.delenv(name)

@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 PROG = "tokenroute"
 COMMAND_ORDER = (
     "pick",
+    "run",
     "prices",
     "estimate",
     "record",
@@ -35,6 +36,8 @@ COMMAND_ORDER = (
     "mark",
     "report",
     "log",
+    "keys",
+    "config",
     "paths",
     "completions",
 )
@@ -112,20 +115,27 @@ app = typer.Typer(
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-prices_app = typer.Typer(
-    cls=TyperGroup,
-    help="List, show, check and import prices (per 1M tokens).",
-    rich_markup_mode=None,
-    invoke_without_command=True,
+
+
+def _subcommands(name: str, help: str, **settings: Any) -> typer.Typer:
+    """A command group (prices, task, keys, config) under the main app."""
+    group = typer.Typer(cls=TyperGroup, help=help, rich_markup_mode=None, **settings)
+    app.add_typer(group, name=name)
+    return group
+
+
+prices_app = _subcommands(
+    "prices", "List, show, check and import prices (per 1M tokens).", invoke_without_command=True
 )
-app.add_typer(prices_app, name="prices")
-task_app = typer.Typer(
-    cls=TyperGroup,
-    help="Group calls into one task: start it, end it with its outcome.",
-    rich_markup_mode=None,
-    no_args_is_help=True,
+task_app = _subcommands(
+    "task", "Group calls into one task: start it, end it with its outcome.", no_args_is_help=True
 )
-app.add_typer(task_app, name="task")
+keys_app = _subcommands(
+    "keys", "Store API keys for providers (a file only you can read).", no_args_is_help=True
+)
+config_app = _subcommands(
+    "config", "The config file: endpoints and run defaults.", no_args_is_help=True
+)
 
 
 def _version(value: bool) -> None:
@@ -899,6 +909,262 @@ def log(
 
 
 # ---------------------------------------------------------------- completions
+
+
+@app.command()
+def run(
+    prompt: Annotated[
+        str | None, typer.Argument(help="The prompt (piped stdin comes first, then this).")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", "-m", help="Use this model (or ENDPOINT/MODEL, e.g. ollama/qwen3)."
+        ),
+    ] = None,
+    system: Annotated[str | None, typer.Option("--system", "-s", help="The system prompt.")] = None,
+    task: Annotated[
+        str | None,
+        typer.Option("--task", metavar="TYPE", help="The kind of task, or auto (default)."),
+    ] = None,
+    tier: TierOpt = None,
+    escalate: Annotated[
+        bool, typer.Option("--escalate", help="On failure, move up a tier and try again.")
+    ] = False,
+    retries: Annotated[
+        int | None, typer.Option("--retries", min=0, max=10, help="Tries after the first.")
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Wait this long for a byte."),
+    ] = None,
+    expect: Annotated[
+        str | None, typer.Option("--expect", metavar="json", help="Check the answer is JSON.")
+    ] = None,
+    max_cost: Annotated[
+        str | None,
+        typer.Option("--max-cost", metavar="USD", help="Refuse a run expected to cost more."),
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Cap the answer's length.")
+    ] = None,
+    cache: Annotated[
+        bool, typer.Option("--cache", help="Ask Anthropic to cache the system prompt.")
+    ] = False,
+    no_stream: Annotated[
+        bool, typer.Option("--no-stream", help="Print the answer only once it is complete.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the request (key redacted); send nothing.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Nothing on stderr.")] = False,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send a prompt to the model the task needs; stream the answer; log every attempt.
+
+    Retries 429s (honouring Retry-After), 5xx, timeouts and dropped connections with
+    backoff; --escalate moves up a tier when a model keeps failing. stdout holds the
+    answer alone. Example: echo "write tests for parse_duration" | tokenroute run --task test
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from tokenroute import run_flow, views
+    from tokenroute.config import load_config, run_defaults
+    from tokenroute.dispatch import RunOptions
+    from tokenroute.endpoints import endpoint_specs
+    from tokenroute.keys import read_keys
+    from tokenroute.policy import load_user_policy
+    from tokenroute.settings import detect_project, resolve_paths
+
+    check_tier(tier)
+    if expect not in (None, "json"):
+        raise UsageError(f"--expect takes json (got '{expect}')")
+    budget = None
+    if max_cost is not None:
+        try:
+            budget = Decimal(max_cost.removeprefix("$"))
+        except InvalidOperation:
+            budget = None
+        if budget is None or budget <= 0:
+            raise UsageError(
+                f"--max-cost must be an amount in USD above 0, e.g. 0.05 (got '{max_cost}')"
+            )
+    paths = resolve_paths()
+    config = load_config(paths.config)
+    defaults = run_defaults(config)
+    text = run_flow.read_prompt(prompt, sys.stdin)
+    table = load_table()
+    policy = load_user_policy(paths.policy, paths.cache)
+    choice = run_flow.choose(
+        text,
+        model=model,
+        task=task,
+        tier=tier,
+        escalate=escalate,
+        table=table,
+        policy=policy,
+        specs=endpoint_specs(config),
+        environ=os.environ,
+        stored_keys=read_keys(paths.keys),
+        day=today(),
+        cache=paths.cache,
+    )
+    request = run_flow.build_request(text, system=system, max_tokens=max_tokens, cache_system=cache)
+    rule = policy.types.get(choice.task_type) if choice.task_type else None
+    output_tokens = max_tokens or (rule.output_tokens if rule else 1000)
+    if dry_run:
+        expected = run_flow.expected_cost(choice, request, output_tokens, now())
+        views.show_dry_run(choice, run_flow.dry_run(choice, request), expected, as_json=as_json)
+        return
+    options = RunOptions(
+        retries=defaults.retries if retries is None else retries,
+        timeout=defaults.timeout if timeout is None else timeout,
+        retry_base=defaults.retry_base,
+        max_wait=defaults.max_wait,
+        expect_json=expect == "json",
+        max_cost=budget,
+        stream=not (as_json or no_stream or expect),
+    )
+    talk = (lambda line: None) if quiet else views.notify
+    talk(f"-> {choice.why}")
+    task_record, own_task = run_flow.new_task(choice.task_type, detect_project(Path.cwd()), now())
+    store = open_for_writing(ledger)
+    try:
+        services = run_flow.make_services(
+            store,
+            price_revision=table.revision,
+            write=run_flow.stdout_writer(),
+            notify=talk,
+            clock=now,
+        )
+        try:
+            result = run_flow.run(
+                request, choice, task_record, options, services, output_tokens=output_tokens
+            )
+        except Exception:
+            if own_task:
+                store.set_outcome(task_record.id, "failure", "run", stamp_now())
+            raise
+        if own_task:
+            store.set_outcome(task_record.id, "success", "run", stamp_now())
+    finally:
+        store.close()
+    views.show_run(result, task_record.id, streamed=options.stream, quiet=quiet, as_json=as_json)
+
+
+def stamp_now() -> str:
+    from tokenroute.timewindow import stamp
+
+    return stamp(now())
+
+
+@keys_app.command("set")
+def keys_set(
+    name: Annotated[str, typer.Argument(help="The endpoint: openai, anthropic, google, ...")],
+) -> None:
+    """Store a key for NAME (asked for without echo, or piped in). Never printed."""
+    from tokenroute.config import load_config
+    from tokenroute.endpoints import endpoint_specs
+    from tokenroute.keys import set_key
+    from tokenroute.settings import resolve_paths
+
+    paths = resolve_paths()
+    specs = endpoint_specs(load_config(paths.config))
+    if name not in specs:
+        raise UsageError(f"no endpoint named '{name}': known are {', '.join(sorted(specs))}")
+    if sys.stdin.isatty():
+        import getpass
+
+        key = getpass.getpass(f"{name} API key (not shown): ", stream=sys.stderr)
+    else:
+        key = sys.stdin.readline()
+    set_key(paths.keys, name, key)
+    sys.stderr.write(f"stored the key for {name} in {paths.keys}\n")
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonOpt = False) -> None:
+    """Which endpoints have a key, and where it comes from (names only, never keys)."""
+    from tokenroute import views
+    from tokenroute.config import load_config
+    from tokenroute.endpoints import endpoint_specs
+    from tokenroute.keys import read_keys
+    from tokenroute.settings import resolve_paths
+
+    paths = resolve_paths()
+    specs = endpoint_specs(load_config(paths.config))
+    stored = read_keys(paths.keys)
+    rows = []
+    for name, spec in sorted(specs.items()):
+        variable = next((k for k in spec.key_env if os.environ.get(k)), None)
+        source = f"${variable}" if variable else ("keys file" if name in stored else None)
+        if spec.local and source is None:
+            source = "not needed (local)"
+        rows.append({"endpoint": name, "key": source, "base_url": spec.base_url})
+    views.show_keys(rows, as_json=as_json)
+
+
+@keys_app.command("remove")
+def keys_remove(
+    name: Annotated[str, typer.Argument(help="The endpoint whose key to forget.")],
+) -> None:
+    """Forget the stored key for NAME (environment variables are yours to unset)."""
+    from tokenroute.keys import remove_key
+    from tokenroute.settings import resolve_paths
+
+    if not remove_key(resolve_paths().keys, name):
+        raise NotFoundError(f"no stored key for '{name}' (see 'tokenroute keys list')")
+    sys.stderr.write(f"removed the key for {name}\n")
+
+
+@config_app.command("path")
+def config_path() -> None:
+    """Print where the config file is (it need not exist yet)."""
+    from tokenroute.settings import resolve_paths
+
+    sys.stdout.write(f"{resolve_paths().config}\n")
+
+
+@config_app.command("show")
+def config_show(as_json: JsonOpt = False) -> None:
+    """Show the settings in force: run defaults and every endpoint (no keys)."""
+    from tokenroute import render
+    from tokenroute.config import load_config, run_defaults
+    from tokenroute.endpoints import endpoint_specs
+    from tokenroute.settings import resolve_paths
+
+    config = load_config(resolve_paths().config)
+    shown = {
+        **run_defaults(config)._asdict(),
+        "endpoints": {
+            name: {"protocol": spec.protocol, "base_url": spec.base_url, "local": spec.local}
+            for name, spec in sorted(endpoint_specs(config).items())
+        },
+    }
+    if as_json:
+        render.emit_json({"config": shown})
+        return
+    import yaml
+
+    sys.stdout.write(yaml.safe_dump(shown, sort_keys=False))
+
+
+@config_app.command("edit")
+def config_edit() -> None:
+    """Open the config file in $EDITOR (created with the defaults when missing)."""
+    import shlex
+    import subprocess
+
+    from tokenroute.config import load_config, write_default_config
+    from tokenroute.settings import resolve_paths
+
+    path = resolve_paths().config
+    if not path.exists():
+        write_default_config(path)
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    subprocess.run([*shlex.split(editor), str(path)], check=False)
+    load_config(path)  # say now, not at the next run, if the edit broke it
 
 
 @app.command()

@@ -16,6 +16,9 @@ class ExitCode(IntEnum):
     BAD_INPUT = 3  # a file or stdin we were given is unreadable or malformed
     NOT_FOUND = 4  # a model, task or other named thing that does not exist
     LEDGER = 5  # the ledger file is not SQLite, or from a newer tokenroute
+    PROVIDER = 6  # the provider failed or refused, after every retry and escalation
+    INVALID_ANSWER = 7  # answers came back but none passed --expect/--schema
+    OVER_BUDGET = 8  # the run would cost more than --max-cost allows
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -59,3 +62,34 @@ class NotFoundError(TokenrouteError):
 
 class LedgerError(TokenrouteError):
     exit_code = ExitCode.LEDGER
+
+
+class ProviderError(TokenrouteError):
+    """A provider call that failed. `kind` names the failure for the ledger's error_kind;
+    `retryable` says whether trying again may help; `retry_after` is the provider's own
+    wait in seconds, when it gave one. The message never holds a key."""
+
+    exit_code = ExitCode.PROVIDER
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        retryable: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+
+
+class InvalidAnswerError(TokenrouteError):
+    exit_code = ExitCode.INVALID_ANSWER
+
+
+class OverBudgetError(TokenrouteError):
+    exit_code = ExitCode.OVER_BUDGET

@@ -16,7 +16,7 @@ from tokenroute.classifier import NaiveBayes, classify, trained_model
 from tokenroute.errors import BadInputError, UsageError
 from tokenroute.inputs import read_text
 from tokenroute.models import Task, Usage
-from tokenroute.policy import DEFAULT_POLICY, Policy, load_policy
+from tokenroute.policy import Policy, load_user_policy
 from tokenroute.pricing import PriceTable
 from tokenroute.router import (
     CONFIDENT,
@@ -86,9 +86,7 @@ class PickFlow:
         self.day = day
         self.now = now
         paths = resolve_paths()
-        user_policy = policy_path or paths.policy
-        chosen = user_policy if user_policy.exists() else DEFAULT_POLICY
-        self.policy: Policy = load_policy(chosen, cache=paths.cache)
+        self.policy: Policy = load_user_policy(policy_path or paths.policy, paths.cache)
         self.cache = paths.cache
         self.open_ledger = open_ledger or _storage_open
         self.configured = configured_providers() if configured is None else configured

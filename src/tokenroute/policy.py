@@ -49,6 +49,11 @@ def load_policy(path: Path | None = None, cache: Path | None = None) -> Policy:
     return parse_policy(documents[0].raw, str(where))
 
 
+def load_user_policy(user_file: Path, cache: Path | None) -> Policy:
+    """The user's policy file when there is one (it replaces the shipped one), else ours."""
+    return load_policy(user_file if user_file.exists() else DEFAULT_POLICY, cache=cache)
+
+
 def parse_policy(raw: Any, source: str) -> Policy:
     def bad(field: str, message: str) -> BadInputError:
         return BadInputError(f"{source}: {field}: {message}")

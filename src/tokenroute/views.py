@@ -12,14 +12,16 @@ from tokenroute.render import Column
 from tokenroute.taxonomy import TIERS
 
 if TYPE_CHECKING:
+    from tokenroute.dispatch import RunResult
     from tokenroute.estimate import EstimateRow
     from tokenroute.litellm import ImportResult
-    from tokenroute.models import AttemptFilter, Model, PricePeriod, TokenCount
+    from tokenroute.models import AttemptFilter, Model, PricePeriod, TokenCount, Usage
     from tokenroute.pick_flow import PickResult
     from tokenroute.pricing import PriceTable
     from tokenroute.recorder import Recorded, Rejected
     from tokenroute.report import GroupReport, Report
     from tokenroute.router import Estimate
+    from tokenroute.run_flow import Choice
 
 _TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
 
@@ -596,3 +598,119 @@ def show_policy(rows: list[dict[str, Any]], *, as_json: bool) -> None:
             ]
         )
     render.emit_table(columns, cells, title="Routing policy, and what the ledger taught it")
+
+
+def notify(line: str) -> None:
+    """One line of talk on stderr, prefixed so it is never mistaken for the answer."""
+    render.say(f"tokenroute: {line}")
+
+
+def _usage_json(usage: Usage) -> dict[str, int]:
+    return {
+        "input": usage.input,
+        "cache_read": usage.cache_read,
+        "cache_write": usage.cache_write,
+        "cache_write_1h": usage.cache_write_1h,
+        "output": usage.output,
+        "reasoning": usage.reasoning,
+    }
+
+
+def show_run(
+    result: RunResult, task_id: str, *, streamed: bool, quiet: bool, as_json: bool
+) -> None:
+    """The answer (unless it was streamed already) and the usage line on stderr."""
+    final = result.tries[-1].attempt
+    spent = result.spent
+    if as_json:
+        render.emit_json(
+            {
+                "answer": result.answer,
+                "model": result.target.name,
+                "provider": result.target.endpoint.name,
+                "tier": result.target.tier,
+                "task_id": task_id,
+                "usage": _usage_json(final.usage),
+                "usage_estimated": final.input_estimated,
+                "cost_usd": spent,
+                "attempts": [
+                    {
+                        "model": t.attempt.model,
+                        "provider": t.attempt.provider,
+                        "status": t.attempt.status,
+                        "error_kind": t.attempt.error_kind,
+                        "latency_ms": t.attempt.latency_ms,
+                        "usage": _usage_json(t.attempt.usage),
+                        "cost_usd": t.cost,
+                    }
+                    for t in result.tries
+                ],
+                "warnings": result.warnings,
+            }
+        )
+        return
+    import sys
+
+    if not streamed:
+        sys.stdout.write(result.answer)
+    if not result.answer.endswith("\n"):
+        sys.stdout.write("\n")
+    sys.stdout.flush()
+    if quiet:
+        return
+    for warning in result.warnings:
+        notify(warning)
+    usage = final.usage
+    cached = usage.cache_read + usage.cache_write + usage.cache_write_1h
+    tokens = f"{usage.input + cached:,} in"
+    if cached:
+        tokens += f" ({usage.cache_read:,} cached)"
+    tokens += f" / {usage.output:,} out" + (" (estimated)" if final.input_estimated else "")
+    money = render.usd_amount(spent) if spent is not None else "cost unknown"
+    seconds = sum(t.attempt.latency_ms or 0 for t in result.tries) / 1000
+    tries = len(result.tries)
+    notify(
+        f"{result.target.name}: {tokens} · {money} · {seconds:.1f} s · "
+        f"{tries} attempt{'s' if tries != 1 else ''} · task {task_id}"
+    )
+
+
+def show_dry_run(
+    choice: Choice, request: dict[str, Any], expected: Decimal | None, *, as_json: bool
+) -> None:
+    ladder = [{"model": t.name, "provider": t.endpoint.name, "tier": t.tier} for t in choice.ladder]
+    payload = {
+        "model": ladder[0],
+        "escalation": ladder[1:],
+        "why": choice.why,
+        "estimated_cost_usd": expected,
+        "request": request,
+    }
+    if as_json:
+        render.emit_json(payload)
+        return
+    import json
+    import sys
+
+    sys.stdout.write(f"would send to {choice.why}\n")
+    if ladder[1:]:
+        sys.stdout.write(
+            "escalating to " + ", ".join(f"{t['model']} ({t['tier']})" for t in ladder[1:]) + "\n"
+        )
+    sys.stdout.write(
+        f"estimated cost: {render.usd_amount(expected) if expected is not None else 'unknown'}\n"
+    )
+    sys.stdout.write(f"POST {request['url']}\n")
+    for name, value in request["headers"].items():
+        sys.stdout.write(f"{name}: {value}\n")
+    sys.stdout.write(json.dumps(request["body"], indent=2, ensure_ascii=False) + "\n")
+
+
+def show_keys(rows: list[dict[str, Any]], *, as_json: bool) -> None:
+    if as_json:
+        render.emit_json({"keys": rows})
+        return
+    cells = [[r["endpoint"], r["key"] or "-", r["base_url"]] for r in rows]
+    render.emit_table(
+        [Column("endpoint"), Column("key from"), Column("address")], cells, title="API keys"
+    )

@@ -1,0 +1,71 @@
+"""The user's config file (YAML; `tokenroute config path`): endpoints and run defaults.
+
+retries: 2            # tries after the first, on 429, 5xx, timeouts, dropped connections
+timeout: 60           # seconds without a byte from the provider before giving up a try
+retry_base: 0.5       # first backoff in seconds; doubles each retry, with jitter
+max_wait: 60          # never wait longer than this for one retry (Retry-After included)
+endpoints: {...}      # see endpoints.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from tokenroute.errors import BadInputError
+
+KNOWN = {"retries", "timeout", "retry_base", "max_wait", "endpoints"}
+
+
+class RunDefaults(NamedTuple):
+    retries: int = 2
+    timeout: float = 60.0
+    retry_base: float = 0.5
+    max_wait: float = 60.0
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BadInputError(f"{path}: not readable YAML ({first})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadInputError(f"{path}: the config must be a mapping (retries: 2, ...)")
+    unknown = set(data) - KNOWN
+    if unknown:
+        raise BadInputError(
+            f"{path}: unknown setting '{sorted(unknown)[0]}' (known: {', '.join(sorted(KNOWN))})"
+        )
+    return data
+
+
+def run_defaults(config: dict[str, Any]) -> RunDefaults:
+    values = {}
+    for name, default in RunDefaults._field_defaults.items():
+        value = config.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise BadInputError(f"config: {name} must be a number >= 0 (got {value!r})")
+        values[name] = type(default)(value)
+    return RunDefaults(**values)
+
+
+DEFAULT_TEXT = """\
+# tokenroute's config: run defaults and extra endpoints. See 'tokenroute config show'.
+retries: 2        # tries after the first, on 429, 5xx, timeouts and dropped connections
+timeout: 60       # seconds without a byte from the provider before a try is given up
+retry_base: 0.5   # the first backoff in seconds; it doubles each retry, with jitter
+max_wait: 60      # never wait longer than this before a retry (Retry-After included)
+endpoints: {}     # e.g. ollama: {base_url: "http://gpu-box:11434/v1"}
+"""
+
+
+def write_default_config(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(DEFAULT_TEXT, encoding="utf-8")

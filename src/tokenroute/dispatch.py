@@ -1,0 +1,349 @@
+"""`tokenroute run`: send the prompt, stream the answer, retry, escalate; one ledger row per try.
+
+Plain Python: the provider call (`send`), the clock, `sleep`, the token counter, the output
+and the ledger all come in as arguments, so every path here is tested without a network and
+the CLI decides what they are. Retry and escalation policy live here, never in a provider.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple, Protocol
+
+from tokenroute.cost import cost, to_micro_dollars
+from tokenroute.errors import InvalidAnswerError, OverBudgetError, ProviderError
+from tokenroute.models import Attempt, Model, Task, Usage
+from tokenroute.providers.base import Endpoint, Finished, Request, TextDelta
+from tokenroute.timewindow import stamp
+
+# A try that failed this way will fail the same way on the next model too: stop, say why.
+NOT_ESCALATED = {"auth", "bad_request", "too_large"}
+
+
+class Target(NamedTuple):
+    """One model to try: its price-table entry (None: unknown price) and where it lives."""
+
+    name: str  # what the ledger calls it: the table's id, else the name as given
+    api_model: str  # what the provider's API calls it
+    endpoint: Endpoint
+    tier: str | None
+    model: Model | None
+
+
+class RunOptions(NamedTuple):
+    retries: int = 2
+    timeout: float = 60.0
+    retry_base: float = 0.5
+    max_wait: float = 60.0
+    expect_json: bool = False
+    max_cost: Decimal | None = None
+    stream: bool = True  # write text as it arrives (off: write only the final, valid answer)
+
+
+class Ledger(Protocol):
+    def add_attempts(self, batch: Sequence[tuple[Attempt, Task]]) -> Any: ...
+
+
+class Services(NamedTuple):
+    """Everything dispatch needs from outside, injected."""
+
+    send: Callable[[Target, Request, float], Iterator[TextDelta | Finished]]
+    ledger: Ledger
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    count_tokens: Callable[[str], int]
+    write: Callable[[str], None]  # the answer's text, to stdout
+    notify: Callable[[str], None]  # one line of talk, to stderr
+    price_revision: str | None
+    rng: random.Random
+
+
+class TryRecord(NamedTuple):
+    attempt: Attempt
+    target: Target
+    cost: Decimal | None
+
+
+class RunResult(NamedTuple):
+    answer: str
+    target: Target
+    tries: list[TryRecord]
+    warnings: list[str]
+
+    @property
+    def spent(self) -> Decimal | None:
+        costs = [t.cost for t in self.tries]
+        return None if any(c is None for c in costs) else sum(costs, Decimal(0))
+
+
+class _Failed(Exception):
+    """One target is done for: escalate, or give up with `error`."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def dispatch(
+    request: Request,
+    ladder: Sequence[Target],
+    task: Task,
+    options: RunOptions,
+    services: Services,
+    *,
+    estimated_output: int,
+) -> RunResult:
+    """Try each target of the ladder in turn (escalation), each with retries."""
+    tries: list[TryRecord] = []
+    warnings: list[str] = []
+    prompt_text = _prompt_text(request)
+    input_tokens = services.count_tokens(prompt_text)
+    error: Exception | None = None
+    for level, target in enumerate(ladder):
+        _check_budget(
+            options,
+            target,
+            tries,
+            input_tokens,
+            estimated_output,
+            services.clock(),
+            first=level == 0,
+        )
+        if level:
+            services.notify(f"escalating to {target.name} ({target.endpoint.name}): {error}")
+        try:
+            answer = _try_target(
+                request, target, task, options, services, tries, warnings, input_tokens
+            )
+        except _Failed as failed:
+            error = failed.error
+            if isinstance(error, ProviderError) and error.kind in NOT_ESCALATED:
+                raise error from None
+            continue
+        return RunResult(answer, target, tries, warnings)
+    assert error is not None
+    raise error
+
+
+def _try_target(
+    request: Request,
+    target: Target,
+    task: Task,
+    options: RunOptions,
+    services: Services,
+    tries: list[TryRecord],
+    warnings: list[str],
+    input_tokens: int,
+) -> str:
+    """The answer from this target, trying again on failures that may pass."""
+    call = request._replace(model=target.api_model)
+    for number in range(options.retries + 1):
+        last = number == options.retries
+        started = services.clock()
+        parts: list[str] = []
+        finished: Finished | None = None
+        try:
+            for event in services.send(target, call, options.timeout):
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                    if options.stream:
+                        services.write(event.text)
+                else:
+                    finished = event
+        except ProviderError as exc:
+            usage, estimated = _usage_so_far(parts, input_tokens, services)
+            _store(
+                services, tries, task, target, started, usage, "error", exc.kind, estimated, None
+            )
+            if parts and options.stream:
+                services.notify(f"{target.name}: the answer was cut off ({exc.kind})")
+            if not exc.retryable or last:
+                raise _Failed(exc) from None
+            wait = _backoff(number, options, services.rng)
+            if exc.retry_after is not None:
+                if exc.retry_after > options.max_wait:
+                    raise _Failed(
+                        ProviderError(
+                            f"{exc.message} (asks to wait {exc.retry_after:g} s, over max_wait "
+                            f"{options.max_wait:g} s)",
+                            kind=exc.kind,
+                            retryable=False,
+                            status=exc.status,
+                        )
+                    ) from None
+                wait = max(wait, exc.retry_after)
+            services.notify(f"{exc.message}: retrying in {wait:.1f} s")
+            services.sleep(wait)
+            continue
+        except KeyboardInterrupt:
+            usage, _ = _usage_so_far(parts, input_tokens, services)
+            _store(
+                services,
+                tries,
+                task,
+                target,
+                started,
+                usage,
+                "cancelled",
+                "interrupted",
+                True,
+                None,
+            )
+            raise
+        answer = "".join(parts)
+        model_answered = finished.model if finished else None
+        if finished is not None and finished.usage is not None:
+            usage, estimated = finished.usage, False
+        else:
+            usage, estimated = _estimate(answer, input_tokens, services)
+            warnings.append(f"{target.endpoint.name} sent no usage: tokens estimated")
+        problem = _invalid(answer, options)
+        status = "invalid" if problem else "ok"
+        _store(
+            services,
+            tries,
+            task,
+            target,
+            started,
+            usage,
+            status,
+            "invalid_json" if problem else None,
+            estimated,
+            model_answered,
+        )
+        if not problem:
+            return _clean(answer, options)
+        services.notify(f"{target.name}: {problem}")
+        if last:
+            raise _Failed(
+                InvalidAnswerError(f"{target.name}: {problem} after {options.retries + 1} tries")
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _store(
+    services: Services,
+    tries: list[TryRecord],
+    task: Task,
+    target: Target,
+    started: datetime,
+    usage: Usage,
+    status: str,
+    error_kind: str | None,
+    estimated: bool,
+    model_answered: str | None,
+) -> None:
+    """Write the attempt to the ledger now, so a crash later loses nothing already spent."""
+    ended = services.clock()
+    price = _price(target, usage, started)
+    attempt = Attempt(
+        started_at=stamp(started),
+        task_id=task.id,
+        model=target.name,
+        usage=usage,
+        status=status,
+        source="run",
+        cost_micros=None if price is None else to_micro_dollars(price),
+        price_revision=services.price_revision if target.model is not None else None,
+        model_requested=target.api_model,
+        model_answered=model_answered,
+        provider=target.endpoint.name,
+        tier=target.tier,
+        task_type=task.type,
+        ended_at=stamp(ended),
+        latency_ms=round((ended - started).total_seconds() * 1000),
+        error_kind=error_kind,
+        input_estimated=estimated,
+        project=task.project,
+    )
+    services.ledger.add_attempts([(attempt, task)])
+    tries.append(TryRecord(attempt, target, price))
+
+
+def _price(target: Target, usage: Usage, at: datetime) -> Decimal | None:
+    if target.endpoint.local and target.model is None:
+        return Decimal(0)  # the user's own machine: free by the config's say-so
+    if target.model is None:
+        return None
+    period = target.model.period_at(at.date())
+    return None if period is None else cost(period, usage).total
+
+
+def estimate_cost(
+    target: Target, input_tokens: int, output_tokens: int, at: datetime
+) -> Decimal | None:
+    return _price(target, Usage(input=input_tokens, output=output_tokens), at)
+
+
+def _check_budget(
+    options: RunOptions,
+    target: Target,
+    tries: list[TryRecord],
+    input_tokens: int,
+    output_tokens: int,
+    at: datetime,
+    *,
+    first: bool,
+) -> None:
+    if options.max_cost is None:
+        return
+    spent = sum((t.cost or Decimal(0) for t in tries), Decimal(0))
+    expected = estimate_cost(target, input_tokens, output_tokens, at)
+    if expected is None:
+        raise OverBudgetError(
+            f"{target.name} has no known price, so --max-cost cannot be kept: add its price "
+            "(tokenroute prices import) or drop --max-cost"
+        )
+    if spent + expected > options.max_cost:
+        what = "this run" if first else f"escalating to {target.name}"
+        raise OverBudgetError(
+            f"{what} would cost about ${spent + expected:.4f}, over --max-cost "
+            f"${options.max_cost}: raise it, or choose a cheaper model (-m, --tier)"
+        )
+
+
+def _usage_so_far(parts: list[str], input_tokens: int, services: Services) -> tuple[Usage, bool]:
+    """A try that broke: nothing is billed before the first byte; after it, estimate."""
+    if not parts:
+        return Usage(), False
+    return _estimate("".join(parts), input_tokens, services)
+
+
+def _estimate(answer: str, input_tokens: int, services: Services) -> tuple[Usage, bool]:
+    return Usage(input=input_tokens, output=services.count_tokens(answer) if answer else 0), True
+
+
+def _backoff(number: int, options: RunOptions, rng: random.Random) -> float:
+    """Exponential backoff with jitter: base, 2x base, 4x base ... each between half and all."""
+    ceiling = min(options.max_wait, options.retry_base * 2**number)
+    return ceiling * (0.5 + rng.random() / 2)
+
+
+def _invalid(answer: str, options: RunOptions) -> str | None:
+    if not options.expect_json:
+        return None
+    try:
+        json.loads(_unfenced(answer))
+    except ValueError as exc:
+        return f"the answer is not valid JSON ({exc.args[0] if exc.args else exc})"
+    return None
+
+
+def _clean(answer: str, options: RunOptions) -> str:
+    """With --expect json, the JSON itself: a ```json fence around it is dropped."""
+    return _unfenced(answer) if options.expect_json else answer
+
+
+def _unfenced(answer: str) -> str:
+    text = answer.strip()
+    if text.startswith("```") and text.endswith("```"):
+        text = text[3:-3]
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+    return text.strip()
+
+
+def _prompt_text(request: Request) -> str:
+    return "\n".join([request.system or "", *(m.content for m in request.messages)])

@@ -1,0 +1,119 @@
+"""Where each provider lives, how it speaks, and which key it takes.
+
+Built in: the providers of the price table at their official addresses (OPENAI_BASE_URL and
+ANTHROPIC_BASE_URL honoured, as the official SDKs honour them), OpenRouter, and local
+servers at their default ports (Ollama, llama.cpp, vLLM, LM Studio). The config file's
+`endpoints:` adds new names or changes built-in ones:
+
+    endpoints:
+      ollama: {base_url: "http://gpu-box:11434/v1"}
+      work-vllm: {protocol: openai, base_url: "http://10.0.0.5:8000/v1", local: true,
+                  key_env: WORK_VLLM_KEY}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from tokenroute.errors import BadInputError, UsageError
+from tokenroute.providers.base import Endpoint
+
+PROTOCOLS = ("openai", "anthropic", "gemini")
+
+
+class EndpointSpec(NamedTuple):
+    protocol: str
+    base_url: str
+    key_env: tuple[str, ...] = ()
+    base_url_env: str | None = None
+    local: bool = False
+
+
+BUILT_IN: dict[str, EndpointSpec] = {
+    "openai": EndpointSpec(
+        "openai", "https://api.openai.com/v1", ("OPENAI_API_KEY",), "OPENAI_BASE_URL"
+    ),
+    "anthropic": EndpointSpec(
+        "anthropic", "https://api.anthropic.com", ("ANTHROPIC_API_KEY",), "ANTHROPIC_BASE_URL"
+    ),
+    "google": EndpointSpec(
+        "gemini", "https://generativelanguage.googleapis.com", ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    ),
+    "xai": EndpointSpec("openai", "https://api.x.ai/v1", ("XAI_API_KEY",)),
+    "deepseek": EndpointSpec("openai", "https://api.deepseek.com", ("DEEPSEEK_API_KEY",)),
+    "mistral": EndpointSpec("openai", "https://api.mistral.ai/v1", ("MISTRAL_API_KEY",)),
+    "openrouter": EndpointSpec("openai", "https://openrouter.ai/api/v1", ("OPENROUTER_API_KEY",)),
+    "ollama": EndpointSpec("openai", "http://localhost:11434/v1", local=True),
+    "llamacpp": EndpointSpec("openai", "http://localhost:8080/v1", local=True),
+    "vllm": EndpointSpec("openai", "http://localhost:8000/v1", local=True),
+    "lmstudio": EndpointSpec("openai", "http://localhost:1234/v1", local=True),
+}
+
+
+def endpoint_specs(config: Mapping[str, Any]) -> dict[str, EndpointSpec]:
+    """The built-in endpoints with the config file's `endpoints:` laid over them."""
+    specs = dict(BUILT_IN)
+    given = config.get("endpoints") or {}
+    if not isinstance(given, Mapping):
+        raise BadInputError("config: endpoints must be a mapping of names to settings")
+    for name, raw in given.items():
+        where = f"config: endpoints: {name}"
+        if not isinstance(raw, Mapping):
+            raise BadInputError(f"{where}: must be a mapping (base_url, protocol, ...)")
+        unknown = set(raw) - {"protocol", "base_url", "key_env", "local"}
+        if unknown:
+            raise BadInputError(f"{where}: unknown setting '{sorted(unknown)[0]}'")
+        base = specs.get(name)
+        protocol = raw.get("protocol", base.protocol if base else "openai")
+        if protocol not in PROTOCOLS:
+            raise BadInputError(f"{where}: protocol must be one of {', '.join(PROTOCOLS)}")
+        base_url = raw.get("base_url", base.base_url if base else None)
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise BadInputError(f"{where}: base_url must be an http:// or https:// address")
+        key_env = raw.get("key_env", base.key_env if base else ())
+        key_env = (key_env,) if isinstance(key_env, str) else tuple(key_env)
+        local = bool(raw.get("local", base.local if base else False))
+        # an address set in the config beats the environment variable
+        specs[name] = EndpointSpec(protocol, base_url, key_env, None, local)
+    return specs
+
+
+def resolve_endpoint(
+    name: str,
+    specs: Mapping[str, EndpointSpec],
+    environ: Mapping[str, str],
+    stored_keys: Mapping[str, str],
+) -> Endpoint:
+    """The endpoint called `name`, with its address and key; a clear error when it has none."""
+    spec = specs.get(name)
+    if spec is None:
+        raise UsageError(
+            f"no endpoint named '{name}': known are {', '.join(sorted(specs))} "
+            "(add one under endpoints: in 'tokenroute config path')"
+        )
+    key = find_key(name, spec, environ, stored_keys)
+    if key is None and not spec.local:
+        variable = spec.key_env[0] if spec.key_env else None
+        how = f"set {variable} or run" if variable else "run"
+        raise UsageError(f"no API key for {name}: {how} 'tokenroute keys set {name}'")
+    base_url = (spec.base_url_env and environ.get(spec.base_url_env)) or spec.base_url
+    return Endpoint(name, spec.protocol, base_url, key, spec.local)
+
+
+def find_key(
+    name: str, spec: EndpointSpec, environ: Mapping[str, str], stored_keys: Mapping[str, str]
+) -> str | None:
+    """The environment first, as the providers' SDKs read it; then `tokenroute keys`."""
+    return next((environ[k] for k in spec.key_env if environ.get(k)), None) or stored_keys.get(name)
+
+
+def keyed_paid_endpoints(
+    specs: Mapping[str, EndpointSpec], environ: Mapping[str, str], stored_keys: Mapping[str, str]
+) -> set[str]:
+    """Paid endpoints with a key. Local servers are not assumed running: -m or --local."""
+    return {
+        name
+        for name, spec in specs.items()
+        if not spec.local and find_key(name, spec, environ, stored_keys)
+    }

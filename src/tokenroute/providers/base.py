@@ -1,0 +1,120 @@
+"""What every provider adapter takes and yields. Plain data, no HTTP: dispatch imports it.
+
+An adapter turns a `Request` into the provider's HTTP request, streams the answer back as
+`TextDelta`s and ends with one `Finished` carrying the usage the provider reported (None
+when it sent none). Failures are `ProviderError`s; retrying is dispatch's business.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, NamedTuple
+
+from tokenroute.errors import ProviderError
+from tokenroute.models import Usage
+
+
+class Endpoint(NamedTuple):
+    """Where and how to reach a provider. `key` is a secret: never printed (see redact)."""
+
+    name: str  # "openai", "anthropic", "ollama", or a name from the config
+    protocol: str  # "openai" (Chat Completions), "anthropic" (Messages), "gemini"
+    base_url: str
+    key: str | None = None
+    local: bool = False  # a model on the user's own machine: tier local, cost $0
+
+    def __repr__(self) -> str:  # keep the key out of tracebacks and debug output
+        return f"Endpoint({self.name!r}, {self.protocol!r}, {self.base_url!r}, key=***)"
+
+
+class Message(NamedTuple):
+    role: str  # "user" or "assistant"
+    content: str
+
+
+class Request(NamedTuple):
+    model: str  # the model's name as the provider's API knows it
+    messages: tuple[Message, ...]
+    system: str | None = None
+    max_tokens: int | None = None
+    cache_system: bool = False  # ask Anthropic to cache the system prompt
+
+
+class TextDelta(NamedTuple):
+    text: str
+
+
+class Finished(NamedTuple):
+    usage: Usage | None  # None: the provider sent no usage block
+    model: str | None = None  # the model that answered, when the provider says
+    stop_reason: str | None = None
+
+
+class HttpCall(NamedTuple):
+    """The HTTP request an adapter would send: what --dry-run shows (key redacted)."""
+
+    url: str
+    headers: dict[str, str]
+    body: dict
+
+
+_KEY_SHAPES = re.compile(r"\b(?:sk-|xai-|AIza|gsk_|sk_)[A-Za-z0-9_\-*.]{4,}")
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """`text` without any of `secrets`, nor anything shaped like an API key (providers echo
+    part of a rejected key in their error messages)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return _KEY_SHAPES.sub("[redacted]", text)
+
+
+def load_json(data: str, endpoint: Endpoint) -> Any:
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError:
+        raise ProviderError(
+            f"{endpoint.name}: sent malformed JSON in its stream ({data[:60]!r})",
+            kind="malformed",
+            retryable=True,
+        ) from None
+
+
+def error_in_stream(endpoint: Endpoint, error: Any) -> ProviderError:
+    """An error event inside a 200 stream (Anthropic's `overloaded_error`, OpenAI's error)."""
+    kind = (
+        str(error.get("type") or error.get("code") or "server") if isinstance(error, dict) else ""
+    )
+    message = error.get("message", "") if isinstance(error, dict) else str(error)
+    overloaded = "overloaded" in kind
+    return ProviderError(
+        redact(f"{endpoint.name}: {kind or 'error'} in the stream: {message}", endpoint.key),
+        kind="overloaded" if overloaded else "stream_error",
+        retryable=overloaded or "rate" in kind or "server" in kind or "api_error" in kind,
+    )
+
+
+def dry_run_view(call: HttpCall, endpoint: Endpoint) -> dict[str, Any]:
+    """The request as --dry-run shows it: every header that could hold a key redacted."""
+    secret_headers = {"authorization", "x-api-key", "x-goog-api-key", "api-key"}
+    headers = {
+        k: ("[redacted]" if k.lower() in secret_headers else redact(v, endpoint.key))
+        for k, v in call.headers.items()
+    }
+    return {
+        "method": "POST",
+        "url": redact(call.url, endpoint.key),
+        "headers": headers,
+        "body": call.body,
+    }
+
+
+def cut_short(endpoint: Endpoint) -> ProviderError:
+    """A stream that ended before the provider said it was complete."""
+    return ProviderError(
+        f"{endpoint.name}: the stream ended before the answer was complete",
+        kind="connection",
+        retryable=True,
+    )

@@ -1,0 +1,134 @@
+"""The HTTP edge: send an adapter's request with httpx, read Server-Sent Events, and turn
+every HTTP or network failure into a `ProviderError` that says whether a retry may help."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from email.utils import parsedate_to_datetime
+from time import time
+
+import httpx
+
+from tokenroute.errors import ProviderError
+from tokenroute.providers.base import Endpoint, Finished, HttpCall, TextDelta, redact
+
+Event = TextDelta | Finished
+Parser = Callable[[Iterator[tuple[str, str]], Endpoint], Iterator[Event]]
+
+# status -> (error kind, retryable)
+_STATUS_KINDS = {
+    400: ("bad_request", False),
+    401: ("auth", False),
+    403: ("auth", False),
+    404: ("not_found", False),
+    408: ("timeout", True),
+    409: ("conflict", True),
+    413: ("too_large", False),
+    422: ("bad_request", False),
+    429: ("rate_limit", True),
+    529: ("overloaded", True),
+}
+
+
+def stream(endpoint: Endpoint, call: HttpCall, parse: Parser, *, timeout: float) -> Iterator[Event]:
+    """POST `call` and yield the parsed answer as it streams in."""
+    limits = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+    try:
+        with (
+            httpx.Client(timeout=limits) as client,
+            client.stream("POST", call.url, headers=call.headers, json=call.body) as response,
+        ):
+            if response.status_code >= 400:
+                response.read()
+                raise status_error(endpoint, response)
+            yield from parse(sse_events(response.iter_lines()), endpoint)
+    except httpx.TimeoutException:
+        raise ProviderError(
+            f"{endpoint.name}: no answer within {timeout:g} s (--timeout)",
+            kind="timeout",
+            retryable=True,
+        ) from None
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        raise ProviderError(
+            f"{endpoint.name}: the connection dropped ({_plain(exc, endpoint)})",
+            kind="connection",
+            retryable=True,
+        ) from None
+    except httpx.ConnectError as exc:
+        raise ProviderError(
+            f"{endpoint.name}: cannot connect to {endpoint.base_url} ({_plain(exc, endpoint)})",
+            kind="connection",
+            retryable=True,
+        ) from None
+    except httpx.HTTPError as exc:
+        raise ProviderError(
+            f"{endpoint.name}: {_plain(exc, endpoint)}", kind="http", retryable=False
+        ) from None
+
+
+def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
+    """(event name, data) for each Server-Sent Event; the name is "" when none was given."""
+    name, data = "", []
+    for line in lines:
+        if not line:
+            if data:
+                yield name, "\n".join(data)
+            name, data = "", []
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+    if data:  # a stream that ended without the final blank line
+        yield name, "\n".join(data)
+
+
+def status_error(endpoint: Endpoint, response: httpx.Response) -> ProviderError:
+    code = response.status_code
+    kind, retryable = _STATUS_KINDS.get(code, ("server", True) if code >= 500 else ("http", False))
+    detail = redact(_error_message(response), endpoint.key)
+    hint = ""
+    if kind == "auth":
+        hint = f": check the key (tokenroute keys set {endpoint.name})"
+    return ProviderError(
+        f"{endpoint.name}: HTTP {code} {detail}{hint}".rstrip(),
+        kind=kind,
+        retryable=retryable,
+        retry_after=retry_after(response.headers),
+        status=code,
+    )
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """The wait a provider asks for: `retry-after-ms`, or `retry-after` in seconds or as a date."""
+    if "retry-after-ms" in headers:
+        try:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+        except (TypeError, ValueError):
+            return None
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:200]
+    if isinstance(body, list) and body:  # Gemini sometimes wraps the error in a list
+        body = body[0]
+    error = body.get("error", body) if isinstance(body, dict) else body
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("type") or error)[:300]
+    return str(error)[:300]
+
+
+def _plain(exc: Exception, endpoint: Endpoint) -> str:
+    return redact(str(exc) or type(exc).__name__, endpoint.key)

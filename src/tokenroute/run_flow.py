@@ -1,0 +1,277 @@
+"""`tokenroute run` from end to end: read the prompt, choose the model (and the ladder to
+escalate on), build the provider call, dispatch, close the task.
+
+The CLI hands in the environment, the ledger opener and the clock; the HTTP adapter is
+imported here only when a request is really sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NamedTuple, TextIO
+
+from tokenroute.classifier import classify, trained_model
+from tokenroute.dispatch import RunOptions, RunResult, Services, Target, dispatch, estimate_cost
+from tokenroute.endpoints import EndpointSpec, keyed_paid_endpoints, resolve_endpoint
+from tokenroute.errors import BadInputError, UnknownModelError, UsageError
+from tokenroute.inputs import read_text
+from tokenroute.models import Task, Usage
+from tokenroute.policy import Policy
+from tokenroute.pricing import PriceTable
+from tokenroute.providers.base import Finished, Message, Request, TextDelta
+from tokenroute.router import choose_models, price_models, step
+from tokenroute.taxonomy import TASK_TYPES, TIERS
+
+MAX_PROMPT = 20 * 1024 * 1024  # a prompt larger than this is surely a mistake
+
+
+class Choice(NamedTuple):
+    ladder: list[Target]
+    task_type: str | None
+    why: str  # one line: which model and why
+
+
+def read_prompt(argument: str | None, stdin: TextIO) -> str:
+    """Piped stdin, then the argument (as `llm` combines them); an error when both are empty."""
+    piped = "" if stdin.isatty() else read_text("-", stdin)
+    if len(piped) > MAX_PROMPT:
+        raise BadInputError(f"stdin holds {len(piped):,} characters: over the 20 MB limit")
+    parts = [p for p in (piped.strip("\n"), argument or "") if p.strip()]
+    if not parts:
+        raise UsageError('give a prompt: tokenroute run "..." or pipe it in (cat notes.md | ...)')
+    return "\n\n".join(parts)
+
+
+def choose(
+    prompt: str,
+    *,
+    model: str | None,
+    task: str | None,
+    tier: str | None,
+    escalate: bool,
+    table: PriceTable,
+    policy: Policy,
+    specs: Mapping[str, EndpointSpec],
+    environ: Mapping[str, str],
+    stored_keys: Mapping[str, str],
+    day: Any,
+    cache: Path | None,
+) -> Choice:
+    """The model to start on and, with --escalate, the dearer ones to move to."""
+
+    def endpoint_for(name: str):
+        return resolve_endpoint(name, specs, environ, stored_keys)
+
+    if model is not None:
+        target = _explicit_target(model, table, specs, endpoint_for)
+        ladder = [target]
+        if escalate and target.tier in TIERS:
+            ladder += _ladder_above(
+                target.tier, None, table, day, specs, environ, stored_keys, endpoint_for
+            )
+        return Choice(
+            ladder,
+            task if task not in (None, "auto") else None,
+            f"{target.name} ({target.endpoint.name}): asked for with -m",
+        )
+    task_type, reason = _task_type(prompt, task, policy, cache)
+    start = tier or (policy.types[task_type].tier if task_type else "mid")
+    usable = keyed_paid_endpoints(specs, environ, stored_keys)
+    estimates = price_models(table, day, start, task_type, _typical(policy, task_type))
+    best, _, has = choose_models(estimates, usable)
+    if best is None or not has:
+        needed = sorted({e.model.provider for e in estimates}) or ["none in the table"]
+        raise UsageError(
+            f"no provider of tier {start} has a key: set one ({', '.join(needed)}) with "
+            "'tokenroute keys set NAME' or its environment variable, or choose -m MODEL"
+        )
+    target = Target(
+        best.model.id, best.model.id, endpoint_for(best.model.provider), start, best.model
+    )
+    ladder = [target]
+    if escalate:
+        ladder += _ladder_above(
+            start, task_type, table, day, specs, environ, stored_keys, endpoint_for
+        )
+    why = f"{target.name} ({target.endpoint.name}, {start})"
+    why += f": {reason}" if reason else (": --tier" if tier else "")
+    return Choice(ladder, task_type, why)
+
+
+def _task_type(prompt: str, task: str | None, policy: Policy, cache: Path | None):
+    if task is None or task == "auto":
+        found = classify(prompt, trained_model(cache), policy)
+        sure = f"{found.confidence:.0%} sure"
+        return found.task_type, f"looks like {found.task_type} ({sure}), policy tier"
+    if task not in TASK_TYPES:
+        raise UsageError(f"--task must be auto or one of {', '.join(TASK_TYPES)} (got '{task}')")
+    return task, f"task {task}, policy tier"
+
+
+def _typical(policy: Policy, task_type: str | None) -> Usage:
+    rule = policy.types.get(task_type) if task_type else None
+    return (
+        Usage(input=rule.input_tokens, output=rule.output_tokens)
+        if rule
+        else Usage(5000, 0, 0, 0, 1000)
+    )
+
+
+def _ladder_above(tier, task_type, table, day, specs, environ, stored_keys, endpoint_for):
+    ladder = []
+    usable = keyed_paid_endpoints(specs, environ, stored_keys)
+    current = tier
+    while current != "frontier":
+        current = step(current, 1)
+        best, _, has = choose_models(
+            price_models(table, day, current, task_type, Usage(input=1000, output=1000)), usable
+        )
+        if best is not None and has:
+            ladder.append(
+                Target(
+                    best.model.id,
+                    best.model.id,
+                    endpoint_for(best.model.provider),
+                    current,
+                    best.model,
+                )
+            )
+    return ladder
+
+
+def _explicit_target(name: str, table: PriceTable, specs, endpoint_for) -> Target:
+    """-m MODEL (a table model), or -m ENDPOINT/MODEL for any model a server knows."""
+    found = table.find(name)
+    if found is not None:
+        if found.provider not in specs:
+            raise UsageError(
+                f"{found.id} is served by {found.provider}, which has no endpoint "
+                "configured: add it under endpoints: in the config"
+            )
+        return Target(
+            found.id, _api_name(found.id, name), endpoint_for(found.provider), found.tier, found
+        )
+    prefix, _, rest = name.partition("/")
+    if rest and prefix in specs:
+        endpoint = endpoint_for(prefix)
+        priced = table.find(rest)
+        tier = "local" if endpoint.local else (priced.tier if priced else None)
+        return Target(priced.id if priced else rest, rest, endpoint, tier, priced)
+    raise UnknownModelError(
+        f"unknown model '{name}': pick one from 'tokenroute prices', or give ENDPOINT/MODEL "
+        "for any model a server has (e.g. ollama/llama3.2)"
+    )
+
+
+def _api_name(table_id: str, asked: str) -> str:
+    """The name the API knows: a dated snapshot the user asked for is sent as asked."""
+    return asked if asked.lower() != table_id.lower() and "/" not in asked else table_id
+
+
+def build_request(
+    prompt: str, *, system: str | None, max_tokens: int | None, cache_system: bool
+) -> Request:
+    return Request(
+        model="",
+        messages=(Message("user", prompt),),
+        system=system,
+        max_tokens=max_tokens,
+        cache_system=cache_system,
+    )
+
+
+def new_task(task_type: str | None, project: str | None, now: datetime) -> tuple[Task, bool]:
+    """TOKENROUTE_TASK's task (the run is one step of it), else a task of its own."""
+    from tokenroute.record import new_task_id
+    from tokenroute.timewindow import stamp
+
+    given = os.environ.get("TOKENROUTE_TASK")
+    if given:
+        return Task(id=given, created_at=stamp(now), type=task_type, project=project), False
+    return Task(id=new_task_id(), created_at=stamp(now), type=task_type, project=project), True
+
+
+def prompt_hash(prompt: str) -> str:
+    return hashlib.sha256(prompt.encode()).hexdigest()[:16]
+
+
+def send(target: Target, request: Request, timeout: float) -> Iterator[TextDelta | Finished]:
+    """The real provider call: the adapter for the endpoint's protocol, over httpx."""
+    from importlib import import_module
+
+    from tokenroute.providers import wire
+
+    adapter = import_module(f"tokenroute.providers.{target.endpoint.protocol}")
+    call = adapter.build(request, target.endpoint)
+    return wire.stream(target.endpoint, call, adapter.parse, timeout=timeout)
+
+
+def dry_run(choice: Choice, request: Request) -> dict[str, Any]:
+    from importlib import import_module
+
+    from tokenroute.providers.base import dry_run_view
+
+    target = choice.ladder[0]
+    adapter = import_module(f"tokenroute.providers.{target.endpoint.protocol}")
+    call = adapter.build(request._replace(model=target.api_model), target.endpoint)
+    return dry_run_view(call, target.endpoint)
+
+
+def make_services(
+    ledger: Any,
+    *,
+    price_revision: str | None,
+    write: Callable[[str], None],
+    notify: Callable[[str], None],
+    clock: Callable[[], datetime],
+    sender: Callable[..., Iterator[TextDelta | Finished]] = send,
+) -> Services:
+    from tokenroute.tokens import count_tokens
+
+    return Services(
+        send=sender,
+        ledger=ledger,
+        clock=clock,
+        sleep=time.sleep,
+        count_tokens=lambda text: count_tokens(text).tokens,
+        write=write,
+        notify=notify,
+        price_revision=price_revision,
+        rng=random.Random(),
+    )
+
+
+def run(
+    request: Request,
+    choice: Choice,
+    task: Task,
+    options: RunOptions,
+    services: Services,
+    *,
+    output_tokens: int,
+) -> RunResult:
+    return dispatch(request, choice.ladder, task, options, services, estimated_output=output_tokens)
+
+
+def expected_cost(choice: Choice, request: Request, output_tokens: int, at: datetime):
+    from tokenroute.tokens import count_tokens
+
+    text = "\n".join([request.system or "", *(m.content for m in request.messages)])
+    return estimate_cost(choice.ladder[0], count_tokens(text).tokens, output_tokens, at)
+
+
+def stdout_writer() -> Callable[[str], None]:
+    stream = sys.stdout  # looked up now: tests and pipes replace it
+
+    def write(text: str) -> None:
+        stream.write(text)
+        stream.flush()
+
+    return write

@@ -1,0 +1,408 @@
+"""`tokenroute run` against a local server that speaks each provider's wire format.
+
+Nothing inside tokenroute is mocked: requests go over real HTTP to 127.0.0.1, answers
+stream back as Server-Sent Events, and every attempt lands in a real SQLite ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, assert_one_line_error, write
+from fakeprovider import FakeProvider, Reply
+
+from tokenroute.errors import ExitCode
+
+OPENAI_KEY = "sk-test-OPENAI-0123456789abcdef"
+ANTHROPIC_KEY = "sk-ant-test-0123456789abcdef"
+GEMINI_KEY = "AIzaTEST0123456789abcdef"
+SECRETS = (OPENAI_KEY, ANTHROPIC_KEY, GEMINI_KEY)
+
+
+@pytest.fixture
+def provider(isolated_home, monkeypatch):
+    server = FakeProvider()
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+    monkeypatch.setenv("GEMINI_API_KEY", GEMINI_KEY)
+    write(
+        isolated_home / "config.yaml",
+        f"retry_base: 0.01\nmax_wait: 5\ntimeout: 5\n"
+        f"endpoints:\n  google: {{base_url: '{server.url}'}}\n"
+        f"  ollama: {{base_url: '{server.url}/v1'}}\n",
+    )
+    yield server
+    server.close()
+
+
+def attempts(home: Path) -> list[dict]:
+    conn = sqlite3.connect(home / "ledger.db")
+    conn.row_factory = sqlite3.Row
+    rows = [dict(r) for r in conn.execute("SELECT * FROM attempts ORDER BY id")]
+    conn.close()
+    return rows
+
+
+def task_outcomes(home: Path) -> list[str]:
+    conn = sqlite3.connect(home / "ledger.db")
+    rows = [r[0] for r in conn.execute("SELECT outcome FROM tasks")]
+    conn.close()
+    return rows
+
+
+def assert_no_secret(home: Path, *outputs: str) -> None:
+    ledger = (home / "ledger.db").read_bytes() if (home / "ledger.db").exists() else b""
+    for secret in SECRETS:
+        for text in outputs:
+            assert secret not in text and secret[-12:] not in text
+        assert secret.encode() not in ledger
+
+
+# ---------------------------------------------------------------- each wire format
+
+
+def test_openai_streams_the_answer_and_logs_the_usage(run, provider, isolated_home):
+    provider.queue(Reply(input=1000, cached=200, output=50, reasoning=10))
+    out = run("run", "-m", "gpt-5-mini", "say hello")
+    assert out.exit_code == 0, out.stderr
+    assert out.stdout == "Hello, world.\n"
+    sent = provider.requests[0]
+    assert sent["path"] == "/v1/chat/completions"
+    assert sent["headers"]["authorization"] == f"Bearer {OPENAI_KEY}"
+    assert sent["body"]["stream_options"] == {"include_usage": True}
+    assert sent["body"]["messages"] == [{"role": "user", "content": "say hello"}]
+    [row] = attempts(isolated_home)
+    assert (row["model"], row["provider"], row["status"], row["source"]) == (
+        "gpt-5-mini",
+        "openai",
+        "ok",
+        "run",
+    )
+    # OpenAI's prompt_tokens include the cached ones: 1,000 uncached + 200 cached
+    assert (row["input_tokens"], row["cache_read_tokens"], row["output_tokens"]) == (1000, 200, 50)
+    assert row["reasoning_tokens"] == 10 and row["input_estimated"] == 0
+    # gpt-5-mini: $0.25 in, $0.025 cached, $2 out per 1M
+    assert row["cost_micros"] == 250 + 5 + 100
+    assert task_outcomes(isolated_home) == ["success"]
+    assert "gpt-5-mini: 1,200 in (200 cached) / 50 out" in out.stderr
+    assert_no_secret(isolated_home, out.stdout, out.stderr)
+
+
+def test_anthropic_caches_the_system_prompt_and_reads_every_bucket(run, provider, isolated_home):
+    provider.queue(Reply(input=30, cached=2000, cache_write=500, output=40))
+    out = run("run", "-m", "claude-sonnet-4-6", "-s", "You are terse", "--cache", "hi")
+    assert out.exit_code == 0, out.stderr
+    assert out.stdout == "Hello, world.\n"
+    sent = provider.requests[0]
+    assert sent["path"] == "/v1/messages"
+    assert sent["headers"]["x-api-key"] == ANTHROPIC_KEY
+    assert sent["headers"]["anthropic-version"] == "2023-06-01"
+    assert sent["body"]["system"] == [
+        {"type": "text", "text": "You are terse", "cache_control": {"type": "ephemeral"}}
+    ]
+    [row] = attempts(isolated_home)
+    assert (row["input_tokens"], row["cache_read_tokens"], row["cache_write_tokens"]) == (
+        30,
+        2000,
+        500,
+    )
+    assert row["output_tokens"] == 40
+    # sonnet 4.6: $3 in, $0.30 cache read, $3.75 cache write, $15 out per 1M
+    assert row["cost_micros"] == 90 + 600 + 1875 + 600
+
+
+def test_gemini_counts_thinking_as_output(run, provider, isolated_home):
+    provider.queue(Reply(input=100, output=300, reasoning=200))
+    out = run("run", "-m", "gemini-2.5-flash", "hi")
+    assert out.exit_code == 0, out.stderr
+    assert out.stdout == "Hello, world.\n"
+    sent = provider.requests[0]
+    assert sent["path"] == "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    assert sent["headers"]["x-goog-api-key"] == GEMINI_KEY
+    [row] = attempts(isolated_home)
+    assert (row["input_tokens"], row["output_tokens"], row["reasoning_tokens"]) == (100, 300, 200)
+
+
+def test_a_local_endpoint_is_free_and_needs_no_key(run, provider, isolated_home):
+    out = run("run", "-m", "ollama/qwen3:8b", "hi")
+    assert out.exit_code == 0, out.stderr
+    assert "authorization" not in provider.requests[0]["headers"]
+    [row] = attempts(isolated_home)
+    assert (row["model"], row["tier"], row["cost_micros"]) == ("qwen3:8b", "local", 0)
+
+
+def test_the_task_type_picks_the_tier_and_model(run, provider, isolated_home):
+    out = run("run", "--task", "test", "write tests for parse_duration")
+    assert out.exit_code == 0, out.stderr
+    [row] = attempts(isolated_home)
+    assert (row["task_type"], row["tier"], row["provider"]) == ("test", "small", "openai")
+    assert "small" in out.stderr.splitlines()[0]
+
+
+def test_stdin_comes_before_the_argument(run, provider):
+    assert run("run", "-m", "gpt-5-mini", "summarise this", input="notes\n").exit_code == 0
+    content = provider.requests[0]["body"]["messages"][0]["content"]
+    assert content == "notes\n\nsummarise this"
+
+
+def test_json_output(run, provider):
+    provider.queue(Reply(status=429, kind="status", headers={"retry-after": "0"}), Reply())
+    body = json.loads(run("run", "-m", "gpt-5-mini", "hi", "--json").stdout)
+    assert body["answer"] == "Hello, world."
+    assert body["model"] == "gpt-5-mini" and body["usage"]["input"] == 12
+    assert [a["status"] for a in body["attempts"]] == ["error", "ok"]
+    assert body["attempts"][0]["error_kind"] == "rate_limit"
+    assert body["task_id"].startswith("t-")
+
+
+def test_dry_run_sends_nothing_and_hides_the_key(run, provider, isolated_home):
+    out = run("run", "-m", "claude-sonnet-4-6", "hi", "--dry-run")
+    assert out.exit_code == 0
+    assert provider.requests == []
+    assert "x-api-key: [redacted]" in out.stdout and "/v1/messages" in out.stdout
+    assert not (isolated_home / "ledger.db").exists()
+    assert_no_secret(isolated_home, out.stdout, out.stderr)
+
+
+def test_tokenroute_task_groups_runs(run, provider, isolated_home, monkeypatch):
+    task_id = run("task", "start", "--type", "code").stdout.strip()
+    monkeypatch.setenv("TOKENROUTE_TASK", task_id)
+    run("run", "-m", "gpt-5-mini", "one")
+    run("run", "-m", "gpt-5-mini", "two")
+    rows = attempts(isolated_home)
+    assert [r["task_id"] for r in rows] == [task_id, task_id]
+    assert [r["attempt"] for r in rows] == [1, 2]
+    assert task_outcomes(isolated_home) == ["unknown"]  # the task's owner ends it
+
+
+# ---------------------------------------------------------------- faults and retries
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [
+        (Reply(kind="status", status=429, headers={"retry-after": "0"}), "rate_limit"),
+        (Reply(kind="status", status=500), "server"),
+        (Reply(kind="status", status=503), "server"),
+        (Reply(kind="malformed"), "malformed"),
+        (Reply(kind="reset"), "connection"),
+    ],
+    ids=["429", "500", "503", "malformed-json", "reset-mid-stream"],
+)
+def test_a_passing_fault_is_retried_and_every_attempt_logged(
+    run, provider, isolated_home, fault, kind
+):
+    provider.queue(fault, Reply(output=9))
+    out = run("run", "-m", "gpt-5-mini", "hi", "--no-stream")
+    assert out.exit_code == 0, out.stderr
+    assert out.stdout == "Hello, world.\n"  # one clean answer, even after a cut stream
+    first, second = attempts(isolated_home)
+    assert (first["status"], first["error_kind"]) == ("error", kind)
+    assert (second["status"], second["output_tokens"]) == ("ok", 9)
+    assert len(provider.requests) == 2
+    assert task_outcomes(isolated_home) == ["success"]
+    assert_no_secret(isolated_home, out.stdout, out.stderr)
+
+
+def test_an_error_before_any_byte_costs_nothing_a_cut_stream_is_estimated(
+    run, provider, isolated_home
+):
+    provider.queue(Reply(kind="status", status=500), Reply(kind="reset"), Reply())
+    assert run("run", "-m", "gpt-5-mini", "hi", "--no-stream").exit_code == 0
+    failed, cut, _ = attempts(isolated_home)
+    assert (failed["input_tokens"], failed["output_tokens"], failed["cost_micros"]) == (0, 0, 0)
+    assert cut["input_estimated"] == 1 and cut["input_tokens"] > 0 and cut["output_tokens"] > 0
+
+
+def test_anthropic_overloaded_529_and_an_error_inside_the_stream(run, provider, isolated_home):
+    provider.queue(
+        Reply(kind="status", status=529, message="Overloaded"), Reply(kind="stream_error"), Reply()
+    )
+    out = run("run", "-m", "claude-haiku-4-5", "hi", "--no-stream")
+    assert out.exit_code == 0, out.stderr
+    assert [r["error_kind"] for r in attempts(isolated_home)] == ["overloaded", "overloaded", None]
+
+
+def test_a_slow_first_byte_times_out_and_is_retried(run, provider, isolated_home):
+    provider.queue(Reply(delay=1.5), Reply())
+    out = run("run", "-m", "gpt-5-mini", "hi", "--timeout", "0.3")
+    assert out.exit_code == 0, out.stderr
+    assert [r["error_kind"] for r in attempts(isolated_home)] == ["timeout", None]
+
+
+def test_retries_run_out(run, provider, isolated_home):
+    provider.queue(*[Reply(kind="status", status=500, message="boom")] * 3)
+    out = run("run", "-m", "gpt-5-mini", "hi", "--retries", "2")
+    assert_one_line_error(out, ExitCode.PROVIDER, "openai: HTTP 500 boom")
+    rows = attempts(isolated_home)
+    assert [r["status"] for r in rows] == ["error"] * 3
+    assert task_outcomes(isolated_home) == ["failure"]
+    assert out.stdout == ""
+
+
+def test_retry_after_longer_than_max_wait_is_not_waited_for(run, provider, isolated_home):
+    provider.queue(Reply(kind="status", status=429, headers={"retry-after": "120"}))
+    started = time.monotonic()
+    out = run("run", "-m", "gpt-5-mini", "hi")
+    assert_one_line_error(out, ExitCode.PROVIDER, "asks to wait 120 s")
+    assert time.monotonic() - started < 10
+    assert len(attempts(isolated_home)) == 1
+
+
+def test_a_rejected_key_is_not_retried_and_never_echoed(run, provider, isolated_home):
+    provider.queue(
+        Reply(kind="status", status=401, message=f"Incorrect API key provided: {OPENAI_KEY}")
+    )
+    out = run("run", "-m", "gpt-5-mini", "hi")
+    assert_one_line_error(out, ExitCode.PROVIDER, "HTTP 401", "tokenroute keys set openai")
+    assert len(provider.requests) == 1
+    assert attempts(isolated_home)[0]["error_kind"] == "auth"
+    assert_no_secret(isolated_home, out.stdout, out.stderr)
+
+
+def test_a_missing_usage_block_is_estimated_and_said(run, provider, isolated_home):
+    provider.queue(Reply(kind="no_usage"))
+    out = run("run", "-m", "gpt-5-mini", "hi")
+    assert out.exit_code == 0
+    [row] = attempts(isolated_home)
+    assert row["input_estimated"] == 1 and row["output_tokens"] > 0
+    assert "sent no usage: tokens estimated" in out.stderr
+
+
+# ---------------------------------------------------------------- validation, escalation
+
+
+def test_expect_json_retries_an_invalid_answer(run, provider, isolated_home):
+    provider.queue(Reply(text=("not json",)), Reply(text=("```json\n", '{"a": 1}', "\n```")))
+    out = run("run", "-m", "gpt-5-mini", "give json", "--expect", "json")
+    assert out.exit_code == 0, out.stderr
+    assert json.loads(out.stdout) == {"a": 1}
+    assert [r["status"] for r in attempts(isolated_home)] == ["invalid", "ok"]
+
+
+def test_expect_json_gives_up_with_its_own_exit_code(run, provider):
+    provider.queue(*[Reply(text=("nope",))] * 2)
+    out = run("run", "-m", "gpt-5-mini", "x", "--expect", "json", "--retries", "1")
+    assert_one_line_error(out, ExitCode.INVALID_ANSWER, "not valid JSON")
+    assert out.stdout == ""
+
+
+def test_escalation_moves_up_a_tier_after_retries(run, provider, isolated_home):
+    provider.queue(*[Reply(kind="status", status=500)] * 2)
+    out = run("run", "--tier", "small", "--escalate", "--retries", "1", "hi")
+    assert out.exit_code == 0, out.stderr
+    rows = attempts(isolated_home)
+    assert [r["tier"] for r in rows] == ["small", "small", "mid"]
+    assert [r["status"] for r in rows] == ["error", "error", "ok"]
+    assert "escalating to" in out.stderr
+
+
+def test_max_cost_refuses_before_sending(run, provider, isolated_home):
+    out = run("run", "-m", "claude-opus-4-6", "hi", "--max-cost", "0.000001")
+    assert_one_line_error(out, ExitCode.OVER_BUDGET, "over --max-cost")
+    assert provider.requests == []
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["run", "-m", "no-such-model", "hi"], ExitCode.NOT_FOUND, "unknown model 'no-such-model'"),
+        (["run", "--task", "poetry", "hi"], ExitCode.USAGE, "--task must be auto or one of"),
+        (["run", "--expect", "xml", "hi"], ExitCode.USAGE, "--expect takes json"),
+        (["run", "--max-cost", "cheap", "hi"], ExitCode.USAGE, "--max-cost must be an amount"),
+        (["run", "--tier", "huge", "hi"], ExitCode.USAGE, "tier"),
+        (["run"], ExitCode.USAGE, "give a prompt"),
+    ],
+)
+def test_bad_run_input(run, provider, args, code, message):
+    assert_one_line_error(run(*args), code, message)
+    assert provider.requests == []
+
+
+def test_no_key_says_how_to_set_one(run, isolated_home):
+    out = run("run", "-m", "claude-sonnet-4-6", "hi")
+    assert_one_line_error(
+        out,
+        ExitCode.USAGE,
+        "no API key for anthropic: set ANTHROPIC_API_KEY or run 'tokenroute keys set anthropic'",
+    )
+
+
+def test_a_broken_config_names_the_setting(run, isolated_home):
+    write(isolated_home / "config.yaml", "retries: many\n")
+    assert_one_line_error(run("run", "hi"), ExitCode.BAD_INPUT, "retries must be a number")
+    write(isolated_home / "config.yaml", "endpoints:\n  mine: {base_url: 'ftp://x'}\n")
+    assert_one_line_error(run("run", "hi"), ExitCode.BAD_INPUT, "endpoints: mine: base_url")
+
+
+def test_ctrl_c_mid_stream_records_a_cancelled_attempt(provider, isolated_home, tmp_path):
+    import signal
+
+    provider.queue(Reply(kind="stall", text=("partial answer ",) * 3))
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tokenroute", "run", "-m", "gpt-5-mini", "hi"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    first = process.stdout.read(8)  # the stream has begun
+    assert first == b"partial "
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == ExitCode.INTERRUPTED, err
+    assert b"Traceback" not in err
+    [row] = attempts(isolated_home)
+    assert (row["status"], row["error_kind"], row["input_estimated"]) == (
+        "cancelled",
+        "interrupted",
+        1,
+    )
+    assert row["output_tokens"] > 0
+
+
+# ---------------------------------------------------------------- keys
+
+
+def test_keys_set_list_remove(run, isolated_home):
+    out = run("keys", "set", "xai", input="xai-SECRETKEY0123456789\n")
+    assert out.exit_code == 0, out.stderr
+    path = isolated_home / "keys.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    listed = run("keys", "list", "--json")
+    assert "xai-SECRETKEY" not in listed.stdout + out.stdout + out.stderr
+    rows = {r["endpoint"]: r for r in json.loads(listed.stdout)["keys"]}
+    assert rows["xai"]["key"] == "keys file" and rows["ollama"]["key"] == "not needed (local)"
+    assert run("keys", "remove", "xai").exit_code == 0
+    assert json.loads(path.read_text()) == {}
+    assert_one_line_error(run("keys", "remove", "xai"), ExitCode.NOT_FOUND, "no stored key")
+    assert_one_line_error(run("keys", "set", "nope", input="k\n"), ExitCode.USAGE, "no endpoint")
+    assert_one_line_error(run("keys", "set", "xai", input="\n"), ExitCode.BAD_INPUT, "empty")
+
+
+def test_a_stored_key_is_used(run, provider, isolated_home, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    run("keys", "set", "openai", input="sk-stored-0123456789\n")
+    assert run("run", "-m", "gpt-5-mini", "hi").exit_code == 0
+    assert provider.requests[0]["headers"]["authorization"] == "Bearer sk-stored-0123456789"
+
+
+def test_config_show_and_path(run, provider, isolated_home):
+    assert run("config", "path").stdout.strip() == str(isolated_home / "config.yaml")
+    shown = json.loads(run("config", "show", "--json").stdout)["config"]
+    assert shown["retries"] == 2 and shown["retry_base"] == 0.01
+    assert shown["endpoints"]["google"]["base_url"] == provider.url
