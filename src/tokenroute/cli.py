@@ -694,8 +694,7 @@ def task_start(
 ) -> None:
     """Start a task and print its id: export TOKENROUTE_TASK=$(tokenroute task start ...)"""
     from tokenroute import render
-    from tokenroute.models import Task
-    from tokenroute.record import new_task_id
+    from tokenroute.models import Task, new_task_id
     from tokenroute.settings import detect_project
     from tokenroute.timewindow import stamp
 

@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, NamedTuple, Protocol
 
 from tokenroute.cost import cost, to_micro_dollars
@@ -99,8 +100,8 @@ def dispatch(
     """Try each target of the ladder in turn (escalation), each with retries."""
     tries: list[TryRecord] = []
     warnings: list[str] = []
-    prompt_text = _prompt_text(request)
-    input_tokens = services.count_tokens(prompt_text)
+    # counted only when needed (an estimate): loading the tokenizer costs ~100 ms
+    input_tokens = cache(lambda: services.count_tokens(_prompt_text(request)))
     error: Exception | None = None
     for level, target in enumerate(ladder):
         _check_budget(
@@ -136,7 +137,7 @@ def _try_target(
     services: Services,
     tries: list[TryRecord],
     warnings: list[str],
-    input_tokens: int,
+    input_tokens: Callable[[], int],
 ) -> str:
     """The answer from this target, trying again on failures that may pass."""
     call = request._replace(model=target.api_model)
@@ -282,7 +283,7 @@ def _check_budget(
     options: RunOptions,
     target: Target,
     tries: list[TryRecord],
-    input_tokens: int,
+    input_tokens: Callable[[], int],
     output_tokens: int,
     at: datetime,
     *,
@@ -291,7 +292,7 @@ def _check_budget(
     if options.max_cost is None:
         return
     spent = sum((t.cost or Decimal(0) for t in tries), Decimal(0))
-    expected = estimate_cost(target, input_tokens, output_tokens, at)
+    expected = estimate_cost(target, input_tokens(), output_tokens, at)
     if expected is None:
         raise OverBudgetError(
             f"{target.name} has no known price, so --max-cost cannot be kept: add its price "
@@ -305,15 +306,19 @@ def _check_budget(
         )
 
 
-def _usage_so_far(parts: list[str], input_tokens: int, services: Services) -> tuple[Usage, bool]:
+def _usage_so_far(
+    parts: list[str], input_tokens: Callable[[], int], services: Services
+) -> tuple[Usage, bool]:
     """A try that broke: nothing is billed before the first byte; after it, estimate."""
     if not parts:
         return Usage(), False
     return _estimate("".join(parts), input_tokens, services)
 
 
-def _estimate(answer: str, input_tokens: int, services: Services) -> tuple[Usage, bool]:
-    return Usage(input=input_tokens, output=services.count_tokens(answer) if answer else 0), True
+def _estimate(
+    answer: str, input_tokens: Callable[[], int], services: Services
+) -> tuple[Usage, bool]:
+    return Usage(input=input_tokens(), output=services.count_tokens(answer) if answer else 0), True
 
 
 def _backoff(number: int, options: RunOptions, rng: random.Random) -> float:

@@ -172,6 +172,13 @@ class Task(NamedTuple):
     ended_at: str | None = None
 
 
+def new_task_id() -> str:
+    """t- and 12 random hex digits: unique enough for one person's ledger, short to type."""
+    from secrets import token_hex
+
+    return "t-" + token_hex(6)
+
+
 STATUSES: tuple[str, ...] = ("ok", "error", "invalid", "cancelled")
 OUTCOMES: tuple[str, ...] = ("success", "failure", "unknown")
 

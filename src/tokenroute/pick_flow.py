@@ -221,7 +221,7 @@ class PickFlow:
             ledger.close()
 
     def _log(self, text: str | None, result: Recommendation) -> str:
-        from tokenroute.record import new_task_id
+        from tokenroute.models import new_task_id
         from tokenroute.timewindow import stamp
 
         task = Task(

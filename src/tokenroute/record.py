@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -10,7 +9,7 @@ from typing import Any
 
 from tokenroute.cost import cost, to_micro_dollars
 from tokenroute.errors import UsageError
-from tokenroute.models import STATUSES, Attempt, Task, Usage
+from tokenroute.models import STATUSES, Attempt, Task, Usage, new_task_id
 from tokenroute.pricing import PriceTable
 from tokenroute.timewindow import parse_moment, stamp
 from tokenroute.usage_formats import UsageFormatError, parse_usage
@@ -85,10 +84,6 @@ class Priced:
     attempt: Attempt
     task: Task
     warnings: list[str] = field(default_factory=list)
-
-
-def new_task_id() -> str:
-    return "t-" + secrets.token_hex(6)
 
 
 def call_from_json(raw: Any, now: datetime, defaults: Mapping[str, Any]) -> Call:

@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
-from tokenroute.classifier import classify, trained_model
 from tokenroute.dispatch import RunOptions, RunResult, Services, Target, dispatch, estimate_cost
 from tokenroute.endpoints import EndpointSpec, keyed_paid_endpoints, resolve_endpoint
 from tokenroute.errors import BadInputError, UnknownModelError, UsageError
@@ -107,6 +106,8 @@ def choose(
 
 def _task_type(prompt: str, task: str | None, policy: Policy, cache: Path | None):
     if task is None or task == "auto":
+        from tokenroute.classifier import classify, trained_model
+
         found = classify(prompt, trained_model(cache), policy)
         sure = f"{found.confidence:.0%} sure"
         return found.task_type, f"looks like {found.task_type} ({sure}), policy tier"
@@ -189,7 +190,7 @@ def build_request(
 
 def new_task(task_type: str | None, project: str | None, now: datetime) -> tuple[Task, bool]:
     """TOKENROUTE_TASK's task (the run is one step of it), else a task of its own."""
-    from tokenroute.record import new_task_id
+    from tokenroute.models import new_task_id
     from tokenroute.timewindow import stamp
 
     given = os.environ.get("TOKENROUTE_TASK")
