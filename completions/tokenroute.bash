@@ -8,7 +8,7 @@ _tokenroute() {
         word="${COMP_WORDS[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:$prev" in
@@ -27,6 +27,7 @@ _tokenroute() {
         "run:--expect") values="" ;;
         "run:--max-cost") values="" ;;
         "run:--max-tokens") values="" ;;
+        "run:--tag") values="" ;;
         "run:--ledger") values="" ;;
         "prices:--provider") values="" ;;
         "prices:--tier") values="local economy small mid frontier" ;;
@@ -74,6 +75,15 @@ _tokenroute() {
         "log:--source") values="" ;;
         "log:--model"|"log:-m") values="" ;;
         "log:--ledger") values="" ;;
+        "budget set:--daily") values="" ;;
+        "budget set:--monthly") values="" ;;
+        "budget set:--task-type") values="" ;;
+        "budget set:--tag") values="" ;;
+        "budget set:--project") values="" ;;
+        "budget list:--ledger") values="" ;;
+        "budget remove:--task-type") values="" ;;
+        "budget remove:--tag") values="" ;;
+        "budget remove:--project") values="" ;;
         *) values="-" ;;
     esac
     if [[ "$values" != "-" ]]; then
@@ -81,9 +91,9 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") opts="--version --debug --help -h"; words="pick run prices estimate record task mark report log keys config paths completions" ;;
+        "") opts="--version --debug --help -h"; words="pick run prices estimate record task mark report log budget keys config paths completions" ;;
         "pick") opts="--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --ledger --json --help -h"; words="" ;;
-        "run") opts="--model -m --system -s --task --tier --escalate --retries --timeout --expect --max-cost --max-tokens --cache --no-stream --dry-run --quiet -q --ledger --json --help -h"; words="" ;;
+        "run") opts="--model -m --system -s --task --tier --escalate --retries --timeout --expect --max-cost --max-tokens --cache --no-stream --dry-run --tag --quiet -q --ledger --json --help -h"; words="" ;;
         "prices") opts="--provider --tier --at --json --help -h"; words="show check import" ;;
         "prices show") opts="--json --help -h"; words="" ;;
         "prices check") opts="--json --help -h"; words="" ;;
@@ -96,6 +106,10 @@ _tokenroute() {
         "mark") opts="--success --failure --ledger --json --help -h"; words="" ;;
         "report") opts="--last --since --until --by --task-type --project --source --ledger --json --csv --help -h"; words="" ;;
         "log") opts="--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h"; words="" ;;
+        "budget") opts="--help -h"; words="set list remove" ;;
+        "budget set") opts="--daily --monthly --task-type --tag --project --downgrade --refuse --help -h"; words="" ;;
+        "budget list") opts="--ledger --json --help -h"; words="" ;;
+        "budget remove") opts="--task-type --tag --project --help -h"; words="" ;;
         "keys") opts="--help -h"; words="set list remove" ;;
         "keys set") opts="--help -h"; words="" ;;
         "keys list") opts="--json --help -h"; words="" ;;

@@ -4,7 +4,7 @@ function __tokenroute_path
     set -l cmdpath ""
     for word in (commandline -opc)[2..-1]
         set -l candidate (string trim -- "$cmdpath $word")
-        if contains -- $candidate 'pick' 'run' 'prices' 'prices show' 'prices check' 'prices import' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'keys' 'keys set' 'keys list' 'keys remove' 'config' 'config path' 'config show' 'config edit' 'paths' 'completions'
+        if contains -- $candidate 'pick' 'run' 'prices' 'prices show' 'prices check' 'prices import' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'budget' 'budget set' 'budget list' 'budget remove' 'keys' 'keys set' 'keys list' 'keys remove' 'config' 'config path' 'config show' 'config edit' 'paths' 'completions'
             set cmdpath $candidate
         end
     end
@@ -23,6 +23,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a task -d 'Group call
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a mark -d 'Set a task\'s outcome after the fact: --success or --failure'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a report -d 'Cost per task, per successful task, I/O ratio and retry tax, by group'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a log -d 'The most recent attempts in the ledger, newest first'
+complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a budget -d 'Daily and monthly spending limits that run keeps to'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a keys -d 'Store API keys for providers (a file only you can read)'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a config -d 'The config file: endpoints and run defaults'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a paths -d 'Where tokenroute keeps its files'
@@ -55,6 +56,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l max-tokens -r -d
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l cache -d 'Ask Anthropic to cache the system prompt'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l no-stream -d 'Print the answer only once it is complete'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l dry-run -d 'Show the request (key redacted); send nothing'
+complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l tag -r -d 'Tag the attempts (repeatable)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l quiet -s q -d 'Nothing on stderr'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l json -d 'Print JSON (a stable, versioned shape)'
@@ -141,6 +143,24 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "log"' -l model -s m -r -d
 complete -c tokenroute -n 'test (__tokenroute_path) = "log"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
 complete -c tokenroute -n 'test (__tokenroute_path) = "log"' -l json -d 'Print JSON (a stable, versioned shape)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "log"' -l help -s h -d 'Show the help and exit'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget"' -l help -s h -d 'Show the help and exit'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget"' -a set -d 'Set a daily and/or monthly limit (days and months in UTC); setting it again replaces it'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget"' -a list -d 'Every budget with what was spent so far today and this month (its burn)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget"' -a remove -d 'Remove the budget of a scope (no option: the overall one)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget set"' -l daily -r -d 'Limit per day'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget set"' -l monthly -r -d 'Limit per calendar month'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget set"' -l task-type -r -d 'Only this task type'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget set"' -l tag -r -d 'Only attempts with this tag'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget set"' -l project -r -d 'Only this project'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget set"' -l downgrade -l refuse -d 'Over the limit: a cheaper tier, or refuse'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget set"' -l help -s h -d 'Show the help and exit'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget list"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget list"' -l json -d 'Print JSON (a stable, versioned shape)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget list"' -l help -s h -d 'Show the help and exit'
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget remove"' -l task-type -r -d ''
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget remove"' -l tag -r -d ''
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget remove"' -l project -r -d ''
+complete -c tokenroute -n 'test (__tokenroute_path) = "budget remove"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "keys"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "keys"' -a set -d 'Store a key for NAME (asked for without echo, or piped in). Never printed'
 complete -c tokenroute -n 'test (__tokenroute_path) = "keys"' -a list -d 'Which endpoints have a key, and where it comes from (names only, never keys)'

@@ -8,7 +8,7 @@ _tokenroute() {
         word="${words[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:${words[CURRENT-1]}" in
@@ -27,6 +27,7 @@ _tokenroute() {
         "run:--expect") values="" ;;
         "run:--max-cost") values="" ;;
         "run:--max-tokens") values="" ;;
+        "run:--tag") values="" ;;
         "run:--ledger") values="" ;;
         "prices:--provider") values="" ;;
         "prices:--tier") values="local economy small mid frontier" ;;
@@ -74,6 +75,15 @@ _tokenroute() {
         "log:--source") values="" ;;
         "log:--model"|"log:-m") values="" ;;
         "log:--ledger") values="" ;;
+        "budget set:--daily") values="" ;;
+        "budget set:--monthly") values="" ;;
+        "budget set:--task-type") values="" ;;
+        "budget set:--tag") values="" ;;
+        "budget set:--project") values="" ;;
+        "budget list:--ledger") values="" ;;
+        "budget remove:--task-type") values="" ;;
+        "budget remove:--tag") values="" ;;
+        "budget remove:--project") values="" ;;
         *) values="-" ;;
     esac
     if [[ "$values" != "-" ]]; then
@@ -81,9 +91,9 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run prices estimate record task mark report log keys config paths completions); fi ;;
+        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run prices estimate record task mark report log budget keys config paths completions); fi ;;
         "pick") if [[ "$PREFIX" == -* ]]; then choices=(--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --ledger --json --help -h); else choices=(); fi ;;
-        "run") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --system -s --task --tier --escalate --retries --timeout --expect --max-cost --max-tokens --cache --no-stream --dry-run --quiet -q --ledger --json --help -h); else choices=(); fi ;;
+        "run") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --system -s --task --tier --escalate --retries --timeout --expect --max-cost --max-tokens --cache --no-stream --dry-run --tag --quiet -q --ledger --json --help -h); else choices=(); fi ;;
         "prices") if [[ "$PREFIX" == -* ]]; then choices=(--provider --tier --at --json --help -h); else choices=(show check import); fi ;;
         "prices show") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;
         "prices check") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); _files; fi ;;
@@ -96,6 +106,10 @@ _tokenroute() {
         "mark") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --json --help -h); else choices=(); fi ;;
         "report") if [[ "$PREFIX" == -* ]]; then choices=(--last --since --until --by --task-type --project --source --ledger --json --csv --help -h); else choices=(); fi ;;
         "log") if [[ "$PREFIX" == -* ]]; then choices=(--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h); else choices=(); fi ;;
+        "budget") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(set list remove); fi ;;
+        "budget set") if [[ "$PREFIX" == -* ]]; then choices=(--daily --monthly --task-type --tag --project --downgrade --refuse --help -h); else choices=(); fi ;;
+        "budget list") if [[ "$PREFIX" == -* ]]; then choices=(--ledger --json --help -h); else choices=(); fi ;;
+        "budget remove") if [[ "$PREFIX" == -* ]]; then choices=(--task-type --tag --project --help -h); else choices=(); fi ;;
         "keys") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(set list remove); fi ;;
         "keys set") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(); fi ;;
         "keys list") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;

@@ -40,6 +40,7 @@ def test_paths_follow_tokenroute_home(run, isolated_home):
         "prices": str(isolated_home / "prices"),
         "policy": str(isolated_home / "policy.yaml"),
         "cache": str(isolated_home / "cache"),
+        "budgets": str(isolated_home / "budgets.json"),
     }
     lines = run("paths").stdout.splitlines()
     assert lines[0].split() == ["ledger", str(isolated_home / "ledger.db")]

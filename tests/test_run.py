@@ -406,3 +406,61 @@ def test_config_show_and_path(run, provider, isolated_home):
     shown = json.loads(run("config", "show", "--json").stdout)["config"]
     assert shown["retries"] == 2 and shown["retry_base"] == 0.01
     assert shown["endpoints"]["google"]["base_url"] == provider.url
+
+
+# ---------------------------------------------------------------- budgets
+
+
+def spend(run, model: str, usd_in_tokens: int, **fields) -> None:
+    line = {"model": model, "input_tokens": usd_in_tokens, "output_tokens": 0, **fields}
+    assert run("record", input=json.dumps(line)).exit_code == 0
+
+
+def test_a_budget_refuses_a_run_that_would_break_it(run, provider, isolated_home):
+    assert run("budget", "set", "--daily", "1").exit_code == 0
+    spend(run, "claude-opus-4-6", 199_000)  # $0.995 of input at $5 per 1M
+    out = run("run", "-m", "claude-opus-4-6", "hi")
+    assert_one_line_error(out, ExitCode.OVER_BUDGET, "over budget: all spend", "$0.9950 of $1")
+    assert provider.requests == []
+
+
+def test_a_downgrading_budget_moves_to_a_cheaper_tier_and_warns_near_the_limit(
+    run, provider, isolated_home
+):
+    run("budget", "set", "--daily", "0.02", "--task-type", "code", "--downgrade")
+    spend(run, "gpt-5-nano", 320_000, task_type="code")  # $0.016 at $0.05 per 1M
+    out = run("run", "--task", "code", "implement the endpoint")
+    assert out.exit_code == 0, out.stderr
+    rows = attempts(isolated_home)
+    assert rows[-1]["tier"] in ("small", "economy")
+    assert "downgraded by a budget" in out.stderr
+    assert "warning: budget task-type code" in out.stderr
+
+
+def test_budget_list_shows_the_burn(run, isolated_home):
+    run("budget", "set", "--daily", "2", "--monthly", "10")
+    spend(run, "gpt-5-nano", 10_000_000)  # $0.50
+    body = json.loads(run("budget", "list", "--json").stdout)
+    burn = {b["period"]: b for b in body["budgets"]}
+    assert burn["day"]["spent_usd"] == pytest.approx(0.5) and burn["day"]["share"] == 0.25
+    assert burn["month"]["limit_usd"] == 10
+    assert "25%" in run("budget", "list").stdout
+    assert run("budget", "remove").exit_code == 0
+    assert json.loads(run("budget", "list", "--json").stdout)["budgets"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["budget", "set"], "give --daily"),
+        (["budget", "set", "--daily", "-3"], "--daily must be an amount"),
+        (["budget", "set", "--daily", "1", "--tag", "a", "--project", "b"], "one of --task-type"),
+        (["budget", "set", "--daily", "1", "--task-type", "poetry"], "--task-type must be one"),
+    ],
+)
+def test_bad_budget_input(run, args, message):
+    assert_one_line_error(run(*args), ExitCode.USAGE, message)
+
+
+def test_removing_a_missing_budget(run):
+    assert_one_line_error(run("budget", "remove", "--tag", "x"), ExitCode.NOT_FOUND, "no such")

@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from tokenroute import __version__
 from tokenroute.errors import BadInputError, ExitCode, NotFoundError, TokenrouteError, UsageError
-from tokenroute.taxonomy import TIERS
+from tokenroute.taxonomy import TASK_TYPES, TIERS
 
 if TYPE_CHECKING:
     from tokenroute.pricing import PriceTable
@@ -36,6 +36,7 @@ COMMAND_ORDER = (
     "mark",
     "report",
     "log",
+    "budget",
     "keys",
     "config",
     "paths",
@@ -132,6 +133,9 @@ task_app = _subcommands(
 )
 keys_app = _subcommands(
     "keys", "Store API keys for providers (a file only you can read).", no_args_is_help=True
+)
+budget_app = _subcommands(
+    "budget", "Daily and monthly spending limits that run keeps to.", no_args_is_help=True
 )
 config_app = _subcommands(
     "config", "The config file: endpoints and run defaults.", no_args_is_help=True
@@ -956,6 +960,9 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the request (key redacted); send nothing.")
     ] = False,
+    tags: Annotated[
+        list[str] | None, typer.Option("--tag", help="Tag the attempts (repeatable).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Nothing on stderr.")] = False,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
@@ -1012,6 +1019,10 @@ def run(
     request = run_flow.build_request(text, system=system, max_tokens=max_tokens, cache_system=cache)
     rule = policy.types.get(choice.task_type) if choice.task_type else None
     output_tokens = max_tokens or (rule.output_tokens if rule else 1000)
+    project = detect_project(Path.cwd())
+    choice, budget_warnings = _keep_to_budgets(
+        choice, request, output_tokens, tuple(tags or ()), project, ledger, paths, table, config
+    )
     if dry_run:
         expected = run_flow.expected_cost(choice, request, output_tokens, now())
         views.show_dry_run(choice, run_flow.dry_run(choice, request), expected, as_json=as_json)
@@ -1024,10 +1035,13 @@ def run(
         expect_json=expect == "json",
         max_cost=budget,
         stream=not (as_json or no_stream or expect),
+        tags=tuple(tags or ()),
     )
     talk = (lambda line: None) if quiet else views.notify
     talk(f"-> {choice.why}")
-    task_record, own_task = run_flow.new_task(choice.task_type, detect_project(Path.cwd()), now())
+    for warning in budget_warnings:
+        talk(f"warning: {warning}")
+    task_record, own_task = run_flow.new_task(choice.task_type, project, now())
     store = open_for_writing(ledger)
     try:
         services = run_flow.make_services(
@@ -1050,6 +1064,131 @@ def run(
     finally:
         store.close()
     views.show_run(result, task_record.id, streamed=options.stream, quiet=quiet, as_json=as_json)
+
+
+def _keep_to_budgets(choice, request, output_tokens, tags, project, ledger, paths, table, config):
+    """The run's choice after the budgets have had their say (refuse, or a cheaper tier)."""
+    from tokenroute import run_flow
+    from tokenroute.budgets import read_budgets
+    from tokenroute.endpoints import endpoint_specs
+    from tokenroute.keys import read_keys
+
+    budgets = read_budgets(paths.budgets)
+    if not budgets:
+        return choice, []
+    spend = _spend_reader(ledger)
+    return run_flow.enforce_budgets(
+        choice,
+        budgets,
+        spend,
+        request,
+        output_tokens,
+        now(),
+        tags=tags,
+        project=project,
+        table=table,
+        specs=endpoint_specs(config),
+        environ=os.environ,
+        stored_keys=read_keys(paths.keys),
+    )
+
+
+def _spend_reader(ledger: Path | None):
+    """USD spent since a day, per budget scope, read from the ledger (nothing when absent)."""
+    from decimal import Decimal
+
+    from tokenroute.storage.sqlite import open_ledger
+
+    def spend(scope, value, since) -> Decimal:
+        store = open_ledger(ledger_path(ledger), create=False)
+        if store is None:
+            return Decimal(0)
+        try:
+            return Decimal(store.spend_since(scope, value, since.isoformat())) / 1_000_000
+        finally:
+            store.close()
+
+    return spend
+
+
+@budget_app.command("set")
+def budget_set(
+    daily: Annotated[
+        str | None, typer.Option("--daily", metavar="USD", help="Limit per day.")
+    ] = None,
+    monthly: Annotated[
+        str | None, typer.Option("--monthly", metavar="USD", help="Limit per calendar month.")
+    ] = None,
+    task_type: Annotated[
+        str | None, typer.Option("--task-type", metavar="TYPE", help="Only this task type.")
+    ] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help="Only attempts with this tag.")] = None,
+    project: Annotated[str | None, typer.Option("--project", help="Only this project.")] = None,
+    downgrade: Annotated[
+        bool,
+        typer.Option("--downgrade/--refuse", help="Over the limit: a cheaper tier, or refuse."),
+    ] = False,
+) -> None:
+    """Set a daily and/or monthly limit (days and months in UTC); setting it again replaces it.
+
+    Example: tokenroute budget set --daily 5 --monthly 100 --task-type code --downgrade
+    """
+    from tokenroute.budgets import Budget, parse_amount, read_budgets, replace_budget, write_budgets
+    from tokenroute.settings import resolve_paths
+
+    scope, value = _budget_scope(task_type, tag, project)
+    if daily is None and monthly is None:
+        raise UsageError("give --daily USD, --monthly USD, or both")
+    budget = Budget(
+        scope,
+        value,
+        parse_amount(daily, "--daily") if daily is not None else None,
+        parse_amount(monthly, "--monthly") if monthly is not None else None,
+        "downgrade" if downgrade else "refuse",
+    )
+    path = resolve_paths().budgets
+    write_budgets(path, replace_budget(read_budgets(path), budget))
+    sys.stderr.write(f"budget for {budget.label} set\n")
+
+
+@budget_app.command("list")
+def budget_list(ledger: LedgerOpt = None, as_json: JsonOpt = False) -> None:
+    """Every budget with what was spent so far today and this month (its burn)."""
+    from tokenroute import views
+    from tokenroute.budgets import burns, read_budgets
+    from tokenroute.settings import resolve_paths
+
+    budgets = read_budgets(resolve_paths().budgets)
+    views.show_budgets(burns(budgets, _spend_reader(ledger), today()), as_json=as_json)
+
+
+@budget_app.command("remove")
+def budget_remove(
+    task_type: Annotated[str | None, typer.Option("--task-type", metavar="TYPE")] = None,
+    tag: Annotated[str | None, typer.Option("--tag")] = None,
+    project: Annotated[str | None, typer.Option("--project")] = None,
+) -> None:
+    """Remove the budget of a scope (no option: the overall one)."""
+    from tokenroute.budgets import read_budgets, write_budgets
+    from tokenroute.settings import resolve_paths
+
+    scope, value = _budget_scope(task_type, tag, project)
+    path = resolve_paths().budgets
+    budgets = read_budgets(path)
+    kept = [b for b in budgets if (b.scope, b.value) != (scope, value)]
+    if len(kept) == len(budgets):
+        raise NotFoundError("no such budget (see 'tokenroute budget list')")
+    write_budgets(path, kept)
+    sys.stderr.write("budget removed\n")
+
+
+def _budget_scope(task_type: str | None, tag: str | None, project: str | None):
+    given = [(s, v) for s, v in (("task_type", task_type), ("tag", tag), ("project", project)) if v]
+    if len(given) > 1:
+        raise UsageError("a budget covers one of --task-type, --tag or --project, not several")
+    if task_type and task_type not in TASK_TYPES:
+        raise UsageError(f"--task-type must be one of {', '.join(TASK_TYPES)} (got '{task_type}')")
+    return given[0] if given else (None, None)
 
 
 def stamp_now() -> str:

@@ -43,6 +43,7 @@ class RunOptions(NamedTuple):
     expect_json: bool = False
     max_cost: Decimal | None = None
     stream: bool = True  # write text as it arrives (off: write only the final, valid answer)
+    tags: tuple[str, ...] = ()
 
 
 class Ledger(Protocol):
@@ -157,7 +158,17 @@ def _try_target(
         except ProviderError as exc:
             usage, estimated = _usage_so_far(parts, input_tokens, services)
             _store(
-                services, tries, task, target, started, usage, "error", exc.kind, estimated, None
+                services,
+                options,
+                tries,
+                task,
+                target,
+                started,
+                usage,
+                "error",
+                exc.kind,
+                estimated,
+                None,
             )
             if parts and options.stream:
                 services.notify(f"{target.name}: the answer was cut off ({exc.kind})")
@@ -183,6 +194,7 @@ def _try_target(
             usage, _ = _usage_so_far(parts, input_tokens, services)
             _store(
                 services,
+                options,
                 tries,
                 task,
                 target,
@@ -205,6 +217,7 @@ def _try_target(
         status = "invalid" if problem else "ok"
         _store(
             services,
+            options,
             tries,
             task,
             target,
@@ -227,6 +240,7 @@ def _try_target(
 
 def _store(
     services: Services,
+    options: RunOptions,
     tries: list[TryRecord],
     task: Task,
     target: Target,
@@ -259,6 +273,7 @@ def _store(
         error_kind=error_kind,
         input_estimated=estimated,
         project=task.project,
+        tags=options.tags,
     )
     services.ledger.add_attempts([(attempt, task)])
     tries.append(TryRecord(attempt, target, price))

@@ -276,3 +276,64 @@ def stdout_writer() -> Callable[[str], None]:
         stream.flush()
 
     return write
+
+
+def enforce_budgets(
+    choice: Choice,
+    budgets: list,
+    spend: Callable[[str | None, str | None, Any], Any],
+    request: Request,
+    output_tokens: int,
+    at: datetime,
+    *,
+    tags: tuple[str, ...],
+    project: str | None,
+    table: PriceTable,
+    specs: Mapping[str, EndpointSpec],
+    environ: Mapping[str, str],
+    stored_keys: Mapping[str, str],
+) -> tuple[Choice, list[str]]:
+    """The choice if it fits every budget that covers it; else a cheaper tier when the budget
+    allows downgrading; else OverBudgetError. Returns the warnings (80% of a limit)."""
+    from decimal import Decimal
+
+    from tokenroute.budgets import burns, check, over_message
+    from tokenroute.errors import OverBudgetError
+
+    if not budgets:
+        return choice, []
+    burned = burns(budgets, spend, at.date())
+    candidates = [choice]
+    start = choice.ladder[0]
+    if start.tier in TIERS and start.tier != "local":
+        usable = keyed_paid_endpoints(specs, environ, stored_keys)
+        tier = start.tier
+        while tier != "economy":
+            tier = step(tier, -1)
+            best, _, has = choose_models(
+                price_models(table, at.date(), tier, choice.task_type, Usage(1000, 0, 0, 0, 1000)),
+                usable,
+            )
+            if best is not None and has:
+                target = Target(
+                    best.model.id,
+                    best.model.id,
+                    resolve_endpoint(best.model.provider, specs, environ, stored_keys),
+                    tier,
+                    best.model,
+                )
+                why = f"{target.name} ({target.endpoint.name}, {tier}): downgraded by a budget"
+                candidates.append(Choice([target], choice.task_type, why))
+    first_over = None
+    for candidate in candidates:
+        expected = expected_cost(candidate, request, output_tokens, at)
+        verdict = check(
+            burned, expected or Decimal(0), task_type=choice.task_type, tags=tags, project=project
+        )
+        if not verdict.over:
+            return candidate, verdict.warnings
+        first_over = first_over or (verdict.over[0], expected or Decimal(0))
+        if any(burn.budget.action != "downgrade" for burn in verdict.over):
+            break
+    burn, expected = first_over
+    raise OverBudgetError(over_message(burn, expected))

@@ -21,6 +21,7 @@ class Paths(NamedTuple):
     prices: Path  # the user's price tables, which override the shipped ones
     policy: Path  # the user's routing policy, which replaces the shipped one
     cache: Path
+    budgets: Path  # spending limits set with `tokenroute budget`
 
     def as_dict(self) -> dict[str, str]:
         return {name: str(getattr(self, name)) for name in self._fields}
@@ -38,6 +39,7 @@ def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
             prices=root / "prices",
             policy=root / "policy.yaml",
             cache=root / "cache",
+            budgets=root / "budgets.json",
         )
     import platformdirs
 
@@ -51,6 +53,7 @@ def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
         prices=data / "prices",
         policy=config / "policy.yaml",
         cache=cache,
+        budgets=config / "budgets.json",
     )
 
 

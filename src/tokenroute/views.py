@@ -12,6 +12,7 @@ from tokenroute.render import Column
 from tokenroute.taxonomy import TIERS
 
 if TYPE_CHECKING:
+    from tokenroute.budgets import Burn
     from tokenroute.dispatch import RunResult
     from tokenroute.estimate import EstimateRow
     from tokenroute.litellm import ImportResult
@@ -714,3 +715,47 @@ def show_keys(rows: list[dict[str, Any]], *, as_json: bool) -> None:
     render.emit_table(
         [Column("endpoint"), Column("key from"), Column("address")], cells, title="API keys"
     )
+
+
+def show_budgets(burned: list[Burn], *, as_json: bool) -> None:
+    if as_json:
+        render.emit_json(
+            {
+                "budgets": [
+                    {
+                        "scope": b.budget.scope,
+                        "value": b.budget.value,
+                        "period": b.period,
+                        "limit_usd": b.limit,
+                        "spent_usd": b.spent,
+                        "share": float(b.spent / b.limit),
+                        "action": b.budget.action,
+                    }
+                    for b in burned
+                ]
+            }
+        )
+        return
+    if not burned:
+        render.say("no budgets: set one with 'tokenroute budget set --daily 5'")
+        return
+    cells = [
+        [
+            b.budget.label,
+            b.period,
+            render.usd_amount(b.spent),
+            render.usd_amount(b.limit),
+            f"{b.spent / b.limit:.0%}",
+            b.budget.action,
+        ]
+        for b in burned
+    ]
+    columns = [
+        Column("budget"),
+        Column("period"),
+        Column("spent", numeric=True),
+        Column("limit", numeric=True),
+        Column("burn", numeric=True),
+        Column("over it"),
+    ]
+    render.emit_table(columns, cells, title="Budgets (UTC days and months)")

@@ -378,6 +378,26 @@ class Ledger:
             t: (wins.get(t, 0), max(lost_tasks.get(t, 0), failed_tries.get(t, 0))) for t in tiers
         }
 
+    def spend_since(self, scope: str | None, value: str | None, day: str) -> int:
+        """Micro-dollars spent from `day` (YYYY-MM-DD, UTC) on: all, or one task type, project
+        or tag. The daily summary answers all but tags, which only the attempts know."""
+        if scope == "tag":
+            sql = (
+                "SELECT SUM(a.cost_micros) FROM attempts a JOIN attempt_tags t "
+                "ON t.attempt_id = a.id WHERE t.tag = ? AND a.started_at >= ?"
+            )
+            row = self.conn.execute(sql, (value, day)).fetchone()
+        elif scope in ("task_type", "project"):
+            row = self.conn.execute(
+                f"SELECT SUM(cost_micros) FROM usage_daily WHERE day >= ? AND {scope} = ?",
+                (day, value),
+            ).fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT SUM(cost_micros) FROM usage_daily WHERE day >= ?", (day,)
+            ).fetchone()
+        return row[0] or 0
+
     def count_attempts(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
 
