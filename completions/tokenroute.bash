@@ -25,6 +25,7 @@ _tokenroute() {
         "run:--retries") values="" ;;
         "run:--timeout") values="" ;;
         "run:--expect") values="" ;;
+        "run:--schema") values="" ;;
         "run:--max-cost") values="" ;;
         "run:--max-tokens") values="" ;;
         "run:--tag") values="" ;;
@@ -93,7 +94,7 @@ _tokenroute() {
     case "$cmdpath" in
         "") opts="--version --debug --help -h"; words="pick run prices estimate record task mark report log budget keys config paths completions" ;;
         "pick") opts="--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --ledger --json --help -h"; words="" ;;
-        "run") opts="--model -m --system -s --task --tier --escalate --retries --timeout --expect --max-cost --max-tokens --cache --no-stream --dry-run --tag --quiet -q --ledger --json --help -h"; words="" ;;
+        "run") opts="--model -m --system -s --task --tier --escalate --retries --timeout --expect --schema --max-cost --max-tokens --cache --no-stream --dry-run --tag --quiet -q --ledger --json --help -h"; words="" ;;
         "prices") opts="--provider --tier --at --json --help -h"; words="show check import" ;;
         "prices show") opts="--json --help -h"; words="" ;;
         "prices check") opts="--json --help -h"; words="" ;;

@@ -51,6 +51,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l escalate -d 'On 
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l retries -r -d 'Tries after the first'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l timeout -r -d 'Wait this long for a byte'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l expect -r -d 'Check the answer is JSON'
+complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l schema -r -d 'Check the answer against a JSON Schema'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l max-cost -r -d 'Refuse a run expected to cost more'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l max-tokens -r -d 'Cap the answer\'s length'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l cache -d 'Ask Anthropic to cache the system prompt'

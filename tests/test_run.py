@@ -464,3 +464,30 @@ def test_bad_budget_input(run, args, message):
 
 def test_removing_a_missing_budget(run):
     assert_one_line_error(run("budget", "remove", "--tag", "x"), ExitCode.NOT_FOUND, "no such")
+
+
+def test_schema_checks_the_answer(run, provider, isolated_home, tmp_path):
+    schema = write(
+        tmp_path / "invoice.json",
+        json.dumps(
+            {"type": "object", "required": ["total"], "properties": {"total": {"type": "number"}}}
+        ),
+    )
+    provider.queue(Reply(text=('{"total": "12"}',)), Reply(text=('{"total": 12.5}',)))
+    out = run("run", "-m", "gpt-5-mini", "extract", "--schema", str(schema))
+    assert out.exit_code == 0, out.stderr
+    assert json.loads(out.stdout) == {"total": 12.5}
+    rows = attempts(isolated_home)
+    assert [(r["status"], r["error_kind"]) for r in rows] == [("invalid", "schema"), ("ok", None)]
+    assert "breaks the schema at $.total" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("{not json", "the schema is not JSON"), ('{"type": 12}', "not a valid JSON Schema")],
+)
+def test_a_bad_schema_file(run, provider, tmp_path, text, message):
+    schema = write(tmp_path / "s.json", text)
+    out = run("run", "-m", "gpt-5-mini", "x", "--schema", str(schema))
+    assert_one_line_error(out, ExitCode.BAD_INPUT, message)
+    assert provider.requests == []

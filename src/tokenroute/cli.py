@@ -944,6 +944,10 @@ def run(
     expect: Annotated[
         str | None, typer.Option("--expect", metavar="json", help="Check the answer is JSON.")
     ] = None,
+    schema: Annotated[
+        Path | None,
+        typer.Option("--schema", metavar="FILE", help="Check the answer against a JSON Schema."),
+    ] = None,
     max_cost: Annotated[
         str | None,
         typer.Option("--max-cost", metavar="USD", help="Refuse a run expected to cost more."),
@@ -1032,9 +1036,10 @@ def run(
         timeout=defaults.timeout if timeout is None else timeout,
         retry_base=defaults.retry_base,
         max_wait=defaults.max_wait,
-        expect_json=expect == "json",
+        expect_json=expect == "json" or schema is not None,
+        check_json=run_flow.schema_checker(schema) if schema is not None else None,
         max_cost=budget,
-        stream=not (as_json or no_stream or expect),
+        stream=not (as_json or no_stream or expect or schema),
         tags=tuple(tags or ()),
     )
     talk = (lambda line: None) if quiet else views.notify

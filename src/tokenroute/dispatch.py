@@ -41,6 +41,7 @@ class RunOptions(NamedTuple):
     retry_base: float = 0.5
     max_wait: float = 60.0
     expect_json: bool = False
+    check_json: Callable[[Any], str | None] | None = None  # --schema: a problem, or None
     max_cost: Decimal | None = None
     stream: bool = True  # write text as it arrives (off: write only the final, valid answer)
     tags: tuple[str, ...] = ()
@@ -224,16 +225,16 @@ def _try_target(
             started,
             usage,
             status,
-            "invalid_json" if problem else None,
+            problem[0] if problem else None,
             estimated,
             model_answered,
         )
         if not problem:
             return _clean(answer, options)
-        services.notify(f"{target.name}: {problem}")
+        services.notify(f"{target.name}: {problem[1]}")
         if last:
             raise _Failed(
-                InvalidAnswerError(f"{target.name}: {problem} after {options.retries + 1} tries")
+                InvalidAnswerError(f"{target.name}: {problem[1]} after {options.retries + 1} tries")
             )
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -342,14 +343,16 @@ def _backoff(number: int, options: RunOptions, rng: random.Random) -> float:
     return ceiling * (0.5 + rng.random() / 2)
 
 
-def _invalid(answer: str, options: RunOptions) -> str | None:
+def _invalid(answer: str, options: RunOptions) -> tuple[str, str] | None:
+    """(error kind, what is wrong) when the answer fails --expect json or --schema."""
     if not options.expect_json:
         return None
     try:
-        json.loads(_unfenced(answer))
+        value = json.loads(_unfenced(answer))
     except ValueError as exc:
-        return f"the answer is not valid JSON ({exc.args[0] if exc.args else exc})"
-    return None
+        return "invalid_json", f"the answer is not valid JSON ({exc.args[0] if exc.args else exc})"
+    problem = options.check_json(value) if options.check_json else None
+    return ("schema", problem) if problem else None
 
 
 def _clean(answer: str, options: RunOptions) -> str:

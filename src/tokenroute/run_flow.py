@@ -337,3 +337,31 @@ def enforce_budgets(
             break
     burn, expected = first_over
     raise OverBudgetError(over_message(burn, expected))
+
+
+def schema_checker(path: Path) -> Callable[[Any], str | None]:
+    """--schema FILE: a function saying what in an answer breaks the JSON Schema, or None."""
+    import json
+
+    import jsonschema
+
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read the schema: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"{path}: the schema is not JSON ({exc})") from None
+    try:
+        validator_class = jsonschema.validators.validator_for(schema)
+        validator_class.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise BadInputError(f"{path}: not a valid JSON Schema ({exc.message})") from None
+    validator = validator_class(schema)
+
+    def check(value: Any) -> str | None:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        if error is None:
+            return None
+        return f"the answer breaks the schema at {error.json_path}: {error.message}"
+
+    return check
