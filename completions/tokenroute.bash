@@ -8,7 +8,7 @@ _tokenroute() {
         word="${COMP_WORDS[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:$prev" in
@@ -85,6 +85,7 @@ _tokenroute() {
         "budget remove:--task-type") values="" ;;
         "budget remove:--tag") values="" ;;
         "budget remove:--project") values="" ;;
+        "doctor:--ledger") values="" ;;
         *) values="-" ;;
     esac
     if [[ "$values" != "-" ]]; then
@@ -92,7 +93,7 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") opts="--version --debug --help -h"; words="pick run prices estimate record task mark report log budget keys config paths completions" ;;
+        "") opts="--version --debug --help -h"; words="pick run prices estimate record task mark report log budget keys config doctor paths completions" ;;
         "pick") opts="--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --ledger --json --help -h"; words="" ;;
         "run") opts="--model -m --system -s --task --tier --escalate --retries --timeout --expect --schema --max-cost --max-tokens --cache --no-stream --dry-run --tag --quiet -q --ledger --json --help -h"; words="" ;;
         "prices") opts="--provider --tier --at --json --help -h"; words="show check import" ;;
@@ -119,6 +120,7 @@ _tokenroute() {
         "config path") opts="--help -h"; words="" ;;
         "config show") opts="--json --help -h"; words="" ;;
         "config edit") opts="--help -h"; words="" ;;
+        "doctor") opts="--network --local --ledger --json --help -h"; words="" ;;
         "paths") opts="--json --help -h"; words="" ;;
         "completions") opts="--help -h"; words="bash zsh fish" ;;
     esac

@@ -4,7 +4,7 @@ function __tokenroute_path
     set -l cmdpath ""
     for word in (commandline -opc)[2..-1]
         set -l candidate (string trim -- "$cmdpath $word")
-        if contains -- $candidate 'pick' 'run' 'prices' 'prices show' 'prices check' 'prices import' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'budget' 'budget set' 'budget list' 'budget remove' 'keys' 'keys set' 'keys list' 'keys remove' 'config' 'config path' 'config show' 'config edit' 'paths' 'completions'
+        if contains -- $candidate 'pick' 'run' 'prices' 'prices show' 'prices check' 'prices import' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'budget' 'budget set' 'budget list' 'budget remove' 'keys' 'keys set' 'keys list' 'keys remove' 'config' 'config path' 'config show' 'config edit' 'doctor' 'paths' 'completions'
             set cmdpath $candidate
         end
     end
@@ -26,6 +26,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a log -d 'The most re
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a budget -d 'Daily and monthly spending limits that run keeps to'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a keys -d 'Store API keys for providers (a file only you can read)'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a config -d 'The config file: endpoints and run defaults'
+complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a doctor -d 'Check that run has what it needs: keys, config, prices, ledger, endpoints'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a paths -d 'Where tokenroute keeps its files'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a completions -d 'Print a shell completion script'
 complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l file -r -d 'Read the description from a file'
@@ -178,6 +179,11 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "config path"' -l help -s 
 complete -c tokenroute -n 'test (__tokenroute_path) = "config show"' -l json -d 'Print JSON (a stable, versioned shape)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "config show"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "config edit"' -l help -s h -d 'Show the help and exit'
+complete -c tokenroute -n 'test (__tokenroute_path) = "doctor"' -l network -d 'Also ask each endpoint with a key if it answers'
+complete -c tokenroute -n 'test (__tokenroute_path) = "doctor"' -l local -d 'Also ask the local servers (Ollama, llama.cpp, ...)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "doctor"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
+complete -c tokenroute -n 'test (__tokenroute_path) = "doctor"' -l json -d 'Print JSON (a stable, versioned shape)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "doctor"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "paths"' -l json -d 'Print JSON (a stable, versioned shape)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "paths"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "completions"' -a bash

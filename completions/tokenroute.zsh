@@ -8,7 +8,7 @@ _tokenroute() {
         word="${words[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:${words[CURRENT-1]}" in
@@ -85,6 +85,7 @@ _tokenroute() {
         "budget remove:--task-type") values="" ;;
         "budget remove:--tag") values="" ;;
         "budget remove:--project") values="" ;;
+        "doctor:--ledger") values="" ;;
         *) values="-" ;;
     esac
     if [[ "$values" != "-" ]]; then
@@ -92,7 +93,7 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run prices estimate record task mark report log budget keys config paths completions); fi ;;
+        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run prices estimate record task mark report log budget keys config doctor paths completions); fi ;;
         "pick") if [[ "$PREFIX" == -* ]]; then choices=(--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --ledger --json --help -h); else choices=(); fi ;;
         "run") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --system -s --task --tier --escalate --retries --timeout --expect --schema --max-cost --max-tokens --cache --no-stream --dry-run --tag --quiet -q --ledger --json --help -h); else choices=(); fi ;;
         "prices") if [[ "$PREFIX" == -* ]]; then choices=(--provider --tier --at --json --help -h); else choices=(show check import); fi ;;
@@ -119,6 +120,7 @@ _tokenroute() {
         "config path") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(); fi ;;
         "config show") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;
         "config edit") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(); fi ;;
+        "doctor") if [[ "$PREFIX" == -* ]]; then choices=(--network --local --ledger --json --help -h); else choices=(); fi ;;
         "paths") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;
         "completions") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(bash zsh fish); fi ;;
     esac

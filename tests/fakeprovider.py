@@ -74,6 +74,23 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # quiet
         pass
 
+    def do_GET(self) -> None:
+        """Model lists (what `tokenroute doctor --network` asks for)."""
+        self.provider.requests.append(
+            {"path": self.path, "headers": dict(self.headers.items()), "body": None}
+        )
+        reply = self.provider.next_reply()
+        protocol = (
+            "anthropic"
+            if self.path.startswith("/v1/models")
+            and "x-api-key" in {k.lower() for k in self.headers}
+            else "openai"
+        )
+        if reply.kind == "status":
+            self._json(reply.status, _error_body(protocol, reply), reply.headers)
+        else:
+            self._json(200, {"data": [{"id": "some-model"}], "models": []})
+
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")

@@ -491,3 +491,32 @@ def test_a_bad_schema_file(run, provider, tmp_path, text, message):
     out = run("run", "-m", "gpt-5-mini", "x", "--schema", str(schema))
     assert_one_line_error(out, ExitCode.BAD_INPUT, message)
     assert provider.requests == []
+
+
+# ---------------------------------------------------------------- doctor
+
+
+def test_doctor_checks_keys_prices_ledger_and_endpoints(run, provider, isolated_home):
+    out = run("doctor", "--network", "--json")
+    assert out.exit_code == 0, out.stdout
+    checks = {(c["area"], c["name"]): c for c in json.loads(out.stdout)["checks"]}
+    assert checks[("keys", "openai")]["status"] == "ok"
+    assert checks[("keys", "xai")]["status"] == "warn"
+    assert checks[("prices", "table")]["status"] == "ok"
+    assert checks[("endpoint", "openai")]["detail"] == "answers"
+    assert ("endpoint", "ollama") not in checks  # local servers only with --local
+    paths = {r["path"] for r in provider.requests}
+    assert {"/v1/models", "/v1beta/models"} <= paths
+
+
+def test_doctor_fails_on_a_rejected_key_and_a_broken_config(run, provider, isolated_home):
+    provider.queue(Reply(kind="status", status=401, message=f"bad key {ANTHROPIC_KEY}"))
+    out = run("doctor", "--network")
+    assert out.exit_code == ExitCode.CHECK_FAILED
+    assert "HTTP 401" in out.stdout
+    assert_no_secret(isolated_home, out.stdout, out.stderr)
+    write(isolated_home / "config.yaml", "retries: [\n")
+    out = run("doctor", "--json")
+    assert out.exit_code == ExitCode.CHECK_FAILED
+    failed = [c for c in json.loads(out.stdout)["checks"] if c["status"] == "fail"]
+    assert failed[0]["area"] == "config" and "not readable YAML" in failed[0]["detail"]

@@ -39,6 +39,7 @@ COMMAND_ORDER = (
     "budget",
     "keys",
     "config",
+    "doctor",
     "paths",
     "completions",
 )
@@ -1194,6 +1195,90 @@ def _budget_scope(task_type: str | None, tag: str | None, project: str | None):
     if task_type and task_type not in TASK_TYPES:
         raise UsageError(f"--task-type must be one of {', '.join(TASK_TYPES)} (got '{task_type}')")
     return given[0] if given else (None, None)
+
+
+@app.command()
+def doctor(
+    network: Annotated[
+        bool, typer.Option("--network", help="Also ask each endpoint with a key if it answers.")
+    ] = False,
+    local: Annotated[
+        bool, typer.Option("--local", help="Also ask the local servers (Ollama, llama.cpp, ...).")
+    ] = False,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check that run has what it needs: keys, config, prices, ledger, endpoints.
+
+    Exit code 0 when nothing failed (warnings allowed), 9 when a check failed.
+    """
+    from tokenroute import doctor as checks
+    from tokenroute import views
+    from tokenroute.config import load_config
+    from tokenroute.endpoints import endpoint_specs, find_key, resolve_endpoint
+    from tokenroute.keys import read_keys
+    from tokenroute.pricing import STALE_AFTER_DAYS
+    from tokenroute.settings import resolve_paths
+
+    paths = resolve_paths()
+    found: list[checks.Check] = []
+    try:
+        config = load_config(paths.config)
+        specs = endpoint_specs(config)
+        found.append(
+            checks.Check(
+                "config",
+                str(paths.config),
+                "ok",
+                "found" if paths.config.exists() else "none (defaults)",
+            )
+        )
+    except TokenrouteError as exc:
+        found.append(checks.Check("config", str(paths.config), "fail", exc.message))
+        config, specs = {}, endpoint_specs({})
+    try:
+        stored = read_keys(paths.keys)
+    except TokenrouteError as exc:
+        found.append(checks.Check("keys", str(paths.keys), "fail", exc.message))
+        stored = {}
+    found += checks.key_checks(specs, os.environ, stored)
+    try:
+        found.append(checks.price_check(load_table().checked, today(), STALE_AFTER_DAYS))
+    except TokenrouteError as exc:
+        found.append(checks.Check("prices", "table", "fail", exc.message))
+    found.append(_ledger_check(ledger_path(ledger)))
+    if network or local:
+        from tokenroute.providers.wire import probe
+
+        names = [
+            n
+            for n, spec in sorted(specs.items())
+            if (spec.local and local)
+            or (network and not spec.local and find_key(n, spec, os.environ, stored))
+        ]
+        found += checks.endpoint_checks(
+            names, lambda n: probe(resolve_endpoint(n, specs, os.environ, stored))
+        )
+    views.show_doctor(found, as_json=as_json)
+    if any(c.status == "fail" for c in found):
+        raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
+def _ledger_check(path: Path):
+    from tokenroute.doctor import Check
+    from tokenroute.storage.sqlite import open_ledger
+
+    try:
+        store = open_ledger(path, create=False)
+    except TokenrouteError as exc:
+        return Check("ledger", str(path), "fail", exc.message)
+    if store is None:
+        return Check("ledger", str(path), "ok", "none yet: created by the first record or run")
+    try:
+        attempts = store.count_attempts()
+    finally:
+        store.close()
+    return Check("ledger", str(path), "ok", f"{attempts:,} attempts")
 
 
 def stamp_now() -> str:

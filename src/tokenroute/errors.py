@@ -18,7 +18,8 @@ class ExitCode(IntEnum):
     LEDGER = 5  # the ledger file is not SQLite, or from a newer tokenroute
     PROVIDER = 6  # the provider failed or refused, after every retry and escalation
     INVALID_ANSWER = 7  # answers came back but none passed --expect/--schema
-    OVER_BUDGET = 8  # the run would cost more than --max-cost allows
+    OVER_BUDGET = 8  # the run would cost more than --max-cost or a budget allows
+    CHECK_FAILED = 9  # `tokenroute doctor` found a problem
     INTERRUPTED = 130  # Ctrl-C
 
 

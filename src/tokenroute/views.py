@@ -14,6 +14,7 @@ from tokenroute.taxonomy import TIERS
 if TYPE_CHECKING:
     from tokenroute.budgets import Burn
     from tokenroute.dispatch import RunResult
+    from tokenroute.doctor import Check
     from tokenroute.estimate import EstimateRow
     from tokenroute.litellm import ImportResult
     from tokenroute.models import AttemptFilter, Model, PricePeriod, TokenCount, Usage
@@ -759,3 +760,12 @@ def show_budgets(burned: list[Burn], *, as_json: bool) -> None:
         Column("over it"),
     ]
     render.emit_table(columns, cells, title="Budgets (UTC days and months)")
+
+
+def show_doctor(checks: list[Check], *, as_json: bool) -> None:
+    if as_json:
+        render.emit_json({"checks": [c._asdict() for c in checks]})
+        return
+    cells = [[c.status, c.area, c.name, c.detail] for c in checks]
+    columns = [Column("status"), Column("area"), Column("what"), Column("detail")]
+    render.emit_table(columns, cells, title="tokenroute doctor")

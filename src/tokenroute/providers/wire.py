@@ -132,3 +132,29 @@ def _error_message(response: httpx.Response) -> str:
 
 def _plain(exc: Exception, endpoint: Endpoint) -> str:
     return redact(str(exc) or type(exc).__name__, endpoint.key)
+
+
+def probe(endpoint: Endpoint, *, timeout: float = 5.0) -> str | None:
+    """None when the endpoint answers an authenticated model list; else what went wrong."""
+    base = endpoint.base_url.rstrip("/")
+    headers: dict[str, str] = {}
+    if endpoint.protocol == "anthropic":
+        url = base + "/v1/models"
+        headers["anthropic-version"] = "2023-06-01"
+        if endpoint.key:
+            headers["x-api-key"] = endpoint.key
+    elif endpoint.protocol == "gemini":
+        url = base + "/v1beta/models"
+        if endpoint.key:
+            headers["x-goog-api-key"] = endpoint.key
+    else:
+        url = base + "/models"
+        if endpoint.key:
+            headers["authorization"] = f"Bearer {endpoint.key}"
+    try:
+        response = httpx.get(url, headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return f"cannot reach {endpoint.base_url} ({_plain(exc, endpoint)})"
+    if response.status_code >= 400:
+        return status_error(endpoint, response).message
+    return None

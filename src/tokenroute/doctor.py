@@ -1,0 +1,58 @@
+"""`tokenroute doctor`: is everything `run` needs in place? Keys, config, prices, ledger,
+and (when asked) whether the endpoints answer. Each check says what to do when it fails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import NamedTuple
+
+from tokenroute.endpoints import EndpointSpec, find_key
+
+
+class Check(NamedTuple):
+    area: str  # keys, config, prices, ledger, endpoint
+    name: str
+    status: str  # ok | warn | fail
+    detail: str
+
+
+def key_checks(
+    specs: Mapping[str, EndpointSpec], environ: Mapping[str, str], stored: Mapping[str, str]
+) -> list[Check]:
+    """A key for each paid endpoint (none is a warning: only that provider is out of reach)."""
+    checks = []
+    for name, spec in sorted(specs.items()):
+        if spec.local:
+            continue
+        if find_key(name, spec, environ, stored):
+            variable = next((k for k in spec.key_env if environ.get(k)), None)
+            checks.append(Check("keys", name, "ok", f"${variable}" if variable else "keys file"))
+        else:
+            how = f"set {spec.key_env[0]} or " if spec.key_env else ""
+            checks.append(
+                Check("keys", name, "warn", f"no key: {how}run 'tokenroute keys set {name}'")
+            )
+    return checks
+
+
+def price_check(checked: date, today: date, stale_after: int) -> Check:
+    age = (today - checked).days
+    if age > stale_after:
+        return Check(
+            "prices",
+            "table",
+            "warn",
+            f"last checked {checked} ({age} days ago): upgrade tokenroute or "
+            "'tokenroute prices import' a fresh LiteLLM file",
+        )
+    return Check("prices", "table", "ok", f"checked {checked} ({age} days ago)")
+
+
+def endpoint_checks(names: list[str], probe: Callable[[str], str | None]) -> list[Check]:
+    """Each endpoint's answer to a cheap request (a model list): `probe` returns a problem."""
+    checks = []
+    for name in names:
+        problem = probe(name)
+        checks.append(Check("endpoint", name, "fail" if problem else "ok", problem or "answers"))
+    return checks
