@@ -520,3 +520,41 @@ def test_doctor_fails_on_a_rejected_key_and_a_broken_config(run, provider, isola
     assert out.exit_code == ExitCode.CHECK_FAILED
     failed = [c for c in json.loads(out.stdout)["checks"] if c["status"] == "fail"]
     assert failed[0]["area"] == "config" and "not readable YAML" in failed[0]["detail"]
+
+
+# ---------------------------------------------------------------- conversations
+
+
+def test_continue_resends_the_history_and_the_ledger_counts_it(run, provider, isolated_home):
+    first = json.loads(run("run", "-m", "claude-haiku-4-5", "first question", "--json").stdout)
+    provider.queue(Reply(input=40, output=5))
+    out = run("run", "-c", "-m", "claude-haiku-4-5", "and a second one")
+    assert out.exit_code == 0, out.stderr
+    assert provider.requests[1]["body"]["messages"] == [
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "Hello, world."},
+        {"role": "user", "content": "and a second one"},
+    ]
+    one, two = attempts(isolated_home)
+    assert one["conversation_id"] == two["conversation_id"] == first["conversation_id"]
+    assert one["history_tokens"] == 0 and two["history_tokens"] > 0
+    report = json.loads(run("report", "--json").stdout)
+    [tax] = report["conversations"]
+    assert tax["conversation_id"] == first["conversation_id"]
+    assert tax["history_tokens"] == two["history_tokens"] and tax["attempts"] == 2
+    assert "History re-read tax" in run("report").stdout
+    # --cid continues a given conversation, here the same one: three turns now
+    run("run", "--cid", first["conversation_id"], "-m", "claude-haiku-4-5", "third")
+    assert len(provider.requests[2]["body"]["messages"]) == 5
+
+
+def test_continue_without_a_conversation(run, provider):
+    assert_one_line_error(
+        run("run", "-c", "-m", "gpt-5-mini", "hi"), ExitCode.USAGE, "no conversation to continue"
+    )
+    assert_one_line_error(
+        run("run", "--cid", "c-nope", "-m", "gpt-5-mini", "hi"),
+        ExitCode.NOT_FOUND,
+        "no conversation 'c-nope'",
+    )
+    assert provider.requests == []

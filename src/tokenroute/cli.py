@@ -968,6 +968,12 @@ def run(
     tags: Annotated[
         list[str] | None, typer.Option("--tag", help="Tag the attempts (repeatable).")
     ] = None,
+    continue_last: Annotated[
+        bool, typer.Option("--continue", "-c", help="Continue the last conversation.")
+    ] = False,
+    cid: Annotated[
+        str | None, typer.Option("--cid", metavar="ID", help="Continue this conversation.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Nothing on stderr.")] = False,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
@@ -1021,7 +1027,10 @@ def run(
         day=today(),
         cache=paths.cache,
     )
-    request = run_flow.build_request(text, system=system, max_tokens=max_tokens, cache_system=cache)
+    chat = run_flow.conversation(ledger_path(ledger), continue_last, cid)
+    request = run_flow.build_request(
+        text, system=system, max_tokens=max_tokens, cache_system=cache, history=chat.history
+    )
     rule = policy.types.get(choice.task_type) if choice.task_type else None
     output_tokens = max_tokens or (rule.output_tokens if rule else 1000)
     project = detect_project(Path.cwd())
@@ -1042,6 +1051,8 @@ def run(
         max_cost=budget,
         stream=not (as_json or no_stream or expect or schema),
         tags=tuple(tags or ()),
+        conversation_id=chat.id,
+        history_tokens=run_flow.history_tokens(chat.history) if chat.history else 0,
     )
     talk = (lambda line: None) if quiet else views.notify
     talk(f"-> {choice.why}")
@@ -1065,11 +1076,14 @@ def run(
             if own_task:
                 store.set_outcome(task_record.id, "failure", "run", stamp_now())
             raise
+        store.add_turn(chat.id, text, result.answer, stamp_now())
         if own_task:
             store.set_outcome(task_record.id, "success", "run", stamp_now())
     finally:
         store.close()
-    views.show_run(result, task_record.id, streamed=options.stream, quiet=quiet, as_json=as_json)
+    views.show_run(
+        result, task_record.id, chat.id, streamed=options.stream, quiet=quiet, as_json=as_json
+    )
 
 
 def _keep_to_budgets(choice, request, output_tokens, tags, project, ledger, paths, table, config):

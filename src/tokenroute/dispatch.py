@@ -45,6 +45,8 @@ class RunOptions(NamedTuple):
     max_cost: Decimal | None = None
     stream: bool = True  # write text as it arrives (off: write only the final, valid answer)
     tags: tuple[str, ...] = ()
+    conversation_id: str | None = None
+    history_tokens: int = 0  # input tokens that are earlier turns of the conversation
 
 
 class Ledger(Protocol):
@@ -275,6 +277,8 @@ def _store(
         input_estimated=estimated,
         project=task.project,
         tags=options.tags,
+        conversation_id=options.conversation_id,
+        history_tokens=options.history_tokens if usage.total_input else 0,
     )
     services.ledger.add_attempts([(attempt, task)])
     tries.append(TryRecord(attempt, target, price))

@@ -159,6 +159,8 @@ class Attempt(NamedTuple):
     prompt_hash: str | None = None
     context_hash: str | None = None
     tags: tuple[str, ...] = ()
+    conversation_id: str | None = None
+    history_tokens: int = 0  # of the input, tokens of earlier turns resent (`run -c`)
 
 
 class Task(NamedTuple):

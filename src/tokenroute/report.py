@@ -97,12 +97,27 @@ class GroupReport:
     cheapest_used_cost: Decimal | None = None
 
 
+class HistoryTax(NamedTuple):
+    """One conversation's re-read history: earlier turns resent as input on every `run -c`."""
+
+    conversation_id: str
+    attempts: int
+    input_tokens: int
+    history_tokens: int
+    cost: Decimal
+
+    @property
+    def share(self) -> float:
+        return self.history_tokens / self.input_tokens if self.input_tokens else 0.0
+
+
 class Report(NamedTuple):
     groups: list[GroupReport]
     total: GroupReport
     daily: Sequence[tuple[date, Decimal]] = ()
     diagnostics: Sequence[str] = ()
     unpriced_models: Sequence[str] = ()
+    conversations: Sequence[HistoryTax] = ()
 
 
 def combine(
@@ -340,6 +355,7 @@ def build_report(reader, table: PriceTable, by: Sequence[str], where) -> Report:
         daily=reader.daily_spend(where),
         diagnostics=diagnose(by_type, reader.context_repeats(where), reader.tier_outcomes(where)),
         unpriced_models=reader.unpriced_models(where),
+        conversations=reader.history_tax(where),
     )
 
 

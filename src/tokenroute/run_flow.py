@@ -12,7 +12,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
@@ -177,11 +177,18 @@ def _api_name(table_id: str, asked: str) -> str:
 
 
 def build_request(
-    prompt: str, *, system: str | None, max_tokens: int | None, cache_system: bool
+    prompt: str,
+    *,
+    system: str | None,
+    max_tokens: int | None,
+    cache_system: bool,
+    history: Sequence[tuple[str, str]] = (),
 ) -> Request:
+    """The request: earlier turns of the conversation (resent: the APIs keep no state), then
+    the new prompt."""
     return Request(
         model="",
-        messages=(Message("user", prompt),),
+        messages=(*(Message(role, text) for role, text in history), Message("user", prompt)),
         system=system,
         max_tokens=max_tokens,
         cache_system=cache_system,
@@ -365,3 +372,39 @@ def schema_checker(path: Path) -> Callable[[Any], str | None]:
         return f"the answer breaks the schema at {error.json_path}: {error.message}"
 
     return check
+
+
+class Conversation(NamedTuple):
+    id: str
+    history: list[tuple[str, str]]  # (role, content), oldest first
+    continued: bool
+
+
+def conversation(ledger_file: Path, continue_last: bool, cid: str | None) -> Conversation:
+    """The conversation this run belongs to: the last one (-c), a given one (--cid), or new."""
+    from secrets import token_hex
+
+    from tokenroute.errors import NotFoundError
+    from tokenroute.storage.sqlite import open_ledger
+
+    if not continue_last and cid is None:
+        return Conversation("c-" + token_hex(6), [], False)
+    store = open_ledger(ledger_file, create=False)
+    try:
+        if cid is None:
+            cid = store.last_conversation() if store else None
+            if cid is None:
+                raise UsageError("there is no conversation to continue yet: run without -c first")
+        history = store.conversation(cid) if store else []
+    finally:
+        if store:
+            store.close()
+    if not history:
+        raise NotFoundError(f"no conversation '{cid}' (see 'tokenroute log --json')")
+    return Conversation(cid, history, True)
+
+
+def history_tokens(history: Sequence[tuple[str, str]]) -> int:
+    from tokenroute.tokens import count_tokens
+
+    return sum(count_tokens(text).tokens for _, text in history)

@@ -432,6 +432,10 @@ def show_report(
                 "daily": [{"day": d, "spend": s} for d, s in result.daily],
                 "diagnostics": result.diagnostics,
                 "unpriced_models": result.unpriced_models,
+                "conversations": [
+                    {**c._asdict(), "history_share": round(c.share, 4)}
+                    for c in result.conversations
+                ],
             }
         )
         return
@@ -453,6 +457,16 @@ def show_report(
         render.emit_lines(chart)
     if result.diagnostics:
         render.emit_lines(["", "Questions worth asking:", *(f"- {q}" for q in result.diagnostics)])
+    if result.conversations:
+        render.emit_lines(
+            ["", "History re-read tax (run -c resends earlier turns as input):"]
+            + [
+                f"- {c.conversation_id}: {c.history_tokens:,} of {c.input_tokens:,} input tokens "
+                f"({c.share:.0%}) were history, over {c.attempts} attempts, "
+                f"{render.usd_amount(c.cost)} in all"
+                for c in result.conversations
+            ]
+        )
 
 
 def _inclusive_end(end: str) -> str:
@@ -619,7 +633,13 @@ def _usage_json(usage: Usage) -> dict[str, int]:
 
 
 def show_run(
-    result: RunResult, task_id: str, *, streamed: bool, quiet: bool, as_json: bool
+    result: RunResult,
+    task_id: str,
+    conversation_id: str,
+    *,
+    streamed: bool,
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """The answer (unless it was streamed already) and the usage line on stderr."""
     final = result.tries[-1].attempt
@@ -632,6 +652,8 @@ def show_run(
                 "provider": result.target.endpoint.name,
                 "tier": result.target.tier,
                 "task_id": task_id,
+                "conversation_id": conversation_id,
+                "history_tokens": final.history_tokens,
                 "usage": _usage_json(final.usage),
                 "usage_estimated": final.input_estimated,
                 "cost_usd": spent,
@@ -673,7 +695,8 @@ def show_run(
     tries = len(result.tries)
     notify(
         f"{result.target.name}: {tokens} · {money} · {seconds:.1f} s · "
-        f"{tries} attempt{'s' if tries != 1 else ''} · task {task_id}"
+        f"{tries} attempt{'s' if tries != 1 else ''} · task {task_id} · "
+        f"conversation {conversation_id} (-c continues it)"
     )
 
 

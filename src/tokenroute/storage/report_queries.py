@@ -20,6 +20,7 @@ from tokenroute.models import AttemptFilter
 from tokenroute.report import (
     AttemptTotals,
     ContextRepeat,
+    HistoryTax,
     TaskTotals,
     TierOutcome,
     TokenMix,
@@ -540,6 +541,23 @@ def _label(value: Any) -> str:
     return "-" if value is None or value == "" else str(value)
 
 
+def history_tax(conn: sqlite3.Connection, where: AttemptFilter, limit: int = 5) -> list[HistoryTax]:
+    """The conversations that re-read the most history in the window (`run -c`)."""
+    conditions, params = _attempt_conditions(where)
+    conditions.append("a.conversation_id IS NOT NULL")
+    rows = conn.execute(
+        "SELECT a.conversation_id, COUNT(*), SUM(a.input_tokens + a.cache_read_tokens "
+        "+ a.cache_write_tokens + a.cache_write_1h_tokens), SUM(a.history_tokens), "
+        f"SUM(a.cost_micros) FROM attempts a WHERE {' AND '.join(conditions)} "
+        "GROUP BY 1 HAVING SUM(a.history_tokens) > 0 ORDER BY 4 DESC LIMIT ?",
+        (*params, limit),
+    ).fetchall()
+    return [
+        HistoryTax(cid, n, inputs, history, Decimal(cost or 0) / 1_000_000)
+        for cid, n, inputs, history, cost in rows
+    ]
+
+
 class ReportReader:
     """The report's queries bound to one open ledger: what `report.build_report` reads."""
 
@@ -569,6 +587,9 @@ class ReportReader:
 
     def tier_outcomes(self, where: AttemptFilter) -> list[TierOutcome]:
         return tier_outcomes(self.conn, where)
+
+    def history_tax(self, where: AttemptFilter) -> list[HistoryTax]:
+        return history_tax(self.conn, where)
 
     def context_repeats(self, where: AttemptFilter) -> list[ContextRepeat]:
         return context_repeats(self.conn, where)

@@ -136,6 +136,22 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (day, context_hash)
     ) WITHOUT ROWID
     """,
+    # 3: conversations. `run -c` resends the history, so the turns are kept; each attempt
+    # says which conversation it belongs to and how many of its input tokens were history.
+    """
+    ALTER TABLE attempts ADD COLUMN conversation_id TEXT;
+    ALTER TABLE attempts ADD COLUMN history_tokens INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX attempts_conversation ON attempts (conversation_id, started_at)
+        WHERE conversation_id IS NOT NULL;
+    CREATE TABLE messages (
+        conversation_id TEXT NOT NULL,
+        turn INTEGER NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (conversation_id, turn, role)
+    ) WITHOUT ROWID
+    """,
 )
 # Rebuilds every summary from the attempts: after migration 2, and after bulk loads.
 REBUILD_SUMMARIES = """
@@ -210,6 +226,8 @@ _ATTEMPT_COLUMNS = (
     "project",
     "prompt_hash",
     "context_hash",
+    "conversation_id",
+    "history_tokens",
 )
 _INSERT_ATTEMPT = (
     f"INSERT OR IGNORE INTO attempts ({', '.join(_ATTEMPT_COLUMNS)}) "
@@ -397,6 +415,38 @@ class Ledger:
                 "SELECT SUM(cost_micros) FROM usage_daily WHERE day >= ?", (day,)
             ).fetchone()
         return row[0] or 0
+
+    def conversation(self, conversation_id: str) -> list[tuple[str, str]]:
+        """The turns of a conversation, oldest first, as (role, content)."""
+        return self.conn.execute(
+            "SELECT role, content FROM messages WHERE conversation_id = ? "
+            "ORDER BY turn, role = 'assistant'",
+            (conversation_id,),
+        ).fetchall()
+
+    def last_conversation(self) -> str | None:
+        """The conversation of the newest attempt that had one (what `run -c` continues)."""
+        row = self.conn.execute(
+            "SELECT conversation_id FROM attempts WHERE conversation_id IS NOT NULL "
+            "ORDER BY started_at DESC, id DESC LIMIT 1"
+        ).fetchone()
+        return row[0] if row else None
+
+    def add_turn(self, conversation_id: str, prompt: str, answer: str, at: str) -> None:
+        """Keep one exchange, so the next `run -c` can resend it."""
+        with self.transaction() as conn:
+            turn = conn.execute(
+                "SELECT COALESCE(MAX(turn), 0) + 1 FROM messages WHERE conversation_id = ?",
+                (conversation_id,),
+            ).fetchone()[0]
+            conn.executemany(
+                "INSERT INTO messages (conversation_id, turn, role, content, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (conversation_id, turn, "user", prompt, at),
+                    (conversation_id, turn, "assistant", answer, at),
+                ],
+            )
 
     def count_attempts(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
