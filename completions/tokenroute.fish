@@ -49,6 +49,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l system -s s -r -
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l task -r -d 'The kind of task, or auto (default)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l tier -x -a 'local economy small mid frontier' -d 'Only this tier: local, economy, small, mid, frontier'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l escalate -d 'On failure, move up a tier and try again'
+complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l local -d 'A running local model first (small tasks), then escalate'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l retries -r -d 'Tries after the first'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l timeout -r -d 'Wait this long for a byte'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l expect -r -d 'Check the answer is JSON'

@@ -558,3 +558,23 @@ def test_continue_without_a_conversation(run, provider):
         "no conversation 'c-nope'",
     )
     assert provider.requests == []
+
+
+def test_local_first_uses_a_running_server_and_escalates_to_the_paid_model(
+    run, provider, isolated_home
+):
+    # every local endpoint answers at the fake server: the first listed is used
+    provider.queue(Reply(), Reply(kind="status", status=500), Reply())
+    out = run("run", "--local", "--task", "format", "--retries", "0", "sort these lines")
+    assert out.exit_code == 0, out.stderr
+    rows = attempts(isolated_home)
+    assert [(r["tier"], r["status"]) for r in rows] == [("local", "error"), ("economy", "ok")]
+    assert rows[0]["model"] == "some-model" and rows[0]["cost_micros"] == 0
+    assert "local first" in out.stderr
+
+
+def test_local_first_skips_a_server_that_does_not_answer(run, provider, isolated_home):
+    write(isolated_home / "config.yaml", "retry_base: 0.01\n")  # local servers at their defaults
+    out = run("run", "--local", "--task", "format", "sort these lines")
+    assert out.exit_code == 0, out.stderr
+    assert [r["tier"] for r in attempts(isolated_home)] == ["economy"]

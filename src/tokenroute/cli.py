@@ -935,6 +935,10 @@ def run(
     escalate: Annotated[
         bool, typer.Option("--escalate", help="On failure, move up a tier and try again.")
     ] = False,
+    local: Annotated[
+        bool,
+        typer.Option("--local", help="A running local model first (small tasks), then escalate."),
+    ] = False,
     retries: Annotated[
         int | None, typer.Option("--retries", min=0, max=10, help="Tries after the first.")
     ] = None,
@@ -1026,6 +1030,8 @@ def run(
         stored_keys=read_keys(paths.keys),
         day=today(),
         cache=paths.cache,
+        local=local,
+        served=run_flow.served_models if local else None,
     )
     chat = run_flow.conversation(ledger_path(ledger), continue_last, cid)
     request = run_flow.build_request(

@@ -62,8 +62,12 @@ def choose(
     stored_keys: Mapping[str, str],
     day: Any,
     cache: Path | None,
+    local: bool = False,
+    served: Callable[[Any], list[str] | None] | None = None,
 ) -> Choice:
-    """The model to start on and, with --escalate, the dearer ones to move to."""
+    """The model to start on and, with --escalate, the dearer ones to move to. With --local
+    a running local server goes first where the tier is small or below, escalating to the
+    paid model on failure ("local first, escalate on failure")."""
 
     def endpoint_for(name: str):
         return resolve_endpoint(name, specs, environ, stored_keys)
@@ -101,7 +105,34 @@ def choose(
         )
     why = f"{target.name} ({target.endpoint.name}, {start})"
     why += f": {reason}" if reason else (": --tier" if tier else "")
+    if local and TIERS.index(start) <= TIERS.index("small") and served is not None:
+        first = _running_local_model(table, day, task_type, specs, endpoint_for, served)
+        if first is not None:
+            return Choice(
+                [first, *ladder],
+                task_type,
+                f"{first.name} ({first.endpoint.name}, "
+                f"local first, then {target.name}): {reason or 'task tier'}",
+            )
     return Choice(ladder, task_type, why)
+
+
+def _running_local_model(table, day, task_type, specs, endpoint_for, served) -> Target | None:
+    """A model of a local server that answers: one the price table knows and suits the task
+    first, else the first the server lists."""
+    for name, spec in specs.items():
+        if not spec.local:
+            continue
+        endpoint = endpoint_for(name)
+        models = served(endpoint)
+        if not models:
+            continue
+        known = [e.model for e in price_models(table, day, "local", task_type, Usage())]
+        for model in known:
+            if model.provider == name and model.id in models:
+                return Target(model.id, model.id, endpoint, "local", model)
+        return Target(models[0], models[0], endpoint, "local", table.find(models[0]))
+    return None
 
 
 def _task_type(prompt: str, task: str | None, policy: Policy, cache: Path | None):
@@ -408,3 +439,9 @@ def history_tokens(history: Sequence[tuple[str, str]]) -> int:
     from tokenroute.tokens import count_tokens
 
     return sum(count_tokens(text).tokens for _, text in history)
+
+
+def served_models(endpoint: Any) -> list[str] | None:
+    from tokenroute.providers.wire import served_models as ask
+
+    return ask(endpoint)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
 from time import time
+from typing import Any
 
 import httpx
 
@@ -136,6 +137,19 @@ def _plain(exc: Exception, endpoint: Endpoint) -> str:
 
 def probe(endpoint: Endpoint, *, timeout: float = 5.0) -> str | None:
     """None when the endpoint answers an authenticated model list; else what went wrong."""
+    return _model_list(endpoint, timeout)[0]
+
+
+def served_models(endpoint: Endpoint, *, timeout: float = 1.0) -> list[str] | None:
+    """The models an OpenAI-compatible server lists (Ollama, llama.cpp, vLLM, LM Studio);
+    None when it does not answer, which for a local server means it is not running."""
+    problem, body = _model_list(endpoint, timeout)
+    if problem or not isinstance(body, dict):
+        return None
+    return [m["id"] for m in body.get("data") or () if isinstance(m, dict) and m.get("id")]
+
+
+def _model_list(endpoint: Endpoint, timeout: float) -> tuple[str | None, Any]:
     base = endpoint.base_url.rstrip("/")
     headers: dict[str, str] = {}
     if endpoint.protocol == "anthropic":
@@ -154,7 +168,10 @@ def probe(endpoint: Endpoint, *, timeout: float = 5.0) -> str | None:
     try:
         response = httpx.get(url, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
-        return f"cannot reach {endpoint.base_url} ({_plain(exc, endpoint)})"
+        return f"cannot reach {endpoint.base_url} ({_plain(exc, endpoint)})", None
     if response.status_code >= 400:
-        return status_error(endpoint, response).message
-    return None
+        return status_error(endpoint, response).message, None
+    try:
+        return None, response.json()
+    except ValueError:
+        return None, None
