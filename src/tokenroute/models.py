@@ -176,9 +176,9 @@ class Task(NamedTuple):
 
 def new_task_id() -> str:
     """t- and 12 random hex digits: unique enough for one person's ledger, short to type."""
-    from secrets import token_hex
+    from os import urandom  # what secrets.token_hex reads, without importing secrets (2 ms)
 
-    return "t-" + token_hex(6)
+    return "t-" + urandom(6).hex()
 
 
 STATUSES: tuple[str, ...] = ("ok", "error", "invalid", "cancelled")

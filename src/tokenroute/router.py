@@ -7,18 +7,19 @@ compared per *successful* task, counting the escalation a cheap failure costs.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from tokenroute.classifier import Classification
 from tokenroute.cost import cost_at_rates
 from tokenroute.models import Model, Usage
 from tokenroute.policy import Policy
 from tokenroute.pricing import PriceTable
 from tokenroute.taxonomy import TIERS
+
+if TYPE_CHECKING:  # run imports the router without the classifier
+    from tokenroute.classifier import Classification
 
 CONFIDENT = 0.5  # below this the classifier is unsure: ask, or take the dearer candidate
 PRIOR_STEP_DOWN = 0.12  # each tier below the policy's is believed this much less likely to do
@@ -222,6 +223,8 @@ def explore(
     """
     if cheaper == tier or belief is None:
         return tier, [], False
+    import random
+
     rng = random.Random(seed)
     hopeful = rng.betavariate(*belief) >= quality_target
     if not hopeful and rng.random() >= policy.exploration:

@@ -413,13 +413,11 @@ class Conversation(NamedTuple):
 
 def conversation(ledger_file: Path, continue_last: bool, cid: str | None) -> Conversation:
     """The conversation this run belongs to: the last one (-c), a given one (--cid), or new."""
-    from secrets import token_hex
-
     from tokenroute.errors import NotFoundError
     from tokenroute.storage.sqlite import open_ledger
 
     if not continue_last and cid is None:
-        return Conversation("c-" + token_hex(6), [], False)
+        return Conversation("c-" + os.urandom(6).hex(), [], False)
     store = open_ledger(ledger_file, create=False)
     try:
         if cid is None:
