@@ -21,7 +21,8 @@ from typing import Any
 
 @dataclass
 class Reply:
-    kind: str = "ok"  # ok | status | reset | stall | malformed | no_usage | stream_error
+    kind: str = "ok"  # ok | status | reset | stall | malformed | odd | no_usage | stream_error
+    #                   | blocked (Gemini)
     text: tuple[str, ...] = ("Hello", ", world", ".")
     input: int = 12  # uncached input tokens
     cached: int = 0  # cache reads
@@ -33,6 +34,7 @@ class Reply:
     message: str = "something went wrong"
     delay: float = 0.0  # before the first byte
     model: str | None = None
+    stop: str = "stop"  # OpenAI's finish_reason
 
 
 class FakeProvider:
@@ -174,9 +176,10 @@ def _events(protocol: str, reply: Reply, model: str) -> list[str]:
         ]
         if reply.kind == "malformed":
             events.insert(1, 'data: {"choices": [ {oops\n\n')
-        events.append(
-            _sse({"model": model, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-        )
+        if reply.kind == "odd":  # valid JSON of the wrong shape
+            events.insert(1, _sse({"model": model, "choices": [{"index": 0, "delta": "x"}]}))
+        finish = {"index": 0, "delta": {}, "finish_reason": reply.stop}
+        events.append(_sse({"model": model, "choices": [finish]}))
         if usage:
             events.append(
                 _sse(
@@ -260,6 +263,10 @@ def _events(protocol: str, reply: Reply, model: str) -> list[str]:
         )
         return [*events, _sse({"type": "message_stop"}, "message_stop")]
     # gemini: every chunk repeats the running usage
+    if reply.kind == "blocked":
+        return [_sse({"promptFeedback": {"blockReason": "SAFETY"}, "modelVersion": model})]
+    if reply.kind == "stream_error":
+        return [_sse({"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}})]
     events = []
     for i, t in enumerate(reply.text):
         chunk: dict[str, Any] = {

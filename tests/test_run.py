@@ -264,7 +264,7 @@ def test_a_rejected_key_is_not_retried_and_never_echoed(run, provider, isolated_
         Reply(kind="status", status=401, message=f"Incorrect API key provided: {OPENAI_KEY}")
     )
     out = run("run", "-m", "gpt-5-mini", "hi")
-    assert_one_line_error(out, ExitCode.PROVIDER, "HTTP 401", "tokenroute keys set openai")
+    assert_one_line_error(out, ExitCode.PROVIDER, "HTTP 401", "tokenroute keys list")
     assert len(provider.requests) == 1
     assert attempts(isolated_home)[0]["error_kind"] == "auth"
     assert_no_secret(isolated_home, out.stdout, out.stderr)
@@ -343,7 +343,7 @@ def test_no_key_says_how_to_set_one(run, isolated_home):
 
 def test_a_broken_config_names_the_setting(run, isolated_home):
     write(isolated_home / "config.yaml", "retries: many\n")
-    assert_one_line_error(run("run", "hi"), ExitCode.BAD_INPUT, "retries must be a number")
+    assert_one_line_error(run("run", "hi"), ExitCode.BAD_INPUT, "retries must be a whole number")
     write(isolated_home / "config.yaml", "endpoints:\n  mine: {base_url: 'ftp://x'}\n")
     assert_one_line_error(run("run", "hi"), ExitCode.BAD_INPUT, "endpoints: mine: base_url")
 
@@ -578,3 +578,107 @@ def test_local_first_skips_a_server_that_does_not_answer(run, provider, isolated
     out = run("run", "--local", "--task", "format", "sort these lines")
     assert out.exit_code == 0, out.stderr
     assert [r["tier"] for r in attempts(isolated_home)] == ["economy"]
+
+
+# ---------------------------------------------------------------- found in review
+
+
+def test_a_key_with_a_stray_line_ending_works_and_a_bad_key_is_one_line(
+    run, provider, isolated_home, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY + "\r\n")  # a .env file saved on Windows
+    assert run("run", "-m", "gpt-5-mini", "hi").exit_code == 0
+    assert provider.requests[0]["headers"]["authorization"] == f"Bearer {OPENAI_KEY}"
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY + "\u201d")  # a pasted smart quote
+    out = run("run", "-m", "gpt-5-mini", "hi")
+    assert_one_line_error(out, ExitCode.USAGE, "the key for openai (from $OPENAI_API_KEY)")
+    assert_no_secret(isolated_home, out.stdout, out.stderr)
+
+
+def test_xai_reasoning_is_billed_and_mistral_gets_no_stream_options(
+    run, provider, isolated_home, monkeypatch
+):
+    write(
+        isolated_home / "config.yaml",
+        f"endpoints:\n  xai: {{base_url: '{provider.url}/v1'}}\n"
+        f"  mistral: {{base_url: '{provider.url}/v1'}}\n",
+    )
+    monkeypatch.setenv("XAI_API_KEY", "xai-test-0123456789")
+    monkeypatch.setenv("MISTRAL_API_KEY", "mistral0123456789")
+    # xAI's completion_tokens leave the reasoning out: 2 visible + 387 reasoning
+    provider.queue(Reply(output=2, reasoning=387))
+    assert run("run", "-m", "grok-4", "hi").exit_code == 0
+    [row] = attempts(isolated_home)
+    assert (row["output_tokens"], row["reasoning_tokens"], row["input_estimated"]) == (389, 387, 0)
+    assert run("run", "-m", "mistral-medium-2508", "hi").exit_code == 0
+    assert "stream_options" not in provider.requests[1]["body"]
+
+
+def test_a_chunk_of_the_wrong_shape_is_a_malformed_try(run, provider, isolated_home):
+    provider.queue(Reply(kind="odd"), Reply())
+    out = run("run", "-m", "gpt-5-mini", "hi", "--no-stream")
+    assert out.exit_code == 0, out.stderr
+    assert [r["error_kind"] for r in attempts(isolated_home)] == ["malformed", None]
+
+
+def test_max_cost_also_caps_retries(run, provider, isolated_home):
+    provider.queue(*[Reply(text=("nope",), output=1000)] * 3)  # $0.025 each on opus
+    out = run(
+        "run",
+        "-m",
+        "claude-opus-4-6",
+        "x",
+        "--expect",
+        "json",
+        "--max-tokens",
+        "1000",
+        "--max-cost",
+        "0.04",
+    )
+    assert_one_line_error(out, ExitCode.OVER_BUDGET, "another try on claude-opus-4-6")
+    assert [r["status"] for r in attempts(isolated_home)] == ["invalid"]
+
+
+def test_continue_skips_a_failed_run(run, provider, isolated_home):
+    first = json.loads(run("run", "-m", "gpt-5-mini", "one", "--json").stdout)
+    provider.queue(*[Reply(kind="status", status=500)] * 3)
+    assert run("run", "-m", "gpt-5-mini", "two").exit_code == ExitCode.PROVIDER
+    assert run("run", "-c", "-m", "gpt-5-mini", "three").exit_code == 0
+    assert attempts(isolated_home)[-1]["conversation_id"] == first["conversation_id"]
+
+
+def test_a_budget_refuses_rather_than_swaps_a_named_model(run, provider, isolated_home):
+    run("budget", "set", "--daily", "0.0001", "--downgrade")
+    out = run("run", "-m", "claude-opus-4-6", "hi")
+    assert_one_line_error(out, ExitCode.OVER_BUDGET, "over budget")
+    assert provider.requests == []
+
+
+def test_a_local_endpoint_is_free_even_for_a_priced_name(run, provider, isolated_home):
+    assert run("run", "-m", "ollama/gpt-5-mini", "hi").exit_code == 0
+    assert attempts(isolated_home)[0]["cost_micros"] == 0
+
+
+def test_gemini_errors_in_the_stream_are_retried_and_a_blocked_prompt_is_not(
+    run, provider, isolated_home
+):
+    provider.queue(Reply(kind="stream_error"), Reply())
+    assert run("run", "-m", "gemini-2.5-flash", "hi").exit_code == 0
+    provider.queue(Reply(kind="blocked"))
+    out = run("run", "-m", "gemini-2.5-flash", "hi")
+    assert_one_line_error(out, ExitCode.PROVIDER, "the prompt was blocked (SAFETY)")
+    kinds = [r["error_kind"] for r in attempts(isolated_home)]
+    assert kinds == ["stream_error", None, "blocked"]
+
+
+def test_an_answer_cut_at_the_length_limit_is_said(run, provider):
+    provider.queue(Reply(stop="length"))
+    out = run("run", "-m", "gpt-5-mini", "hi")
+    assert out.exit_code == 0
+    assert "stopped early (length)" in out.stderr and "--max-tokens" in out.stderr
+
+
+def test_dry_run_needs_no_key(run, isolated_home):
+    out = run("run", "-m", "gpt-5-mini", "hi", "--dry-run")
+    assert out.exit_code == 0, out.stderr
+    assert "POST https://api.openai.com/v1/chat/completions" in out.stdout

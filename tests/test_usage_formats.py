@@ -95,3 +95,25 @@ def test_usage_objects_map_to_buckets(raw, expected, name):
 def test_unreadable_usage_says_why(raw, message):
     with pytest.raises(UsageFormatError, match=message):
         parse_usage(raw)
+
+
+def test_deepseek_reports_cache_hits_in_its_own_field():
+    usage, _ = parse_usage(
+        {
+            "prompt_tokens": 1000,
+            "completion_tokens": 50,
+            "prompt_cache_hit_tokens": 800,
+            "prompt_cache_miss_tokens": 200,
+        }
+    )
+    assert (usage.input, usage.cache_read, usage.output) == (200, 800, 50)
+
+
+def test_xai_reasoning_outside_the_completion_tokens_is_output():
+    raw = {
+        "prompt_tokens": 10,
+        "completion_tokens": 2,
+        "completion_tokens_details": {"reasoning_tokens": 387},
+    }
+    usage, _ = parse_usage(raw)
+    assert (usage.output, usage.reasoning) == (389, 387)

@@ -1007,7 +1007,7 @@ def run(
             budget = Decimal(max_cost.removeprefix("$"))
         except InvalidOperation:
             budget = None
-        if budget is None or budget <= 0:
+        if budget is None or not budget.is_finite() or budget <= 0:
             raise UsageError(
                 f"--max-cost must be an amount in USD above 0, e.g. 0.05 (got '{max_cost}')"
             )
@@ -1030,6 +1030,7 @@ def run(
         stored_keys=read_keys(paths.keys),
         day=today(),
         cache=paths.cache,
+        need_key=not dry_run,
         local=local,
         served=run_flow.served_models if local else None,
     )
@@ -1059,6 +1060,8 @@ def run(
         tags=tuple(tags or ()),
         conversation_id=chat.id,
         history_tokens=run_flow.history_tokens(chat.history) if chat.history else 0,
+        prompt_hash=run_flow.text_hash(text),
+        context_hash=run_flow.text_hash(system) if system else None,
     )
     talk = (lambda line: None) if quiet else views.notify
     talk(f"-> {choice.why}")

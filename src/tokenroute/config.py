@@ -46,12 +46,25 @@ def load_config(path: Path) -> dict[str, Any]:
     return data
 
 
+# setting -> (lowest, highest): the same bounds as the command-line options
+BOUNDS = {"retries": (0, 10), "timeout": (0.1, 3600), "retry_base": (0, 60), "max_wait": (0, 3600)}
+
+
 def run_defaults(config: dict[str, Any]) -> RunDefaults:
     values = {}
     for name, default in RunDefaults._field_defaults.items():
         value = config.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise BadInputError(f"config: {name} must be a number >= 0 (got {value!r})")
+        low, high = BOUNDS[name]
+        whole = isinstance(default, int)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int if whole else int | float)
+            or not low <= value <= high
+        ):
+            kind = "a whole number" if whole else "a number"
+            raise BadInputError(
+                f"config: {name} must be {kind} from {low} to {high} (got {value!r})"
+            )
         values[name] = type(default)(value)
     return RunDefaults(**values)
 

@@ -21,6 +21,8 @@ from tokenroute.models import Attempt, Model, Task, Usage
 from tokenroute.providers.base import Endpoint, Finished, Request, TextDelta
 from tokenroute.timewindow import stamp
 
+# Stop reasons that mean the answer was not finished (OpenAI, Anthropic, Gemini spellings).
+CUT_SHORT = {"length", "content_filter", "max_tokens", "MAX_TOKENS", "SAFETY", "RECITATION"}
 # A try that failed this way will fail the same way on the next model too: stop, say why.
 NOT_ESCALATED = {"auth", "bad_request", "too_large"}
 
@@ -47,6 +49,8 @@ class RunOptions(NamedTuple):
     tags: tuple[str, ...] = ()
     conversation_id: str | None = None
     history_tokens: int = 0  # input tokens that are earlier turns of the conversation
+    prompt_hash: str | None = None  # the prompt's, and the system prompt's (report: cache it?)
+    context_hash: str | None = None
 
 
 class Ledger(Protocol):
@@ -115,13 +119,21 @@ def dispatch(
             input_tokens,
             estimated_output,
             services.clock(),
-            first=level == 0,
+            "this run" if level == 0 else f"escalating to {target.name}",
         )
         if level:
             services.notify(f"escalating to {target.name} ({target.endpoint.name}): {error}")
         try:
             answer = _try_target(
-                request, target, task, options, services, tries, warnings, input_tokens
+                request,
+                target,
+                task,
+                options,
+                services,
+                tries,
+                warnings,
+                input_tokens,
+                estimated_output,
             )
         except _Failed as failed:
             error = failed.error
@@ -142,11 +154,22 @@ def _try_target(
     tries: list[TryRecord],
     warnings: list[str],
     input_tokens: Callable[[], int],
+    estimated_output: int,
 ) -> str:
     """The answer from this target, trying again on failures that may pass."""
     call = request._replace(model=target.api_model)
     for number in range(options.retries + 1):
         last = number == options.retries
+        if number:  # a retry costs again: keep to --max-cost
+            _check_budget(
+                options,
+                target,
+                tries,
+                input_tokens,
+                estimated_output,
+                services.clock(),
+                f"another try on {target.name}",
+            )
         started = services.clock()
         parts: list[str] = []
         finished: Finished | None = None
@@ -193,21 +216,11 @@ def _try_target(
             services.notify(f"{exc.message}: retrying in {wait:.1f} s")
             services.sleep(wait)
             continue
-        except KeyboardInterrupt:
-            usage, _ = _usage_so_far(parts, input_tokens, services)
-            _store(
-                services,
-                options,
-                tries,
-                task,
-                target,
-                started,
-                usage,
-                "cancelled",
-                "interrupted",
-                True,
-                None,
-            )
+        except BaseException as exc:  # Ctrl-C, a closed stdout, a bug: the try was paid for
+            usage, _ = _usage_so_far(parts, input_tokens, services, always=True)
+            kind = "interrupted" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
+            status = "cancelled" if isinstance(exc, KeyboardInterrupt | OSError) else "error"
+            _store(services, options, tries, task, target, started, usage, status, kind, True, None)
             raise
         answer = "".join(parts)
         model_answered = finished.model if finished else None
@@ -216,6 +229,16 @@ def _try_target(
         else:
             usage, estimated = _estimate(answer, input_tokens, services)
             warnings.append(f"{target.endpoint.name} sent no usage: tokens estimated")
+        stop = finished.stop_reason if finished else None
+        if stop in CUT_SHORT:
+            warnings.append(
+                f"{target.name} stopped early ({stop}): the answer may be incomplete"
+                + (
+                    " (raise --max-tokens)"
+                    if stop in ("length", "max_tokens", "MAX_TOKENS")
+                    else ""
+                )
+            )
         problem = _invalid(answer, options)
         status = "invalid" if problem else "ok"
         _store(
@@ -278,6 +301,8 @@ def _store(
         project=task.project,
         tags=options.tags,
         conversation_id=options.conversation_id,
+        prompt_hash=options.prompt_hash,
+        context_hash=options.context_hash,
         history_tokens=options.history_tokens if usage.total_input else 0,
     )
     services.ledger.add_attempts([(attempt, task)])
@@ -285,7 +310,7 @@ def _store(
 
 
 def _price(target: Target, usage: Usage, at: datetime) -> Decimal | None:
-    if target.endpoint.local and target.model is None:
+    if target.endpoint.local:
         return Decimal(0)  # the user's own machine: free by the config's say-so
     if target.model is None:
         return None
@@ -306,8 +331,7 @@ def _check_budget(
     input_tokens: Callable[[], int],
     output_tokens: int,
     at: datetime,
-    *,
-    first: bool,
+    what: str,
 ) -> None:
     if options.max_cost is None:
         return
@@ -319,7 +343,6 @@ def _check_budget(
             "(tokenroute prices import) or drop --max-cost"
         )
     if spent + expected > options.max_cost:
-        what = "this run" if first else f"escalating to {target.name}"
         raise OverBudgetError(
             f"{what} would cost about ${spent + expected:.4f}, over --max-cost "
             f"${options.max_cost}: raise it, or choose a cheaper model (-m, --tier)"
@@ -327,10 +350,11 @@ def _check_budget(
 
 
 def _usage_so_far(
-    parts: list[str], input_tokens: Callable[[], int], services: Services
+    parts: list[str], input_tokens: Callable[[], int], services: Services, *, always: bool = False
 ) -> tuple[Usage, bool]:
-    """A try that broke: nothing is billed before the first byte; after it, estimate."""
-    if not parts:
+    """A try that broke: a provider error before the first byte bills nothing; after it (or
+    when we stopped reading, `always`), estimate."""
+    if not parts and not always:
         return Usage(), False
     return _estimate("".join(parts), input_tokens, services)
 

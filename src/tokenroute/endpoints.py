@@ -72,10 +72,16 @@ def endpoint_specs(config: Mapping[str, Any]) -> dict[str, EndpointSpec]:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise BadInputError(f"{where}: base_url must be an http:// or https:// address")
         key_env = raw.get("key_env", base.key_env if base else ())
-        key_env = (key_env,) if isinstance(key_env, str) else tuple(key_env)
-        local = bool(raw.get("local", base.local if base else False))
-        # an address set in the config beats the environment variable
-        specs[name] = EndpointSpec(protocol, base_url, key_env, None, local)
+        key_env = (key_env,) if isinstance(key_env, str) else key_env
+        if not isinstance(key_env, list | tuple) or not all(isinstance(k, str) for k in key_env):
+            raise BadInputError(f"{where}: key_env must name an environment variable")
+        local = raw.get("local", base.local if base else False)
+        if not isinstance(local, bool):
+            raise BadInputError(f"{where}: local must be true or false (got {local!r})")
+        # an address set in the config beats the environment variable; one it leaves alone
+        # does not
+        base_url_env = None if "base_url" in raw else (base.base_url_env if base else None)
+        specs[name] = EndpointSpec(protocol, base_url, tuple(key_env), base_url_env, local)
     return specs
 
 
@@ -84,8 +90,11 @@ def resolve_endpoint(
     specs: Mapping[str, EndpointSpec],
     environ: Mapping[str, str],
     stored_keys: Mapping[str, str],
+    *,
+    need_key: bool = True,
 ) -> Endpoint:
-    """The endpoint called `name`, with its address and key; a clear error when it has none."""
+    """The endpoint called `name`, with its address and key; a clear error when it has none
+    (unless `need_key` is off, as for --dry-run)."""
     spec = specs.get(name)
     if spec is None:
         raise UsageError(
@@ -93,19 +102,32 @@ def resolve_endpoint(
             "(add one under endpoints: in 'tokenroute config path')"
         )
     key = find_key(name, spec, environ, stored_keys)
-    if key is None and not spec.local:
+    if key is not None and not (key.isascii() and key.isprintable()):
+        where = next((f"${k}" for k in spec.key_env if environ.get(k)), "the keys file")
+        raise UsageError(
+            f"the key for {name} (from {where}) has a character a key cannot have (a space, a "
+            f"line break or a non-ASCII one): set it again, e.g. 'tokenroute keys set {name}'"
+        )
+    if key is None and not spec.local and need_key:
         variable = spec.key_env[0] if spec.key_env else None
         how = f"set {variable} or run" if variable else "run"
         raise UsageError(f"no API key for {name}: {how} 'tokenroute keys set {name}'")
-    base_url = (spec.base_url_env and environ.get(spec.base_url_env)) or spec.base_url
-    return Endpoint(name, spec.protocol, base_url, key, spec.local)
+    return Endpoint(name, spec.protocol, effective_url(spec, environ), key, spec.local)
+
+
+def effective_url(spec: EndpointSpec, environ: Mapping[str, str]) -> str:
+    """The address in force: OPENAI_BASE_URL-style variables beat the built-in address."""
+    return (spec.base_url_env and environ.get(spec.base_url_env)) or spec.base_url
 
 
 def find_key(
     name: str, spec: EndpointSpec, environ: Mapping[str, str], stored_keys: Mapping[str, str]
 ) -> str | None:
-    """The environment first, as the providers' SDKs read it; then `tokenroute keys`."""
-    return next((environ[k] for k in spec.key_env if environ.get(k)), None) or stored_keys.get(name)
+    """The environment first, as the providers' SDKs read it; then `tokenroute keys`.
+    Surrounding whitespace (a .env file saved with CRLF) is not part of a key."""
+    found = next((environ[k] for k in spec.key_env if environ.get(k, "").strip()), None)
+    found = found or stored_keys.get(name)
+    return found.strip() if found else None
 
 
 def keyed_paid_endpoints(

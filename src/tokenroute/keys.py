@@ -45,8 +45,10 @@ def set_key(path: Path, name: str, key: str) -> None:
     key = key.strip()
     if not key:
         raise BadInputError("the key is empty: paste it when asked, or pipe it in")
-    if any(c.isspace() for c in key):
-        raise BadInputError("the key contains spaces or line breaks: give the key alone")
+    if any(c.isspace() for c in key) or not (key.isascii() and key.isprintable()):
+        raise BadInputError(
+            "the key contains spaces, line breaks or non-ASCII characters: give the key alone"
+        )
     keys = read_keys(path)
     keys[name] = key
     write_keys(path, keys)

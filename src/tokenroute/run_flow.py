@@ -35,6 +35,7 @@ class Choice(NamedTuple):
     ladder: list[Target]
     task_type: str | None
     why: str  # one line: which model and why
+    explicit: bool = False  # the user named the model (-m): budgets may refuse, not swap it
 
 
 def read_prompt(argument: str | None, stdin: TextIO) -> str:
@@ -62,6 +63,7 @@ def choose(
     stored_keys: Mapping[str, str],
     day: Any,
     cache: Path | None,
+    need_key: bool = True,
     local: bool = False,
     served: Callable[[Any], list[str] | None] | None = None,
 ) -> Choice:
@@ -70,7 +72,7 @@ def choose(
     paid model on failure ("local first, escalate on failure")."""
 
     def endpoint_for(name: str):
-        return resolve_endpoint(name, specs, environ, stored_keys)
+        return resolve_endpoint(name, specs, environ, stored_keys, need_key=need_key)
 
     if model is not None:
         target = _explicit_target(model, table, specs, endpoint_for)
@@ -83,12 +85,20 @@ def choose(
             ladder,
             task if task not in (None, "auto") else None,
             f"{target.name} ({target.endpoint.name}): asked for with -m",
+            explicit=True,
         )
     task_type, reason = _task_type(prompt, task, policy, cache)
     start = tier or (policy.types[task_type].tier if task_type else "mid")
     usable = keyed_paid_endpoints(specs, environ, stored_keys)
     estimates = price_models(table, day, start, task_type, _typical(policy, task_type))
     best, _, has = choose_models(estimates, usable)
+    if start == "local" and not model:
+        raise UsageError(
+            "tier local runs on your own server: name its model, e.g. -m ollama/llama3.2, "
+            "or use --local to put a running one first"
+        )
+    if best is not None and not has and not need_key:
+        has = True  # --dry-run: show the request, even without a key
     if best is None or not has:
         needed = sorted({e.model.provider for e in estimates}) or ["none in the table"]
         raise UsageError(
@@ -204,7 +214,9 @@ def _explicit_target(name: str, table: PriceTable, specs, endpoint_for) -> Targe
 
 def _api_name(table_id: str, asked: str) -> str:
     """The name the API knows: a dated snapshot the user asked for is sent as asked."""
-    return asked if asked.lower() != table_id.lower() and "/" not in asked else table_id
+    if asked.lower() == table_id.lower() or "/" in asked or "@" in asked:
+        return table_id  # '@' is Vertex AI's spelling; the provider's own API knows the id
+    return asked
 
 
 def build_request(
@@ -237,8 +249,9 @@ def new_task(task_type: str | None, project: str | None, now: datetime) -> tuple
     return Task(id=new_task_id(), created_at=stamp(now), type=task_type, project=project), True
 
 
-def prompt_hash(prompt: str) -> str:
-    return hashlib.sha256(prompt.encode()).hexdigest()[:16]
+def text_hash(text: str) -> str:
+    """What the ledger keeps of a prompt: enough to see it repeat, nothing to read it back."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def send(target: Target, request: Request, timeout: float) -> Iterator[TextDelta | Finished]:
@@ -333,7 +346,6 @@ def enforce_budgets(
 ) -> tuple[Choice, list[str]]:
     """The choice if it fits every budget that covers it; else a cheaper tier when the budget
     allows downgrading; else OverBudgetError. Returns the warnings (80% of a limit)."""
-    from decimal import Decimal
 
     from tokenroute.budgets import burns, check, over_message
     from tokenroute.errors import OverBudgetError
@@ -343,7 +355,7 @@ def enforce_budgets(
     burned = burns(budgets, spend, at.date())
     candidates = [choice]
     start = choice.ladder[0]
-    if start.tier in TIERS and start.tier != "local":
+    if start.tier in TIERS and start.tier != "local" and not choice.explicit:
         usable = keyed_paid_endpoints(specs, environ, stored_keys)
         tier = start.tier
         while tier != "economy":
@@ -365,12 +377,15 @@ def enforce_budgets(
     first_over = None
     for candidate in candidates:
         expected = expected_cost(candidate, request, output_tokens, at)
-        verdict = check(
-            burned, expected or Decimal(0), task_type=choice.task_type, tags=tags, project=project
-        )
+        if expected is None:
+            raise OverBudgetError(
+                f"{candidate.ladder[0].name} has no known price, so the budgets cannot be kept: "
+                "add its price ('tokenroute prices import') or remove the budget"
+            )
+        verdict = check(burned, expected, task_type=choice.task_type, tags=tags, project=project)
         if not verdict.over:
             return candidate, verdict.warnings
-        first_over = first_over or (verdict.over[0], expected or Decimal(0))
+        first_over = first_over or (verdict.over[0], expected)
         if any(burn.budget.action != "downgrade" for burn in verdict.over):
             break
     burn, expected = first_over

@@ -41,20 +41,30 @@ def parse_usage(raw: Any) -> tuple[Usage, str]:
     )
 
 
-def from_openai_chat(raw: Mapping[str, Any]) -> Usage:
-    return _openai(raw, "prompt_tokens", "completion_tokens")
+def from_openai_chat(raw: Mapping[str, Any], *, reasoning_apart: bool = False) -> Usage:
+    """`reasoning_apart`: the server counts reasoning outside the completion tokens (xAI)."""
+    return _openai(raw, "prompt_tokens", "completion_tokens", reasoning_apart)
 
 
 def from_openai_responses(raw: Mapping[str, Any]) -> Usage:
     return _openai(raw, "input_tokens", "output_tokens")
 
 
-def _openai(raw: Mapping[str, Any], input_key: str, output_key: str) -> Usage:
-    """Both OpenAI APIs: `<input_key>` includes the cached tokens its details report."""
+def _openai(
+    raw: Mapping[str, Any], input_key: str, output_key: str, reasoning_apart: bool = False
+) -> Usage:
+    """Both OpenAI APIs: `<input_key>` includes the cached tokens its details report.
+
+    Compatible servers differ: DeepSeek reports cache hits as `prompt_cache_hit_tokens`;
+    xAI counts reasoning apart from the completion tokens (so reasoning > completion), while
+    OpenAI counts it inside them. Both are billed as output."""
     prompt = _count(raw, input_key)
     cached = _count(_details(raw, f"{input_key}_details"), "cached_tokens")
+    cached = cached or _count(raw, "prompt_cache_hit_tokens")
     output = _count(raw, output_key)
     reasoning = _count(_details(raw, f"{output_key}_details"), "reasoning_tokens")
+    if reasoning_apart or reasoning > output:  # xAI: the completion count leaves it out
+        output += reasoning
     return _usage(input=prompt - cached, cache_read=cached, output=output, reasoning=reasoning)
 
 

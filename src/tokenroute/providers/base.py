@@ -82,17 +82,29 @@ def load_json(data: str, endpoint: Endpoint) -> Any:
         ) from None
 
 
+_RETRYABLE_STATUS = {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "INTERNAL", "DEADLINE_EXCEEDED"}
+
+
 def error_in_stream(endpoint: Endpoint, error: Any) -> ProviderError:
-    """An error event inside a 200 stream (Anthropic's `overloaded_error`, OpenAI's error)."""
-    kind = (
-        str(error.get("type") or error.get("code") or "server") if isinstance(error, dict) else ""
+    """An error event inside a 200 stream: Anthropic's `overloaded_error`, OpenAI's error
+    object, Gemini's {code: 503, status: UNAVAILABLE}."""
+    if not isinstance(error, dict):
+        error = {"message": str(error)}
+    code = error.get("code")
+    status = str(error.get("status") or "")
+    kind = str(error.get("type") or status or code or "error")
+    message = error.get("message", "")
+    overloaded = "overloaded" in kind or code == 529
+    retryable = (
+        overloaded
+        or any(word in kind for word in ("rate", "server", "api_error"))
+        or status in _RETRYABLE_STATUS
+        or (isinstance(code, int) and (code == 429 or code >= 500))
     )
-    message = error.get("message", "") if isinstance(error, dict) else str(error)
-    overloaded = "overloaded" in kind
     return ProviderError(
-        redact(f"{endpoint.name}: {kind or 'error'} in the stream: {message}", endpoint.key),
+        redact(f"{endpoint.name}: {kind} in the stream: {message}", endpoint.key),
         kind="overloaded" if overloaded else "stream_error",
-        retryable=overloaded or "rate" in kind or "server" in kind or "api_error" in kind,
+        retryable=retryable,
     )
 
 

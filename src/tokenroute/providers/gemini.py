@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from tokenroute.errors import ProviderError
 from tokenroute.providers.base import (
     Endpoint,
     Finished,
@@ -45,6 +46,14 @@ def parse(events: Iterator[tuple[str, str]], endpoint: Endpoint) -> Iterator[Tex
             continue
         if chunk.get("error"):
             raise error_in_stream(endpoint, chunk["error"])
+        blocked = (chunk.get("promptFeedback") or {}).get("blockReason")
+        if blocked:
+            raise ProviderError(
+                f"{endpoint.name}: the prompt was blocked ({blocked}): rephrase it or use "
+                "another model (-m)",
+                kind="blocked",
+                retryable=False,
+            )
         model = chunk.get("modelVersion") or model
         for candidate in chunk.get("candidates") or ():
             for part in (candidate.get("content") or {}).get("parts") or ():

@@ -25,12 +25,9 @@ from tokenroute.usage_formats import UsageFormatError, from_openai_chat
 def build(request: Request, endpoint: Endpoint) -> HttpCall:
     messages = [{"role": "system", "content": request.system}] if request.system else []
     messages += [{"role": m.role, "content": m.content} for m in request.messages]
-    body: dict = {
-        "model": request.model,
-        "messages": messages,
-        "stream": True,
-        "stream_options": {"include_usage": True},
-    }
+    body: dict = {"model": request.model, "messages": messages, "stream": True}
+    if endpoint.name != "mistral":  # Mistral rejects the field (422) and sends usage anyway
+        body["stream_options"] = {"include_usage": True}
     if request.max_tokens is not None:
         # OpenAI's own API renamed the field for reasoning models; compatible servers did not
         body["max_completion_tokens" if endpoint.name == "openai" else "max_tokens"] = (
@@ -62,7 +59,7 @@ def parse(events: Iterator[tuple[str, str]], endpoint: Endpoint) -> Iterator[Tex
             stop = choice.get("finish_reason") or stop
         if chunk.get("usage"):
             try:
-                usage = from_openai_chat(chunk["usage"])
+                usage = from_openai_chat(chunk["usage"], reasoning_apart=endpoint.name == "xai")
             except UsageFormatError:
                 usage = None  # unreadable: treated as missing, so the tokens are estimated
     if not (complete or stop):

@@ -42,7 +42,15 @@ def stream(endpoint: Endpoint, call: HttpCall, parse: Parser, *, timeout: float)
             if response.status_code >= 400:
                 response.read()
                 raise status_error(endpoint, response)
-            yield from parse(sse_events(response.iter_lines()), endpoint)
+            try:
+                yield from parse(sse_events(response.iter_lines()), endpoint)
+            except (AttributeError, TypeError, KeyError, ValueError) as exc:
+                raise ProviderError(
+                    f"{endpoint.name}: sent a stream chunk of an unexpected shape "
+                    f"({type(exc).__name__})",
+                    kind="malformed",
+                    retryable=True,
+                ) from None
     except httpx.TimeoutException:
         raise ProviderError(
             f"{endpoint.name}: no answer within {timeout:g} s (--timeout)",
@@ -61,7 +69,7 @@ def stream(endpoint: Endpoint, call: HttpCall, parse: Parser, *, timeout: float)
             kind="connection",
             retryable=True,
         ) from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, UnicodeError) as exc:
         raise ProviderError(
             f"{endpoint.name}: {_plain(exc, endpoint)}", kind="http", retryable=False
         ) from None
@@ -89,7 +97,7 @@ def status_error(endpoint: Endpoint, response: httpx.Response) -> ProviderError:
     detail = redact(_error_message(response), endpoint.key)
     hint = ""
     if kind == "auth":
-        hint = f": check the key (tokenroute keys set {endpoint.name})"
+        hint = ": check the key ('tokenroute keys list' says where it comes from)"
     return ProviderError(
         f"{endpoint.name}: HTTP {code} {detail}{hint}".rstrip(),
         kind=kind,
@@ -132,7 +140,14 @@ def _error_message(response: httpx.Response) -> str:
 
 
 def _plain(exc: Exception, endpoint: Endpoint) -> str:
-    return redact(str(exc) or type(exc).__name__, endpoint.key)
+    """httpx's message without secrets. An invalid header is described, not quoted: httpx
+    quotes the header's value, which is the key."""
+    text = str(exc) or type(exc).__name__
+    if "header" in text.lower():
+        return "a request header is invalid: check the key for stray characters"
+    if endpoint.key:
+        text = text.replace(repr(endpoint.key)[1:-1], "[redacted]")
+    return redact(text, endpoint.key)
 
 
 def probe(endpoint: Endpoint, *, timeout: float = 5.0) -> str | None:
@@ -167,7 +182,7 @@ def _model_list(endpoint: Endpoint, timeout: float) -> tuple[str | None, Any]:
             headers["authorization"] = f"Bearer {endpoint.key}"
     try:
         response = httpx.get(url, headers=headers, timeout=timeout)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, UnicodeError) as exc:
         return f"cannot reach {endpoint.base_url} ({_plain(exc, endpoint)})", None
     if response.status_code >= 400:
         return status_error(endpoint, response).message, None

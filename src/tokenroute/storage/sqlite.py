@@ -425,10 +425,10 @@ class Ledger:
         ).fetchall()
 
     def last_conversation(self) -> str | None:
-        """The conversation of the newest attempt that had one (what `run -c` continues)."""
+        """The newest conversation with a kept turn (what `run -c` continues): a failed run
+        keeps none, so it never becomes the one to continue."""
         row = self.conn.execute(
-            "SELECT conversation_id FROM attempts WHERE conversation_id IS NOT NULL "
-            "ORDER BY started_at DESC, id DESC LIMIT 1"
+            "SELECT conversation_id FROM messages ORDER BY created_at DESC, turn DESC LIMIT 1"
         ).fetchone()
         return row[0] if row else None
 
