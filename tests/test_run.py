@@ -437,6 +437,26 @@ def test_a_downgrading_budget_moves_to_a_cheaper_tier_and_warns_near_the_limit(
     assert "warning: budget task-type code" in out.stderr
 
 
+def test_report_shows_the_budget_burn(run, isolated_home):
+    run("budget", "set", "--daily", "2", "--project", "billing")
+    spend(run, "gpt-5-nano", 10_000_000, project="billing")  # $0.50
+    body = json.loads(run("report", "--json").stdout)
+    [burn] = body["budgets"]
+    assert (burn["value"], burn["period"], burn["share"]) == ("billing", "day", 0.25)
+    assert "project billing: $0.5000 of $2.00 this day (25%)" in run("report").stdout
+
+
+def test_the_policy_can_turn_escalation_on(run, provider, isolated_home):
+    from tokenroute.policy import DEFAULT_POLICY
+
+    policy = DEFAULT_POLICY.read_text().replace("escalate: false", "escalate: true")
+    write(isolated_home / "policy.yaml", policy)
+    provider.queue(*[Reply(kind="status", status=500)] * 3)
+    out = run("run", "--tier", "small", "--retries", "2", "hi")
+    assert out.exit_code == 0, out.stderr
+    assert [r["tier"] for r in attempts(isolated_home)] == ["small"] * 3 + ["mid"]
+
+
 def test_budget_list_shows_the_burn(run, isolated_home):
     run("budget", "set", "--daily", "2", "--monthly", "10")
     spend(run, "gpt-5-nano", 10_000_000)  # $0.50

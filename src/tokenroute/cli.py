@@ -830,7 +830,7 @@ def report(
     source: Annotated[
         str | None,
         typer.Option(
-            "--source", metavar="NAME", help="Only this source: record, dispatch, an importer."
+            "--source", metavar="NAME", help="Only this source: record, run, an importer."
         ),
     ] = None,
     ledger: LedgerOpt = None,
@@ -854,7 +854,18 @@ def report(
             result = build_report(ReportReader(ledger_db.conn), table, groups, where)
         finally:
             ledger_db.close()
-    views.show_report(result, groups, where, as_json=as_json, as_csv=as_csv)
+    views.show_report(
+        result, groups, where, as_json=as_json, as_csv=as_csv, budgets=_budget_burn(ledger)
+    )
+
+
+def _budget_burn(ledger: Path | None) -> list:
+    """Each budget's spend so far, for the report (none when no budget is set)."""
+    from tokenroute.budgets import burns, read_budgets
+    from tokenroute.settings import resolve_paths
+
+    budgets = read_budgets(resolve_paths().budgets)
+    return burns(budgets, _spend_reader(ledger), today()) if budgets else []
 
 
 def parse_groups(values: list[str] | None) -> list[str]:
@@ -1022,7 +1033,7 @@ def run(
         model=model,
         task=task,
         tier=tier,
-        escalate=escalate,
+        escalate=escalate or policy.escalate,
         table=table,
         policy=policy,
         specs=endpoint_specs(config),

@@ -32,6 +32,7 @@ class Policy(NamedTuple):
     down_words: tuple[str, ...]
     up_words: tuple[str, ...]
     source: str
+    escalate: bool = False  # `run` moves up a tier when a model keeps failing
 
 
 def load_policy(path: Path | None = None, cache: Path | None = None) -> Policy:
@@ -93,6 +94,9 @@ def parse_policy(raw: Any, source: str) -> Policy:
     if not isinstance(strength, int | float) or isinstance(strength, bool) or strength <= 0:
         raise bad("prior_strength", f"must be a number > 0 (got {strength!r})")
     modifiers = raw.get("modifiers") or {}
+    escalate = raw.get("escalate", False)
+    if not isinstance(escalate, bool):
+        raise bad("escalate", f"must be true or false (got {escalate!r})")
     return Policy(
         types=types,
         quality_target=target,
@@ -101,6 +105,7 @@ def parse_policy(raw: Any, source: str) -> Policy:
         down_words=tuple(w.lower() for w in modifiers.get("down", [])),
         up_words=tuple(w.lower() for w in modifiers.get("up", [])),
         source=source,
+        escalate=escalate,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -411,7 +412,13 @@ def group_json(group: GroupReport, by: list[str]) -> dict[str, Any]:
 
 
 def show_report(
-    result: Report | None, by: list[str], where: AttemptFilter, *, as_json: bool, as_csv: bool
+    result: Report | None,
+    by: list[str],
+    where: AttemptFilter,
+    *,
+    as_json: bool,
+    as_csv: bool,
+    budgets: Sequence[Burn] = (),
 ) -> None:
     from tokenroute.report import Report, empty_group
 
@@ -436,6 +443,7 @@ def show_report(
                     {**c._asdict(), "history_share": round(c.share, 4)}
                     for c in result.conversations
                 ],
+                "budgets": _burn_json(budgets),
             }
         )
         return
@@ -457,6 +465,15 @@ def show_report(
         render.emit_lines(chart)
     if result.diagnostics:
         render.emit_lines(["", "Questions worth asking:", *(f"- {q}" for q in result.diagnostics)])
+    if budgets:
+        render.emit_lines(
+            ["", "Budget burn (UTC):"]
+            + [
+                f"- {b.budget.label}: {render.usd_amount(b.spent)} of "
+                f"{render.usd_amount(b.limit)} this {b.period} ({b.spent / b.limit:.0%})"
+                for b in budgets
+            ]
+        )
     if result.conversations:
         render.emit_lines(
             ["", "History re-read tax (run -c resends earlier turns as input):"]
@@ -741,24 +758,24 @@ def show_keys(rows: list[dict[str, Any]], *, as_json: bool) -> None:
     )
 
 
+def _burn_json(burned: Sequence[Burn]) -> list[dict[str, Any]]:
+    return [
+        {
+            "scope": b.budget.scope,
+            "value": b.budget.value,
+            "period": b.period,
+            "limit_usd": b.limit,
+            "spent_usd": b.spent,
+            "share": float(b.spent / b.limit),
+            "action": b.budget.action,
+        }
+        for b in burned
+    ]
+
+
 def show_budgets(burned: list[Burn], *, as_json: bool) -> None:
     if as_json:
-        render.emit_json(
-            {
-                "budgets": [
-                    {
-                        "scope": b.budget.scope,
-                        "value": b.budget.value,
-                        "period": b.period,
-                        "limit_usd": b.limit,
-                        "spent_usd": b.spent,
-                        "share": float(b.spent / b.limit),
-                        "action": b.budget.action,
-                    }
-                    for b in burned
-                ]
-            }
-        )
+        render.emit_json({"budgets": _burn_json(burned)})
         return
     if not burned:
         render.say("no budgets: set one with 'tokenroute budget set --daily 5'")
