@@ -702,3 +702,20 @@ def test_dry_run_needs_no_key(run, isolated_home):
     out = run("run", "-m", "gpt-5-mini", "hi", "--dry-run")
     assert out.exit_code == 0, out.stderr
     assert "POST https://api.openai.com/v1/chat/completions" in out.stdout
+
+
+def test_budgets_are_kept_on_retries_too(run, provider, isolated_home):
+    run("budget", "set", "--daily", "0.04")
+    provider.queue(*[Reply(text=("nope",), output=1000)] * 3)  # $0.025 each on opus
+    out = run(
+        "run",
+        "-m",
+        "claude-opus-4-6",
+        "x",
+        "--expect",
+        "json",
+        "--max-tokens",
+        "1000",
+    )
+    assert_one_line_error(out, ExitCode.OVER_BUDGET, "another try on claude-opus-4-6: over budget")
+    assert [r["status"] for r in attempts(isolated_home)] == ["invalid"]

@@ -1002,6 +1002,7 @@ def run(
     from decimal import Decimal, InvalidOperation
 
     from tokenroute import run_flow, views
+    from tokenroute.budgets import read_budgets
     from tokenroute.config import load_config, run_defaults
     from tokenroute.dispatch import RunOptions
     from tokenroute.endpoints import endpoint_specs
@@ -1069,6 +1070,14 @@ def run(
         max_cost=budget,
         stream=not (as_json or no_stream or expect or schema),
         tags=tuple(tags or ()),
+        budget_gate=run_flow.budget_gate(
+            read_budgets(paths.budgets),
+            _spend_reader(ledger),
+            task_type=choice.task_type,
+            tags=tuple(tags or ()),
+            project=project,
+            today=today,
+        ),
         conversation_id=chat.id,
         history_tokens=run_flow.history_tokens(chat.history) if chat.history else 0,
         prompt_hash=run_flow.text_hash(text),

@@ -49,6 +49,8 @@ class RunOptions(NamedTuple):
     tags: tuple[str, ...] = ()
     conversation_id: str | None = None
     history_tokens: int = 0  # input tokens that are earlier turns of the conversation
+    # raises OverBudgetError when a try of this target at this expected cost breaks a budget
+    budget_gate: Callable[[Target, Decimal, str], None] | None = None
     prompt_hash: str | None = None  # the prompt's, and the system prompt's (report: cache it?)
     context_hash: str | None = None
 
@@ -333,10 +335,16 @@ def _check_budget(
     at: datetime,
     what: str,
 ) -> None:
+    """Before every try: --max-cost over the whole run, and the budgets (`options.budget_gate`,
+    which reads what the ledger already holds, this run's earlier tries included)."""
+    if options.max_cost is None and options.budget_gate is None:
+        return
+    expected = estimate_cost(target, input_tokens(), output_tokens, at)
+    if options.budget_gate is not None and (expected is not None or target.endpoint.local):
+        options.budget_gate(target, expected or Decimal(0), what)
     if options.max_cost is None:
         return
     spent = sum((t.cost or Decimal(0) for t in tries), Decimal(0))
-    expected = estimate_cost(target, input_tokens(), output_tokens, at)
     if expected is None:
         raise OverBudgetError(
             f"{target.name} has no known price, so --max-cost cannot be kept: add its price "

@@ -458,3 +458,27 @@ def served_models(endpoint: Any) -> list[str] | None:
     from tokenroute.providers.wire import served_models as ask
 
     return ask(endpoint)
+
+
+def budget_gate(
+    budgets: list,
+    spend: Callable[[str | None, str | None, Any], Any],
+    *,
+    task_type: str | None,
+    tags: tuple[str, ...],
+    project: str | None,
+    today: Callable[[], Any],
+) -> Callable[[Target, Any, str], None] | None:
+    """The check dispatch runs before every try (retries and escalations included)."""
+    if not budgets:
+        return None
+    from tokenroute.budgets import burns, check, over_message
+    from tokenroute.errors import OverBudgetError
+
+    def gate(target: Target, expected: Any, what: str) -> None:
+        burned = burns(budgets, spend, today())
+        verdict = check(burned, expected, task_type=task_type, tags=tags, project=project)
+        if verdict.over:
+            raise OverBudgetError(f"{what}: " + over_message(verdict.over[0], expected))
+
+    return gate
