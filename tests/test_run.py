@@ -406,6 +406,10 @@ def test_config_show_and_path(run, provider, isolated_home):
     shown = json.loads(run("config", "show", "--json").stdout)["config"]
     assert shown["retries"] == 2 and shown["retry_base"] == 0.01
     assert shown["endpoints"]["google"]["base_url"] == provider.url
+    # OPENAI_BASE_URL is in force (the fixture points it at the local server), and shown
+    assert shown["endpoints"]["openai"]["base_url"] == provider.url + "/v1"
+    listed = {r["endpoint"]: r for r in json.loads(run("keys", "list", "--json").stdout)["keys"]}
+    assert listed["openai"]["base_url"] == provider.url + "/v1"
 
 
 # ---------------------------------------------------------------- budgets

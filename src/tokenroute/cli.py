@@ -1359,7 +1359,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
     """Which endpoints have a key, and where it comes from (names only, never keys)."""
     from tokenroute import views
     from tokenroute.config import load_config
-    from tokenroute.endpoints import endpoint_specs
+    from tokenroute.endpoints import effective_url, endpoint_specs
     from tokenroute.keys import read_keys
     from tokenroute.settings import resolve_paths
 
@@ -1372,7 +1372,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
         source = f"${variable}" if variable else ("keys file" if name in stored else None)
         if spec.local and source is None:
             source = "not needed (local)"
-        rows.append({"endpoint": name, "key": source, "base_url": spec.base_url})
+        rows.append({"endpoint": name, "key": source, "base_url": effective_url(spec, os.environ)})
     views.show_keys(rows, as_json=as_json)
 
 
@@ -1402,14 +1402,18 @@ def config_show(as_json: JsonOpt = False) -> None:
     """Show the settings in force: run defaults and every endpoint (no keys)."""
     from tokenroute import render
     from tokenroute.config import load_config, run_defaults
-    from tokenroute.endpoints import endpoint_specs
+    from tokenroute.endpoints import effective_url, endpoint_specs
     from tokenroute.settings import resolve_paths
 
     config = load_config(resolve_paths().config)
     shown = {
         **run_defaults(config)._asdict(),
         "endpoints": {
-            name: {"protocol": spec.protocol, "base_url": spec.base_url, "local": spec.local}
+            name: {
+                "protocol": spec.protocol,
+                "base_url": effective_url(spec, os.environ),
+                "local": spec.local,
+            }
             for name, spec in sorted(endpoint_specs(config).items())
         },
     }
