@@ -8,7 +8,7 @@ _tokenroute() {
         word="${words[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"import"|"import claude-code"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:${words[CURRENT-1]}" in
@@ -77,6 +77,9 @@ _tokenroute() {
         "log:--source") values="" ;;
         "log:--model"|"log:-m") values="" ;;
         "log:--ledger") values="" ;;
+        "import claude-code:--path") values="" ;;
+        "import claude-code:--since") values="" ;;
+        "import claude-code:--ledger") values="" ;;
         "budget set:--daily") values="" ;;
         "budget set:--monthly") values="" ;;
         "budget set:--task-type") values="" ;;
@@ -94,7 +97,7 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run prices estimate record task mark report log budget keys config doctor paths completions); fi ;;
+        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run prices estimate record task mark report log import budget keys config doctor paths completions); fi ;;
         "pick") if [[ "$PREFIX" == -* ]]; then choices=(--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --ledger --json --help -h); else choices=(); fi ;;
         "run") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --system -s --task --tier --escalate --local --retries --timeout --expect --schema --max-cost --max-tokens --cache --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h); else choices=(); fi ;;
         "prices") if [[ "$PREFIX" == -* ]]; then choices=(--provider --tier --at --json --help -h); else choices=(show check import); fi ;;
@@ -109,6 +112,8 @@ _tokenroute() {
         "mark") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --json --help -h); else choices=(); fi ;;
         "report") if [[ "$PREFIX" == -* ]]; then choices=(--last --since --until --by --task-type --project --source --ledger --json --csv --help -h); else choices=(); fi ;;
         "log") if [[ "$PREFIX" == -* ]]; then choices=(--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h); else choices=(); fi ;;
+        "import") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(claude-code); fi ;;
+        "import claude-code") if [[ "$PREFIX" == -* ]]; then choices=(--path --since --dry-run --ledger --json --help -h); else choices=(); fi ;;
         "budget") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(set list remove); fi ;;
         "budget set") if [[ "$PREFIX" == -* ]]; then choices=(--daily --monthly --task-type --tag --project --downgrade --refuse --help -h); else choices=(); fi ;;
         "budget list") if [[ "$PREFIX" == -* ]]; then choices=(--ledger --json --help -h); else choices=(); fi ;;

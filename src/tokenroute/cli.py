@@ -36,6 +36,7 @@ COMMAND_ORDER = (
     "mark",
     "report",
     "log",
+    "import",
     "budget",
     "keys",
     "config",
@@ -134,6 +135,9 @@ task_app = _subcommands(
 )
 keys_app = _subcommands(
     "keys", "Store API keys for providers (a file only you can read).", no_args_is_help=True
+)
+import_app = _subcommands(
+    "import", "Import the usage your coding agents already logged.", no_args_is_help=True
 )
 budget_app = _subcommands(
     "budget", "Daily and monthly spending limits that run keeps to.", no_args_is_help=True
@@ -1322,6 +1326,62 @@ def _ledger_check(path: Path):
     finally:
         store.close()
     return Check("ledger", str(path), "ok", f"{attempts:,} attempts")
+
+
+@import_app.command("claude-code")
+def import_claude_code(
+    path: Annotated[
+        list[Path] | None,
+        typer.Option("--path", metavar="DIR", help="Read logs here instead (repeatable)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="DATE", help="Only calls from this day on.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be added; change nothing.")
+    ] = False,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import Claude Code's session logs: each API call once, each session a task.
+
+    Reads ~/.claude/projects and ~/.config/claude/projects (CLAUDE_CONFIG_DIR, a
+    comma-separated list, replaces both). A second import reads only what was appended.
+    """
+    from tokenroute import views
+    from tokenroute.importers import claude_code
+    from tokenroute.importers.load import import_files
+
+    roots = path or claude_code.default_roots(os.environ, Path.home())
+    missing = [str(p) for p in (path or []) if not p.exists()]
+    if missing:
+        raise BadInputError(f"{missing[0]}: no such file or folder (--path)")
+    files = claude_code.log_files(roots)
+    table = load_table()
+    store = open_for_writing(ledger) if not dry_run else _open_if_present(ledger)
+    try:
+        summary = import_files(
+            claude_code.SOURCE,
+            files,
+            claude_code.call_of,
+            store,
+            table,
+            now(),
+            since=parse_day(since, "--since") if since else None,
+            dry_run=dry_run,
+        )
+    finally:
+        if store is not None:
+            store.close()
+    views.show_import_summary(summary, [str(r) for r in roots], dry_run=dry_run, as_json=as_json)
+    if summary.rejected:  # the rest is in; the exit code says some lines were not
+        raise typer.Exit(ExitCode.BAD_INPUT)
+
+
+def _open_if_present(ledger: Path | None):
+    from tokenroute.storage.sqlite import open_ledger
+
+    return open_ledger(ledger_path(ledger), create=False)
 
 
 def stamp_now() -> str:

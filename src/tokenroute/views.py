@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from tokenroute.dispatch import RunResult
     from tokenroute.doctor import Check
     from tokenroute.estimate import EstimateRow
+    from tokenroute.importers.load import ImportSummary
     from tokenroute.litellm import ImportResult
     from tokenroute.models import AttemptFilter, Model, PricePeriod, TokenCount, Usage
     from tokenroute.pick_flow import PickResult
@@ -809,3 +810,27 @@ def show_doctor(checks: list[Check], *, as_json: bool) -> None:
     cells = [[c.status, c.area, c.name, c.detail] for c in checks]
     columns = [Column("status"), Column("area"), Column("what"), Column("detail")]
     render.emit_table(columns, cells, title="tokenroute doctor")
+
+
+def show_import_summary(
+    summary: ImportSummary, roots: list[str], *, dry_run: bool, as_json: bool
+) -> None:
+    if as_json:
+        render.emit_json({"import": {**summary._asdict(), "roots": roots, "dry_run": dry_run}})
+        return
+    if not summary.files:
+        render.say(f"tokenroute: no logs found in {', '.join(roots)} (--path DIR)")
+        return
+    verb = "would add" if dry_run else "added"
+    render.say(
+        f"tokenroute: {summary.files:,} files ({summary.files_read:,} with new lines), "
+        f"{summary.lines:,} lines read; {verb} {summary.added:,} attempts, "
+        f"{summary.duplicates:,} duplicates skipped, {summary.rejected:,} lines rejected"
+    )
+    for reason in summary.reasons:
+        render.say(f"  rejected: {reason}")
+    if summary.unknown_models:
+        render.warn(
+            f"no price on the day of the call for {', '.join(summary.unknown_models)}: stored "
+            "with cost unknown ('tokenroute prices show MODEL', 'tokenroute prices import')"
+        )

@@ -152,6 +152,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (conversation_id, turn, role)
     ) WITHOUT ROWID
     """,
+    # 4: where each imported log file was read up to, so the next import reads only the rest.
+    """
+    CREATE TABLE import_files (
+        source TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        head TEXT NOT NULL,
+        PRIMARY KEY (source, path)
+    ) WITHOUT ROWID
+    """,
 )
 # Rebuilds every summary from the attempts: after migration 2, and after bulk loads.
 REBUILD_SUMMARIES = """
@@ -304,37 +316,53 @@ class Ledger:
 
     def add_attempts(self, batch: Sequence[tuple[Attempt, Task]]) -> list[Stored]:
         """Store attempts (each with the task it belongs to, created if new) in one transaction."""
-        stored = []
+        with self.transaction() as conn:
+            return [_store_attempt(conn, attempt, task) for attempt, task in batch]
+
+    def import_position(self, source: str, path: str) -> tuple[int, int, int, str] | None:
+        """(size, mtime_ns, offset, head) of a log file as the last import left it."""
+        return self.conn.execute(
+            "SELECT size, mtime_ns, offset, head FROM import_files WHERE source = ? AND path = ?",
+            (source, path),
+        ).fetchone()
+
+    def import_file(
+        self,
+        source: str,
+        path: str,
+        position: tuple[int, int, int, str] | None,
+        batch: Sequence[tuple[Attempt, Task]],
+    ) -> tuple[int, int, int]:
+        """One file's new attempts and its new position, together or not at all.
+
+        A copy of a call already stored (same source key) is skipped, unless it carries more
+        output tokens (a later streaming snapshot): then it replaces the stored one.
+        Returns (added, duplicates, replaced)."""
+        added = duplicates = replaced = 0
         with self.transaction() as conn:
             for attempt, task in batch:
-                if (
-                    attempt.source_key is not None
-                    and conn.execute(
-                        "SELECT 1 FROM attempts WHERE source = ? AND source_key = ?",
-                        (attempt.source, attempt.source_key),
-                    ).fetchone()
-                ):
-                    stored.append(Stored(None, None, attempt.task_id))
-                    continue  # the same call, already stored: no attempt, no new task
-                _insert_task(conn, task)
-                if attempt.task_type is None or attempt.project is None:
-                    attempt = _inherit_from_task(conn, attempt)
-                number = conn.execute(
-                    "SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE task_id = ?",
-                    (attempt.task_id,),
-                ).fetchone()[0]
-                cursor = conn.execute(_INSERT_ATTEMPT, _attempt_values(attempt, number))
-                if cursor.rowcount == 0:  # the same (source, source_key) is already stored
-                    stored.append(Stored(None, None, attempt.task_id))
-                    continue
-                row_id = cursor.lastrowid
-                conn.executemany(
-                    "INSERT OR IGNORE INTO attempt_tags (attempt_id, tag) VALUES (?, ?)",
-                    [(row_id, tag) for tag in attempt.tags],
+                old = conn.execute(
+                    "SELECT id, output_tokens FROM attempts WHERE source = ? AND source_key = ?",
+                    (attempt.source, attempt.source_key),
+                ).fetchone()
+                if old is not None:
+                    if old[1] >= attempt.usage.output:
+                        duplicates += 1
+                        continue
+                    conn.execute("DELETE FROM attempt_tags WHERE attempt_id = ?", (old[0],))
+                    conn.execute("DELETE FROM attempts WHERE id = ?", (old[0],))
+                    replaced += 1
+                _store_attempt(conn, attempt, task, summaries=old is None)
+                added += old is None
+            if position is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO import_files "
+                    "(source, path, size, mtime_ns, offset, head) VALUES (?, ?, ?, ?, ?, ?)",
+                    (source, path, *position),
                 )
-                _add_to_summaries(conn, attempt)
-                stored.append(Stored(row_id, number, attempt.task_id))
-        return stored
+        if replaced:  # the summaries counted the replaced copies: count again
+            self.rebuild_summaries()
+        return added, duplicates, replaced
 
     # ------------------------------------------------------------ reads
 
@@ -637,6 +665,38 @@ def _add_to_summaries(conn: sqlite3.Connection, a: Attempt) -> None:
                 a.task_id,
             ),
         )
+
+
+def _store_attempt(
+    conn: sqlite3.Connection, attempt: Attempt, task: Task, *, summaries: bool = True
+) -> Stored:
+    """Insert one attempt (and its task when new); a known (source, source_key) is skipped."""
+    if (
+        attempt.source_key is not None
+        and conn.execute(
+            "SELECT 1 FROM attempts WHERE source = ? AND source_key = ?",
+            (attempt.source, attempt.source_key),
+        ).fetchone()
+    ):
+        return Stored(None, None, attempt.task_id)  # the same call: no attempt, no new task
+    _insert_task(conn, task)
+    if attempt.task_type is None or attempt.project is None:
+        attempt = _inherit_from_task(conn, attempt)
+    number = conn.execute(
+        "SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE task_id = ?",
+        (attempt.task_id,),
+    ).fetchone()[0]
+    cursor = conn.execute(_INSERT_ATTEMPT, _attempt_values(attempt, number))
+    if cursor.rowcount == 0:  # the same (source, source_key) is already stored
+        return Stored(None, None, attempt.task_id)
+    row_id = cursor.lastrowid
+    conn.executemany(
+        "INSERT OR IGNORE INTO attempt_tags (attempt_id, tag) VALUES (?, ?)",
+        [(row_id, tag) for tag in attempt.tags],
+    )
+    if summaries:
+        _add_to_summaries(conn, attempt)
+    return Stored(row_id, number, attempt.task_id)
 
 
 def _insert_task(conn: sqlite3.Connection, task: Task) -> None:

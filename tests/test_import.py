@@ -1,0 +1,195 @@
+"""`tokenroute import claude-code`: every API call once, incrementally, and nothing lost."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, assert_one_line_error
+
+from tokenroute.errors import ExitCode
+
+GENERATOR = ROOT.parent / "shared" / "tools" / "gen_claude_logs.py"
+
+
+def assistant(message_id, request_id, output, *, uuid, when="2026-11-20T10:00:00Z", **extra):
+    return {
+        "type": "assistant",
+        "sessionId": "s-1",
+        "cwd": "/home/dev/src/acme-api",
+        "uuid": uuid,
+        "timestamp": when,
+        "requestId": request_id,
+        "message": {
+            "id": message_id,
+            "model": "claude-sonnet-4-5-20250929",
+            "usage": {
+                "input_tokens": 10,
+                "cache_creation_input_tokens": 100,
+                "cache_read_input_tokens": 1000,
+                "cache_creation": {
+                    "ephemeral_5m_input_tokens": 100,
+                    "ephemeral_1h_input_tokens": 0,
+                },
+                "output_tokens": output,
+                "service_tier": "standard",
+            },
+        },
+        **extra,
+    }
+
+
+def lines(*objects) -> str:
+    return "".join(json.dumps(o) + "\n" for o in objects)
+
+
+@pytest.fixture
+def logs(tmp_path):
+    folder = tmp_path / "claude" / "projects" / "-home-dev-src-acme-api"
+    folder.mkdir(parents=True)
+    session = folder / "s-1.jsonl"
+    session.write_text(
+        lines(
+            {"type": "user", "sessionId": "s-1", "message": {"role": "user", "content": "hi"}},
+            # one response written once per content block; the last copy grew
+            assistant("msg_1", "req_1", 5, uuid="u1"),
+            assistant("msg_1", "req_1", 5, uuid="u2"),
+            assistant("msg_1", "req_1", 40, uuid="u3"),
+            assistant("msg_2", "req_2", 7, uuid="u4"),
+            assistant(None, None, 3, uuid="u5"),  # no ids: counted once by its uuid
+            {**assistant("msg_x", "req_x", 0, uuid="u6"), "isApiErrorMessage": True},
+            {"type": "summary", "summary": "x"},
+        )
+        # an agent still writing: the last line is not complete yet
+        + json.dumps(assistant("msg_3", "req_3", 9, uuid="u7"))[:50]
+    )
+    sub = folder / "s-1" / "subagents"
+    sub.mkdir(parents=True)
+    (sub / "agent-a.jsonl").write_text(
+        lines(assistant("msg_9", "req_9", 11, uuid="u9", isSidechain=True))
+    )
+    return tmp_path / "claude"
+
+
+def ledger_rows(home: Path) -> list[tuple]:
+    conn = sqlite3.connect(home / "ledger.db")
+    rows = conn.execute(
+        "SELECT source_key, output_tokens, input_tokens, cache_write_tokens, cache_read_tokens, "
+        "task_id, project, source FROM attempts ORDER BY source_key"
+    ).fetchall()
+    conn.close()
+    return rows
+
+
+def test_each_call_once_the_biggest_copy_wins(run, logs, isolated_home):
+    out = run("import", "claude-code", "--path", str(logs / "projects"))
+    assert out.exit_code == 0, out.stderr
+    rows = ledger_rows(isolated_home)
+    assert [(r[0], r[1]) for r in rows] == [
+        ("msg_1:req_1", 40),
+        ("msg_2:req_2", 7),
+        ("msg_9:req_9", 11),
+        ("u5", 3),
+    ]
+    assert {r[2:] for r in rows} == {(10, 100, 1000, "cc-s-1", "acme-api", "claude-code")}
+    assert "added 4 attempts, 2 duplicates skipped, 0 lines rejected" in out.stderr
+    report = json.loads(run("report", "--source", "claude-code", "--json").stdout)["total"]
+    assert (report["tasks"], report["attempts"]) == (1, 4)
+
+
+def test_a_second_import_reads_only_what_was_appended(run, logs, isolated_home):
+    run("import", "claude-code", "--path", str(logs / "projects"))
+    again = run("import", "claude-code", "--path", str(logs / "projects"))
+    assert "0 lines read; added 0 attempts" in again.stderr
+    session = logs / "projects" / "-home-dev-src-acme-api" / "s-1.jsonl"
+    text = session.read_text()
+    # the agent finishes its line, then writes a bigger copy of msg_2 and a new call
+    complete = text[: text.rfind("\n") + 1] + lines(
+        assistant("msg_3", "req_3", 9, uuid="u7"),
+        assistant("msg_2", "req_2", 70, uuid="u8"),
+    )
+    session.write_text(complete)
+    out = run("import", "claude-code", "--path", str(logs / "projects"))
+    assert "2 lines read; added 1 attempts" in out.stderr
+    outputs = {r[0]: r[1] for r in ledger_rows(isolated_home)}
+    assert outputs["msg_3:req_3"] == 9 and outputs["msg_2:req_2"] == 70
+    totals = json.loads(run("report", "--json").stdout)["total"]
+    assert totals["attempts"] == 5  # the summaries follow the replaced copy
+
+
+def test_a_rewritten_file_is_read_again_without_duplicates(run, logs, isolated_home):
+    run("import", "claude-code", "--path", str(logs / "projects"))
+    session = logs / "projects" / "-home-dev-src-acme-api" / "s-1.jsonl"
+    session.write_text(lines(assistant("msg_2", "req_2", 7, uuid="u4")))  # shrank
+    out = run("import", "claude-code", "--path", str(logs / "projects"))
+    assert "added 0 attempts, 1 duplicates skipped" in out.stderr
+    assert len(ledger_rows(isolated_home)) == 4
+
+
+def test_bad_lines_are_named_and_the_rest_imported(run, logs, isolated_home):
+    session = logs / "projects" / "-home-dev-src-acme-api" / "s-1.jsonl"
+    text = session.read_text()
+    first_break = text.index("\n") + 1
+    session.write_text(text[:first_break] + "{not json\n" + text[first_break:])
+    out = run("import", "claude-code", "--path", str(logs / "projects"))
+    assert out.exit_code == ExitCode.BAD_INPUT
+    assert f"rejected: {session}:2: not valid JSON" in out.stderr
+    assert len(ledger_rows(isolated_home)) == 4
+
+
+def test_dry_run_changes_nothing(run, logs, isolated_home):
+    out = run("import", "claude-code", "--path", str(logs / "projects"), "--dry-run", "--json")
+    assert json.loads(out.stdout)["import"]["added"] == 4
+    assert not (isolated_home / "ledger.db").exists()
+
+
+def test_since_and_claude_config_dir(run, logs, isolated_home, monkeypatch):
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", f"{logs},{logs.parent / 'nowhere'}")
+    out = run("import", "claude-code", "--since", "2026-11-21")
+    assert out.exit_code == 0, out.stderr
+    assert "added 0 attempts" in out.stderr  # every call is from 2026-11-20
+    assert "added 4 attempts" in run("import", "claude-code").stderr
+
+
+def test_a_missing_path(run, tmp_path):
+    out = run("import", "claude-code", "--path", str(tmp_path / "nope"))
+    assert_one_line_error(out, ExitCode.BAD_INPUT, "no such file or folder")
+
+
+@pytest.mark.skipif(not GENERATOR.exists(), reason="../shared/tools is not beside this clone")
+def test_totals_equal_the_generators_ground_truth(run, tmp_path, isolated_home):
+    root = tmp_path / "tree"
+    subprocess.run(
+        [
+            sys.executable,
+            str(GENERATOR),
+            "--root",
+            str(root),
+            "--lines",
+            "4000",
+            "--files",
+            "12",
+            "--seed",
+            "5",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    truth = json.loads((root / "manifest.json").read_text())["dedup_max_output_wins"]
+    assert run("import", "claude-code", "--path", str(root / "projects")).exit_code == 0
+    conn = sqlite3.connect(isolated_home / "ledger.db")
+    got = conn.execute(
+        "SELECT SUM(input_tokens), SUM(output_tokens), "
+        "SUM(cache_write_tokens + cache_write_1h_tokens), SUM(cache_read_tokens) FROM attempts"
+    ).fetchone()
+    conn.close()
+    assert got == (
+        truth["input_tokens"],
+        truth["output_tokens"],
+        truth["cache_creation_input_tokens"],
+        truth["cache_read_input_tokens"],
+    )
