@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +81,10 @@ class PriceTable:
         """The newest date on which any table in use was checked against its sources."""
         return max(f.checked for f in self.files)
 
-    @property
+    @cached_property
     def revision(self) -> str:
-        """Identifies this exact table; the ledger stores it with every cost it computes."""
+        """Identifies this exact table; the ledger stores it with every cost it computes.
+        Computed once: an import prices thousands of calls."""
         digest = hashlib.sha256()
         for f in self.files:
             digest.update(f.digest.encode())

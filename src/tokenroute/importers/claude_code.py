@@ -50,8 +50,13 @@ def log_files(roots: Iterable[Path]) -> list[Path]:
 
 def call_of(raw: bytes, path: Path, now: datetime) -> Call | None:
     """The API call a log line records, or None for a line that records none."""
+    text = raw.strip()
+    if not (text.startswith(b"{") and text.endswith(b"}")):
+        raise CallError("not valid JSON (cut off?)")
+    if b'"usage"' not in text:
+        return None  # prompts and tool results: most of the bytes, no usage, not parsed
     try:
-        line = json.loads(raw)
+        line = json.loads(text)
     except (ValueError, UnicodeDecodeError):
         raise CallError("not valid JSON") from None
     if not isinstance(line, dict) or line.get("type") != "assistant":

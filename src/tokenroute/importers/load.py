@@ -58,8 +58,8 @@ def import_files(
             continue
         files_read += 1
         lines += len(chunk.lines)
-        best: dict[str, Any] = {}  # source key -> the copy with the most output
-        keyless = []
+        best: dict[str, Call] = {}  # source key -> the copy with the most output
+        keyless: list[Call] = []
         for number, raw in chunk.lines:
             if not raw.strip():
                 continue
@@ -72,18 +72,20 @@ def import_files(
                 continue
             if call is None or (since and call.at.date() < since):
                 continue
+            key = call.source_key
+            if key is None:
+                keyless.append(call)
+            elif key not in best or call.usage.output > best[key].usage.output:
+                duplicates += key in best
+                best[key] = call
+            else:
+                duplicates += 1
+        batch = []
+        for call in (*best.values(), *keyless):  # priced once per call, not per copy
             priced = price_call(call, table, source=source, project=call.project)
             if priced.attempt.cost_micros is None:
                 unknown.add(call.model)
-            key = priced.attempt.source_key
-            if key is None:
-                keyless.append((priced.attempt, priced.task))
-            elif key not in best or call.usage.output > best[key][0].usage.output:
-                duplicates += key in best
-                best[key] = (priced.attempt, priced.task)
-            else:
-                duplicates += 1
-        batch = [*best.values(), *keyless]
+            batch.append((priced.attempt, priced.task))
         if dry_run or ledger is None:
             added += len(batch)
         else:

@@ -352,7 +352,7 @@ class Ledger:
                     conn.execute("DELETE FROM attempt_tags WHERE attempt_id = ?", (old[0],))
                     conn.execute("DELETE FROM attempts WHERE id = ?", (old[0],))
                     replaced += 1
-                _store_attempt(conn, attempt, task, summaries=old is None)
+                _store_attempt(conn, attempt, task, summaries=old is None, checked=True)
                 added += old is None
             if position is not None:
                 conn.execute(
@@ -668,11 +668,18 @@ def _add_to_summaries(conn: sqlite3.Connection, a: Attempt) -> None:
 
 
 def _store_attempt(
-    conn: sqlite3.Connection, attempt: Attempt, task: Task, *, summaries: bool = True
+    conn: sqlite3.Connection,
+    attempt: Attempt,
+    task: Task,
+    *,
+    summaries: bool = True,
+    checked: bool = False,
 ) -> Stored:
-    """Insert one attempt (and its task when new); a known (source, source_key) is skipped."""
+    """Insert one attempt (and its task when new); a known (source, source_key) is skipped
+    (`checked`: the caller has just looked)."""
     if (
-        attempt.source_key is not None
+        not checked
+        and attempt.source_key is not None
         and conn.execute(
             "SELECT 1 FROM attempts WHERE source = ? AND source_key = ?",
             (attempt.source, attempt.source_key),
