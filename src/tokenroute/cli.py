@@ -536,6 +536,13 @@ def open_for_writing(option: Path | None):
     return open_ledger(ledger_path(option), create=True)
 
 
+def open_existing(option: Path | None):
+    """The ledger for reading; None when nothing was recorded yet (reading creates nothing)."""
+    from tokenroute.storage.sqlite import open_ledger
+
+    return open_ledger(ledger_path(option), create=False)
+
+
 @app.command()
 def record(
     model: Annotated[str | None, typer.Option("--model", "-m", help="The model called.")] = None,
@@ -842,34 +849,27 @@ def report(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
 ) -> None:
     from tokenroute import views
+    from tokenroute.budgets import burns, read_budgets
     from tokenroute.report import build_report
+    from tokenroute.settings import resolve_paths
     from tokenroute.storage.report_queries import ReportReader
-    from tokenroute.storage.sqlite import open_ledger
 
     groups = parse_groups(by)
     where = attempt_filter(last, since, until, task_type=task_type, project=project, source=source)
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
     table = load_table()
-    ledger_db = open_ledger(ledger_path(ledger), create=False)
-    result = None
-    if ledger_db is not None:
-        try:
-            result = build_report(ReportReader(ledger_db.conn), table, groups, where)
-        finally:
-            ledger_db.close()
-    views.show_report(
-        result, groups, where, as_json=as_json, as_csv=as_csv, budgets=_budget_burn(ledger)
-    )
-
-
-def _budget_burn(ledger: Path | None) -> list:
-    """Each budget's spend so far, for the report (none when no budget is set)."""
-    from tokenroute.budgets import burns, read_budgets
-    from tokenroute.settings import resolve_paths
-
     budgets = read_budgets(resolve_paths().budgets)
-    return burns(budgets, _spend_reader(ledger), today()) if budgets else []
+    ledger_db = open_existing(ledger)
+    result = None
+    try:
+        if ledger_db is not None:
+            result = build_report(ReportReader(ledger_db.conn), table, groups, where)
+        burned = burns(budgets, _spend_from(ledger_db), today())
+    finally:
+        if ledger_db is not None:
+            ledger_db.close()
+    views.show_report(result, groups, where, as_json=as_json, as_csv=as_csv, budgets=burned)
 
 
 def parse_groups(values: list[str] | None) -> list[str]:
@@ -909,7 +909,6 @@ def log(
 ) -> None:
     """The most recent attempts in the ledger, newest first."""
     from tokenroute import views
-    from tokenroute.storage.sqlite import open_ledger
 
     if model is not None:
         known = load_table().find(model)
@@ -917,7 +916,7 @@ def log(
     where = attempt_filter(
         last, since, until, task_type=task_type, project=project, source=source, model=model
     )
-    ledger_db = open_ledger(ledger_path(ledger), create=False)
+    ledger_db = open_existing(ledger)
     rows = []
     if ledger_db is not None:
         try:
@@ -1008,10 +1007,11 @@ def run(
     from tokenroute import run_flow, views
     from tokenroute.budgets import read_budgets
     from tokenroute.config import load_config, run_defaults
-    from tokenroute.dispatch import RunOptions
+    from tokenroute.dispatch import RunOptions, dispatch
     from tokenroute.endpoints import endpoint_specs
     from tokenroute.keys import read_keys
     from tokenroute.policy import load_user_policy
+    from tokenroute.providers import served_models
     from tokenroute.settings import detect_project, resolve_paths
 
     check_tier(tier)
@@ -1048,9 +1048,9 @@ def run(
         cache=paths.cache,
         need_key=not dry_run,
         local=local,
-        served=run_flow.served_models if local else None,
+        served=served_models if local else None,
     )
-    chat = run_flow.conversation(ledger_path(ledger), continue_last, cid)
+    chat = run_flow.conversation(lambda: open_existing(ledger), continue_last, cid)
     request = run_flow.build_request(
         text, system=system, max_tokens=max_tokens, cache_system=cache, history=chat.history
     )
@@ -1074,14 +1074,6 @@ def run(
         max_cost=budget,
         stream=not (as_json or no_stream or expect or schema),
         tags=tuple(tags or ()),
-        budget_gate=run_flow.budget_gate(
-            read_budgets(paths.budgets),
-            _spend_reader(ledger),
-            task_type=choice.task_type,
-            tags=tuple(tags or ()),
-            project=project,
-            today=today,
-        ),
         conversation_id=chat.id,
         history_tokens=run_flow.history_tokens(chat.history) if chat.history else 0,
         prompt_hash=run_flow.text_hash(text),
@@ -1094,6 +1086,16 @@ def run(
     task_record, own_task = run_flow.new_task(choice.task_type, project, now())
     store = open_for_writing(ledger)
     try:
+        options = options._replace(
+            budget_gate=run_flow.budget_gate(
+                read_budgets(paths.budgets),
+                _spend_from(store),
+                task_type=choice.task_type,
+                tags=options.tags,
+                project=project,
+                today=today,
+            )
+        )
         services = run_flow.make_services(
             store,
             price_revision=table.revision,
@@ -1102,8 +1104,13 @@ def run(
             clock=now,
         )
         try:
-            result = run_flow.run(
-                request, choice, task_record, options, services, output_tokens=output_tokens
+            result = dispatch(
+                request,
+                choice.ladder,
+                task_record,
+                options,
+                services,
+                estimated_output=output_tokens,
             )
         except Exception:
             if own_task:
@@ -1129,39 +1136,51 @@ def _keep_to_budgets(choice, request, output_tokens, tags, project, ledger, path
     budgets = read_budgets(paths.budgets)
     if not budgets:
         return choice, []
-    spend = _spend_reader(ledger)
-    return run_flow.enforce_budgets(
-        choice,
-        budgets,
-        spend,
-        request,
-        output_tokens,
-        now(),
-        tags=tags,
-        project=project,
-        table=table,
-        specs=endpoint_specs(config),
-        environ=os.environ,
-        stored_keys=read_keys(paths.keys),
-    )
-
-
-def _spend_reader(ledger: Path | None):
-    """USD spent since a day, per budget scope, read from the ledger (nothing when absent)."""
-    from decimal import Decimal
-
-    from tokenroute.storage.sqlite import open_ledger
-
-    def spend(scope, value, since) -> Decimal:
-        store = open_ledger(ledger_path(ledger), create=False)
-        if store is None:
-            return Decimal(0)
-        try:
-            return Decimal(store.spend_since(scope, value, since.isoformat())) / 1_000_000
-        finally:
+    store = open_existing(ledger)
+    try:
+        return run_flow.enforce_budgets(
+            choice,
+            budgets,
+            _spend_from(store),
+            request,
+            output_tokens,
+            now(),
+            tags=tags,
+            project=project,
+            table=table,
+            specs=endpoint_specs(config),
+            environ=os.environ,
+            stored_keys=read_keys(paths.keys),
+        )
+    finally:
+        if store is not None:
             store.close()
 
+
+def _spend_from(store):
+    """USD spent since a day, per budget scope, from an open ledger (None: nothing yet)."""
+    from decimal import Decimal
+
+    def spend(scope, value, since) -> Decimal:
+        if store is None:
+            return Decimal(0)
+        return Decimal(store.spend_since(scope, value, since.isoformat())) / 1_000_000
+
     return spend
+
+
+def _burns(ledger: Path | None, budgets: list) -> list:
+    """Each budget's spend so far, read with the ledger opened once."""
+    from tokenroute.budgets import burns
+
+    if not budgets:
+        return []
+    store = open_existing(ledger)
+    try:
+        return burns(budgets, _spend_from(store), today())
+    finally:
+        if store is not None:
+            store.close()
 
 
 @budget_app.command("set")
@@ -1208,11 +1227,10 @@ def budget_set(
 def budget_list(ledger: LedgerOpt = None, as_json: JsonOpt = False) -> None:
     """Every budget with what was spent so far today and this month (its burn)."""
     from tokenroute import views
-    from tokenroute.budgets import burns, read_budgets
+    from tokenroute.budgets import read_budgets
     from tokenroute.settings import resolve_paths
 
-    budgets = read_budgets(resolve_paths().budgets)
-    views.show_budgets(burns(budgets, _spend_reader(ledger), today()), as_json=as_json)
+    views.show_budgets(_burns(ledger, read_budgets(resolve_paths().budgets)), as_json=as_json)
 
 
 @budget_app.command("remove")
@@ -1358,7 +1376,7 @@ def import_claude_code(
         raise BadInputError(f"{missing[0]}: no such file or folder (--path)")
     files = claude_code.log_files(roots)
     table = load_table()
-    store = open_for_writing(ledger) if not dry_run else _open_if_present(ledger)
+    store = open_for_writing(ledger) if not dry_run else open_existing(ledger)
     try:
         summary = import_files(
             claude_code.SOURCE,
@@ -1376,12 +1394,6 @@ def import_claude_code(
     views.show_import_summary(summary, [str(r) for r in roots], dry_run=dry_run, as_json=as_json)
     if summary.rejected:  # the rest is in; the exit code says some lines were not
         raise typer.Exit(ExitCode.BAD_INPUT)
-
-
-def _open_if_present(ledger: Path | None):
-    from tokenroute.storage.sqlite import open_ledger
-
-    return open_ledger(ledger_path(ledger), create=False)
 
 
 def stamp_now() -> str:
@@ -1419,7 +1431,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
     """Which endpoints have a key, and where it comes from (names only, never keys)."""
     from tokenroute import views
     from tokenroute.config import load_config
-    from tokenroute.endpoints import effective_url, endpoint_specs
+    from tokenroute.endpoints import effective_url, endpoint_specs, key_source
     from tokenroute.keys import read_keys
     from tokenroute.settings import resolve_paths
 
@@ -1428,8 +1440,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
     stored = read_keys(paths.keys)
     rows = []
     for name, spec in sorted(specs.items()):
-        variable = next((k for k in spec.key_env if os.environ.get(k)), None)
-        source = f"${variable}" if variable else ("keys file" if name in stored else None)
+        source = key_source(name, spec, os.environ, stored)
         if spec.local and source is None:
             source = "not needed (local)"
         rows.append({"endpoint": name, "key": source, "base_url": effective_url(spec, os.environ)})

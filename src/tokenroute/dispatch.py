@@ -111,7 +111,7 @@ def dispatch(
     tries: list[TryRecord] = []
     warnings: list[str] = []
     # counted only when needed (an estimate): loading the tokenizer costs ~100 ms
-    input_tokens = cache(lambda: services.count_tokens(_prompt_text(request)))
+    input_tokens = cache(lambda: services.count_tokens(prompt_text(request)))
     error: Exception | None = None
     for level, target in enumerate(ladder):
         _check_budget(
@@ -202,19 +202,7 @@ def _try_target(
                 services.notify(f"{target.name}: the answer was cut off ({exc.kind})")
             if not exc.retryable or last:
                 raise _Failed(exc) from None
-            wait = _backoff(number, options, services.rng)
-            if exc.retry_after is not None:
-                if exc.retry_after > options.max_wait:
-                    raise _Failed(
-                        ProviderError(
-                            f"{exc.message} (asks to wait {exc.retry_after:g} s, over max_wait "
-                            f"{options.max_wait:g} s)",
-                            kind=exc.kind,
-                            retryable=False,
-                            status=exc.status,
-                        )
-                    ) from None
-                wait = max(wait, exc.retry_after)
+            wait = _retry_wait(exc, number, options, services.rng)
             services.notify(f"{exc.message}: retrying in {wait:.1f} s")
             services.sleep(wait)
             continue
@@ -373,6 +361,25 @@ def _estimate(
     return Usage(input=input_tokens(), output=services.count_tokens(answer) if answer else 0), True
 
 
+def _retry_wait(exc: ProviderError, number: int, options: RunOptions, rng: random.Random) -> float:
+    """Seconds before the next try: the backoff, or longer when the provider asks; a wait
+    over `max_wait` is not waited for (the try fails)."""
+    wait = _backoff(number, options, rng)
+    if exc.retry_after is None:
+        return wait
+    if exc.retry_after > options.max_wait:
+        raise _Failed(
+            ProviderError(
+                f"{exc.message} (asks to wait {exc.retry_after:g} s, over max_wait "
+                f"{options.max_wait:g} s)",
+                kind=exc.kind,
+                retryable=False,
+                status=exc.status,
+            )
+        )
+    return max(wait, exc.retry_after)
+
+
 def _backoff(number: int, options: RunOptions, rng: random.Random) -> float:
     """Exponential backoff with jitter: base, 2x base, 4x base ... each between half and all."""
     ceiling = min(options.max_wait, options.retry_base * 2**number)
@@ -404,5 +411,6 @@ def _unfenced(answer: str) -> str:
     return text.strip()
 
 
-def _prompt_text(request: Request) -> str:
+def prompt_text(request: Request) -> str:
+    """Everything sent as input, for counting its tokens."""
     return "\n".join([request.system or "", *(m.content for m in request.messages)])

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import NamedTuple
 
-from tokenroute.endpoints import EndpointSpec, find_key
+from tokenroute.endpoints import EndpointSpec, key_source
 
 
 class Check(NamedTuple):
@@ -25,9 +25,9 @@ def key_checks(
     for name, spec in sorted(specs.items()):
         if spec.local:
             continue
-        if find_key(name, spec, environ, stored):
-            variable = next((k for k in spec.key_env if environ.get(k)), None)
-            checks.append(Check("keys", name, "ok", f"${variable}" if variable else "keys file"))
+        source = key_source(name, spec, environ, stored)
+        if source:
+            checks.append(Check("keys", name, "ok", source))
         else:
             how = f"set {spec.key_env[0]} or " if spec.key_env else ""
             checks.append(

@@ -103,7 +103,7 @@ def resolve_endpoint(
         )
     key = find_key(name, spec, environ, stored_keys)
     if key is not None and not (key.isascii() and key.isprintable()):
-        where = next((f"${k}" for k in spec.key_env if environ.get(k)), "the keys file")
+        where = key_source(name, spec, environ, stored_keys)
         raise UsageError(
             f"the key for {name} (from {where}) has a character a key cannot have (a space, a "
             f"line break or a non-ASCII one): set it again, e.g. 'tokenroute keys set {name}'"
@@ -128,6 +128,16 @@ def find_key(
     found = next((environ[k] for k in spec.key_env if environ.get(k, "").strip()), None)
     found = found or stored_keys.get(name)
     return found.strip() if found else None
+
+
+def key_source(
+    name: str, spec: EndpointSpec, environ: Mapping[str, str], stored_keys: Mapping[str, str]
+) -> str | None:
+    """Where find_key's key comes from, to tell the user: '$VARIABLE', 'keys file' or None."""
+    variable = next((k for k in spec.key_env if environ.get(k, "").strip()), None)
+    if variable:
+        return f"${variable}"
+    return "keys file" if stored_keys.get(name) else None
 
 
 def keyed_paid_endpoints(

@@ -12,19 +12,19 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
-from tokenroute.dispatch import RunOptions, RunResult, Services, Target, dispatch, estimate_cost
+from tokenroute.dispatch import Services, Target, estimate_cost, prompt_text
 from tokenroute.endpoints import EndpointSpec, keyed_paid_endpoints, resolve_endpoint
 from tokenroute.errors import BadInputError, UnknownModelError, UsageError
 from tokenroute.inputs import read_text
 from tokenroute.models import Task, Usage
 from tokenroute.policy import Policy
 from tokenroute.pricing import PriceTable
-from tokenroute.providers.base import Finished, Message, Request, TextDelta
+from tokenroute.providers.base import Message, Request
 from tokenroute.router import choose_models, price_models, step
 from tokenroute.taxonomy import TASK_TYPES, TIERS
 
@@ -167,25 +167,32 @@ def _typical(policy: Policy, task_type: str | None) -> Usage:
 
 
 def _ladder_above(tier, task_type, table, day, specs, environ, stored_keys, endpoint_for):
-    ladder = []
+    """The best keyed model of each dearer tier, in order: where --escalate goes."""
     usable = keyed_paid_endpoints(specs, environ, stored_keys)
-    current = tier
+    ladder, current = [], tier
     while current != "frontier":
         current = step(current, 1)
-        best, _, has = choose_models(
-            price_models(table, day, current, task_type, Usage(input=1000, output=1000)), usable
-        )
-        if best is not None and has:
-            ladder.append(
-                Target(
-                    best.model.id,
-                    best.model.id,
-                    endpoint_for(best.model.provider),
-                    current,
-                    best.model,
-                )
-            )
+        target = best_target(current, task_type, table, day, usable, endpoint_for)
+        if target is not None:
+            ladder.append(target)
     return ladder
+
+
+def best_target(
+    tier: str,
+    task_type: str | None,
+    table: PriceTable,
+    day: Any,
+    usable: set[str],
+    endpoint_for: Callable[[str], Any],
+) -> Target | None:
+    """The cheapest suitable model of `tier` whose provider has a key, None when none has."""
+    best, _, has = choose_models(
+        price_models(table, day, tier, task_type, Usage(input=1000, output=1000)), usable
+    )
+    if best is None or not has:
+        return None
+    return Target(best.model.id, best.model.id, endpoint_for(best.model.provider), tier, best.model)
 
 
 def _explicit_target(name: str, table: PriceTable, specs, endpoint_for) -> Target:
@@ -254,26 +261,11 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def send(target: Target, request: Request, timeout: float) -> Iterator[TextDelta | Finished]:
-    """The real provider call: the adapter for the endpoint's protocol, over httpx."""
-    from importlib import import_module
-
-    from tokenroute.providers import wire
-
-    adapter = import_module(f"tokenroute.providers.{target.endpoint.protocol}")
-    call = adapter.build(request, target.endpoint)
-    return wire.stream(target.endpoint, call, adapter.parse, timeout=timeout)
-
-
 def dry_run(choice: Choice, request: Request) -> dict[str, Any]:
-    from importlib import import_module
-
-    from tokenroute.providers.base import dry_run_view
+    from tokenroute.providers import request_view
 
     target = choice.ladder[0]
-    adapter = import_module(f"tokenroute.providers.{target.endpoint.protocol}")
-    call = adapter.build(request._replace(model=target.api_model), target.endpoint)
-    return dry_run_view(call, target.endpoint)
+    return request_view(target.endpoint, request._replace(model=target.api_model))
 
 
 def make_services(
@@ -283,12 +275,12 @@ def make_services(
     write: Callable[[str], None],
     notify: Callable[[str], None],
     clock: Callable[[], datetime],
-    sender: Callable[..., Iterator[TextDelta | Finished]] = send,
 ) -> Services:
+    from tokenroute.providers import stream
     from tokenroute.tokens import count_tokens
 
     return Services(
-        send=sender,
+        send=lambda target, request, timeout: stream(target.endpoint, request, timeout),
         ledger=ledger,
         clock=clock,
         sleep=time.sleep,
@@ -300,23 +292,11 @@ def make_services(
     )
 
 
-def run(
-    request: Request,
-    choice: Choice,
-    task: Task,
-    options: RunOptions,
-    services: Services,
-    *,
-    output_tokens: int,
-) -> RunResult:
-    return dispatch(request, choice.ladder, task, options, services, estimated_output=output_tokens)
-
-
 def expected_cost(choice: Choice, request: Request, output_tokens: int, at: datetime):
     from tokenroute.tokens import count_tokens
 
-    text = "\n".join([request.system or "", *(m.content for m in request.messages)])
-    return estimate_cost(choice.ladder[0], count_tokens(text).tokens, output_tokens, at)
+    tokens = count_tokens(prompt_text(request)).tokens
+    return estimate_cost(choice.ladder[0], tokens, output_tokens, at)
 
 
 def stdout_writer() -> Callable[[str], None]:
@@ -357,21 +337,15 @@ def enforce_budgets(
     start = choice.ladder[0]
     if start.tier in TIERS and start.tier != "local" and not choice.explicit:
         usable = keyed_paid_endpoints(specs, environ, stored_keys)
+
+        def endpoint_for(name: str):
+            return resolve_endpoint(name, specs, environ, stored_keys)
+
         tier = start.tier
         while tier != "economy":
             tier = step(tier, -1)
-            best, _, has = choose_models(
-                price_models(table, at.date(), tier, choice.task_type, Usage(1000, 0, 0, 0, 1000)),
-                usable,
-            )
-            if best is not None and has:
-                target = Target(
-                    best.model.id,
-                    best.model.id,
-                    resolve_endpoint(best.model.provider, specs, environ, stored_keys),
-                    tier,
-                    best.model,
-                )
+            target = best_target(tier, choice.task_type, table, at.date(), usable, endpoint_for)
+            if target is not None:
                 why = f"{target.name} ({target.endpoint.name}, {tier}): downgraded by a budget"
                 candidates.append(Choice([target], choice.task_type, why))
     first_over = None
@@ -426,14 +400,16 @@ class Conversation(NamedTuple):
     continued: bool
 
 
-def conversation(ledger_file: Path, continue_last: bool, cid: str | None) -> Conversation:
-    """The conversation this run belongs to: the last one (-c), a given one (--cid), or new."""
+def conversation(
+    open_ledger: Callable[[], Any], continue_last: bool, cid: str | None
+) -> Conversation:
+    """The conversation this run belongs to: the last one (-c), a given one (--cid), or new.
+    `open_ledger` gives the ledger, or None when there is none yet."""
     from tokenroute.errors import NotFoundError
-    from tokenroute.storage.sqlite import open_ledger
 
     if not continue_last and cid is None:
         return Conversation("c-" + os.urandom(6).hex(), [], False)
-    store = open_ledger(ledger_file, create=False)
+    store = open_ledger()
     try:
         if cid is None:
             cid = store.last_conversation() if store else None
@@ -452,12 +428,6 @@ def history_tokens(history: Sequence[tuple[str, str]]) -> int:
     from tokenroute.tokens import count_tokens
 
     return sum(count_tokens(text).tokens for _, text in history)
-
-
-def served_models(endpoint: Any) -> list[str] | None:
-    from tokenroute.providers.wire import served_models as ask
-
-    return ask(endpoint)
 
 
 def budget_gate(

@@ -24,37 +24,34 @@ class Position(NamedTuple):
 
 
 class Chunk(NamedTuple):
-    lines: list[tuple[int, bytes]]  # (line number, bytes without the newline)
+    lines: list[tuple[int, bytes]]  # (byte offset where it starts, bytes without the newline)
     position: Position  # where the next import starts
-    reread: bool  # the file changed under us: read from the start
 
 
 def read_new(path: Path, known: Position | None) -> Chunk:
     """The complete lines after `known`'s offset (all of them when the file changed)."""
     stat = path.stat()
     with path.open("rb") as handle:
-        start, first_line, reread = 0, 1, False
-        if known is not None and known.offset <= stat.st_size:
-            head = _head(handle, known.offset)
-            if head == known.head:
-                if known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
-                    return Chunk([], known, False)  # nothing new: not even a read
-                start = known.offset
-            else:
-                reread = True
-        elif known is not None:
-            reread = True  # shrank below what was read
+        start = 0  # a file that shrank below, or changed before, the offset: from the start
+        if (
+            known is not None
+            and known.offset <= stat.st_size
+            and _head(handle, known.offset) == known.head
+        ):
+            if known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
+                return Chunk([], known)  # nothing new: not even a read
+            start = known.offset
         handle.seek(start)
         data = handle.read()
     end = data.rfind(b"\n") + 1  # after the last complete line
-    body = data[:end]
-    if start:
-        first_line = 1 + _count_lines_before(path, start)
-    lines = [(first_line + i, line) for i, line in enumerate(body.split(b"\n")[:-1])]
+    lines, at = [], start
+    for line in data[:end].split(b"\n")[:-1]:
+        lines.append((at, line))
+        at += len(line) + 1
     offset = start + end
     with path.open("rb") as handle:
         head = _head(handle, offset)
-    return Chunk(lines, Position(stat.st_size, stat.st_mtime_ns, offset, head), reread)
+    return Chunk(lines, Position(stat.st_size, stat.st_mtime_ns, offset, head))
 
 
 def _head(handle, offset: int) -> str:
@@ -62,8 +59,9 @@ def _head(handle, offset: int) -> str:
     return hashlib.sha256(handle.read(min(offset, HEAD_BYTES))).hexdigest()
 
 
-def _count_lines_before(path: Path, offset: int) -> int:
-    """Line numbers in messages stay true after an incremental read (a cheap count)."""
+def line_number(path: Path, offset: int) -> int:
+    """The line that starts at byte `offset`: counted only for a line worth naming (a
+    rejected one), so an append is read in time proportional to the append."""
     count = 0
     with path.open("rb") as handle:
         remaining = offset
@@ -73,4 +71,4 @@ def _count_lines_before(path: Path, offset: int) -> int:
                 break
             count += block.count(b"\n")
             remaining -= len(block)
-    return count
+    return count + 1

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tokenroute.importers.files import Position, read_new
+from tokenroute.importers.files import Position, line_number, read_new
 from tokenroute.pricing import PriceTable
 from tokenroute.record import Call, CallError, price_call
 
@@ -60,7 +60,7 @@ def import_files(
         lines += len(chunk.lines)
         best: dict[str, Call] = {}  # source key -> the copy with the most output
         keyless: list[Call] = []
-        for number, raw in chunk.lines:
+        for at, raw in chunk.lines:
             if not raw.strip():
                 continue
             try:
@@ -68,7 +68,7 @@ def import_files(
             except CallError as exc:
                 rejected += 1
                 if len(reasons) < MAX_REASONS:
-                    reasons.append(f"{path}:{number}: {exc}")
+                    reasons.append(f"{path}:{line_number(path, at)}: {exc}")
                 continue
             if call is None or (since and call.at.date() < since):
                 continue
