@@ -24,6 +24,34 @@ def test_help_lists_every_command(run):
         assert f"  {command} " in out.stdout
 
 
+def entry_output(argv: list[str], capsys, monkeypatch) -> tuple[int, str]:
+    """What the installed `tokenroute` command prints, run in this process."""
+    from tokenroute.entry import main
+
+    monkeypatch.setattr(sys, "argv", ["tokenroute", *argv])
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    else:
+        code = 0
+    return code, capsys.readouterr().out
+
+
+def test_the_quick_help_screen_is_the_full_apps(capsys, monkeypatch):
+    """`tokenroute --help` builds commands without their options; the screen must not change."""
+    import typer
+
+    from tokenroute.cli import PROG, app
+
+    full_app = typer.main.get_command(app)
+    with full_app.make_context(PROG, ["--help"], resilient_parsing=True) as ctx:
+        full = ctx.get_help() + "\n"
+    assert entry_output(["--help"], capsys, monkeypatch) == (0, full)
+    assert entry_output([], capsys, monkeypatch) == (0, full)
+    assert entry_output(["--version"], capsys, monkeypatch) == (0, f"tokenroute {__version__}\n")
+
+
 def test_help_creates_nothing(run, isolated_home):
     run("--help")
     run("prices", "--help")

@@ -178,7 +178,7 @@ def test_cost_is_never_negative(period, usage, batch):
 
 @given(periods(), usages(), st.sampled_from(BUCKETS), st.integers(min_value=1, max_value=500_000))
 def test_cost_is_monotone_in_every_bucket(period, usage, bucket, extra):
-    more = Usage(**{**usage.__dict__, bucket: getattr(usage, bucket) + extra})
+    more = Usage(**{**usage._asdict(), bucket: getattr(usage, bucket) + extra})
     assert cost(period, more).total >= cost(period, usage).total
     assert cost(period, more, batch=True).total >= cost(period, usage, batch=True).total
 
@@ -190,5 +190,5 @@ def test_batch_never_costs_more(period, usage):
 
 @given(periods(), usages())
 def test_reasoning_is_billed_once_as_output(period, usage):
-    without = Usage(**{**usage.__dict__, "reasoning": 0})
+    without = Usage(**{**usage._asdict(), "reasoning": 0})
     assert cost(period, usage).total == cost(period, without).total

@@ -1,5 +1,5 @@
 """`python -m tokenroute` runs the same CLI as the `tokenroute` command."""
 
-from tokenroute.cli import main
+from tokenroute.entry import main
 
 main()

@@ -4,9 +4,9 @@ Heavy modules (yaml, rich, tiktoken) are imported inside the commands that need 
 `tokenroute --help` starts fast.
 """
 
+import copy
 import os
 import sys
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,6 +14,18 @@ import typer
 from typer.core import TyperGroup
 
 from tokenroute import __version__
+from tokenroute.cli_common import (
+    PROG,
+    check_tier,
+    fail,
+    guarded,
+    ledger_path,
+    load_table,
+    now,
+    parse_day,
+    shipped_tables,
+    today,
+)
 from tokenroute.errors import BadInputError, ExitCode, NotFoundError, TokenrouteError, UsageError
 from tokenroute.taxonomy import TASK_TYPES, TIERS
 
@@ -25,7 +37,6 @@ try:  # typer >= 0.26 vendors click
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click.exceptions import ClickException
 
-PROG = "tokenroute"
 COMMAND_ORDER = (
     "pick",
     "run",
@@ -57,29 +68,21 @@ class BoundaryGroup(TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in _leading_options(argv)
         extra.pop("standalone_mode", None)
-        try:
-            result = super().main(
-                args=argv, prog_name=prog_name or PROG, standalone_mode=False, **extra
-            )
-        except TokenrouteError as exc:
-            _fail(exc.message, exc.exit_code, debug)
-        except ClickException as exc:
-            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `tokenroute`: help, not an error
-                sys.stdout.write(exc.ctx.get_help() + "\n")
-                sys.exit(ExitCode.OK)
-            _fail(_click_message(exc), ExitCode.USAGE, debug)
-        except KeyboardInterrupt:
-            _fail("interrupted", ExitCode.INTERRUPTED, debug)
-        except OSError as exc:  # e.g. stdout on a full disk: not a bug, say what happened
-            _fail(f"{exc.strerror or exc}", ExitCode.INTERNAL, debug)
-        except Exception as exc:
-            _fail(
-                f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-                ExitCode.INTERNAL,
-                debug,
-            )
+
+        def parse_and_run() -> Any:
+            try:
+                return super(BoundaryGroup, self).main(
+                    args=argv, prog_name=prog_name or PROG, standalone_mode=False, **extra
+                )
+            except ClickException as exc:
+                if type(exc).__name__ == "NoArgsIsHelpError":  # bare `tokenroute`: help
+                    sys.stdout.write(exc.ctx.get_help() + "\n")
+                    sys.exit(ExitCode.OK)
+                fail(_click_message(exc), ExitCode.USAGE, debug)
+
+        result = guarded(parse_and_run, debug)
         if result == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into exit code 130
-            _fail("interrupted", ExitCode.INTERRUPTED, False)
+            fail("interrupted", ExitCode.INTERRUPTED, False)
         sys.exit(result if isinstance(result, int) else ExitCode.OK)
 
 
@@ -97,15 +100,6 @@ def _click_message(exc: ClickException) -> str:
     message = exc.format_message()
     command = getattr(getattr(exc, "ctx", None), "command_path", PROG)
     return f"{message} (see '{command} --help')"
-
-
-def _fail(message: str, code: ExitCode, debug: bool) -> None:
-    if debug:
-        import traceback
-
-        traceback.print_exc()
-    sys.stderr.write(f"{PROG}: error: {message}\n")
-    sys.exit(code)
 
 
 app = typer.Typer(
@@ -188,27 +182,6 @@ TierOpt = Annotated[
 ]
 
 
-def today() -> date:
-    return datetime.now(UTC).date()
-
-
-def parse_day(value: str | None, option: str = "--at") -> date:
-    """A YYYY-MM-DD day; without one, today in UTC (the ledger's clock)."""
-    if value is None:
-        return today()
-    try:
-        if len(value) != 10:
-            raise ValueError(value)
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option} must be a date like 2025-06-01 (got '{value}')") from None
-
-
-def check_tier(tier: str | None) -> None:
-    if tier is not None and tier not in TIERS:
-        raise UsageError(f"--tier must be one of {', '.join(TIERS)} (got '{tier}')")
-
-
 def check_provider(table: "PriceTable", provider: str | None) -> None:
     known = sorted({m.provider for m in table.models})
     if provider is not None and provider.lower() not in known:
@@ -222,29 +195,6 @@ def describe_filters(
     if models:
         parts.append(f"among {', '.join(models)}")
     return "".join(f"{p} " for p in parts if p)
-
-
-def shipped_tables() -> Path:
-    """The shipped tables, or the folder TOKENROUTE_PRICING_DIR names in their place."""
-    from tokenroute.pricing import shipped_dir
-
-    return Path(os.environ.get("TOKENROUTE_PRICING_DIR") or shipped_dir())
-
-
-def load_table() -> "PriceTable":
-    """The price table in use, with a warning on stderr when it has gone stale."""
-    from tokenroute import pricing, render
-    from tokenroute.settings import resolve_paths
-
-    where = resolve_paths()
-    table = pricing.load_price_table(shipped_tables(), where.prices, cache=where.cache)
-    age = table.days_since_checked(today())
-    if age > pricing.STALE_AFTER_DAYS:
-        render.warn(
-            f"the price table was last checked on {table.checked} ({age} days ago); prices may "
-            "have changed: update tokenroute or run 'tokenroute prices import'"
-        )
-    return table
 
 
 # ---------------------------------------------------------------- paths
@@ -477,57 +427,31 @@ def pick(
     Without a description on a terminal it asks three screening questions; in a script,
     answer them with --deep/--execution, --good-enough/--must-be-best, --need/--convenience.
     """
-    from tokenroute import pick_flow, views
+    from tokenroute.pick_command import PickOptions
+    from tokenroute.pick_command import pick as run_pick
 
-    if quality_target is not None and not 0 < quality_target <= 1:
-        raise UsageError(f"--quality-target must be in (0, 1], e.g. 0.9 (got {quality_target})")
-    from tokenroute.settings import detect_project
-
-    flow = pick_flow.PickFlow(
-        table=load_table(),
-        ledger_path=ledger_path(ledger),
-        day=today(),
-        now=now(),
-        project=detect_project(Path.cwd()),
+    run_pick(
+        PickOptions(
+            description=description,
+            file=file,
+            prompt_file=prompt_file,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            deep=deep,
+            good_enough=good_enough,
+            need=need,
+            quality_target=quality_target,
+            local=local,
+            no_explore=no_explore,
+            no_log=no_log,
+            explain_policy=explain_policy,
+            ledger=ledger,
+            as_json=as_json,
+        )
     )
-    if explain_policy:
-        views.show_policy(flow.explain(), as_json=as_json)
-        return
-    text = pick_flow.read_description(description, file, sys.stdin)
-    answers = pick_flow.Answers(deep, good_enough, need)
-    interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    result = flow.pick(
-        text,
-        answers,
-        interactive=interactive,
-        ask=ask_yes_no if interactive else None,
-        prompt_file=prompt_file,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        quality_target=quality_target,
-        local=local,
-        explore=not no_explore,
-        log=not no_log,
-    )
-    views.show_pick(result, as_json=as_json)
-
-
-def ask_yes_no(question: str) -> bool:
-    """A screening question on the terminal; the prompt goes to stderr, stdout stays data."""
-    return typer.confirm(question, err=True)
 
 
 # ---------------------------------------------------------------- the ledger
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def ledger_path(option: Path | None) -> Path:
-    from tokenroute.settings import resolve_paths
-
-    return option if option is not None else resolve_paths().ledger
 
 
 def open_for_writing(option: Path | None):
@@ -1538,7 +1462,9 @@ def _app_for(argv: list[str]) -> typer.Typer:
     command instead of all of them (~8 ms of every start-up). Help, completions, and unknown
     names get the whole app, so listings and "did you mean" still see every command."""
     name = next((a for a in argv if not a.startswith("-")), None)
-    if name is None or name == "completions":
+    if name is None:
+        return _summary_app()
+    if name == "completions":
         return app
     commands = [c for c in app.registered_commands if (c.name or c.callback.__name__) == name]
     groups = [g for g in app.registered_groups if g.name == name]
@@ -1548,3 +1474,29 @@ def _app_for(argv: list[str]) -> typer.Typer:
     only.__dict__.update(app.__dict__)
     only.registered_commands, only.registered_groups = commands, groups
     return only
+
+
+def _summary_app() -> typer.Typer:
+    """The app as its own help screen (and --version) needs it: each command's name and
+    docstring without its options, whose building is most of `tokenroute --help`'s time."""
+
+    def summary_of(callback: Any) -> Any:
+        def stub() -> None:  # pragma: no cover - never invoked: no command word was given
+            raise AssertionError("a summary command ran")
+
+        stub.__name__, stub.__doc__ = callback.__name__, callback.__doc__
+        return stub
+
+    summary = typer.Typer()
+    summary.__dict__.update(app.__dict__)
+    summary.registered_commands = [copy.copy(info) for info in app.registered_commands]
+    for info in summary.registered_commands:
+        info.callback = summary_of(info.callback)
+    summary.registered_groups = []
+    for group in app.registered_groups:
+        empty = typer.Typer()
+        empty.__dict__.update(group.typer_instance.__dict__)
+        empty.registered_commands, empty.registered_groups = [], []
+        summary.registered_groups.append(copy.copy(group))
+        summary.registered_groups[-1].typer_instance = empty
+    return summary

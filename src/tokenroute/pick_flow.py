@@ -7,10 +7,9 @@ module stays plain Python like the rest of the domain.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from tokenroute.classifier import NaiveBayes, classify, trained_model
 from tokenroute.errors import BadInputError, UsageError
@@ -40,8 +39,7 @@ QUESTIONS = (
 )
 
 
-@dataclass
-class PickResult:
+class PickResult(NamedTuple):
     recommendation: Recommendation
     task_id: str | None
     notes: list[str]

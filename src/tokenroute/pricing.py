@@ -13,12 +13,11 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tokenroute.cost import cost as cost_of
 from tokenroute.errors import PricingTableError, UnknownModelError
@@ -56,8 +55,7 @@ PROVIDER_SPELLINGS = {"gemini": "google", "x-ai": "xai", "mistralai": "mistral"}
 _SNAPSHOT_SUFFIX = re.compile(r"(?:[-@]\d{8}|-\d{4}-\d{2}-\d{2})$")
 
 
-@dataclass(frozen=True)
-class TableFile:
+class TableFile(NamedTuple):
     """One YAML file of a table: where it is, when its prices were last checked, its digest."""
 
     path: Path
@@ -206,8 +204,7 @@ def check_in_use(shipped: Path, user: Path | None) -> tuple[list[str], int, list
     return problems, count, shipped_files + user_files
 
 
-@dataclass(frozen=True)
-class _Document:
+class _Document(NamedTuple):
     path: Path
     raw: Any
     digest: str

@@ -195,7 +195,7 @@ def _usage(buckets: Mapping[str, Any], raw: Any) -> tuple[Usage, str]:
         parsed, name = parse_usage(raw)
     except UsageFormatError as exc:
         raise CallError(str(exc)) from None
-    merged = {**parsed.__dict__, **counts}  # explicit fields win over the usage object
+    merged = {**parsed._asdict(), **counts}  # explicit fields win over the usage object
     return _checked_usage(merged), name
 
 

@@ -11,15 +11,13 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 JSON_VERSION = 1
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     header: str
     numeric: bool = False
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tokenroute.errors import LedgerError
 from tokenroute.models import Attempt, AttemptFilter, Task, Usage
@@ -247,8 +246,7 @@ _INSERT_ATTEMPT = (
 )
 
 
-@dataclass(frozen=True)
-class Stored:
+class Stored(NamedTuple):
     """What became of one attempt: its row id and number, or None when it was a duplicate."""
 
     id: int | None

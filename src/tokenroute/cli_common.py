@@ -1,0 +1,113 @@
+"""Command-line helpers that need no argument parser: the error boundary, clocks, the price
+table and ledger in use.
+
+They live apart from cli.py so that the fast path for `tokenroute pick` (entry.py) can use
+them without importing typer, which alone costs about four times Python's own start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TypeVar
+
+from tokenroute.errors import ExitCode, TokenrouteError, UsageError
+from tokenroute.taxonomy import TIERS
+
+if TYPE_CHECKING:
+    from tokenroute.pricing import PriceTable
+
+PROG = "tokenroute"
+T = TypeVar("T")
+
+
+def fail(message: str, code: ExitCode, debug: bool) -> NoReturn:
+    """One line on stderr and the exit code; the traceback only with --debug."""
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+    sys.stderr.write(f"{PROG}: error: {message}\n")
+    sys.exit(code)
+
+
+def guarded(call: Callable[[], T], debug: bool) -> T:
+    """Run a command; every failure becomes one line on stderr and a meaningful exit code."""
+    try:
+        return call()
+    except TokenrouteError as exc:
+        fail(exc.message, exc.exit_code, debug)
+    except KeyboardInterrupt:
+        fail("interrupted", ExitCode.INTERRUPTED, debug)
+    except OSError as exc:  # e.g. stdout on a full disk: not a bug, say what happened
+        fail(f"{exc.strerror or exc}", ExitCode.INTERNAL, debug)
+    except Exception as exc:
+        fail(
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            ExitCode.INTERNAL,
+            debug,
+        )
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_day(value: str | None, option: str = "--at") -> date:
+    """A YYYY-MM-DD day; without one, today in UTC (the ledger's clock)."""
+    if value is None:
+        return today()
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} must be a date like 2025-06-01 (got '{value}')") from None
+
+
+def check_tier(tier: str | None) -> None:
+    if tier is not None and tier not in TIERS:
+        raise UsageError(f"--tier must be one of {', '.join(TIERS)} (got '{tier}')")
+
+
+def shipped_tables() -> Path:
+    """The shipped tables, or the folder TOKENROUTE_PRICING_DIR names in their place."""
+    from tokenroute.pricing import shipped_dir
+
+    return Path(os.environ.get("TOKENROUTE_PRICING_DIR") or shipped_dir())
+
+
+def load_table() -> PriceTable:
+    """The price table in use, with a warning on stderr when it has gone stale."""
+    from tokenroute import pricing, render
+    from tokenroute.settings import resolve_paths
+
+    where = resolve_paths()
+    table = pricing.load_price_table(shipped_tables(), where.prices, cache=where.cache)
+    age = table.days_since_checked(today())
+    if age > pricing.STALE_AFTER_DAYS:
+        render.warn(
+            f"the price table was last checked on {table.checked} ({age} days ago); prices may "
+            "have changed: update tokenroute or run 'tokenroute prices import'"
+        )
+    return table
+
+
+def ledger_path(option: Path | None) -> Path:
+    from tokenroute.settings import resolve_paths
+
+    return option if option is not None else resolve_paths().ledger
+
+
+def ask_yes_no(question: str) -> bool:
+    """A screening question on the terminal; the prompt goes to stderr, stdout stays data."""
+    import typer  # only when a question is really asked
+
+    return typer.confirm(question, err=True)

@@ -1,0 +1,70 @@
+"""`tokenroute pick` as a plain function, called by the typer command and by the fast path.
+
+Keeping the body here (no typer) means both ways in give the same output, errors and ledger
+rows: the fast path only parses the arguments differently.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+from tokenroute.cli_common import ask_yes_no, ledger_path, load_table, now, today
+from tokenroute.errors import UsageError
+
+
+class PickOptions(NamedTuple):
+    """pick's options, with the defaults of its command line."""
+
+    description: str | None = None
+    file: Path | None = None
+    prompt_file: Path | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    deep: bool | None = None
+    good_enough: bool | None = None
+    need: bool | None = None
+    quality_target: float | None = None
+    local: bool = False
+    no_explore: bool = False
+    no_log: bool = False
+    explain_policy: bool = False
+    ledger: Path | None = None
+    as_json: bool = False
+
+
+def pick(options: PickOptions) -> None:
+    from tokenroute import pick_flow, views
+    from tokenroute.settings import detect_project
+
+    target = options.quality_target
+    if target is not None and not 0 < target <= 1:
+        raise UsageError(f"--quality-target must be in (0, 1], e.g. 0.9 (got {target})")
+    flow = pick_flow.PickFlow(
+        table=load_table(),
+        ledger_path=ledger_path(options.ledger),
+        day=today(),
+        now=now(),
+        project=detect_project(Path.cwd()),
+    )
+    if options.explain_policy:
+        views.show_policy(flow.explain(), as_json=options.as_json)
+        return
+    text = pick_flow.read_description(options.description, options.file, sys.stdin)
+    answers = pick_flow.Answers(options.deep, options.good_enough, options.need)
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    result = flow.pick(
+        text,
+        answers,
+        interactive=interactive,
+        ask=ask_yes_no if interactive else None,
+        prompt_file=options.prompt_file,
+        input_tokens=options.input_tokens,
+        output_tokens=options.output_tokens,
+        quality_target=target,
+        local=options.local,
+        explore=not options.no_explore,
+        log=not options.no_log,
+    )
+    views.show_pick(result, as_json=options.as_json)
