@@ -193,3 +193,45 @@ def test_totals_equal_the_generators_ground_truth(run, tmp_path, isolated_home):
         truth["cache_creation_input_tokens"],
         truth["cache_read_input_tokens"],
     )
+
+
+def summaries(home: Path) -> dict[str, list[tuple]]:
+    conn = sqlite3.connect(home / "ledger.db")
+    found = {
+        table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall())
+        for table in ("usage_daily", "tasks_daily", "context_daily")
+    }
+    found["tasks"] = sorted(
+        conn.execute(
+            "SELECT id, first_at, last_at, attempts, cost_micros, unpriced, source, last_model, "
+            "last_tier, last_provider, last_task_type, project FROM tasks"
+        ).fetchall()
+    )
+    conn.close()
+    return found
+
+
+def test_imports_keep_the_summaries_a_full_rebuild_would_make(run, logs, isolated_home):
+    """Batches top the summaries up set-wise, replacing copies included; a rebuild from the
+    attempts must find nothing to change."""
+    from tokenroute.storage.sqlite import open_ledger
+
+    run("record", "--model", "gpt-4.1", "--input-tokens", "5", "--output-tokens", "2")
+    run("import", "claude-code", "--path", str(logs / "projects"))
+    session = logs / "projects" / "-home-dev-src-acme-api" / "s-1.jsonl"
+    text = session.read_text()
+    session.write_text(
+        text[: text.rfind("\n") + 1]
+        + lines(
+            assistant("msg_3", "req_3", 9, uuid="u7", when="2026-11-21T10:00:00Z"),
+            assistant("msg_2", "req_2", 70, uuid="u8"),  # replaces the stored copy
+            {**assistant("msg_4", "req_4", 1, uuid="u10"), "sessionId": "s-2"},
+        )
+    )
+    run("import", "claude-code", "--path", str(logs / "projects"))
+    incremental = summaries(isolated_home)
+    assert len(incremental["tasks"]) == 3 and incremental["tasks_daily"]
+    ledger = open_ledger(isolated_home / "ledger.db")
+    ledger.rebuild_summaries()
+    ledger.close()
+    assert summaries(isolated_home) == incremental

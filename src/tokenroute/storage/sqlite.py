@@ -164,6 +164,29 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID
     """,
 )
+# Each task's totals and newest attempt, recomputed from its attempts ({which} picks them).
+TASK_TOTALS = """
+    UPDATE tasks SET
+        first_at = s.first_at, last_at = s.last_at, attempts = s.attempts,
+        cost_micros = s.cost, unpriced = s.unpriced, source = l.source,
+        last_model = l.model, last_tier = l.tier, last_provider = l.provider,
+        last_task_type = l.task_type, project = COALESCE(tasks.project, l.project)
+    FROM (
+        SELECT task_id, MIN(started_at) AS first_at, MAX(started_at) AS last_at,
+            COUNT(*) AS attempts, COALESCE(SUM(cost_micros), 0) AS cost,
+            SUM(cost_micros IS NULL) AS unpriced
+        FROM attempts WHERE {which} GROUP BY task_id
+    ) AS s
+    JOIN (
+        SELECT task_id, source, model, tier, provider, task_type, project FROM (
+            SELECT task_id, source, model, tier, provider, task_type, project,
+                ROW_NUMBER() OVER (PARTITION BY task_id ORDER BY started_at DESC, attempt DESC)
+                    AS newest
+            FROM attempts WHERE {which})
+        WHERE newest = 1
+    ) AS l ON l.task_id = s.task_id
+    WHERE tasks.id = s.task_id
+"""
 # Rebuilds every summary from the attempts: after migration 2, and after bulk loads.
 REBUILD_SUMMARIES = """
     DELETE FROM usage_daily;
@@ -179,33 +202,14 @@ REBUILD_SUMMARIES = """
     SELECT substr(started_at, 1, 10), context_hash, COUNT(*), SUM(cache_read_tokens),
         SUM(input_tokens + cache_write_tokens + cache_write_1h_tokens)
     FROM attempts WHERE context_hash IS NOT NULL GROUP BY 1, 2;
-    UPDATE tasks SET
-        first_at = s.first_at, last_at = s.last_at, attempts = s.attempts,
-        cost_micros = s.cost, unpriced = s.unpriced, source = l.source,
-        last_model = l.model, last_tier = l.tier, last_provider = l.provider,
-        last_task_type = l.task_type, project = COALESCE(tasks.project, l.project)
-    FROM (
-        SELECT task_id, MIN(started_at) AS first_at, MAX(started_at) AS last_at,
-            COUNT(*) AS attempts, COALESCE(SUM(cost_micros), 0) AS cost,
-            SUM(cost_micros IS NULL) AS unpriced
-        FROM attempts GROUP BY task_id
-    ) AS s
-    JOIN (
-        SELECT task_id, source, model, tier, provider, task_type, project FROM (
-            SELECT task_id, source, model, tier, provider, task_type, project,
-                ROW_NUMBER() OVER (PARTITION BY task_id ORDER BY started_at DESC, attempt DESC)
-                    AS newest
-            FROM attempts)
-        WHERE newest = 1
-    ) AS l ON l.task_id = s.task_id
-    WHERE tasks.id = s.task_id;
+    {task_totals};
     DELETE FROM tasks_daily;
     INSERT INTO tasks_daily
     SELECT substr(first_at, 1, 10), COALESCE(last_model, ''), COALESCE(type, last_task_type, ''),
         COALESCE(last_tier, ''), COALESCE(last_provider, ''), COALESCE(project, ''),
         COALESCE(source, ''), outcome, COUNT(*), SUM(cost_micros)
     FROM tasks WHERE first_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-"""
+""".replace("{task_totals}", TASK_TOTALS.format(which="1"))
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _ATTEMPT_COLUMNS = (
@@ -240,7 +244,7 @@ _ATTEMPT_COLUMNS = (
     "conversation_id",
     "history_tokens",
 )
-_INSERT_ATTEMPT = (
+INSERT_ATTEMPT = (
     f"INSERT OR IGNORE INTO attempts ({', '.join(_ATTEMPT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _ATTEMPT_COLUMNS)})"
 )
@@ -271,7 +275,7 @@ class Ledger:
     def rebuild_summaries(self) -> None:
         """Recompute usage_daily and the task totals from the attempts (after a bulk load)."""
         with self.transaction() as conn:
-            for statement in _statements(REBUILD_SUMMARIES):
+            for statement in statements(REBUILD_SUMMARIES):
                 conn.execute(statement)
 
     def close(self) -> None:
@@ -300,7 +304,7 @@ class Ledger:
 
     def add_task(self, task: Task) -> None:
         with self.transaction() as conn:
-            _insert_task(conn, task)
+            insert_task(conn, task)
 
     def set_outcome(self, task_id: str, outcome: str, by: str, ended_at: str | None) -> bool:
         """Set a task's outcome; False when there is no such task."""
@@ -336,31 +340,17 @@ class Ledger:
         A copy of a call already stored (same source key) is skipped, unless it carries more
         output tokens (a later streaming snapshot): then it replaces the stored one.
         Returns (added, duplicates, replaced)."""
-        added = duplicates = replaced = 0
+        from tokenroute.storage.bulk import store_batch
+
         with self.transaction() as conn:
-            for attempt, task in batch:
-                old = conn.execute(
-                    "SELECT id, output_tokens FROM attempts WHERE source = ? AND source_key = ?",
-                    (attempt.source, attempt.source_key),
-                ).fetchone()
-                if old is not None:
-                    if old[1] >= attempt.usage.output:
-                        duplicates += 1
-                        continue
-                    conn.execute("DELETE FROM attempt_tags WHERE attempt_id = ?", (old[0],))
-                    conn.execute("DELETE FROM attempts WHERE id = ?", (old[0],))
-                    replaced += 1
-                _store_attempt(conn, attempt, task, summaries=old is None, checked=True)
-                added += old is None
+            result = store_batch(conn, batch)
             if position is not None:
                 conn.execute(
                     "INSERT OR REPLACE INTO import_files "
                     "(source, path, size, mtime_ns, offset, head) VALUES (?, ?, ?, ?, ?, ?)",
                     (source, path, *position),
                 )
-        if replaced:  # the summaries counted the replaced copies: count again
-            self.rebuild_summaries()
-        return added, duplicates, replaced
+        return tuple(result)  # type: ignore[return-value]
 
     # ------------------------------------------------------------ reads
 
@@ -519,10 +509,10 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
             if current >= number:  # another process migrated while we waited for the lock
                 conn.execute("COMMIT")
                 continue
-            for statement in _statements(script):
+            for statement in statements(script):
                 conn.execute(statement)
             if number == 2:
-                for statement in _statements(REBUILD_SUMMARIES):
+                for statement in statements(REBUILD_SUMMARIES):
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number}")
         except BaseException:
@@ -531,7 +521,7 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
         conn.execute("COMMIT")
 
 
-def _statements(script: str) -> Iterable[str]:
+def statements(script: str) -> Iterable[str]:
     return (s.strip() for s in script.split(";") if s.strip())
 
 
@@ -669,29 +659,24 @@ def _store_attempt(
     conn: sqlite3.Connection,
     attempt: Attempt,
     task: Task,
-    *,
-    summaries: bool = True,
-    checked: bool = False,
 ) -> Stored:
-    """Insert one attempt (and its task when new); a known (source, source_key) is skipped
-    (`checked`: the caller has just looked)."""
+    """Insert one attempt (and its task when new); a known (source, source_key) is skipped."""
     if (
-        not checked
-        and attempt.source_key is not None
+        attempt.source_key is not None
         and conn.execute(
             "SELECT 1 FROM attempts WHERE source = ? AND source_key = ?",
             (attempt.source, attempt.source_key),
         ).fetchone()
     ):
         return Stored(None, None, attempt.task_id)  # the same call: no attempt, no new task
-    _insert_task(conn, task)
+    insert_task(conn, task)
     if attempt.task_type is None or attempt.project is None:
         attempt = _inherit_from_task(conn, attempt)
     number = conn.execute(
         "SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE task_id = ?",
         (attempt.task_id,),
     ).fetchone()[0]
-    cursor = conn.execute(_INSERT_ATTEMPT, _attempt_values(attempt, number))
+    cursor = conn.execute(INSERT_ATTEMPT, attempt_values(attempt, number))
     if cursor.rowcount == 0:  # the same (source, source_key) is already stored
         return Stored(None, None, attempt.task_id)
     row_id = cursor.lastrowid
@@ -699,12 +684,11 @@ def _store_attempt(
         "INSERT OR IGNORE INTO attempt_tags (attempt_id, tag) VALUES (?, ?)",
         [(row_id, tag) for tag in attempt.tags],
     )
-    if summaries:
-        _add_to_summaries(conn, attempt)
+    _add_to_summaries(conn, attempt)
     return Stored(row_id, number, attempt.task_id)
 
 
-def _insert_task(conn: sqlite3.Connection, task: Task) -> None:
+def insert_task(conn: sqlite3.Connection, task: Task) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO tasks "
         "(id, created_at, type, description, project, outcome, outcome_by, ended_at, sample) "
@@ -722,7 +706,7 @@ def _insert_task(conn: sqlite3.Connection, task: Task) -> None:
     )
 
 
-def _attempt_values(attempt: Attempt, number: int) -> tuple[Any, ...]:
+def attempt_values(attempt: Attempt, number: int) -> tuple[Any, ...]:
     usage: Usage = attempt.usage
     row = attempt._asdict()
     row.update(

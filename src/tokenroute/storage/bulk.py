@@ -1,0 +1,230 @@
+"""Many attempts at once (imports): a few set-based statements per batch, not a dozen per row.
+
+The summaries move with the batch: the new rows are those with an id above the largest one
+before it (SQLite gives a new row the next id), so usage_daily and context_daily are topped
+up from a GROUP BY over just those rows, and each task the batch touches is taken out of
+tasks_daily, recomputed from its own attempts (an indexed read) and put back. The work is
+proportional to the batch and its tasks, never to the whole ledger.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from tokenroute.models import Attempt, Task
+from tokenroute.storage.sqlite import (
+    INSERT_ATTEMPT,
+    TASK_TOTALS,
+    attempt_values,
+    insert_task,
+    statements,
+)
+
+CHUNK = 500  # ids per IN (...) list, well under SQLite's bound-parameter limit
+
+
+class BatchResult(NamedTuple):
+    added: int
+    duplicates: int  # copies of calls already stored with at least as much output
+    replaced: int  # stored copies replaced by one with more output
+
+
+# Daily sums of attempts `?` (a sign: 1 adds rows, -1 takes them away) selected by WHERE.
+_DAILY_FROM = """
+    INSERT INTO usage_daily
+    SELECT substr(started_at, 1, 10), model, COALESCE(task_type, ''), COALESCE(tier, ''),
+        COALESCE(provider, ''), COALESCE(project, ''), source, status = 'ok', :sign * COUNT(*),
+        :sign * SUM(cost_micros IS NULL), :sign * COALESCE(SUM(cost_micros), 0),
+        :sign * SUM(input_tokens), :sign * SUM(cache_read_tokens),
+        :sign * SUM(cache_write_tokens), :sign * SUM(cache_write_1h_tokens),
+        :sign * SUM(output_tokens)
+    FROM attempts WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    ON CONFLICT DO UPDATE SET
+        attempts = attempts + excluded.attempts,
+        unpriced = unpriced + excluded.unpriced,
+        cost_micros = cost_micros + excluded.cost_micros,
+        input_tokens = input_tokens + excluded.input_tokens,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+        output_tokens = output_tokens + excluded.output_tokens;
+    INSERT INTO context_daily
+    SELECT substr(started_at, 1, 10), context_hash, :sign * COUNT(*),
+        :sign * SUM(cache_read_tokens),
+        :sign * SUM(input_tokens + cache_write_tokens + cache_write_1h_tokens)
+    FROM attempts WHERE context_hash IS NOT NULL AND {where} GROUP BY 1, 2
+    ON CONFLICT DO UPDATE SET
+        attempts = attempts + excluded.attempts,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        other_input_tokens = other_input_tokens + excluded.other_input_tokens
+"""
+_EMPTY_DAILY = """
+    DELETE FROM usage_daily WHERE attempts = 0;
+    DELETE FROM context_daily WHERE attempts = 0
+"""
+_NEW_ROWS = "id > :before"
+_GONE_ROWS = "id IN (SELECT id FROM temp.gone_attempts)"
+
+# The touched tasks (temp.batch_tasks) in tasks_daily: out with sign -1, back in with 1.
+_TASK_GROUPS = """
+    SELECT substr(first_at, 1, 10), COALESCE(last_model, ''), COALESCE(type, last_task_type, ''),
+        COALESCE(last_tier, ''), COALESCE(last_provider, ''), COALESCE(project, ''),
+        COALESCE(source, ''), outcome{totals}
+    FROM tasks WHERE id IN (SELECT id FROM temp.batch_tasks) AND first_at IS NOT NULL
+"""
+_TASKS_DAILY = f"""
+    INSERT INTO tasks_daily
+    {_TASK_GROUPS.format(totals=", :sign * COUNT(*), :sign * SUM(cost_micros)")}
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    ON CONFLICT DO UPDATE SET
+        tasks = tasks + excluded.tasks, cost_micros = cost_micros + excluded.cost_micros;
+    DELETE FROM tasks_daily WHERE tasks = 0 AND
+        (day, model, task_type, tier, provider, project, source, outcome) IN (
+            {_TASK_GROUPS.format(totals="")})
+"""
+_RECOMPUTE_TASKS = TASK_TOTALS.format(which="task_id IN (SELECT id FROM temp.batch_tasks)")
+# Attempts that came without a type or project take their task's, as single writes do.
+_INHERIT = """
+    UPDATE attempts SET
+        task_type = COALESCE(task_type, (SELECT type FROM tasks WHERE tasks.id = task_id)),
+        project = COALESCE(project, (SELECT project FROM tasks WHERE tasks.id = task_id))
+    WHERE id > :before AND (task_type IS NULL OR project IS NULL)
+"""
+
+
+def store_batch(conn: sqlite3.Connection, batch: Sequence[tuple[Attempt, Task]]) -> BatchResult:
+    """Store a batch of attempts, each with its task, inside the caller's transaction.
+
+    A call already stored under the same source key is skipped, unless the new copy carries
+    more output tokens (a later streaming snapshot): then it replaces the stored one."""
+    before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[0]
+    batch, duplicates = _biggest_copies(batch)
+    stored = _stored_copies(conn, [a for a, _ in batch if a.source_key is not None])
+    fresh: list[tuple[Attempt, Task]] = []
+    gone: list[int] = []
+    for attempt, task in batch:
+        old = stored.get((attempt.source, attempt.source_key))
+        if old is None:
+            fresh.append((attempt, task))
+        elif old[1] < attempt.usage.output:
+            gone.append(old[0])
+            fresh.append((attempt, task))
+        else:
+            duplicates += 1
+    _prepare_temp_tables(conn)
+    conn.executemany(
+        "INSERT OR IGNORE INTO temp.batch_tasks VALUES (?)", {(a.task_id,) for a, _ in fresh}
+    )
+    if gone:
+        _take_out(conn, gone)
+    _run(conn, _TASKS_DAILY, sign=-1)  # the touched tasks leave their old groups
+    for _, task in fresh:
+        insert_task(conn, task)
+    numbers = _next_attempt_numbers(conn, {a.task_id for a, _ in fresh})
+    keyed, tags = [], []
+    for attempt, _ in fresh:
+        values = attempt_values(attempt, numbers[attempt.task_id])
+        numbers[attempt.task_id] += 1
+        if attempt.source_key is not None:
+            keyed.append(values)
+            tags.extend((tag, attempt.source, attempt.source_key) for tag in attempt.tags)
+        else:  # no key to find it again by: its tags go in by the row id just written
+            row_id = conn.execute(INSERT_ATTEMPT, values).lastrowid
+            conn.executemany(
+                "INSERT OR IGNORE INTO attempt_tags VALUES (?, ?)",
+                [(row_id, tag) for tag in attempt.tags],
+            )
+    conn.executemany(INSERT_ATTEMPT, keyed)
+    conn.executemany(
+        "INSERT OR IGNORE INTO attempt_tags (attempt_id, tag) "
+        "SELECT id, ? FROM attempts WHERE source = ? AND source_key = ?",
+        tags,
+    )
+    conn.execute(_INHERIT, {"before": before})
+    _run(conn, _DAILY_FROM.format(where=_NEW_ROWS), sign=1, before=before)
+    _run(conn, _RECOMPUTE_TASKS)
+    _run(conn, _TASKS_DAILY, sign=1)  # and join their new ones
+    return BatchResult(len(fresh) - len(gone), duplicates, len(gone))
+
+
+def _biggest_copies(
+    batch: Sequence[tuple[Attempt, Task]],
+) -> tuple[list[tuple[Attempt, Task]], int]:
+    """One copy per source key, the one with the most output; and how many were dropped."""
+    best: dict[tuple[str, str], tuple[Attempt, Task]] = {}
+    keyless = []
+    for attempt, task in batch:
+        if attempt.source_key is None:
+            keyless.append((attempt, task))
+            continue
+        key = (attempt.source, attempt.source_key)
+        if key not in best or attempt.usage.output > best[key][0].usage.output:
+            best[key] = (attempt, task)
+    return [*best.values(), *keyless], len(batch) - len(best) - len(keyless)
+
+
+def _stored_copies(
+    conn: sqlite3.Connection, attempts: Sequence[Attempt]
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(source, source key) -> (row id, output tokens) of the copies already in the ledger."""
+    found: dict[tuple[str, str], tuple[int, int]] = {}
+    by_source: dict[str, list[str]] = {}
+    for attempt in attempts:
+        key: str = attempt.source_key  # type: ignore[assignment]
+        by_source.setdefault(attempt.source, []).append(key)
+    for source, keys in by_source.items():
+        for chunk in _chunks(keys):
+            marks = ", ".join("?" for _ in chunk)
+            for key, row_id, output in conn.execute(
+                f"SELECT source_key, id, output_tokens FROM attempts "
+                f"WHERE source = ? AND source_key IN ({marks})",
+                (source, *chunk),
+            ):
+                found[(source, key)] = (row_id, output)
+    return found
+
+
+def _prepare_temp_tables(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS batch_tasks (id TEXT PRIMARY KEY)")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS gone_attempts (id INTEGER PRIMARY KEY)")
+    conn.execute("DELETE FROM temp.batch_tasks")
+    conn.execute("DELETE FROM temp.gone_attempts")
+
+
+def _take_out(conn: sqlite3.Connection, gone: list[int]) -> None:
+    """Remove replaced copies, and their share of the daily sums and of their tasks."""
+    conn.executemany("INSERT OR IGNORE INTO temp.gone_attempts VALUES (?)", [(i,) for i in gone])
+    conn.execute(
+        "INSERT OR IGNORE INTO temp.batch_tasks SELECT DISTINCT task_id FROM attempts "
+        f"WHERE {_GONE_ROWS}"
+    )
+    _run(conn, _DAILY_FROM.format(where=_GONE_ROWS), sign=-1)
+    _run(conn, _EMPTY_DAILY)
+    conn.execute(f"DELETE FROM attempt_tags WHERE attempt_{_GONE_ROWS}")
+    conn.execute(f"DELETE FROM attempts WHERE {_GONE_ROWS}")
+
+
+def _next_attempt_numbers(conn: sqlite3.Connection, task_ids: set[str]) -> dict[str, int]:
+    numbers = dict.fromkeys(task_ids, 1)
+    for chunk in _chunks(sorted(task_ids)):
+        marks = ", ".join("?" for _ in chunk)
+        for task_id, highest in conn.execute(
+            f"SELECT task_id, MAX(attempt) FROM attempts WHERE task_id IN ({marks}) "
+            "GROUP BY task_id",
+            chunk,
+        ):
+            numbers[task_id] = highest + 1
+    return numbers
+
+
+def _run(conn: sqlite3.Connection, script: str, **params: int) -> None:
+    for statement in statements(script):
+        names = {name: value for name, value in params.items() if f":{name}" in statement}
+        conn.execute(statement, names)
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
