@@ -1305,7 +1305,7 @@ def import_claude_code(
         summary = import_files(
             claude_code.SOURCE,
             files,
-            claude_code.call_of,
+            claude_code.parse_file,
             store,
             table,
             now(),

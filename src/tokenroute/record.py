@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -166,6 +166,29 @@ def make_call(
         usage_format=usage_format,
         **{k: v for k, v in text.items() if v is not None},
     )
+
+
+def logged_call(
+    *,
+    model: Any,
+    read_usage: Callable[[], Usage],
+    at: Any,
+    now: datetime,
+    tags: tuple[str, ...] = (),
+    **text: str | None,
+) -> Call:
+    """A call read from an agent's log: only what a log can get wrong is checked (model,
+    time, counts), so a million lines import in reasonable time."""
+    if not isinstance(model, str) or not model.strip():
+        raise CallError("model is missing")
+    try:
+        usage = _checked_usage(read_usage()._asdict())
+    except UsageFormatError as exc:
+        raise CallError(str(exc)) from None
+    moment = _moment(at, "timestamp")
+    if moment > now + timedelta(days=1):
+        raise CallError(f"timestamp is in the future ({at})")
+    return Call(model=model.strip(), usage=usage, at=moment, tags=tags, **text)
 
 
 def _moment(value: Any, option: str) -> datetime:

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tokenroute.record import Call, CallError, make_call
+from tokenroute.importers.load import Parsed
+from tokenroute.record import Call, CallError, logged_call
+from tokenroute.usage_formats import from_anthropic
 
 SOURCE = "claude-code"
 
@@ -48,9 +50,51 @@ def log_files(roots: Iterable[Path]) -> list[Path]:
     return sorted(found)
 
 
-def call_of(raw: bytes, path: Path, now: datetime) -> Call | None:
-    """The API call a log line records, or None for a line that records none."""
+def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) -> Parsed:
+    """The calls in a file's new lines. The JSON of a line is read only when it mentions
+    usage, and a call is validated only once its biggest copy is known."""
+    best: dict[str, tuple[int, int, dict[str, Any]]] = {}  # key -> (output, offset, line)
+    keyless: list[tuple[int, dict[str, Any]]] = []
+    rejected: list[tuple[int, str]] = []
+    copies = 0
+    for at, raw in lines:
+        try:
+            line = _usage_line(raw)
+        except CallError as exc:
+            rejected.append((at, str(exc)))
+            continue
+        if line is None:
+            continue
+        message = line["message"]
+        message_id, request_id = message.get("id"), line.get("requestId")
+        key = f"{message_id}:{request_id}" if message_id and request_id else line.get("uuid")
+        if not isinstance(key, str):
+            keyless.append((at, line))
+            continue
+        output = message["usage"].get("output_tokens")
+        output = output if isinstance(output, int) else -1  # a bad count loses, then fails
+        if key in best:
+            copies += 1
+            if output <= best[key][0]:
+                continue
+        best[key] = (output, at, line)
+    calls = []
+    for key, (at, line) in [
+        *((k, (at, line)) for k, (_, at, line) in best.items()),
+        *((None, item) for item in keyless),
+    ]:
+        try:
+            calls.append(_call(line, key, path, now))
+        except CallError as exc:
+            rejected.append((at, str(exc)))
+    return Parsed(calls, copies, sorted(rejected))
+
+
+def _usage_line(raw: bytes) -> dict[str, Any] | None:
+    """An assistant line with usage, parsed; None for any other line."""
     text = raw.strip()
+    if not text:
+        return None
     if not (text.startswith(b"{") and text.endswith(b"}")):
         raise CallError("not valid JSON (cut off?)")
     if b'"usage"' not in text:
@@ -64,45 +108,25 @@ def call_of(raw: bytes, path: Path, now: datetime) -> Call | None:
     message = line.get("message")
     if not isinstance(message, dict) or not isinstance(message.get("usage"), dict):
         return None
-    model = message.get("model")
-    if model == "<synthetic>" or line.get("isApiErrorMessage"):
-        return None
-    message_id, request_id = message.get("id"), line.get("requestId")
-    key = f"{message_id}:{request_id}" if message_id and request_id else line.get("uuid")
+    if message.get("model") == "<synthetic>" or line.get("isApiErrorMessage"):
+        return None  # Claude Code's own error notices, with zero usage
+    return line
+
+
+def _call(line: dict[str, Any], key: str | None, path: Path, now: datetime) -> Call:
+    message = line["message"]
     session = line.get("sessionId") or path.stem
-    return make_call(
-        model=model,
-        buckets={},
-        usage=_anthropic_usage(message["usage"]),
+    return logged_call(
+        model=message.get("model"),
+        read_usage=lambda: from_anthropic(message["usage"]),
         at=line.get("timestamp"),
         now=now,
-        status="ok",
-        latency_ms=None,
         tags=("sidechain",) if line.get("isSidechain") else (),
-        estimated=False,
-        batch=False,
-        text={
-            "task_id": f"cc-{session}",
-            "source_key": key if isinstance(key, str) else None,
-            "project": _project(line.get("cwd"), path),
-            "provider": "anthropic",
-        },
+        task_id=f"cc-{session}",
+        source_key=key,
+        project=_project(line.get("cwd"), path),
+        provider="anthropic",
     )
-
-
-def _anthropic_usage(usage: dict[str, Any]) -> dict[str, Any]:
-    """Only the counting fields: `service_tier` and the like are not usage."""
-    keep = (
-        "input_tokens",
-        "output_tokens",
-        "cache_creation_input_tokens",
-        "cache_read_input_tokens",
-        "cache_creation",
-    )
-    picked = {k: usage[k] for k in keep if usage.get(k) is not None}
-    picked.setdefault("input_tokens", 0)
-    picked.setdefault("output_tokens", 0)
-    return picked
 
 
 def _project(cwd: Any, path: Path) -> str:

@@ -1,6 +1,10 @@
 """Bring a log format's new lines into the ledger, file by file, each file in one transaction
 with its new read position, so an import that stops half way loses nothing and repeats
-nothing."""
+nothing.
+
+A format is a function from one file's new lines to `Parsed`: the calls they record (one per
+call: the format drops the copies it can see), how many copies it dropped, and the lines it
+rejected. The ledger drops copies of calls it already holds, by source key."""
 
 from __future__ import annotations
 
@@ -11,9 +15,18 @@ from typing import Any, NamedTuple
 
 from tokenroute.importers.files import Position, line_number, read_new
 from tokenroute.pricing import PriceTable
-from tokenroute.record import Call, CallError, price_call
+from tokenroute.record import Call, price_call
 
 MAX_REASONS = 5  # rejected lines named in the summary; the rest are counted
+
+
+class Parsed(NamedTuple):
+    calls: list[Call]
+    copies: int  # lines that repeated a call already among `calls`
+    rejected: list[tuple[int, str]]  # (byte offset of the line, why)
+
+
+ParseFile = Callable[[Path, Sequence[tuple[int, bytes]], datetime], Parsed]
 
 
 class ImportSummary(NamedTuple):
@@ -31,7 +44,7 @@ class ImportSummary(NamedTuple):
 def import_files(
     source: str,
     files: Sequence[Path],
-    parse: Callable[[bytes, Path, datetime], Call | None],
+    parse: ParseFile,
     ledger: Any,
     table: PriceTable,
     now: datetime,
@@ -58,30 +71,15 @@ def import_files(
             continue
         files_read += 1
         lines += len(chunk.lines)
-        best: dict[str, Call] = {}  # source key -> the copy with the most output
-        keyless: list[Call] = []
-        for at, raw in chunk.lines:
-            if not raw.strip():
-                continue
-            try:
-                call = parse(raw, path, now)
-            except CallError as exc:
-                rejected += 1
-                if len(reasons) < MAX_REASONS:
-                    reasons.append(f"{path}:{line_number(path, at)}: {exc}")
-                continue
-            if call is None or (since and call.at.date() < since):
-                continue
-            key = call.source_key
-            if key is None:
-                keyless.append(call)
-            elif key not in best or call.usage.output > best[key].usage.output:
-                duplicates += key in best
-                best[key] = call
-            else:
-                duplicates += 1
+        parsed = parse(path, chunk.lines, now)
+        duplicates += parsed.copies
+        for at, why in parsed.rejected:
+            rejected += 1
+            if len(reasons) < MAX_REASONS:
+                reasons.append(f"{path}:{line_number(path, at)}: {why}")
+        calls = [c for c in parsed.calls if not since or c.at.date() >= since]
         batch = []
-        for call in (*best.values(), *keyless):  # priced once per call, not per copy
+        for call in calls:  # priced once per call, not per copy
             priced = price_call(call, table, source=source, project=call.project)
             if priced.attempt.cost_micros is None:
                 unknown.add(call.model)
