@@ -1270,18 +1270,23 @@ def _ledger_check(path: Path):
     return Check("ledger", str(path), "ok", f"{attempts:,} attempts")
 
 
+ImportPathOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--path", metavar="DIR", help="Read logs here instead (repeatable)."),
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", metavar="DATE", help="Only calls from this day on.")
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Say what would be added; change nothing.")
+]
+
+
 @import_app.command("claude-code")
 def import_claude_code(
-    path: Annotated[
-        list[Path] | None,
-        typer.Option("--path", metavar="DIR", help="Read logs here instead (repeatable)."),
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option("--since", metavar="DATE", help="Only calls from this day on.")
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Say what would be added; change nothing.")
-    ] = False,
+    path: ImportPathOpt = None,
+    since: SinceOpt = None,
+    dry_run: DryRunOpt = False,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -1290,28 +1295,75 @@ def import_claude_code(
     Reads ~/.claude/projects and ~/.config/claude/projects (CLAUDE_CONFIG_DIR, a
     comma-separated list, replaces both). A second import reads only what was appended.
     """
-    from tokenroute import views
     from tokenroute.importers import claude_code
+
+    _import_logs(
+        claude_code.SOURCE,
+        path,
+        claude_code.default_roots,
+        claude_code.parse_file,
+        since,
+        dry_run,
+        ledger,
+        as_json,
+    )
+
+
+@import_app.command("codex")
+def import_codex(
+    path: ImportPathOpt = None,
+    since: SinceOpt = None,
+    dry_run: DryRunOpt = False,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import Codex CLI's session logs: each turn's tokens once, each session a task.
+
+    Reads ~/.codex/sessions ($CODEX_HOME/sessions). Cached input is split out of input; a
+    running total repeated without new usage counts once. Only appended lines are re-read.
+    """
+    from tokenroute.importers import codex
+
+    _import_logs(
+        codex.SOURCE, path, codex.default_roots, codex.parse_file, since, dry_run, ledger, as_json
+    )
+
+
+def _import_logs(
+    source: str,
+    given: list[Path] | None,
+    default_roots: Any,
+    parse: Any,
+    since: str | None,
+    dry_run: bool,
+    ledger: Path | None,
+    as_json: bool,
+) -> None:
+    """Read the logs under `roots` into the ledger and say what came of it."""
+    from tokenroute import views
+    from tokenroute.importers.files import log_files
     from tokenroute.importers.load import import_files
 
-    roots = path or claude_code.default_roots(os.environ, Path.home())
-    missing = [str(p) for p in (path or []) if not p.exists()]
+    missing = [str(p) for p in given or [] if not p.exists()]
     if missing:
         raise BadInputError(f"{missing[0]}: no such file or folder (--path)")
-    files = claude_code.log_files(roots)
+    roots = given or default_roots(os.environ, Path.home())
+    files = log_files(roots)
     table = load_table()
     store = open_for_writing(ledger) if not dry_run else open_existing(ledger)
     try:
-        summary = import_files(
-            claude_code.SOURCE,
-            files,
-            claude_code.parse_file,
-            store,
-            table,
-            now(),
-            since=parse_day(since, "--since") if since else None,
-            dry_run=dry_run,
-        )
+        with views.import_progress(len(files)) as advance:
+            summary = import_files(
+                source,
+                files,
+                parse,
+                store,
+                table,
+                now(),
+                since=parse_day(since, "--since") if since else None,
+                dry_run=dry_run,
+                progress=advance,
+            )
     finally:
         if store is not None:
             store.close()

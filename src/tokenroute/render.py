@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, NamedTuple, TextIO
 
@@ -157,3 +159,33 @@ def spend_chart(daily: Sequence[tuple[Any, Decimal]], *, by_day: bool) -> list[s
     bars = "".join(_BARS[round(spend / top * (len(_BARS) - 1))] for _, spend in daily)
     first, last = daily[0][0], daily[-1][0]
     return ["", f"Daily spend {first} to {last} (max {usd_amount(top)}/day)", bars]
+
+
+@contextmanager
+def progress(total: int, label: str, *, after: float = 1.0) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for work that outlasts `after` seconds; silent in a pipe or
+    for quick work, and rich is imported only once a bar is shown."""
+    started = time.monotonic()
+    done = 0
+    bar: Any = None
+    task: Any = None
+
+    def advance(count: int) -> None:
+        nonlocal done, bar, task
+        done += count
+        if bar is None:
+            if not sys.stderr.isatty() or time.monotonic() - started < after:
+                return
+            from rich.console import Console
+            from rich.progress import Progress
+
+            bar = Progress(console=Console(stderr=True), transient=True)
+            bar.start()
+            task = bar.add_task(label, total=total)
+        bar.update(task, completed=done)
+
+    try:
+        yield advance
+    finally:
+        if bar is not None:
+            bar.stop()

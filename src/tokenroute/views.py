@@ -812,6 +812,11 @@ def show_doctor(checks: list[Check], *, as_json: bool) -> None:
     render.emit_table(columns, cells, title="tokenroute doctor")
 
 
+def import_progress(files: int):
+    """A bar over the files of an import, on a terminal, once it takes over a second."""
+    return render.progress(files, "importing logs")
+
+
 def show_import_summary(
     summary: ImportSummary, roots: list[str], *, dry_run: bool, as_json: bool
 ) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,16 +38,6 @@ def default_roots(environ: Mapping[str, str], home: Path) -> list[Path]:
     else:
         bases = [home / ".claude", home / ".config" / "claude"]
     return [base / "projects" for base in bases]
-
-
-def log_files(roots: Iterable[Path]) -> list[Path]:
-    found: set[Path] = set()
-    for root in roots:
-        if root.is_file():
-            found.add(root)
-        elif root.is_dir():
-            found.update(p for p in root.rglob("*.jsonl") if p.is_file())
-    return sorted(found)
 
 
 def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) -> Parsed:

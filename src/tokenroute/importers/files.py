@@ -10,6 +10,7 @@ left for the next import.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -72,3 +73,31 @@ def line_number(path: Path, offset: int) -> int:
             count += block.count(b"\n")
             remaining -= len(block)
     return count + 1
+
+
+def lines_before(path: Path, offset: int, block: int = 1 << 16) -> Iterator[bytes]:
+    """The complete lines before `offset`, newest first, read backwards a block at a time:
+    what an appended chunk needs of the file's past costs what it reads, not the file."""
+    with path.open("rb") as handle:
+        end, tail = offset, b""
+        while end > 0:
+            start = max(0, end - block)
+            handle.seek(start)
+            data = handle.read(end - start) + tail
+            parts = data.split(b"\n")
+            tail = parts[0] if start > 0 else b""
+            for line in reversed(parts[1:] if start > 0 else parts):
+                if line.strip():
+                    yield line
+            end = start
+
+
+def log_files(roots: Iterable[Path]) -> list[Path]:
+    """Every .jsonl file under the roots (a root may be a file itself), each once."""
+    found: set[Path] = set()
+    for root in roots:
+        if root.is_file():
+            found.add(root)
+        elif root.is_dir():
+            found.update(p for p in root.rglob("*.jsonl") if p.is_file())
+    return sorted(found)
