@@ -1329,6 +1329,41 @@ def import_codex(
     )
 
 
+@import_app.command("jsonl")
+def import_jsonl(
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE...", help="JSON-lines files, as for record.")
+    ],
+    source: Annotated[
+        str, typer.Option("--source", metavar="NAME", help="The source the calls are from.")
+    ] = "jsonl",
+    since: SinceOpt = None,
+    dry_run: DryRunOpt = False,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import JSON lines in record's format from files, incrementally (only appended lines
+    on the next run). A line's source_key, or its timestamp and bytes, count it once.
+    """
+    from tokenroute.importers import jsonl
+
+    if not source.strip() or source in ("run", "record"):
+        raise UsageError(f"--source must name the tool the calls came from (got '{source}')")
+    for path in files:
+        if not path.is_file():
+            raise BadInputError(f"{path}: no such file")
+    _import_logs(
+        source.strip(),
+        files,
+        lambda env, home: [],
+        jsonl.parse_file,
+        since,
+        dry_run,
+        ledger,
+        as_json,
+    )
+
+
 def _import_logs(
     source: str,
     given: list[Path] | None,

@@ -1,0 +1,53 @@
+"""Any tool's calls as JSON lines, in `tokenroute record`'s format, imported incrementally.
+
+A line with a `source_key` is counted once by it. A line without one but with a timestamp is
+keyed by a hash of its bytes, so a file that is rewritten (or copied to a new name and
+imported again) adds nothing twice; a line with neither is counted each time it is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from tokenroute.importers.load import Parsed
+from tokenroute.record import Call, CallError, call_from_json
+
+SOURCE = "jsonl"
+
+
+def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) -> Parsed:
+    calls: dict[str, Call] = {}
+    keyless: list[Call] = []
+    rejected: list[tuple[int, str]] = []
+    copies = 0
+    for at, raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            line = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            rejected.append((at, f"not valid JSON: {exc.msg} (column {exc.colno})"))
+            continue
+        except UnicodeDecodeError:
+            rejected.append((at, "not UTF-8 text"))
+            continue
+        try:
+            call = call_from_json(line, now, {})
+        except CallError as exc:
+            rejected.append((at, str(exc)))
+            continue
+        if call.source_key is None and isinstance(line, dict) and line.get("timestamp"):
+            key = "line-" + hashlib.sha256(raw.strip()).hexdigest()[:32]
+            call = dataclasses.replace(call, source_key=key)
+        if call.source_key is None:
+            keyless.append(call)
+        elif call.source_key in calls:
+            copies += 1
+        else:
+            calls[call.source_key] = call
+    return Parsed([*calls.values(), *keyless], copies, rejected)
