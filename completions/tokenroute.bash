@@ -8,7 +8,7 @@ _tokenroute() {
         word="${COMP_WORDS[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"import"|"import claude-code"|"import codex"|"import jsonl"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:$prev" in
@@ -86,6 +86,9 @@ _tokenroute() {
         "import jsonl:--source") values="" ;;
         "import jsonl:--since") values="" ;;
         "import jsonl:--ledger") values="" ;;
+        "import llm:--path") values="" ;;
+        "import llm:--since") values="" ;;
+        "import llm:--ledger") values="" ;;
         "budget set:--daily") values="" ;;
         "budget set:--monthly") values="" ;;
         "budget set:--task-type") values="" ;;
@@ -118,10 +121,11 @@ _tokenroute() {
         "mark") opts="--success --failure --ledger --json --help -h"; words="" ;;
         "report") opts="--last --since --until --by --task-type --project --source --ledger --json --csv --help -h"; words="" ;;
         "log") opts="--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h"; words="" ;;
-        "import") opts="--help -h"; words="claude-code codex jsonl" ;;
+        "import") opts="--help -h"; words="claude-code codex jsonl llm" ;;
         "import claude-code") opts="--path --since --dry-run --ledger --json --help -h"; words="" ;;
         "import codex") opts="--path --since --dry-run --ledger --json --help -h"; words="" ;;
         "import jsonl") opts="--source --since --dry-run --ledger --json --help -h"; words="" ;;
+        "import llm") opts="--path --since --dry-run --ledger --json --help -h"; words="" ;;
         "budget") opts="--help -h"; words="set list remove" ;;
         "budget set") opts="--daily --monthly --task-type --tag --project --downgrade --refuse --help -h"; words="" ;;
         "budget list") opts="--ledger --json --help -h"; words="" ;;

@@ -4,7 +4,7 @@ function __tokenroute_path
     set -l cmdpath ""
     for word in (commandline -opc)[2..-1]
         set -l candidate (string trim -- "$cmdpath $word")
-        if contains -- $candidate 'pick' 'run' 'prices' 'prices show' 'prices check' 'prices import' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'import' 'import claude-code' 'import codex' 'import jsonl' 'budget' 'budget set' 'budget list' 'budget remove' 'keys' 'keys set' 'keys list' 'keys remove' 'config' 'config path' 'config show' 'config edit' 'doctor' 'paths' 'completions'
+        if contains -- $candidate 'pick' 'run' 'prices' 'prices show' 'prices check' 'prices import' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'import' 'import claude-code' 'import codex' 'import jsonl' 'import llm' 'budget' 'budget set' 'budget list' 'budget remove' 'keys' 'keys set' 'keys list' 'keys remove' 'config' 'config path' 'config show' 'config edit' 'doctor' 'paths' 'completions'
             set cmdpath $candidate
         end
     end
@@ -153,6 +153,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "import"' -l help -s h -d 
 complete -c tokenroute -n 'test (__tokenroute_path) = "import"' -a claude-code -d 'Import Claude Code\'s session logs: each API call once, each session a task'
 complete -c tokenroute -n 'test (__tokenroute_path) = "import"' -a codex -d 'Import Codex CLI\'s session logs: each turn\'s tokens once, each session a task'
 complete -c tokenroute -n 'test (__tokenroute_path) = "import"' -a jsonl -d 'Import JSON lines in record\'s format from files, incrementally (only appended lines'
+complete -c tokenroute -n 'test (__tokenroute_path) = "import"' -a llm -d 'Import simonw/llm\'s logs.db: each logged response with token counts, once'
 complete -c tokenroute -n 'test (__tokenroute_path) = "import claude-code"' -l path -r -d 'Read logs here instead (repeatable)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "import claude-code"' -l since -r -d 'Only calls from this day on'
 complete -c tokenroute -n 'test (__tokenroute_path) = "import claude-code"' -l dry-run -d 'Say what would be added; change nothing'
@@ -172,6 +173,12 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "import jsonl"' -l dry-run
 complete -c tokenroute -n 'test (__tokenroute_path) = "import jsonl"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
 complete -c tokenroute -n 'test (__tokenroute_path) = "import jsonl"' -l json -d 'Print JSON (a stable, versioned shape)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "import jsonl"' -l help -s h -d 'Show the help and exit'
+complete -c tokenroute -n 'test (__tokenroute_path) = "import llm"' -l path -r -d 'llm\'s logs.db (default: llm\'s own)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "import llm"' -l since -r -d 'Only calls from this day on'
+complete -c tokenroute -n 'test (__tokenroute_path) = "import llm"' -l dry-run -d 'Say what would be added; change nothing'
+complete -c tokenroute -n 'test (__tokenroute_path) = "import llm"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
+complete -c tokenroute -n 'test (__tokenroute_path) = "import llm"' -l json -d 'Print JSON (a stable, versioned shape)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "import llm"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "budget"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "budget"' -a set -d 'Set a daily and/or monthly limit (days and months in UTC); setting it again replaces it'
 complete -c tokenroute -n 'test (__tokenroute_path) = "budget"' -a list -d 'Every budget with what was spent so far today and this month (its burn)'

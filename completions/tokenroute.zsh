@@ -8,7 +8,7 @@ _tokenroute() {
         word="${words[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"import"|"import claude-code"|"import codex"|"import jsonl"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:${words[CURRENT-1]}" in
@@ -86,6 +86,9 @@ _tokenroute() {
         "import jsonl:--source") values="" ;;
         "import jsonl:--since") values="" ;;
         "import jsonl:--ledger") values="" ;;
+        "import llm:--path") values="" ;;
+        "import llm:--since") values="" ;;
+        "import llm:--ledger") values="" ;;
         "budget set:--daily") values="" ;;
         "budget set:--monthly") values="" ;;
         "budget set:--task-type") values="" ;;
@@ -118,10 +121,11 @@ _tokenroute() {
         "mark") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --json --help -h); else choices=(); fi ;;
         "report") if [[ "$PREFIX" == -* ]]; then choices=(--last --since --until --by --task-type --project --source --ledger --json --csv --help -h); else choices=(); fi ;;
         "log") if [[ "$PREFIX" == -* ]]; then choices=(--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h); else choices=(); fi ;;
-        "import") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(claude-code codex jsonl); fi ;;
+        "import") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(claude-code codex jsonl llm); fi ;;
         "import claude-code") if [[ "$PREFIX" == -* ]]; then choices=(--path --since --dry-run --ledger --json --help -h); else choices=(); fi ;;
         "import codex") if [[ "$PREFIX" == -* ]]; then choices=(--path --since --dry-run --ledger --json --help -h); else choices=(); fi ;;
         "import jsonl") if [[ "$PREFIX" == -* ]]; then choices=(--source --since --dry-run --ledger --json --help -h); else choices=(); _files; fi ;;
+        "import llm") if [[ "$PREFIX" == -* ]]; then choices=(--path --since --dry-run --ledger --json --help -h); else choices=(); fi ;;
         "budget") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(set list remove); fi ;;
         "budget set") if [[ "$PREFIX" == -* ]]; then choices=(--daily --monthly --task-type --tag --project --downgrade --refuse --help -h); else choices=(); fi ;;
         "budget list") if [[ "$PREFIX" == -* ]]; then choices=(--ledger --json --help -h); else choices=(); fi ;;

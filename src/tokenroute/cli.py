@@ -1364,6 +1364,41 @@ def import_jsonl(
     )
 
 
+@import_app.command("llm")
+def import_llm(
+    path: Annotated[
+        Path | None,
+        typer.Option("--path", metavar="FILE", help="llm's logs.db (default: llm's own)."),
+    ] = None,
+    since: SinceOpt = None,
+    dry_run: DryRunOpt = False,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import simonw/llm's logs.db: each logged response with token counts, once.
+
+    Reads the responses table (and the older logs table); LLM_USER_PATH moves the default.
+    Only rows added since the last import are read.
+    """
+    from tokenroute.importers import llm_logs
+
+    if path is not None and not path.is_file():
+        raise BadInputError(f"{path}: no such file (--path)")
+    where = path or llm_logs.default_path(os.environ, Path.home())
+    _import_logs(
+        llm_logs.SOURCE,
+        [where],
+        lambda env, home: [],
+        llm_logs.parse_file,
+        since,
+        dry_run,
+        ledger,
+        as_json,
+        read=llm_logs.read_rows,
+        locate=llm_logs.locate,
+    )
+
+
 def _import_logs(
     source: str,
     given: list[Path] | None,
@@ -1373,6 +1408,7 @@ def _import_logs(
     dry_run: bool,
     ledger: Path | None,
     as_json: bool,
+    **reading: Any,
 ) -> None:
     """Read the logs under `roots` into the ledger and say what came of it."""
     from tokenroute import views
@@ -1398,6 +1434,7 @@ def _import_logs(
                 since=parse_day(since, "--since") if since else None,
                 dry_run=dry_run,
                 progress=advance,
+                **reading,
             )
     finally:
         if store is not None:

@@ -175,7 +175,7 @@ def logged_call(
     at: Any,
     now: datetime,
     tags: tuple[str, ...] = (),
-    **text: str | None,
+    **fields: Any,
 ) -> Call:
     """A call read from an agent's log: only what a log can get wrong is checked (model,
     time, counts), so a million lines import in reasonable time."""
@@ -188,7 +188,7 @@ def logged_call(
     moment = _moment(at, "timestamp")
     if moment > now + timedelta(days=1):
         raise CallError(f"timestamp is in the future ({at})")
-    return Call(model=model.strip(), usage=usage, at=moment, tags=tags, **text)
+    return Call(model=model.strip(), usage=usage, at=moment, tags=tags, **fields)
 
 
 def _moment(value: Any, option: str) -> datetime:

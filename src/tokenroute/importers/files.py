@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 HEAD_BYTES = 4096
 
@@ -25,7 +25,7 @@ class Position(NamedTuple):
 
 
 class Chunk(NamedTuple):
-    lines: list[tuple[int, bytes]]  # (byte offset where it starts, bytes without the newline)
+    lines: list[tuple[int, Any]]  # (byte offset where it starts, bytes without the newline)
     position: Position  # where the next import starts
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tokenroute.importers.files import Position, line_number, read_new
+from tokenroute.importers.files import Chunk, Position, line_number, read_new
 from tokenroute.pricing import PriceTable
 from tokenroute.record import Call, price_call
 
@@ -26,7 +26,13 @@ class Parsed(NamedTuple):
     rejected: list[tuple[int, str]]  # (byte offset of the line, why)
 
 
-ParseFile = Callable[[Path, Sequence[tuple[int, bytes]], datetime], Parsed]
+ParseFile = Callable[[Path, Sequence[tuple[int, Any]], datetime], Parsed]
+ReadNew = Callable[[Path, Position | None], Chunk]
+
+
+def line_of(path: Path, at: int) -> str:
+    """Where a rejected line is: file and line number (counted only when one is rejected)."""
+    return f"{path}:{line_number(path, at)}"
 
 
 class ImportSummary(NamedTuple):
@@ -52,14 +58,18 @@ def import_files(
     since: date | None = None,
     dry_run: bool = False,
     progress: Callable[[int], None] = lambda n: None,
+    read: ReadNew = read_new,
+    locate: Callable[[Path, int], str] = line_of,
 ) -> ImportSummary:
+    """Import the new part of each file. `read` gives a file's new units (lines, by default)
+    from the stored position; `locate` names where a rejected unit is."""
     files_read = lines = added = duplicates = replaced = rejected = 0
     reasons: list[str] = []
     unknown: set[str] = set()
     for path in files:
         stored = ledger.import_position(source, str(path)) if ledger is not None else None
         try:
-            chunk = read_new(path, Position(*stored) if stored else None)
+            chunk = read(path, Position(*stored) if stored else None)
         except OSError as exc:
             rejected += 1
             if len(reasons) < MAX_REASONS:
@@ -76,7 +86,7 @@ def import_files(
         for at, why in parsed.rejected:
             rejected += 1
             if len(reasons) < MAX_REASONS:
-                reasons.append(f"{path}:{line_number(path, at)}: {why}")
+                reasons.append(f"{locate(path, at)}: {why}")
         calls = [c for c in parsed.calls if not since or c.at.date() >= since]
         batch = []
         for call in calls:  # priced once per call, not per copy
