@@ -65,7 +65,8 @@ def _rows(conn: sqlite3.Connection, after: int) -> tuple[list[tuple[int, Any]], 
     if "responses" in tables:
         highest = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM responses").fetchone()[0]
         start = after if highest >= after else 0  # fewer rows than before: read them all
-        for row in conn.execute("SELECT rowid AS row_number, * FROM responses WHERE rowid > ?", (start,)):
+        query = "SELECT rowid AS row_number, * FROM responses WHERE rowid > ?"
+        for row in conn.execute(query, (start,)):
             found.append((row["row_number"], ("responses", dict(row))))
         last = highest
     if "logs" in tables and not after:  # the old table no longer grows: read once
