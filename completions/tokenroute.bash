@@ -68,6 +68,9 @@ _tokenroute() {
         "report:--project") values="" ;;
         "report:--source") values="" ;;
         "report:--ledger") values="" ;;
+        "report:--interval") values="" ;;
+        "report:--count") values="" ;;
+        "report:--import") values="" ;;
         "log:--count"|"log:-n") values="" ;;
         "log:--last") values="" ;;
         "log:--since") values="" ;;
@@ -119,7 +122,7 @@ _tokenroute() {
         "task start") opts="--type --ledger --json --help -h"; words="" ;;
         "task end") opts="--success --failure --ledger --json --help -h"; words="" ;;
         "mark") opts="--success --failure --ledger --json --help -h"; words="" ;;
-        "report") opts="--last --since --until --by --task-type --project --source --ledger --json --csv --help -h"; words="" ;;
+        "report") opts="--last --since --until --by --task-type --project --source --ledger --json --csv --watch --interval --count --import --help -h"; words="" ;;
         "log") opts="--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h"; words="" ;;
         "import") opts="--help -h"; words="claude-code codex jsonl llm" ;;
         "import claude-code") opts="--path --since --dry-run --ledger --json --help -h"; words="" ;;

@@ -68,6 +68,9 @@ _tokenroute() {
         "report:--project") values="" ;;
         "report:--source") values="" ;;
         "report:--ledger") values="" ;;
+        "report:--interval") values="" ;;
+        "report:--count") values="" ;;
+        "report:--import") values="" ;;
         "log:--count"|"log:-n") values="" ;;
         "log:--last") values="" ;;
         "log:--since") values="" ;;
@@ -119,7 +122,7 @@ _tokenroute() {
         "task start") if [[ "$PREFIX" == -* ]]; then choices=(--type --ledger --json --help -h); else choices=(); fi ;;
         "task end") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --json --help -h); else choices=(); fi ;;
         "mark") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --json --help -h); else choices=(); fi ;;
-        "report") if [[ "$PREFIX" == -* ]]; then choices=(--last --since --until --by --task-type --project --source --ledger --json --csv --help -h); else choices=(); fi ;;
+        "report") if [[ "$PREFIX" == -* ]]; then choices=(--last --since --until --by --task-type --project --source --ledger --json --csv --watch --interval --count --import --help -h); else choices=(); fi ;;
         "log") if [[ "$PREFIX" == -* ]]; then choices=(--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h); else choices=(); fi ;;
         "import") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(claude-code codex jsonl llm); fi ;;
         "import claude-code") if [[ "$PREFIX" == -* ]]; then choices=(--path --since --dry-run --ledger --json --help -h); else choices=(); fi ;;

@@ -729,10 +729,15 @@ Spend, attempts, tokens and retry tax count each attempt in its own group;
 tasks, outcomes and cost per task count each task once, in the group of its
 last attempt (the model that finished it) and the window of its first.
 
+--watch shows today's spend by model and task type, the last attempts and
+budget burn, redrawn every --interval seconds until Ctrl-C; --import
+claude-code (or codex) re-imports the new log lines before each redraw.
+
 \b
 Example:
   tokenroute report --last 30d --by model,task-type
   tokenroute report --since 2026-11-01 --until 2026-11-15 --by day --csv
+  tokenroute report --watch --import claude-code
 """
 
 
@@ -771,7 +776,30 @@ def report(
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    live: Annotated[
+        bool,
+        typer.Option("--watch", help="Today's spend, last attempts, budgets; redrawn live."),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", metavar="SECONDS", help="Seconds between redraws.")
+    ] = 5.0,
+    count: Annotated[
+        int | None, typer.Option("--count", metavar="N", help="Stop after N redraws.")
+    ] = None,
+    import_from: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--import", metavar="SOURCE", help="Re-import claude-code or codex at each redraw."
+        ),
+    ] = None,
 ) -> None:
+    if live:
+        if as_json or as_csv or by or last or since or until:
+            raise UsageError("--watch shows today; it takes no --json, --csv, --by or window")
+        _watch_report(interval, count, import_from or [], ledger, task_type, project, source)
+        return
+    if import_from or count is not None:
+        raise UsageError("--import and --count go with --watch")
     from tokenroute import views
     from tokenroute.budgets import burns, read_budgets
     from tokenroute.report import build_report
@@ -794,6 +822,87 @@ def report(
         if ledger_db is not None:
             ledger_db.close()
     views.show_report(result, groups, where, as_json=as_json, as_csv=as_csv, budgets=burned)
+
+
+def _watch_report(
+    interval: float,
+    count: int | None,
+    sources: list[str],
+    ledger: Path | None,
+    task_type: str | None,
+    project: str | None,
+    source: str | None,
+) -> None:
+    from tokenroute import views
+    from tokenroute.budgets import burns, read_budgets
+    from tokenroute.report import build_report
+    from tokenroute.settings import resolve_paths
+    from tokenroute.storage.report_queries import ReportReader
+    from tokenroute.watch import captured, watch
+
+    if not 0.2 <= interval <= 3600:
+        raise UsageError(f"--interval must be between 0.2 and 3600 seconds (got {interval})")
+    if count is not None and count < 1:
+        raise UsageError(f"--count must be 1 or more (got {count})")
+    importers = [_log_importer(name) for name in sources]
+    table = load_table()
+    budgets = read_budgets(resolve_paths().budgets)
+
+    def refresh() -> None:
+        for source_name, roots, parse in importers:
+            _import_quietly(source_name, roots, parse, ledger, table)
+
+    def frame() -> str:
+        where = attempt_filter(
+            None, today().isoformat(), None, task_type=task_type, project=project, source=source
+        )
+        ledger_db = open_existing(ledger)
+        try:
+            if ledger_db is None:
+                return f"tokenroute: nothing recorded yet ({now():%H:%M:%S} UTC)\n"
+            reader = ReportReader(ledger_db.conn)
+            parts = [f"tokenroute report --watch: today, {now():%Y-%m-%d %H:%M:%S} UTC\n"]
+            for groups in (["model"], ["task-type"]):
+                result = build_report(reader, table, groups, where)
+                parts.append(
+                    captured(
+                        lambda r=result, g=groups: views.show_report(
+                            r, g, where, as_json=False, as_csv=False, budgets=[]
+                        )
+                    )
+                )
+            recent = ledger_db.recent_attempts(where, 8)
+            parts.append(captured(lambda: views.show_log(recent, as_json=False)))
+            burned = burns(budgets, _spend_from(ledger_db), today())
+        finally:
+            if ledger_db is not None:
+                ledger_db.close()
+        if burned:
+            parts.append(captured(lambda: views.show_budgets(burned, as_json=False)))
+        return "\n".join(parts)
+
+    watch(frame, interval=interval, count=count, refresh=refresh)
+
+
+def _log_importer(name: str) -> tuple[str, list[Path], Any]:
+    from tokenroute.importers import claude_code, codex
+
+    formats = {"claude-code": claude_code, "codex": codex}
+    if name not in formats:
+        raise UsageError(f"--import must be one of {', '.join(formats)} (got '{name}')")
+    module = formats[name]
+    return module.SOURCE, module.default_roots(os.environ, Path.home()), module.parse_file
+
+
+def _import_quietly(source: str, roots: list[Path], parse: Any, ledger: Path | None, table):
+    from tokenroute.importers.files import log_files
+    from tokenroute.importers.load import import_files
+
+    store = open_for_writing(ledger)
+    try:
+        import_files(source, log_files(roots), parse, store, table, now())
+    finally:
+        store.close()
 
 
 def parse_groups(values: list[str] | None) -> list[str]:

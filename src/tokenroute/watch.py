@@ -1,0 +1,51 @@
+"""`tokenroute report --watch`: today's spend, the last attempts and budget burn, redrawn
+every few seconds; optionally re-importing agents' logs first, to follow a running session.
+
+Each frame is the same text `report` and `log` print in a pipe, so the live view and the
+one-off commands never disagree. On a terminal the screen is redrawn in place; in a pipe the
+frames follow one another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import time
+from collections.abc import Callable
+
+CLEAR = "\x1b[H\x1b[2J"
+
+
+def watch(
+    frame: Callable[[], str],
+    *,
+    interval: float,
+    count: int | None,
+    refresh: Callable[[], None] = lambda: None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Draw `frame()` every `interval` seconds until Ctrl-C (or `count` frames)."""
+    drawn = 0
+    try:
+        while count is None or drawn < count:
+            if drawn:
+                sleep(interval)
+            refresh()
+            text = frame()
+            if sys.stdout.isatty():
+                sys.stdout.write(CLEAR + text)
+            else:
+                sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+            drawn += 1
+    except KeyboardInterrupt:  # the usual way out of a live view: not an error
+        sys.stdout.write("\n")
+
+
+def captured(show: Callable[[], None]) -> str:
+    """What a view prints (stdout and stderr, as in a pipe), as text for a frame."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        show()
+    return err.getvalue() + out.getvalue()
