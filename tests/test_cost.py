@@ -124,6 +124,8 @@ def test_usage_rejects_impossible_counts():
         Usage(input=-1)
     with pytest.raises(ValueError, match="reasoning"):
         Usage(output=10, reasoning=11)
+    with pytest.raises(ValueError, match="usage.input"):
+        Usage(input=3)._replace(input=-5)
 
 
 # ---------------------------------------------------------------- properties

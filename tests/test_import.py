@@ -235,3 +235,60 @@ def test_imports_keep_the_summaries_a_full_rebuild_would_make(run, logs, isolate
     ledger.rebuild_summaries()
     ledger.close()
     assert summaries(isolated_home) == incremental
+
+
+def test_a_bigger_copy_of_the_newest_row_keeps_the_summaries(run, tmp_path, isolated_home):
+    """The replaced copy held the largest row id: its replacement takes that id again."""
+    folder = tmp_path / "claude" / "projects" / "-p"
+    folder.mkdir(parents=True)
+    log = folder / "s-1.jsonl"
+    log.write_text(lines(assistant("m1", "r1", 5, uuid="u1")))
+    run("import", "claude-code", "--path", str(tmp_path / "claude"))
+    with log.open("a") as handle:
+        handle.write(lines(assistant("m1", "r1", 500, uuid="u2")))
+    out = run("import", "claude-code", "--path", str(tmp_path / "claude"))
+    assert "1 stored copies replaced by bigger ones" in out.stderr
+    totals = json.loads(run("report", "--since", "2026-01-01", "--json").stdout)["total"]
+    assert (totals["attempts"], totals["output_tokens"]) == (1, 500)
+
+
+def test_a_task_whose_only_call_moved_away_is_emptied(run, tmp_path, isolated_home):
+    from tokenroute.storage.sqlite import open_ledger
+
+    folder = tmp_path / "claude" / "projects" / "-p"
+    folder.mkdir(parents=True)
+    (folder / "s1.jsonl").write_text(lines(assistant("m1", "r1", 5, uuid="u1")))
+    run("import", "claude-code", "--path", str(tmp_path / "claude"))
+    moved = {**assistant("m1", "r1", 40, uuid="u2"), "sessionId": "s2"}
+    (folder / "s2.jsonl").write_text(lines(moved))
+    run("import", "claude-code", "--path", str(tmp_path / "claude"))
+    conn = sqlite3.connect(isolated_home / "ledger.db")
+    emptied = conn.execute("SELECT attempts, cost_micros FROM tasks WHERE id = 'cc-s-1'")
+    assert emptied.fetchone() == (0, 0)
+    conn.close()
+    incremental = summaries(isolated_home)
+    ledger = open_ledger(isolated_home / "ledger.db")
+    ledger.rebuild_summaries()
+    ledger.close()
+    assert summaries(isolated_home) == incremental
+
+
+def test_a_line_nested_too_deep_is_rejected_not_fatal(run, logs, isolated_home):
+    session = logs / "projects" / "-home-dev-src-acme-api" / "s-1.jsonl"
+    text = session.read_text()
+    deep = '{"type":"assistant","usage":' + "[" * 100_000 + "]" * 100_000 + "}\n"
+    session.write_text(text[: text.rfind("\n") + 1] + deep)
+    out = run("import", "claude-code", "--path", str(logs / "projects"))
+    assert out.exit_code == ExitCode.BAD_INPUT, out.stderr
+    assert ":9: not valid JSON" in out.stderr
+    assert len(ledger_rows(isolated_home)) == 4
+
+
+def test_dry_run_knows_what_the_ledger_already_holds(run, logs, isolated_home):
+    run("import", "claude-code", "--path", str(logs / "projects"))
+    conn = sqlite3.connect(isolated_home / "ledger.db")
+    conn.execute("DELETE FROM import_files")  # forget the positions: every line is read again
+    conn.commit()
+    conn.close()
+    out = run("import", "claude-code", "--path", str(logs / "projects"), "--dry-run")
+    assert "would add 0 attempts" in out.stderr, out.stderr

@@ -71,7 +71,7 @@ def test_each_turn_once_with_cached_input_split_out(run, codex_home, isolated_ho
     assert out.exit_code == 0, out.stderr
     task = f"cx-{SESSION}"
     assert rows(isolated_home) == [
-        ("gpt-5", 400, 600, 100, 40, task, "acme-web", "openai"),
+        ("gpt-5", 400, 600, 100, 40, task, "acme-web", "openai"),  # the table's provider
         ("gpt-5", 100, 400, 30, 0, task, "acme-web", "openai"),
     ]
     assert "added 2 attempts, 1 duplicates skipped, 0 lines rejected" in out.stderr
@@ -160,3 +160,23 @@ def test_totals_equal_the_generators_ground_truth(run, tmp_path, isolated_home):
         truth["output_tokens"],
         truth["reasoning_output_tokens"],
     )
+
+
+def test_an_append_takes_the_newest_model_and_folder(run, tmp_path, isolated_home):
+    log = tmp_path / "codex" / f"rollout-2026-11-20T10-00-00-{SESSION}.jsonl"
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        lines(
+            event("session_meta", {"id": SESSION, "cwd": "/a/proj1"}),
+            event("turn_context", {"model": "gpt-4.1", "cwd": "/a/proj1"}),
+            token_count((100, 0, 10, 0), (100, 0, 10, 0)),
+            event("turn_context", {"model": "gpt-5-codex", "cwd": "/a/proj2"}),
+            event("turn_context", {"model": "gpt-5", "cwd": "/a/proj2"}),
+        )
+    )
+    run("import", "codex", "--path", str(log.parent))
+    with log.open("a") as handle:
+        handle.write(lines(token_count((300, 0, 30, 0), (200, 0, 20, 0))))
+    run("import", "codex", "--path", str(log.parent))
+    assert rows(isolated_home)[-1][:2] == ("gpt-5", 200)
+    assert rows(isolated_home)[-1][6] == "proj2"

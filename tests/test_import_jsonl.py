@@ -38,11 +38,17 @@ def test_lines_are_imported_once_and_appends_alone(run, tmp_path, isolated_home)
         handle.write(call(source_key="b", input_tokens=5))
     out = run("import", "jsonl", str(log), "--source", "my-agent")
     assert "1 lines read; added 1 attempts" in out.stderr
-    log.write_text(log.read_text())  # rewritten with the same lines: nothing counted twice
+    # rewritten, a new line first: read again from the start, nothing counted twice
+    log.write_text(call(source_key="z", input_tokens=1) + log.read_text())
     out = run("import", "jsonl", str(log), "--source", "my-agent")
-    assert "added 0 attempts" in out.stderr
+    assert "5 lines read; added 1 attempts, 4 duplicates skipped" in out.stderr, out.stderr
     rows = attempts(isolated_home)
-    assert [(r[0], r[2]) for r in rows] == [("my-agent", 100), ("my-agent", 7), ("my-agent", 5)]
+    assert [(r[0], r[2]) for r in rows] == [
+        ("my-agent", 100),
+        ("my-agent", 7),
+        ("my-agent", 5),
+        ("my-agent", 1),
+    ]
     assert rows[1][1].startswith("line-")
 
 

@@ -6,6 +6,7 @@ pulls in) costs ~15 ms of every `pick`. Usage validates itself in `__new__`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
@@ -54,6 +55,11 @@ class Usage(_Buckets):
         if reasoning > output:
             raise ValueError(f"usage.reasoning ({reasoning}) cannot exceed usage.output ({output})")
         return self
+
+    @classmethod
+    def _make(cls, iterable: Iterable[int]) -> Usage:  # type: ignore[override]
+        """Through __new__, so `_replace` validates too."""
+        return cls(*iterable)
 
     @property
     def total_input(self) -> int:

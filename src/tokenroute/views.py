@@ -831,6 +831,11 @@ def show_import_summary(
         f"tokenroute: {summary.files:,} files ({summary.files_read:,} with new lines), "
         f"{summary.lines:,} lines read; {verb} {summary.added:,} attempts, "
         f"{summary.duplicates:,} duplicates skipped, {summary.rejected:,} lines rejected"
+        + (
+            f"; {summary.replaced:,} stored copies replaced by bigger ones"
+            if summary.replaced
+            else ""
+        )
     )
     for reason in summary.reasons:
         render.say(f"  rejected: {reason}")

@@ -91,7 +91,7 @@ def _usage_line(raw: bytes) -> dict[str, Any] | None:
         return None  # prompts and tool results: most of the bytes, no usage, not parsed
     try:
         line = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         raise CallError("not valid JSON") from None
     if not isinstance(line, dict) or line.get("type") != "assistant":
         return None

@@ -110,7 +110,7 @@ def _json(text: bytes) -> dict[str, Any] | None:
         return None  # messages and tool calls: no usage
     try:
         line = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         raise CallError("not valid JSON") from None
     return line if isinstance(line, dict) else None
 
@@ -130,7 +130,10 @@ def _call(
     turn = last
     if not any(turn.values()):
         return None
-    key = f"{session.id}:{total['input_tokens']}:{total['output_tokens']}" if total else None
+    if total:  # the running total names the turn, however the file is read again
+        key = f"{session.id}:{total['input_tokens']}:{total['output_tokens']}"
+    else:
+        key = f"{session.id}:{line.get('timestamp')}:{turn['input_tokens']}:{turn['output_tokens']}"
     return logged_call(
         model=session.model or UNKNOWN_MODEL,
         read_usage=lambda: _usage(turn),
@@ -139,7 +142,6 @@ def _call(
         task_id=f"cx-{session.id}",
         source_key=key,
         project=_project(session.cwd, path),
-        provider="openai",
     )
 
 
@@ -169,15 +171,16 @@ def _usage(turn: dict[str, int]) -> Usage:
 
 
 def _look_back(session: _Session, path: Path, offset: int) -> None:
-    """Before `offset`: the newest model and running total, and the session's own line."""
+    """Before `offset`: the newest turn_context (model, folder) and running total, and the
+    session's own first line for its id (and folder, when no turn named one)."""
     for raw in lines_before(path, offset):
-        line = _quiet_json(raw) if b'"turn_context"' in raw or b'"token_count"' in raw else None
-        if line is None:
-            continue
-        if session.model is None and line.get("type") == "turn_context":
-            session.learn(line)
-        elif session.total is None:
-            info = session.learn(line)
+        if session.model is None and b'"turn_context"' in raw:
+            line = _quiet_json(raw)
+            if line is not None and line.get("type") == "turn_context":
+                session.learn(line)
+        elif session.total is None and b'"token_count"' in raw:
+            line = _quiet_json(raw)
+            info = session.learn(line) if line is not None else None
             if info is not None and info.get("total_token_usage") is not None:
                 with contextlib.suppress(CallError):
                     session.total = _counts(info["total_token_usage"], "total_token_usage")
@@ -186,14 +189,16 @@ def _look_back(session: _Session, path: Path, offset: int) -> None:
     with path.open("rb") as handle:
         first = _quiet_json(handle.readline())
     if first is not None and first.get("type") == "session_meta":
+        folder = session.cwd
         session.learn(first)
+        session.cwd = folder or session.cwd
 
 
 def _quiet_json(raw: bytes) -> dict[str, Any] | None:
     """A line of the file's past: already judged when it was imported, so never rejected."""
     try:
         line = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return None
     return line if isinstance(line, dict) else None
 

@@ -96,6 +96,7 @@ def log_files(roots: Iterable[Path]) -> list[Path]:
     """Every .jsonl file under the roots (a root may be a file itself), each once."""
     found: set[Path] = set()
     for root in roots:
+        root = root.resolve()  # read positions are kept by absolute path
         if root.is_file():
             found.add(root)
         elif root.is_dir():

@@ -33,8 +33,8 @@ def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) ->
         except json.JSONDecodeError as exc:
             rejected.append((at, f"not valid JSON: {exc.msg} (column {exc.colno})"))
             continue
-        except UnicodeDecodeError:
-            rejected.append((at, "not UTF-8 text"))
+        except (UnicodeDecodeError, RecursionError):
+            rejected.append((at, "not valid JSON"))
             continue
         try:
             call = call_from_json(line, now, {})

@@ -66,8 +66,9 @@ def import_files(
     files_read = lines = added = duplicates = replaced = rejected = 0
     reasons: list[str] = []
     unknown: set[str] = set()
+    positions = ledger.import_positions(source) if ledger is not None else {}
     for path in files:
-        stored = ledger.import_position(source, str(path)) if ledger is not None else None
+        stored = positions.get(str(path))
         try:
             chunk = read(path, Position(*stored) if stored else None)
         except OSError as exc:
@@ -94,8 +95,11 @@ def import_files(
             if priced.attempt.cost_micros is None:
                 unknown.add(call.model)
             batch.append((priced.attempt, priced.task))
-        if dry_run or ledger is None:
+        if ledger is None:
             added += len(batch)
+        elif dry_run:
+            new, seen, swapped = ledger.preview_file(batch)
+            added, duplicates, replaced = added + new, duplicates + seen, replaced + swapped
         else:
             # with --since the position is not kept: a later full import reads the earlier
             # lines it skipped (the source keys keep the rest from counting twice)

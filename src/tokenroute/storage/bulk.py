@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from tokenroute.models import Attempt, Task
 from tokenroute.storage.sqlite import (
+    EMPTIED_TASKS,
     INSERT_ATTEMPT,
     TASK_TOTALS,
     attempt_values,
@@ -99,26 +100,15 @@ def store_batch(conn: sqlite3.Connection, batch: Sequence[tuple[Attempt, Task]])
 
     A call already stored under the same source key is skipped, unless the new copy carries
     more output tokens (a later streaming snapshot): then it replaces the stored one."""
-    before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[0]
-    batch, duplicates = _biggest_copies(batch)
-    stored = _stored_copies(conn, [a for a, _ in batch if a.source_key is not None])
-    fresh: list[tuple[Attempt, Task]] = []
-    gone: list[int] = []
-    for attempt, task in batch:
-        old = stored.get((attempt.source, attempt.source_key))
-        if old is None:
-            fresh.append((attempt, task))
-        elif old[1] < attempt.usage.output:
-            gone.append(old[0])
-            fresh.append((attempt, task))
-        else:
-            duplicates += 1
+    fresh, gone, duplicates = _sort_out(conn, batch)
     _prepare_temp_tables(conn)
     conn.executemany(
         "INSERT OR IGNORE INTO temp.batch_tasks VALUES (?)", {(a.task_id,) for a, _ in fresh}
     )
     if gone:
         _take_out(conn, gone)
+    # after the take-out: a new row may reuse the id of a deleted newest row
+    before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[0]
     _run(conn, _TASKS_DAILY, sign=-1)  # the touched tasks leave their old groups
     for _, task in fresh:
         insert_task(conn, task)
@@ -145,8 +135,35 @@ def store_batch(conn: sqlite3.Connection, batch: Sequence[tuple[Attempt, Task]])
     conn.execute(_INHERIT, {"before": before})
     _run(conn, _DAILY_FROM.format(where=_NEW_ROWS), sign=1, before=before)
     _run(conn, _RECOMPUTE_TASKS)
+    _run(conn, EMPTIED_TASKS.format(which="id IN (SELECT id FROM temp.batch_tasks)"))
     _run(conn, _TASKS_DAILY, sign=1)  # and join their new ones
     return BatchResult(len(fresh) - len(gone), duplicates, len(gone))
+
+
+def preview_batch(conn: sqlite3.Connection, batch: Sequence[tuple[Attempt, Task]]) -> BatchResult:
+    """What `store_batch` would do, without writing (for --dry-run)."""
+    fresh, gone, duplicates = _sort_out(conn, batch)
+    return BatchResult(len(fresh) - len(gone), duplicates, len(gone))
+
+
+def _sort_out(
+    conn: sqlite3.Connection, batch: Sequence[tuple[Attempt, Task]]
+) -> tuple[list[tuple[Attempt, Task]], list[int], int]:
+    """The attempts to store, the stored copies they replace, and the copies dropped."""
+    batch, duplicates = _biggest_copies(batch)
+    stored = _stored_copies(conn, [a for a, _ in batch if a.source_key is not None])
+    fresh: list[tuple[Attempt, Task]] = []
+    gone: list[int] = []
+    for attempt, task in batch:
+        old = stored.get((attempt.source, attempt.source_key))
+        if old is None:
+            fresh.append((attempt, task))
+        elif old[1] < attempt.usage.output:
+            gone.append(old[0])
+            fresh.append((attempt, task))
+        else:
+            duplicates += 1
+    return fresh, gone, duplicates
 
 
 def _biggest_copies(

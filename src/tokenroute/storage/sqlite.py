@@ -187,6 +187,13 @@ TASK_TOTALS = """
     ) AS l ON l.task_id = s.task_id
     WHERE tasks.id = s.task_id
 """
+# A task left with no attempts (its only call moved to another task) has no totals.
+EMPTIED_TASKS = """
+    UPDATE tasks SET first_at = NULL, last_at = NULL, attempts = 0, cost_micros = 0,
+        unpriced = 0
+    WHERE {which} AND first_at IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM attempts WHERE attempts.task_id = tasks.id)
+"""
 # Rebuilds every summary from the attempts: after migration 2, and after bulk loads.
 REBUILD_SUMMARIES = """
     DELETE FROM usage_daily;
@@ -203,13 +210,16 @@ REBUILD_SUMMARIES = """
         SUM(input_tokens + cache_write_tokens + cache_write_1h_tokens)
     FROM attempts WHERE context_hash IS NOT NULL GROUP BY 1, 2;
     {task_totals};
+    {emptied_tasks};
     DELETE FROM tasks_daily;
     INSERT INTO tasks_daily
     SELECT substr(first_at, 1, 10), COALESCE(last_model, ''), COALESCE(type, last_task_type, ''),
         COALESCE(last_tier, ''), COALESCE(last_provider, ''), COALESCE(project, ''),
         COALESCE(source, ''), outcome, COUNT(*), SUM(cost_micros)
     FROM tasks WHERE first_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-""".replace("{task_totals}", TASK_TOTALS.format(which="1"))
+""".replace("{task_totals}", TASK_TOTALS.format(which="1")).replace(
+    "{emptied_tasks}", EMPTIED_TASKS.format(which="1")
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _ATTEMPT_COLUMNS = (
@@ -321,13 +331,6 @@ class Ledger:
         with self.transaction() as conn:
             return [_store_attempt(conn, attempt, task) for attempt, task in batch]
 
-    def import_position(self, source: str, path: str) -> tuple[int, int, int, str] | None:
-        """(size, mtime_ns, offset, head) of a log file as the last import left it."""
-        return self.conn.execute(
-            "SELECT size, mtime_ns, offset, head FROM import_files WHERE source = ? AND path = ?",
-            (source, path),
-        ).fetchone()
-
     def import_file(
         self,
         source: str,
@@ -351,6 +354,20 @@ class Ledger:
                     (source, path, *position),
                 )
         return tuple(result)  # type: ignore[return-value]
+
+    def preview_file(self, batch: Sequence[tuple[Attempt, Task]]) -> tuple[int, int, int]:
+        """What `import_file` would add, skip and replace, changing nothing (--dry-run)."""
+        from tokenroute.storage.bulk import preview_batch
+
+        return tuple(preview_batch(self.conn, batch))  # type: ignore[return-value]
+
+    def import_positions(self, source: str) -> dict[str, tuple[int, int, int, str]]:
+        """Every file of a source as the last import left it, in one query."""
+        rows = self.conn.execute(
+            "SELECT path, size, mtime_ns, offset, head FROM import_files WHERE source = ?",
+            (source,),
+        )
+        return {path: tuple(rest) for path, *rest in rows}  # type: ignore[misc]
 
     # ------------------------------------------------------------ reads
 
