@@ -151,9 +151,7 @@ def make_call(
         if not isinstance(value, bool):
             raise CallError(f"{name} must be true or false (got {value!r})")
     parsed, usage_format = _usage(buckets, usage)
-    moment = now if at is None else _moment(at, at_option)
-    if moment > now + timedelta(days=1):
-        raise CallError(f"{at_option} is in the future ({at})")
+    moment = now if at is None else _past_moment(at, now, at_option)
     return Call(
         model=model.strip(),
         usage=parsed,
@@ -185,10 +183,16 @@ def logged_call(
         usage = _checked_usage(read_usage()._asdict())
     except UsageFormatError as exc:
         raise CallError(str(exc)) from None
-    moment = _moment(at, "timestamp")
-    if moment > now + timedelta(days=1):
-        raise CallError(f"timestamp is in the future ({at})")
+    moment = _past_moment(at, now, "timestamp")
     return Call(model=model.strip(), usage=usage, at=moment, tags=tags, **fields)
+
+
+def _past_moment(value: Any, now: datetime, option: str) -> datetime:
+    """A call's time; a day's slack for clocks, but no call from the future."""
+    moment = _moment(value, option)
+    if moment > now + timedelta(days=1):
+        raise CallError(f"{option} is in the future ({value})")
+    return moment
 
 
 def _moment(value: Any, option: str) -> datetime:

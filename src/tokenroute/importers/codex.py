@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenroute.importers.files import lines_before
-from tokenroute.importers.load import Parsed
+from tokenroute.importers.load import Parsed, first_copies
 from tokenroute.models import Usage
 from tokenroute.record import Call, CallError, logged_call
 
@@ -69,10 +69,8 @@ def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) ->
     session = _Session(path)
     if lines and lines[0][0] > 0:
         _look_back(session, path, lines[0][0])
-    calls: dict[str, Call] = {}
-    keyless: list[Call] = []
+    calls: list[Call] = []
     rejected: list[tuple[int, str]] = []
-    copies = 0
     for at, raw in lines:
         text = raw.strip()
         if not text:
@@ -88,15 +86,9 @@ def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) ->
         except CallError as exc:
             rejected.append((at, str(exc)))
             continue
-        if call is None:
-            continue
-        if call.source_key is None:
-            keyless.append(call)
-        elif call.source_key in calls:
-            copies += 1
-        else:
-            calls[call.source_key] = call
-    return Parsed([*calls.values(), *keyless], copies, rejected)
+        if call is not None:
+            calls.append(call)
+    return Parsed(*first_copies(calls), rejected)
 
 
 def _json(text: bytes) -> dict[str, Any] | None:

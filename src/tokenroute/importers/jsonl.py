@@ -14,17 +14,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from tokenroute.importers.load import Parsed
+from tokenroute.importers.load import Parsed, first_copies
 from tokenroute.record import Call, CallError, call_from_json
 
 SOURCE = "jsonl"
 
 
 def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) -> Parsed:
-    calls: dict[str, Call] = {}
-    keyless: list[Call] = []
+    calls: list[Call] = []
     rejected: list[tuple[int, str]] = []
-    copies = 0
     for at, raw in lines:
         if not raw.strip():
             continue
@@ -44,10 +42,5 @@ def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) ->
         if call.source_key is None and isinstance(line, dict) and line.get("timestamp"):
             key = "line-" + hashlib.sha256(raw.strip()).hexdigest()[:32]
             call = dataclasses.replace(call, source_key=key)
-        if call.source_key is None:
-            keyless.append(call)
-        elif call.source_key in calls:
-            copies += 1
-        else:
-            calls[call.source_key] = call
-    return Parsed([*calls.values(), *keyless], copies, rejected)
+        calls.append(call)
+    return Parsed(*first_copies(calls), rejected)

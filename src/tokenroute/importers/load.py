@@ -26,6 +26,20 @@ class Parsed(NamedTuple):
     rejected: list[tuple[int, str]]  # (byte offset of the line, why)
 
 
+def first_copies(calls: Sequence[Call]) -> tuple[list[Call], int]:
+    """One call per source key (the first copy; keyless calls all kept), and how many
+    copies were dropped: for formats whose copies of a call are identical."""
+    keyed: dict[str, Call] = {}
+    keyless: list[Call] = []
+    for call in calls:
+        if call.source_key is None:
+            keyless.append(call)
+        else:
+            keyed.setdefault(call.source_key, call)
+    kept = [*keyed.values(), *keyless]
+    return kept, len(calls) - len(kept)
+
+
 ParseFile = Callable[[Path, Sequence[tuple[int, Any]], datetime], Parsed]
 ReadNew = Callable[[Path, Position | None], Chunk]
 

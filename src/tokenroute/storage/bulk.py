@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from tokenroute.models import Attempt, Task
 from tokenroute.storage.sqlite import (
+    ADD_TO_DAILY_ROW,
     EMPTIED_TASKS,
     INSERT_ATTEMPT,
     TASK_TOTALS,
@@ -32,8 +33,8 @@ class BatchResult(NamedTuple):
     replaced: int  # stored copies replaced by one with more output
 
 
-# Daily sums of attempts `?` (a sign: 1 adds rows, -1 takes them away) selected by WHERE.
-_DAILY_FROM = """
+# Daily sums of the attempts {where} selects, times :sign (1 adds them, -1 takes them away).
+_DAILY_FROM = f"""
     INSERT INTO usage_daily
     SELECT substr(started_at, 1, 10), model, COALESCE(task_type, ''), COALESCE(tier, ''),
         COALESCE(provider, ''), COALESCE(project, ''), source, status = 'ok', :sign * COUNT(*),
@@ -41,21 +42,13 @@ _DAILY_FROM = """
         :sign * SUM(input_tokens), :sign * SUM(cache_read_tokens),
         :sign * SUM(cache_write_tokens), :sign * SUM(cache_write_1h_tokens),
         :sign * SUM(output_tokens)
-    FROM attempts WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-    ON CONFLICT DO UPDATE SET
-        attempts = attempts + excluded.attempts,
-        unpriced = unpriced + excluded.unpriced,
-        cost_micros = cost_micros + excluded.cost_micros,
-        input_tokens = input_tokens + excluded.input_tokens,
-        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-        cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-        output_tokens = output_tokens + excluded.output_tokens;
+    FROM attempts WHERE {{where}} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    {ADD_TO_DAILY_ROW};
     INSERT INTO context_daily
     SELECT substr(started_at, 1, 10), context_hash, :sign * COUNT(*),
         :sign * SUM(cache_read_tokens),
         :sign * SUM(input_tokens + cache_write_tokens + cache_write_1h_tokens)
-    FROM attempts WHERE context_hash IS NOT NULL AND {where} GROUP BY 1, 2
+    FROM attempts WHERE context_hash IS NOT NULL AND {{where}} GROUP BY 1, 2
     ON CONFLICT DO UPDATE SET
         attempts = attempts + excluded.attempts,
         cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,

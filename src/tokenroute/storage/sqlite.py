@@ -552,10 +552,10 @@ def _inherit_from_task(conn: sqlite3.Connection, attempt: Attempt) -> Attempt:
     )
 
 
-_ADD_DAILY = """
-    INSERT INTO usage_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
+# usage_daily rows add up: a row for a group already there is added to it.
+ADD_TO_DAILY_ROW = """
     ON CONFLICT DO UPDATE SET
-        attempts = attempts + 1,
+        attempts = attempts + excluded.attempts,
         unpriced = unpriced + excluded.unpriced,
         cost_micros = cost_micros + excluded.cost_micros,
         input_tokens = input_tokens + excluded.input_tokens,
@@ -564,6 +564,10 @@ _ADD_DAILY = """
         cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
         output_tokens = output_tokens + excluded.output_tokens
 """
+_ADD_DAILY = (
+    "INSERT INTO usage_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)"
+    + ADD_TO_DAILY_ROW
+)
 _ADD_TO_TASK = """
     UPDATE tasks SET
         attempts = attempts + 1,
