@@ -73,6 +73,9 @@ class PriceTable:
         for model in self.models:
             for name in (model.id, *model.aliases):
                 self._index[name.lower()] = model
+        # an import asks the same few questions hundreds of thousands of times
+        self._found: dict[str, Model | None] = {}
+        self._periods: dict[tuple[str, str, date], PricePeriod | None] = {}
 
     @property
     def checked(self) -> date:
@@ -93,12 +96,23 @@ class PriceTable:
 
     def find(self, name: str) -> Model | None:
         """The model a name means: its id, an alias, `provider/id`, or a dated snapshot."""
+        if name in self._found:
+            return self._found[name]
         key = name.strip().lower()
+        found = None
         for candidate in (key, _SNAPSHOT_SUFFIX.sub("", key)):
-            model = self._index.get(candidate) or self._find_prefixed(candidate)
-            if model is not None:
-                return model
-        return None
+            found = self._index.get(candidate) or self._find_prefixed(candidate)
+            if found is not None:
+                break
+        self._found[name] = found
+        return found
+
+    def period_of(self, model: Model, day: date) -> PricePeriod | None:
+        """`model`'s price on `day`, if it had one."""
+        key = (model.provider, model.id, day)
+        if key not in self._periods:
+            self._periods[key] = model.period_at(day)
+        return self._periods[key]
 
     def _find_prefixed(self, key: str) -> Model | None:
         prefix, sep, rest = key.partition("/")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
 
 from tokenroute.cost import cost, to_micro_dollars
 from tokenroute.errors import UsageError
@@ -55,9 +54,9 @@ class CallError(ValueError):
     """A call description we cannot store; the message says which field and why."""
 
 
-@dataclass(frozen=True)
-class Call:
-    """One call as a user or a log described it, before pricing."""
+class Call(NamedTuple):
+    """One call as a user or a log described it, before pricing. A NamedTuple: an import
+    builds hundreds of thousands of them."""
 
     model: str
     usage: Usage
@@ -79,11 +78,10 @@ class Call:
     usage_format: str = "fields"
 
 
-@dataclass(frozen=True)
-class Priced:
+class Priced(NamedTuple):
     attempt: Attempt
     task: Task
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str]
 
 
 def call_from_json(raw: Any, now: datetime, defaults: Mapping[str, Any]) -> Call:
@@ -180,7 +178,7 @@ def logged_call(
     if not isinstance(model, str) or not model.strip():
         raise CallError("model is missing")
     try:
-        usage = _checked_usage(read_usage()._asdict())
+        usage = _believable(read_usage())
     except UsageFormatError as exc:
         raise CallError(str(exc)) from None
     moment = _past_moment(at, now, "timestamp")
@@ -231,6 +229,10 @@ def _checked_usage(counts: Mapping[str, int]) -> Usage:
         usage = Usage(**counts)
     except ValueError as exc:
         raise CallError(str(exc)) from None
+    return _believable(usage)
+
+
+def _believable(usage: Usage) -> Usage:
     if usage.total_input + usage.output > MAX_TOKENS:
         raise CallError(f"a call of more than {MAX_TOKENS:,} tokens is not believable")
     return usage
@@ -240,6 +242,7 @@ def price_call(call: Call, table: PriceTable, *, source: str, project: str | Non
     """Cost the call at the price in force when it was made; an unknown price stays unknown."""
     warnings = []
     model = table.find(call.model)
+    day: date = call.at.astimezone(UTC).date()
     cost_micros = revision = tier = None
     provider = call.provider
     canonical = call.model
@@ -250,12 +253,9 @@ def price_call(call: Call, table: PriceTable, *, source: str, project: str | Non
         )
     else:
         canonical, provider, tier = model.id, provider or model.provider, model.tier
-        period = model.period_at(call.at.astimezone(UTC).date())
+        period = table.period_of(model, day)
         if period is None:
-            warnings.append(
-                f"{model.id} had no price on {call.at.astimezone(UTC).date()}: "
-                "stored with cost unknown"
-            )
+            warnings.append(f"{model.id} had no price on {day}: stored with cost unknown")
         else:
             cost_micros = to_micro_dollars(cost(period, call.usage, batch=call.batch).total)
             revision = table.revision

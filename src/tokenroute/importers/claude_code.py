@@ -15,13 +15,13 @@ The session is the task; the project is the folder the session ran in.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tokenroute.importers import json_lines
 from tokenroute.importers.load import Parsed
 from tokenroute.record import Call, CallError, logged_call
 from tokenroute.usage_formats import from_anthropic
@@ -90,7 +90,7 @@ def _usage_line(raw: bytes) -> dict[str, Any] | None:
     if b'"usage"' not in text:
         return None  # prompts and tool results: most of the bytes, no usage, not parsed
     try:
-        line = json.loads(text)
+        line = json_lines.loads(text)
     except (ValueError, RecursionError):
         raise CallError("not valid JSON") from None
     if not isinstance(line, dict) or line.get("type") != "assistant":

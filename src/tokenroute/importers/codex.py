@@ -16,13 +16,13 @@ A read that starts part way into a file looks back for the model, folder and las
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tokenroute.importers import json_lines
 from tokenroute.importers.files import lines_before
 from tokenroute.importers.load import Parsed, first_copies
 from tokenroute.models import Usage
@@ -101,7 +101,7 @@ def _json(text: bytes) -> dict[str, Any] | None:
     ):
         return None  # messages and tool calls: no usage
     try:
-        line = json.loads(text)
+        line = json_lines.loads(text)
     except (ValueError, RecursionError):
         raise CallError("not valid JSON") from None
     return line if isinstance(line, dict) else None
@@ -189,7 +189,7 @@ def _look_back(session: _Session, path: Path, offset: int) -> None:
 def _quiet_json(raw: bytes) -> dict[str, Any] | None:
     """A line of the file's past: already judged when it was imported, so never rejected."""
     try:
-        line = json.loads(raw)
+        line = json_lines.loads(raw)
     except (ValueError, RecursionError):
         return None
     return line if isinstance(line, dict) else None

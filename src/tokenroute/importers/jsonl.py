@@ -7,7 +7,6 @@ imported again) adds nothing twice; a line with neither is counted each time it 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -41,6 +40,6 @@ def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) ->
             continue
         if call.source_key is None and isinstance(line, dict) and line.get("timestamp"):
             key = "line-" + hashlib.sha256(raw.strip()).hexdigest()[:32]
-            call = dataclasses.replace(call, source_key=key)
+            call = call._replace(source_key=key)
         calls.append(call)
     return Parsed(*first_copies(calls), rejected)

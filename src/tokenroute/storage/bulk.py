@@ -17,10 +17,11 @@ from tokenroute.models import Attempt, Task
 from tokenroute.storage.sqlite import (
     ADD_TO_DAILY_ROW,
     EMPTIED_TASKS,
-    INSERT_ATTEMPT,
     TASK_TOTALS,
     attempt_values,
-    insert_task,
+    insert_attempt,
+    insert_attempts,
+    insert_tasks,
     statements,
 )
 
@@ -103,8 +104,10 @@ def store_batch(conn: sqlite3.Connection, batch: Sequence[tuple[Attempt, Task]])
     # after the take-out: a new row may reuse the id of a deleted newest row
     before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[0]
     _run(conn, _TASKS_DAILY, sign=-1)  # the touched tasks leave their old groups
-    for _, task in fresh:
-        insert_task(conn, task)
+    first_of_each: dict[str, Task] = {}
+    for _, task in fresh:  # many attempts share a task: the first one's details are kept
+        first_of_each.setdefault(task.id, task)
+    insert_tasks(conn, first_of_each.values())
     numbers = _next_attempt_numbers(conn, {a.task_id for a, _ in fresh})
     keyed, tags = [], []
     for attempt, _ in fresh:
@@ -114,12 +117,12 @@ def store_batch(conn: sqlite3.Connection, batch: Sequence[tuple[Attempt, Task]])
             keyed.append(values)
             tags.extend((tag, attempt.source, attempt.source_key) for tag in attempt.tags)
         else:  # no key to find it again by: its tags go in by the row id just written
-            row_id = conn.execute(INSERT_ATTEMPT, values).lastrowid
+            row_id = insert_attempt(conn, values).lastrowid
             conn.executemany(
                 "INSERT OR IGNORE INTO attempt_tags VALUES (?, ?)",
                 [(row_id, tag) for tag in attempt.tags],
             )
-    conn.executemany(INSERT_ATTEMPT, keyed)
+    insert_attempts(conn, keyed)
     conn.executemany(
         "INSERT OR IGNORE INTO attempt_tags (attempt_id, tag) "
         "SELECT id, ? FROM attempts WHERE source = ? AND source_key = ?",
