@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tokenroute.cost import cost, to_micro_dollars
+from tokenroute.cost import cost, cost_micros, to_micro_dollars
 from tokenroute.models import LongContext, PricePeriod, Rates, Usage
 
 D = Decimal
@@ -194,3 +194,30 @@ def test_batch_never_costs_more(period, usage):
 def test_reasoning_is_billed_once_as_output(period, usage):
     without = Usage(**{**usage._asdict(), "reasoning": 0})
     assert cost(period, usage).total == cost(period, without).total
+
+
+@given(periods(), usages(), st.booleans())
+def test_integer_micro_dollars_equal_the_decimal_engine(period, usage, batch):
+    """cost_micros is the importers' fast path: it must never differ from the engine."""
+    assert cost_micros(period, usage, batch=batch) == to_micro_dollars(
+        cost(period, usage, batch=batch).total
+    )
+
+
+def test_integer_micro_dollars_round_half_even_like_the_engine():
+    half = PricePeriod(date(2025, 1, 1), None, Rates(input=D("0.5"), output=D("1.5")))
+    assert cost_micros(half, Usage(input=1)) == 0  # 0.5 micro-dollars: to the even 0
+    assert cost_micros(half, Usage(input=3)) == 2  # 1.5: to the even 2
+    assert cost_micros(half, Usage(output=1)) == 2  # 1.5: to 2
+    assert cost_micros(half, Usage(input=1, output=1)) == 2  # exactly 2
+
+
+def test_every_shipped_price_costs_the_same_both_ways(table):
+    usage = Usage(input=123_457, cache_read=98_765, cache_write=4_321, cache_write_1h=77, output=9)
+    big = usage._replace(input=1_234_567)  # over every long-context threshold
+    for model in table.models:
+        for period in model.periods:
+            for each in (usage, big):
+                for batch in (False, True):
+                    expected = to_micro_dollars(cost(period, each, batch=batch).total)
+                    assert cost_micros(period, each, batch=batch) == expected, model.id

@@ -90,6 +90,21 @@ def test_usage_objects_map_to_buckets(raw, expected, name):
             "more tokens were cached than were sent",
         ),
         ({"promptTokenCount": "many", "candidatesTokenCount": 1}, "promptTokenCount"),
+        # Anthropic blocks are read at once, and again field by field to say which is wrong
+        ({"input_tokens": True, "output_tokens": 1}, "input_tokens must be a whole number"),
+        ({"input_tokens": 1, "output_tokens": -1}, "output_tokens must be a whole number"),
+        ({"input_tokens": 1, "output_tokens": 1.5}, "output_tokens must be a whole number"),
+        ({"input_tokens": 1, "output_tokens": 1, "cache_creation": [5]}, "cache_creation must"),
+        (
+            {
+                "input_tokens": 1,
+                "output_tokens": 1,
+                "cache_creation_input_tokens": 5,
+                "cache_creation": {},
+                "cache_read_input_tokens": "lots",
+            },
+            "cache_read_input_tokens must be a whole number",
+        ),
     ],
 )
 def test_unreadable_usage_says_why(raw, message):

@@ -7,6 +7,7 @@ from decimal import Decimal
 from tokenroute.models import PER_MILLION, Cost, PricePeriod, Rates, Usage
 
 MICRO = Decimal("0.000001")
+ONE = Decimal(1)
 
 
 def cost(period: PricePeriod, usage: Usage, *, batch: bool = False) -> Cost:
@@ -16,6 +17,33 @@ def cost(period: PricePeriod, usage: Usage, *, batch: bool = False) -> Cost:
     every token of that request is billed at the long-context rates (Anthropic, Google).
     Batch: the discount applies to every bucket, after the long-context rates.
     """
+    rates, factor, long_context = _billing(period, usage, batch)
+    return _apply(rates, usage, factor, long_context=long_context, batch=factor != 1)
+
+
+def cost_micros(period: PricePeriod, usage: Usage, *, batch: bool = False) -> int:
+    """`to_micro_dollars(cost(period, usage, batch=batch).total)`, in integer arithmetic.
+
+    The same number (a property test holds them equal), about five times faster: an import
+    costs hundreds of thousands of calls. A rate of USD per 1M tokens is micro-dollars per
+    token, so the cost in micro-dollars is the sum of tokens times rate, rounded half-even."""
+    rates, factor, _ = _billing(period, usage, batch)
+    scaled, scale = _scaled_rates(rates, factor)
+    total = (
+        usage.input * scaled[0]
+        + usage.cache_read * scaled[1]
+        + usage.cache_write * scaled[2]
+        + usage.cache_write_1h * scaled[3]
+        + usage.output * scaled[4]
+    )
+    whole, rest = divmod(total, scale)
+    if 2 * rest > scale or (2 * rest == scale and whole % 2):
+        whole += 1
+    return whole
+
+
+def _billing(period: PricePeriod, usage: Usage, batch: bool) -> tuple[Rates, Decimal, bool]:
+    """The rates a call is billed at, the batch factor, and whether long context applies."""
     rates = period.rates
     long_context = (
         period.long_context is not None
@@ -24,10 +52,33 @@ def cost(period: PricePeriod, usage: Usage, *, batch: bool = False) -> Cost:
     if long_context:
         assert period.long_context is not None
         rates = period.long_context.rates
-    factor = Decimal(1)
+    factor = ONE
     if batch and period.batch_discount:
-        factor = Decimal(1) - period.batch_discount
-    return _apply(rates, usage, factor, long_context=long_context, batch=factor != 1)
+        factor = ONE - period.batch_discount
+    return rates, factor, long_context
+
+
+_SCALED: dict[tuple[Rates, Decimal], tuple[tuple[int, ...], int]] = {}
+
+
+def _scaled_rates(rates: Rates, factor: Decimal) -> tuple[tuple[int, ...], int]:
+    """The bucket rates times the factor, as integers over one common power of ten."""
+    key = (rates, factor)
+    if key not in _SCALED:
+        exact = [
+            rate * factor
+            for rate in (
+                rates.input,
+                rates.effective_cache_read,
+                rates.effective_cache_write,
+                rates.effective_cache_write_1h,
+                rates.output,
+            )
+        ]
+        places = max(0, *(-int(value.as_tuple().exponent) for value in exact))
+        scale = 10**places
+        _SCALED[key] = (tuple(int(value * scale) for value in exact), scale)
+    return _SCALED[key]
 
 
 def cost_at_rates(rates: Rates, usage: Usage) -> Decimal:

@@ -50,7 +50,7 @@ class Usage(_Buckets):
             cls, input, cache_read, cache_write, cache_write_1h, output, reasoning
         )
         for name, value in zip(self._fields, self, strict=True):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            if type(value) is not int or value < 0:  # not bool, not an int subclass
                 raise ValueError(f"usage.{name} must be a whole number >= 0 (got {value!r})")
         if reasoning > output:
             raise ValueError(f"usage.reasoning ({reasoning}) cannot exceed usage.output ({output})")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from tokenroute.cost import cost, to_micro_dollars
+from tokenroute.cost import cost_micros as cost_of_call
 from tokenroute.errors import UsageError
 from tokenroute.models import STATUSES, Attempt, Task, Usage, new_task_id
 from tokenroute.pricing import PriceTable
@@ -257,7 +257,7 @@ def price_call(call: Call, table: PriceTable, *, source: str, project: str | Non
         if period is None:
             warnings.append(f"{model.id} had no price on {day}: stored with cost unknown")
         else:
-            cost_micros = to_micro_dollars(cost(period, call.usage, batch=call.batch).total)
+            cost_micros = cost_of_call(period, call.usage, batch=call.batch)
             revision = table.revision
     started = stamp(call.at)
     task_id = call.task_id or new_task_id()

@@ -11,7 +11,7 @@ What the numbers mean differs by provider, so each is read on its own terms:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tokenroute.models import Usage
@@ -69,17 +69,40 @@ def _openai(
 
 
 def from_anthropic(raw: Mapping[str, Any]) -> Usage:
-    written = _count(raw, "cache_creation_input_tokens")
-    split = _details(raw, "cache_creation")
-    one_hour = _count(split, "ephemeral_1h_input_tokens")
-    five_minutes = _count(split, "ephemeral_5m_input_tokens") if split else written - one_hour
-    return _usage(
-        input=_count(raw, "input_tokens"),
-        cache_read=_count(raw, "cache_read_input_tokens"),
+    """Read at once, with Usage checking the counts (an import reads hundreds of thousands);
+    a block that fails is read again field by field, for a message that names the field."""
+    try:
+        return _anthropic(raw, _given, _given_details, Usage)
+    except (ValueError, TypeError, AttributeError):
+        return _anthropic(raw, _count, _details, _usage)
+
+
+def _anthropic(
+    raw: Mapping[str, Any],
+    count: Callable[[Mapping[str, Any], str], Any],
+    details: Callable[[Mapping[str, Any], str], Mapping[str, Any]],
+    usage: Callable[..., Usage],
+) -> Usage:
+    written = count(raw, "cache_creation_input_tokens")
+    split = details(raw, "cache_creation")
+    one_hour = count(split, "ephemeral_1h_input_tokens")
+    five_minutes = count(split, "ephemeral_5m_input_tokens") if split else written - one_hour
+    return usage(
+        input=count(raw, "input_tokens"),
+        cache_read=count(raw, "cache_read_input_tokens"),
         cache_write=five_minutes,
         cache_write_1h=one_hour,
-        output=_count(raw, "output_tokens"),
+        output=count(raw, "output_tokens"),
     )
+
+
+def _given(raw: Mapping[str, Any], key: str) -> Any:
+    value = raw.get(key)
+    return 0 if value is None else value
+
+
+def _given_details(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    return raw.get(key) or {}
 
 
 def from_gemini(raw: Mapping[str, Any]) -> Usage:

@@ -15,6 +15,7 @@ The session is the task; the project is the folder the session ran in.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -121,8 +122,14 @@ def _call(line: dict[str, Any], key: str | None, path: Path, now: datetime) -> C
 
 def _project(cwd: Any, path: Path) -> str:
     if isinstance(cwd, str) and cwd.strip():
-        return os.path.basename(cwd.rstrip("/\\")) or cwd
+        return _folder_name(cwd)
     folder = path.parent
     while folder.parent.name != "projects" and folder.parent != folder:
         folder = folder.parent  # a subagent log sits below its session's folder
     return folder.name  # the encoded cwd: '/' became '-', so the name cannot be split back
+
+
+@functools.lru_cache(maxsize=1024)
+def _folder_name(cwd: str) -> str:
+    """The last part of the folder a session ran in (a handful per import, asked per call)."""
+    return os.path.basename(cwd.rstrip("/\\")) or cwd

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from tokenroute.models import Attempt, Task
 from tokenroute.storage.sqlite import (
     ADD_TO_DAILY_ROW,
     EMPTIED_TASKS,
+    ROW_OUTPUT,
+    ROW_SOURCE,
+    ROW_SOURCE_KEY,
+    ROW_TASK_ID,
     TASK_TOTALS,
-    attempt_values,
+    BulkRow,
     insert_attempt,
     insert_attempts,
     insert_tasks,
@@ -80,47 +83,51 @@ _TASKS_DAILY = f"""
             {_TASK_GROUPS.format(totals="")})
 """
 _RECOMPUTE_TASKS = TASK_TOTALS.format(which="task_id IN (SELECT id FROM temp.batch_tasks)")
-# Attempts that came without a type or project take their task's, as single writes do.
+# Attempts that came without a type or project take their task's, as single writes do; only
+# rows whose task has one are rewritten (most imported rows have neither).
 _INHERIT = """
     UPDATE attempts SET
         task_type = COALESCE(task_type, (SELECT type FROM tasks WHERE tasks.id = task_id)),
         project = COALESCE(project, (SELECT project FROM tasks WHERE tasks.id = task_id))
-    WHERE id > :before AND (task_type IS NULL OR project IS NULL)
+    WHERE id > :before AND (
+        task_type IS NULL AND (SELECT type FROM tasks WHERE tasks.id = task_id) IS NOT NULL
+        OR project IS NULL AND (SELECT project FROM tasks WHERE tasks.id = task_id) IS NOT NULL)
 """
 
 
-def store_batch(conn: sqlite3.Connection, batch: Sequence[tuple[Attempt, Task]]) -> BatchResult:
-    """Store a batch of attempts, each with its task, inside the caller's transaction.
+def store_batch(conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> BatchResult:
+    """Store a batch of attempts (`bulk_row`s), each with its task, inside the caller's
+    transaction.
 
     A call already stored under the same source key is skipped, unless the new copy carries
     more output tokens (a later streaming snapshot): then it replaces the stored one."""
-    fresh, gone, duplicates = _sort_out(conn, batch)
+    fresh, gone, duplicates = _sort_out(conn, rows)
     _prepare_temp_tables(conn)
-    conn.executemany(
-        "INSERT OR IGNORE INTO temp.batch_tasks VALUES (?)", {(a.task_id,) for a, _ in fresh}
-    )
+    task_ids = {values[ROW_TASK_ID] for values, _, _ in fresh}
+    conn.executemany("INSERT OR IGNORE INTO temp.batch_tasks VALUES (?)", [(t,) for t in task_ids])
     if gone:
         _take_out(conn, gone)
     # after the take-out: a new row may reuse the id of a deleted newest row
     before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[0]
     _run(conn, _TASKS_DAILY, sign=-1)  # the touched tasks leave their old groups
-    first_of_each: dict[str, Task] = {}
-    for _, task in fresh:  # many attempts share a task: the first one's details are kept
-        first_of_each.setdefault(task.id, task)
+    first_of_each: dict[str, tuple] = {}
+    for _, task, _ in fresh:  # many attempts share a task: the first one's details are kept
+        first_of_each.setdefault(task[0], task)
     insert_tasks(conn, first_of_each.values())
-    numbers = _next_attempt_numbers(conn, {a.task_id for a, _ in fresh})
+    numbers = _next_attempt_numbers(conn, task_ids)
     keyed, tags = [], []
-    for attempt, _ in fresh:
-        values = attempt_values(attempt, numbers[attempt.task_id])
-        numbers[attempt.task_id] += 1
-        if attempt.source_key is not None:
-            keyed.append(values)
-            tags.extend((tag, attempt.source, attempt.source_key) for tag in attempt.tags)
+    for values, _, attempt_tags in fresh:
+        task_id = values[ROW_TASK_ID]
+        row = (*values, numbers[task_id])
+        numbers[task_id] += 1
+        if values[ROW_SOURCE_KEY] is not None:
+            keyed.append(row)
+            tags.extend((tag, values[ROW_SOURCE], values[ROW_SOURCE_KEY]) for tag in attempt_tags)
         else:  # no key to find it again by: its tags go in by the row id just written
-            row_id = insert_attempt(conn, values).lastrowid
+            row_id = insert_attempt(conn, row).lastrowid
             conn.executemany(
                 "INSERT OR IGNORE INTO attempt_tags VALUES (?, ?)",
-                [(row_id, tag) for tag in attempt.tags],
+                [(row_id, tag) for tag in attempt_tags],
             )
     insert_attempts(conn, keyed)
     conn.executemany(
@@ -136,57 +143,57 @@ def store_batch(conn: sqlite3.Connection, batch: Sequence[tuple[Attempt, Task]])
     return BatchResult(len(fresh) - len(gone), duplicates, len(gone))
 
 
-def preview_batch(conn: sqlite3.Connection, batch: Sequence[tuple[Attempt, Task]]) -> BatchResult:
+def preview_batch(conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> BatchResult:
     """What `store_batch` would do, without writing (for --dry-run)."""
-    fresh, gone, duplicates = _sort_out(conn, batch)
+    fresh, gone, duplicates = _sort_out(conn, rows)
     return BatchResult(len(fresh) - len(gone), duplicates, len(gone))
 
 
 def _sort_out(
-    conn: sqlite3.Connection, batch: Sequence[tuple[Attempt, Task]]
-) -> tuple[list[tuple[Attempt, Task]], list[int], int]:
+    conn: sqlite3.Connection, rows: Sequence[BulkRow]
+) -> tuple[list[BulkRow], list[int], int]:
     """The attempts to store, the stored copies they replace, and the copies dropped."""
-    batch, duplicates = _biggest_copies(batch)
-    stored = _stored_copies(conn, [a for a, _ in batch if a.source_key is not None])
-    fresh: list[tuple[Attempt, Task]] = []
+    rows, duplicates = _biggest_copies(rows)
+    keyed = [values for values, _, _ in rows if values[ROW_SOURCE_KEY] is not None]
+    stored = _stored_copies(conn, keyed)
+    fresh: list[BulkRow] = []
     gone: list[int] = []
-    for attempt, task in batch:
-        old = stored.get((attempt.source, attempt.source_key))
+    for row in rows:
+        values = row[0]
+        old = stored.get((values[ROW_SOURCE], values[ROW_SOURCE_KEY]))
         if old is None:
-            fresh.append((attempt, task))
-        elif old[1] < attempt.usage.output:
+            fresh.append(row)
+        elif old[1] < values[ROW_OUTPUT]:
             gone.append(old[0])
-            fresh.append((attempt, task))
+            fresh.append(row)
         else:
             duplicates += 1
     return fresh, gone, duplicates
 
 
-def _biggest_copies(
-    batch: Sequence[tuple[Attempt, Task]],
-) -> tuple[list[tuple[Attempt, Task]], int]:
+def _biggest_copies(rows: Sequence[BulkRow]) -> tuple[list[BulkRow], int]:
     """One copy per source key, the one with the most output; and how many were dropped."""
-    best: dict[tuple[str, str], tuple[Attempt, Task]] = {}
+    best: dict[tuple[str, str], BulkRow] = {}
     keyless = []
-    for attempt, task in batch:
-        if attempt.source_key is None:
-            keyless.append((attempt, task))
+    for row in rows:
+        values = row[0]
+        if values[ROW_SOURCE_KEY] is None:
+            keyless.append(row)
             continue
-        key = (attempt.source, attempt.source_key)
-        if key not in best or attempt.usage.output > best[key][0].usage.output:
-            best[key] = (attempt, task)
-    return [*best.values(), *keyless], len(batch) - len(best) - len(keyless)
+        key = (values[ROW_SOURCE], values[ROW_SOURCE_KEY])
+        if key not in best or values[ROW_OUTPUT] > best[key][0][ROW_OUTPUT]:
+            best[key] = row
+    return [*best.values(), *keyless], len(rows) - len(best) - len(keyless)
 
 
 def _stored_copies(
-    conn: sqlite3.Connection, attempts: Sequence[Attempt]
+    conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]
 ) -> dict[tuple[str, str], tuple[int, int]]:
     """(source, source key) -> (row id, output tokens) of the copies already in the ledger."""
     found: dict[tuple[str, str], tuple[int, int]] = {}
     by_source: dict[str, list[str]] = {}
-    for attempt in attempts:
-        key: str = attempt.source_key  # type: ignore[assignment]
-        by_source.setdefault(attempt.source, []).append(key)
+    for values in rows:
+        by_source.setdefault(values[ROW_SOURCE], []).append(values[ROW_SOURCE_KEY])
     for source, keys in by_source.items():
         for chunk in _chunks(keys):
             marks = ", ".join("?" for _ in chunk)
@@ -219,7 +226,7 @@ def _take_out(conn: sqlite3.Connection, gone: list[int]) -> None:
     conn.execute(f"DELETE FROM attempts WHERE {_GONE_ROWS}")
 
 
-def _next_attempt_numbers(conn: sqlite3.Connection, task_ids: set[str]) -> dict[str, int]:
+def _next_attempt_numbers(conn: sqlite3.Connection, task_ids: Iterable[str]) -> dict[str, int]:
     numbers = dict.fromkeys(task_ids, 1)
     for chunk in _chunks(sorted(task_ids)):
         marks = ", ".join("?" for _ in chunk)

@@ -224,14 +224,14 @@ REBUILD_SUMMARIES = """
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-# An attempt's own fields are columns of the same name; its usage, number and flags are spelled
-# out. Read with one attrgetter: an import writes hundreds of thousands of rows.
+# An attempt's own fields are columns of the same name; its usage and flags are spelled out,
+# and its number (given when it is stored) comes last. Read with one attrgetter: an import
+# writes hundreds of thousands of rows.
 _SPELLED_OUT = ("usage", "tags", "input_estimated", "batch")
 _PLAIN_FIELDS = tuple(name for name in Attempt._fields if name not in _SPELLED_OUT)
 _plain_values = attrgetter(*_PLAIN_FIELDS)
 _ATTEMPT_COLUMNS = (
     *_PLAIN_FIELDS,
-    "attempt",
     "input_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
@@ -240,7 +240,22 @@ _ATTEMPT_COLUMNS = (
     "reasoning_tokens",
     "input_estimated",
     "batch",
+    "attempt",
 )
+# Where attempt_row puts what the bulk writer reads back out of a row.
+ROW_TASK_ID = _ATTEMPT_COLUMNS.index("task_id")
+ROW_SOURCE = _ATTEMPT_COLUMNS.index("source")
+ROW_SOURCE_KEY = _ATTEMPT_COLUMNS.index("source_key")
+ROW_OUTPUT = _ATTEMPT_COLUMNS.index("output_tokens")
+# One attempt for the bulk writer: its row (attempt_row), its task (Task's fields in order)
+# and its tags, all plain tuples.
+BulkRow = tuple[tuple[Any, ...], tuple[Any, ...], tuple[str, ...]]
+
+
+def bulk_row(attempt: Attempt, task: Task) -> BulkRow:
+    return attempt_row(attempt), tuple(task), attempt.tags
+
+
 # Binding None costs Python's sqlite3 about a microsecond a value (it tries to adapt it), a
 # third of an imported row's time; so a row is inserted with only its non-NULL columns. That
 # is the same row: no nullable column of attempts has a default.
@@ -345,14 +360,14 @@ class Ledger:
         with self.transaction() as conn:
             return [_store_attempt(conn, attempt, task) for attempt, task in batch]
 
-    def import_file(
+    def import_rows(
         self,
         source: str,
-        path: str,
-        position: tuple[int, int, int, str] | None,
-        batch: Sequence[tuple[Attempt, Task]],
+        positions: Sequence[tuple[str, tuple[int, int, int, str]]],
+        rows: Sequence[BulkRow],
     ) -> tuple[int, int, int]:
-        """One file's new attempts and its new position, together or not at all.
+        """New attempts (`bulk_row`s) and the read positions of the files they came from,
+        together or not at all: an import stopped half way loses nothing, repeats nothing.
 
         A copy of a call already stored (same source key) is skipped, unless it carries more
         output tokens (a later streaming snapshot): then it replaces the stored one.
@@ -360,20 +375,19 @@ class Ledger:
         from tokenroute.storage.bulk import store_batch
 
         with self.transaction() as conn:
-            result = store_batch(conn, batch)
-            if position is not None:
-                conn.execute(
-                    "INSERT OR REPLACE INTO import_files "
-                    "(source, path, size, mtime_ns, offset, head) VALUES (?, ?, ?, ?, ?, ?)",
-                    (source, path, *position),
-                )
+            result = store_batch(conn, rows)
+            conn.executemany(
+                "INSERT OR REPLACE INTO import_files "
+                "(source, path, size, mtime_ns, offset, head) VALUES (?, ?, ?, ?, ?, ?)",
+                [(source, path, *position) for path, position in positions],
+            )
         return tuple(result)  # type: ignore[return-value]
 
-    def preview_file(self, batch: Sequence[tuple[Attempt, Task]]) -> tuple[int, int, int]:
-        """What `import_file` would add, skip and replace, changing nothing (--dry-run)."""
+    def preview_rows(self, rows: Sequence[BulkRow]) -> tuple[int, int, int]:
+        """What `import_rows` would add, skip and replace, changing nothing (--dry-run)."""
         from tokenroute.storage.bulk import preview_batch
 
-        return tuple(preview_batch(self.conn, batch))  # type: ignore[return-value]
+        return tuple(preview_batch(self.conn, rows))  # type: ignore[return-value]
 
     def import_positions(self, source: str) -> dict[str, tuple[int, int, int, str]]:
         """Every file of a source as the last import left it, in one query."""
@@ -727,34 +741,23 @@ def insert_task(conn: sqlite3.Connection, task: Task) -> None:
     insert_tasks(conn, [task])
 
 
-def insert_tasks(conn: sqlite3.Connection, tasks: Iterable[Task]) -> None:
-    """Tasks not stored yet; a task already stored keeps what it has."""
+def insert_tasks(conn: sqlite3.Connection, tasks: Iterable[tuple[Any, ...]]) -> None:
+    """Tasks (Task, or a plain tuple in its field order) not stored yet; a task already
+    stored keeps what it has."""
     conn.executemany(
         "INSERT OR IGNORE INTO tasks "
         "(id, created_at, type, description, project, outcome, outcome_by, ended_at, sample) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, abs(random()) % 1000)",
-        [
-            (
-                task.id,
-                task.created_at,
-                task.type,
-                task.description,
-                task.project,
-                task.outcome,
-                task.outcome_by,
-                task.ended_at,
-            )
-            for task in tasks
-        ],
+        tasks,
     )
 
 
-def attempt_values(attempt: Attempt, number: int) -> tuple[Any, ...]:
-    """The attempt's row, in `_ATTEMPT_COLUMNS` order (tags live in their own table)."""
+def attempt_row(attempt: Attempt) -> tuple[Any, ...]:
+    """The attempt's row without its number, in `_ATTEMPT_COLUMNS` order (tags live in
+    their own table). A plain tuple: imports send rows between processes."""
     usage: Usage = attempt.usage
     return (
         *_plain_values(attempt),
-        number,
         usage.input,
         usage.cache_read,
         usage.cache_write,
@@ -764,3 +767,8 @@ def attempt_values(attempt: Attempt, number: int) -> tuple[Any, ...]:
         int(attempt.input_estimated),
         int(attempt.batch),
     )
+
+
+def attempt_values(attempt: Attempt, number: int) -> tuple[Any, ...]:
+    """The attempt's whole row, numbered."""
+    return (*attempt_row(attempt), number)

@@ -1,0 +1,78 @@
+"""Work on many files in worker processes, with the results handed back in the files' order.
+
+A first import of a year of agent logs is mostly JSON parsing and pricing, which one Python
+process does on one core. Workers do that part; the caller stores the results as they come,
+in order, so what ends up in the ledger does not depend on how the work was split. At most
+a few results wait at a time, so memory stays flat when storing is the slower side.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+MAX_WORKERS = 4  # past this, the one process that stores is the bottleneck
+AHEAD_PER_WORKER = 2  # results a worker may have ready before the caller takes them
+
+_task: tuple[Callable[..., Any], Any] | None = None  # a worker's function and shared input
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (a container's or taskset's limit included)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def in_order(
+    work: Callable[..., Any], shared: Any, items: Iterable[tuple[Any, ...]], *, workers: int
+) -> Iterator[Any]:
+    """`work(shared, *item)` for each item, in order: here when `workers` is 1, else in that
+    many processes. `work` must be a module-level function and `shared` picklable; `shared`
+    is sent to each worker once."""
+    if workers <= 1:
+        for item in items:
+            yield work(shared, *item)
+        return
+    # spawn, not fork: the same on every OS, and safe when the caller has threads running
+    # (the progress bar's)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(work, shared),
+    )
+    try:
+        todo = iter(items)
+        running = deque(
+            pool.submit(_work_on, item)
+            for _, item in zip(range(workers * AHEAD_PER_WORKER), todo, strict=False)
+        )
+        while running:
+            result = running.popleft().result()
+            following = next(todo, None)
+            if following is not None:
+                running.append(pool.submit(_work_on, following))
+            yield result
+    finally:
+        # on Ctrl-C or an error downstream: nothing new starts, and the caller does not wait
+        # for the files still being read (their results were not going to be stored)
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _start_worker(work: Callable[..., Any], shared: Any) -> None:
+    global _task
+    _task = (work, shared)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
+
+
+def _work_on(item: tuple[Any, ...]) -> Any:
+    assert _task is not None
+    work, shared = _task
+    return work(shared, *item)
