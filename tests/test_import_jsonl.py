@@ -43,13 +43,14 @@ def test_lines_are_imported_once_and_appends_alone(run, tmp_path, isolated_home)
     out = run("import", "jsonl", str(log), "--source", "my-agent")
     assert "5 lines read; added 1 attempts, 4 duplicates skipped" in out.stderr, out.stderr
     rows = attempts(isolated_home)
+    # each import stores its calls in the order they were made (the keyless one is older)
     assert [(r[0], r[2]) for r in rows] == [
-        ("my-agent", 100),
         ("my-agent", 7),
+        ("my-agent", 100),
         ("my-agent", 5),
         ("my-agent", 1),
     ]
-    assert rows[1][1].startswith("line-")
+    assert rows[0][1].startswith("line-")
 
 
 def test_bad_lines_are_named_and_the_rest_imported(run, tmp_path, isolated_home):

@@ -2,4 +2,5 @@
 
 from tokenroute.entry import main
 
-main()
+if __name__ == "__main__":  # importing it (as tools and test runners do) runs nothing
+    main()

@@ -24,7 +24,7 @@ from tokenroute.record import Call, price_call
 from tokenroute.storage.sqlite import BulkRow, bulk_row
 
 MAX_REASONS = 5  # rejected lines named in the summary; the rest are counted
-GROUP_ROWS = 5_000  # attempts per transaction: a few commits, not one per file
+GROUP_ROWS = 50_000  # attempts per transaction: few commits (each rewrites the pages it touched)
 PARALLEL_FROM_BYTES = 32 << 20  # new bytes worth starting worker processes for (~2 s of work)
 WORKERS_VARIABLE = "TOKENROUTE_IMPORT_WORKERS"  # 1 keeps an import in one process
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 MAX_WORKERS = 4  # past this, the one process that stores is the bottleneck
-AHEAD_PER_WORKER = 2  # results a worker may have ready before the caller takes them
+AHEAD_PER_WORKER = 64  # files a worker may run ahead: it keeps parsing while the caller stores
 
 _task: tuple[Callable[..., Any], Any] | None = None  # a worker's function and shared input
 

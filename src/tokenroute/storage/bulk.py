@@ -19,6 +19,7 @@ from tokenroute.storage.sqlite import (
     ROW_OUTPUT,
     ROW_SOURCE,
     ROW_SOURCE_KEY,
+    ROW_STARTED_AT,
     ROW_TASK_ID,
     TASK_TOTALS,
     BulkRow,
@@ -102,6 +103,7 @@ def store_batch(conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> BatchResul
     A call already stored under the same source key is skipped, unless the new copy carries
     more output tokens (a later streaming snapshot): then it replaces the stored one."""
     fresh, gone, duplicates = _sort_out(conn, rows)
+    fresh.sort(key=_started_at)  # a task's calls are numbered in the order they were made
     _prepare_temp_tables(conn)
     task_ids = {values[ROW_TASK_ID] for values, _, _ in fresh}
     conn.executemany("INSERT OR IGNORE INTO temp.batch_tasks VALUES (?)", [(t,) for t in task_ids])
@@ -141,6 +143,10 @@ def store_batch(conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> BatchResul
     _run(conn, EMPTIED_TASKS.format(which="id IN (SELECT id FROM temp.batch_tasks)"))
     _run(conn, _TASKS_DAILY, sign=1)  # and join their new ones
     return BatchResult(len(fresh) - len(gone), duplicates, len(gone))
+
+
+def _started_at(row: BulkRow) -> str:
+    return row[0][ROW_STARTED_AT]
 
 
 def preview_batch(conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> BatchResult:

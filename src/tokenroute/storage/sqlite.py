@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import compress
-from operator import attrgetter
+from operator import attrgetter, is_not
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -19,6 +19,7 @@ from tokenroute.errors import LedgerError
 from tokenroute.models import Attempt, AttemptFilter, Task, Usage
 
 BUSY_TIMEOUT_MS = 30_000
+BULK_CACHE_KB = 64 * 1024  # page cache for imports (used only as it fills)
 
 # Each entry moves the schema one version up. Never edit one that has shipped: add another.
 MIGRATIONS: tuple[str, ...] = (
@@ -243,6 +244,7 @@ _ATTEMPT_COLUMNS = (
     "attempt",
 )
 # Where attempt_row puts what the bulk writer reads back out of a row.
+ROW_STARTED_AT = _ATTEMPT_COLUMNS.index("started_at")
 ROW_TASK_ID = _ATTEMPT_COLUMNS.index("task_id")
 ROW_SOURCE = _ATTEMPT_COLUMNS.index("source")
 ROW_SOURCE_KEY = _ATTEMPT_COLUMNS.index("source_key")
@@ -260,6 +262,7 @@ def bulk_row(attempt: Attempt, task: Task) -> BulkRow:
 # third of an imported row's time; so a row is inserted with only its non-NULL columns. That
 # is the same row: no nullable column of attempts has a default.
 _INSERTS: dict[tuple[bool, ...], str] = {}
+_NONES = (None,) * len(_ATTEMPT_COLUMNS)
 
 
 def _insert_for(shape: tuple[bool, ...]) -> str:
@@ -275,7 +278,7 @@ def _insert_for(shape: tuple[bool, ...]) -> str:
 
 def insert_attempt(conn: sqlite3.Connection, values: tuple[Any, ...]) -> sqlite3.Cursor:
     """Insert one row (from `attempt_values`); a copy of a stored source key is ignored."""
-    shape = tuple(value is not None for value in values)
+    shape = tuple(map(is_not, values, _NONES))
     return conn.execute(_insert_for(shape), tuple(compress(values, shape)))
 
 
@@ -283,7 +286,7 @@ def insert_attempts(conn: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -
     """Insert many rows, one executemany per set of non-NULL columns (imports have few)."""
     by_shape: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
     for values in rows:
-        shape = tuple(value is not None for value in values)
+        shape = tuple(map(is_not, values, _NONES))
         by_shape.setdefault(shape, []).append(tuple(compress(values, shape)))
     for shape, present in by_shape.items():
         conn.executemany(_insert_for(shape), present)
@@ -374,6 +377,9 @@ class Ledger:
         Returns (added, duplicates, replaced)."""
         from tokenroute.storage.bulk import store_batch
 
+        # new rows land all over the indexes: SQLite's default 2 MB page cache would read
+        # the same pages back again and again
+        self.conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KB}")
         with self.transaction() as conn:
             result = store_batch(conn, rows)
             conn.executemany(

@@ -1,0 +1,233 @@
+"""Imports split over worker processes and stored a group of files per transaction: the
+ledger must come out the same as from one process storing one file at a time."""
+
+from __future__ import annotations
+
+import operator
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from test_import import GENERATOR, assistant, lines
+
+from tokenroute.importers import claude_code, load, parallel
+from tokenroute.importers.files import log_files
+from tokenroute.storage.sqlite import open_ledger
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """Twelve sessions: copies of calls inside a file and across files (a resumed session
+    repeats its history), a bad line, an unknown model, a subagent's log."""
+    projects = tmp_path / "claude" / "projects"
+    for number in range(12):
+        folder = projects / f"-home-dev-src-app{number % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        calls = []
+        for turn in range(6):
+            calls.append(
+                assistant(
+                    f"msg_{number}_{turn}",
+                    f"req_{number}_{turn}",
+                    10 + turn,
+                    uuid=f"u{number}-{turn}",
+                    when=f"2026-11-{10 + number % 9:02d}T1{turn}:00:00Z",
+                    sessionId=f"s-{number}",
+                )
+            )
+            calls.append({**calls[-1], "uuid": f"u{number}-{turn}b"})  # a copy
+        if number % 4 == 1:  # resumed: repeats the previous session's first call, bigger
+            earlier = assistant(f"msg_{number - 1}_0", f"req_{number - 1}_0", 99, uuid=f"r{number}")
+            calls.append({**earlier, "sessionId": f"s-{number}"})
+        if number == 5:
+            calls.append({**calls[0], "message": {**calls[0]["message"], "model": "mystery-1"}})
+            calls[-1]["message"]["id"] = "msg_mystery"
+        text = lines(*calls)
+        if number == 7:
+            text += '{"type": "assistant", "usage": oops}\n'
+        (folder / f"s-{number}.jsonl").write_text(text)
+    sub = projects / "-home-dev-src-app0" / "s-0" / "subagents"
+    sub.mkdir(parents=True)
+    (sub / "agent-a.jsonl").write_text(
+        lines(assistant("msg_sub", "req_sub", 5, uuid="usub", sessionId="s-0", isSidechain=True))
+    )
+    return projects
+
+
+def ledger_contents(path: Path, *, split_free: bool = False) -> dict[str, list[tuple]]:
+    """Every stored fact but row ids, in a fixed order. `split_free` leaves out what depends
+    on where the groups split, as it does on how many imports brought the calls in: a call's
+    number in its task (a later group numbers after an earlier one) and when a task was
+    first seen (a call stored in an earlier group may have moved to another session since)."""
+    conn = sqlite3.connect(path)
+    left_out = ("id", "attempt") if split_free else ("id",)
+    columns = [
+        row[1] for row in conn.execute("PRAGMA table_info(attempts)") if row[1] not in left_out
+    ]
+    created = "NULL" if split_free else "created_at"
+    found = {
+        "attempts": sorted(
+            conn.execute(f"SELECT {', '.join(columns)} FROM attempts").fetchall(), key=repr
+        ),
+        "tags": sorted(
+            conn.execute(
+                "SELECT source_key, tag FROM attempt_tags JOIN attempts ON attempts.id = attempt_id"
+            ).fetchall()
+        ),
+        "tasks": sorted(
+            conn.execute(
+                f"SELECT id, {created}, project, first_at, last_at, attempts, cost_micros, "
+                "unpriced, last_model FROM tasks"
+            ).fetchall()
+        ),
+        "positions": sorted(conn.execute("SELECT path, size, offset FROM import_files")),
+    }
+    for table in ("usage_daily", "tasks_daily", "context_daily"):
+        found[table] = sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+    conn.close()
+    return found
+
+
+def same_summary(one: load.ImportSummary, other: load.ImportSummary) -> bool:
+    """The same, but for how copies were dropped: a smaller copy met in the same group as
+    its bigger one is a duplicate; met in an earlier group, it was stored and is replaced."""
+    ignore = {"duplicates", "replaced"}
+    mine = {k: v for k, v in one._asdict().items() if k not in ignore}
+    theirs = {k: v for k, v in other._asdict().items() if k not in ignore}
+    copies = one.duplicates + one.replaced == other.duplicates + other.replaced
+    return mine == theirs and copies
+
+
+def import_tree(tree: Path, ledger_file: Path, table, **options) -> load.ImportSummary:
+    ledger = open_ledger(ledger_file)
+    try:
+        return load.import_files(
+            "claude-code", log_files([tree]), claude_code.parse_file, ledger, table, NOW, **options
+        )
+    finally:
+        ledger.close()
+
+
+def test_workers_and_groups_store_what_one_process_stores(tree, tmp_path, table, monkeypatch):
+    alone = import_tree(tree, tmp_path / "alone.db", table, workers=1)
+    assert alone.added == 12 * 6 + 2 and alone.rejected == 1  # +mystery +subagent
+    assert alone.unknown_models == ["mystery-1"]
+    in_workers = import_tree(tree, tmp_path / "workers.db", table, workers=2)
+    assert in_workers == alone
+    assert ledger_contents(tmp_path / "workers.db") == ledger_contents(tmp_path / "alone.db")
+    # many small transactions, in workers and here: the same again, each call's number aside
+    monkeypatch.setattr(load, "GROUP_ROWS", 5)
+    grouped = import_tree(tree, tmp_path / "grouped.db", table, workers=1)
+    split = import_tree(tree, tmp_path / "split.db", table, workers=2)
+    assert split == grouped and same_summary(grouped, alone)
+    assert ledger_contents(tmp_path / "split.db") == ledger_contents(tmp_path / "grouped.db")
+    assert ledger_contents(tmp_path / "split.db", split_free=True) == ledger_contents(
+        tmp_path / "alone.db", split_free=True
+    )
+
+
+def test_a_stop_half_way_loses_nothing_and_repeats_nothing(tree, tmp_path, table, monkeypatch):
+    """A group is stored with its files' positions: after a stop, the next run reads only
+    the files whose group was not stored, and the ledger ends as a clean import's."""
+    clean = import_tree(tree, tmp_path / "clean.db", table, workers=1)
+    files = log_files([tree])
+
+    def parse_until_the_ninth(path, new_lines, now):
+        if path == files[8]:
+            raise KeyboardInterrupt
+        return claude_code.parse_file(path, new_lines, now)
+
+    monkeypatch.setattr(load, "GROUP_ROWS", 20)
+    stopped = tmp_path / "stopped.db"
+    ledger = open_ledger(stopped)
+    with pytest.raises(KeyboardInterrupt):
+        load.import_files(
+            "claude-code", files, parse_until_the_ninth, ledger, table, NOW, workers=1
+        )
+    ledger.close()
+    kept = ledger_contents(stopped)
+    assert 0 < len(kept["positions"]) < len(files)  # some groups were stored, not all
+    again = import_tree(tree, stopped, table, workers=1)
+    assert again.files_read == len(files) - len(kept["positions"])
+    assert ledger_contents(stopped, split_free=True) == ledger_contents(
+        tmp_path / "clean.db", split_free=True
+    )
+    assert again.added + len(kept["attempts"]) == clean.added
+
+
+def test_workers_only_for_much_to_read(tree, monkeypatch):
+    todo = [(path, None) for path in log_files([tree])]
+    monkeypatch.delenv(load.WORKERS_VARIABLE, raising=False)
+    monkeypatch.setattr(load, "usable_cpus", lambda: 8)
+    assert load.workers_for(todo) == 1  # a few KB: starting processes costs more
+    monkeypatch.setattr(load, "PARALLEL_FROM_BYTES", 1000)
+    assert load.workers_for(todo) == parallel.MAX_WORKERS
+    monkeypatch.setattr(load, "usable_cpus", lambda: 1)
+    assert load.workers_for(todo) == 1
+    monkeypatch.setattr(load, "usable_cpus", lambda: 2)
+    assert load.workers_for(todo) == 2
+    assert load.workers_for(todo[:1]) == 1  # one file: nothing to share out
+    # what was read before does not count
+    sizes = [(path, (path.stat().st_size, 0, path.stat().st_size, "")) for path, _ in todo]
+    assert load.workers_for(sizes) == 1
+    monkeypatch.setenv(load.WORKERS_VARIABLE, "3")
+    assert load.workers_for(todo[:1]) == 3
+
+
+def test_results_come_back_in_order_and_errors_reach_the_caller():
+    items = [(n,) for n in range(40)]
+    assert list(parallel.in_order(operator.mul, 3, items, workers=2)) == [3 * n for n in range(40)]
+    with pytest.raises(ZeroDivisionError):
+        list(parallel.in_order(operator.floordiv, 1, [(1,), (0,), (2,)], workers=2))
+    # a caller that stops early leaves no work queued behind it
+    results = parallel.in_order(operator.mul, 2, items, workers=2)
+    assert next(results) == 0
+    results.close()
+
+
+def test_the_installed_command_imports_in_worker_processes(tree, tmp_path):
+    """Workers are spawned from the real command: each loads the command's script again
+    (as `__mp_main__`), which must not run the CLI a second time."""
+    script = Path(sys.executable).with_name("tokenroute")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "tokenroute"]
+    env = {
+        **os.environ,
+        "TOKENROUTE_HOME": str(tmp_path / "home"),
+        load.WORKERS_VARIABLE: "2",
+    }
+    done = subprocess.run(
+        [*command, "import", "claude-code", "--path", str(tree)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 3, done.stderr  # the one bad line
+    assert "added 74 attempts" in done.stderr
+    assert done.stderr.count("tokenroute: 13 files") == 1  # one summary: workers stayed quiet
+
+
+@pytest.mark.skipif(not GENERATOR.exists(), reason="../shared/tools is not beside this clone")
+def test_generated_tree_the_same_in_workers(tmp_path, table, monkeypatch):
+    root = tmp_path / "generated"
+    subprocess.run(
+        [
+            *(sys.executable, str(GENERATOR), "--root", str(root), "--lines", "3000"),
+            *("--files", "9", "--seed", "11"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    alone = import_tree(root / "projects", tmp_path / "alone.db", table, workers=1)
+    monkeypatch.setattr(load, "GROUP_ROWS", 300)
+    split = import_tree(root / "projects", tmp_path / "split.db", table, workers=2)
+    assert same_summary(split, alone) and alone.added > 0
+    assert ledger_contents(tmp_path / "split.db", split_free=True) == ledger_contents(
+        tmp_path / "alone.db", split_free=True
+    )
