@@ -212,6 +212,13 @@ def test_integer_micro_dollars_round_half_even_like_the_engine():
     assert cost_micros(half, Usage(input=1, output=1)) == 2  # exactly 2
 
 
+def test_a_price_too_precise_for_integers_is_costed_by_the_engine():
+    fine = PricePeriod(
+        date(2025, 1, 1), None, Rates(input=D("0.5000000000000000000000000001"), output=D(1))
+    )
+    assert cost_micros(fine, Usage(input=5)) == to_micro_dollars(cost(fine, Usage(input=5)).total)
+
+
 def test_every_shipped_price_costs_the_same_both_ways(table):
     usage = Usage(input=123_457, cache_read=98_765, cache_write=4_321, cache_write_1h=77, output=9)
     big = usage._replace(input=1_234_567)  # over every long-context threshold

@@ -3,11 +3,13 @@ ledger must come out the same as from one process storing one file at a time."""
 
 from __future__ import annotations
 
+import multiprocessing
 import operator
 import os
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -132,28 +134,33 @@ def test_workers_and_groups_store_what_one_process_stores(tree, tmp_path, table,
     )
 
 
-def test_a_stop_half_way_loses_nothing_and_repeats_nothing(tree, tmp_path, table, monkeypatch):
+def parse_until_the_ninth(path, new_lines, now):
+    """Claude Code's parser that fails on the ninth file (module level: workers load it)."""
+    if path.name == "s-7.jsonl":  # the ninth in sorted order
+        raise RuntimeError("stopped")
+    return claude_code.parse_file(path, new_lines, now)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_stop_half_way_loses_nothing_and_repeats_nothing(
+    tree, tmp_path, table, monkeypatch, workers
+):
     """A group is stored with its files' positions: after a stop, the next run reads only
     the files whose group was not stored, and the ledger ends as a clean import's."""
     clean = import_tree(tree, tmp_path / "clean.db", table, workers=1)
     files = log_files([tree])
-
-    def parse_until_the_ninth(path, new_lines, now):
-        if path == files[8]:
-            raise KeyboardInterrupt
-        return claude_code.parse_file(path, new_lines, now)
-
+    assert files[8].name == "s-7.jsonl"
     monkeypatch.setattr(load, "GROUP_ROWS", 20)
     stopped = tmp_path / "stopped.db"
     ledger = open_ledger(stopped)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(RuntimeError, match="stopped"):
         load.import_files(
-            "claude-code", files, parse_until_the_ninth, ledger, table, NOW, workers=1
+            "claude-code", files, parse_until_the_ninth, ledger, table, NOW, workers=workers
         )
     ledger.close()
     kept = ledger_contents(stopped)
     assert 0 < len(kept["positions"]) < len(files)  # some groups were stored, not all
-    again = import_tree(tree, stopped, table, workers=1)
+    again = import_tree(tree, stopped, table, workers=workers)
     assert again.files_read == len(files) - len(kept["positions"])
     assert ledger_contents(stopped, split_free=True) == ledger_contents(
         tmp_path / "clean.db", split_free=True
@@ -174,10 +181,15 @@ def test_workers_only_for_much_to_read(tree, monkeypatch):
     assert load.workers_for(todo) == 2
     assert load.workers_for(todo[:1]) == 1  # one file: nothing to share out
     # what was read before does not count
-    sizes = [(path, (path.stat().st_size, 0, path.stat().st_size, "")) for path, _ in todo]
-    assert load.workers_for(sizes) == 1
+    read = [(path, (path.stat().st_size, 0, path.stat().st_size, "")) for path, _ in todo]
+    assert load.workers_for(read) == 1
+    # the variable sets the number, but never for files that have not changed
     monkeypatch.setenv(load.WORKERS_VARIABLE, "3")
-    assert load.workers_for(todo[:1]) == 3
+    assert load.workers_for(todo) == 3
+    assert load.workers_for(read) == 1
+    assert load.workers_for([*read[:-2], *todo[-2:]]) == 2  # two changed files, two workers
+    monkeypatch.setenv(load.WORKERS_VARIABLE, "1")
+    assert load.workers_for(todo) == 1
 
 
 def test_results_come_back_in_order_and_errors_reach_the_caller():
@@ -185,10 +197,15 @@ def test_results_come_back_in_order_and_errors_reach_the_caller():
     assert list(parallel.in_order(operator.mul, 3, items, workers=2)) == [3 * n for n in range(40)]
     with pytest.raises(ZeroDivisionError):
         list(parallel.in_order(operator.floordiv, 1, [(1,), (0,), (2,)], workers=2))
-    # a caller that stops early leaves no work queued behind it
+    # a caller that stops early leaves no process behind it
     results = parallel.in_order(operator.mul, 2, items, workers=2)
     assert next(results) == 0
+    assert multiprocessing.active_children()
     results.close()
+    deadline = time.monotonic() + 30
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not multiprocessing.active_children()
 
 
 def test_the_installed_command_imports_in_worker_processes(tree, tmp_path):

@@ -95,6 +95,21 @@ def test_usage_objects_map_to_buckets(raw, expected, name):
         ({"input_tokens": 1, "output_tokens": -1}, "output_tokens must be a whole number"),
         ({"input_tokens": 1, "output_tokens": 1.5}, "output_tokens must be a whole number"),
         ({"input_tokens": 1, "output_tokens": 1, "cache_creation": [5]}, "cache_creation must"),
+        ({"input_tokens": 1, "output_tokens": 1, "cache_creation": []}, "cache_creation must"),
+        ({"input_tokens": 1, "output_tokens": 1, "cache_creation": 0}, "cache_creation must"),
+        (
+            {"input_tokens": 1, "output_tokens": 1, "cache_creation_input_tokens": True},
+            "cache_creation_input_tokens must be a whole number",
+        ),
+        (  # the total is checked even when the split says the rest
+            {
+                "input_tokens": 1,
+                "output_tokens": 1,
+                "cache_creation_input_tokens": -7,
+                "cache_creation": {"ephemeral_5m_input_tokens": 3},
+            },
+            "cache_creation_input_tokens must be a whole number",
+        ),
         (
             {
                 "input_tokens": 1,

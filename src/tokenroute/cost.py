@@ -8,6 +8,9 @@ from tokenroute.models import PER_MILLION, Cost, PricePeriod, Rates, Usage
 
 MICRO = Decimal("0.000001")
 ONE = Decimal(1)
+# Up to 10 decimal places in a rate (times the batch factor), the engine's Decimal arithmetic
+# is exact for any believable call (< 10**12 tokens), so integers give the same number.
+EXACT_SCALE = 10**10
 
 
 def cost(period: PricePeriod, usage: Usage, *, batch: bool = False) -> Cost:
@@ -29,6 +32,8 @@ def cost_micros(period: PricePeriod, usage: Usage, *, batch: bool = False) -> in
     token, so the cost in micro-dollars is the sum of tokens times rate, rounded half-even."""
     rates, factor, _ = _billing(period, usage, batch)
     scaled, scale = _scaled_rates(rates, factor)
+    if scale > EXACT_SCALE:  # a price so precise that the engine's 28 digits round it
+        return to_micro_dollars(cost(period, usage, batch=batch).total)
     total = (
         usage.input * scaled[0]
         + usage.cache_read * scaled[1]

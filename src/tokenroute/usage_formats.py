@@ -96,13 +96,23 @@ def _anthropic(
     )
 
 
-def _given(raw: Mapping[str, Any], key: str) -> Any:
+def _given(raw: Mapping[str, Any], key: str) -> int:
+    """A count, as strict as `_count` but without building a message."""
     value = raw.get(key)
-    return 0 if value is None else value
+    if value is None:
+        return 0
+    if type(value) is not int or value < 0:  # not bool; the slow path says why
+        raise ValueError(key)
+    return value
 
 
 def _given_details(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    return raw.get(key) or {}
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if type(value) is not dict:  # the slow path accepts other mappings, or says why
+        raise TypeError(key)
+    return value
 
 
 def from_gemini(raw: Mapping[str, Any]) -> Usage:

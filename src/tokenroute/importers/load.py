@@ -27,6 +27,7 @@ MAX_REASONS = 5  # rejected lines named in the summary; the rest are counted
 GROUP_ROWS = 50_000  # attempts per transaction: few commits (each rewrites the pages it touched)
 PARALLEL_FROM_BYTES = 32 << 20  # new bytes worth starting worker processes for (~2 s of work)
 WORKERS_VARIABLE = "TOKENROUTE_IMPORT_WORKERS"  # 1 keeps an import in one process
+MAX_CONFIGURED_WORKERS = 32  # Windows refuses more than 61
 
 
 class Parsed(NamedTuple):
@@ -171,11 +172,12 @@ def import_files(
             lines += work.lines
             duplicates += work.copies
             unknown.update(work.unknown_models)
-            problems = [(str(work.path), work.unreadable)] if work.unreadable else []
-            problems += [(locate(work.path, at), why) for at, why in work.rejected]
-            for where, why in problems:
+            problems = [(None, work.unreadable)] if work.unreadable else []
+            problems += work.rejected
+            for at, why in problems:
                 rejected += 1
-                if len(reasons) < MAX_REASONS:
+                if len(reasons) < MAX_REASONS:  # located only when named: it reads the file
+                    where = str(work.path) if at is None else locate(work.path, at)
                     reasons.append(f"{where}: {why}")
             if work.position is not None:
                 positions.append((str(work.path), work.position))
@@ -199,22 +201,29 @@ def import_files(
 
 def workers_for(todo: Sequence[tuple[Path, tuple[int, int, int, str] | None]]) -> int:
     """Worker processes for this much new data: none for a small append (starting them
-    costs more than they save), one per usable CPU for a first import of many files."""
+    costs more than they save), one per usable CPU for a first import of many files.
+    TOKENROUTE_IMPORT_WORKERS sets the number for any import with two or more files to read."""
     configured = os.environ.get(WORKERS_VARIABLE, "").strip()
-    if configured.isdigit() and int(configured) > 0:
-        return int(configured)
-    cpus = usable_cpus()
-    if cpus < 2 or len(todo) < 2:
+    wanted = int(configured) if configured.isdigit() and int(configured) > 0 else None
+    if wanted == 1 or len(todo) < 2:
         return 1
-    new_bytes = 0
+    changed = new_bytes = 0
     for path, stored in todo:
         try:
-            new_bytes += max(0, path.stat().st_size - (stored[2] if stored else 0))
+            size = path.stat().st_size
         except OSError:
             continue  # named when it is read
-        if new_bytes >= PARALLEL_FROM_BYTES:
-            return min(cpus, MAX_WORKERS)
-    return 1
+        if stored is None or size != stored[0]:
+            changed += 1
+            # a file that shrank is read again whole
+            new_bytes += size if stored is None or size < stored[2] else size - stored[2]
+    if changed < 2:
+        return 1  # nothing to share out (a quiet re-import, a redraw of --watch)
+    if wanted is not None:
+        return min(wanted, changed, MAX_CONFIGURED_WORKERS)
+    if new_bytes < PARALLEL_FROM_BYTES:
+        return 1
+    return min(usable_cpus(), MAX_WORKERS)
 
 
 def _store(

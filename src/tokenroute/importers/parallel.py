@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 MAX_WORKERS = 4  # past this, the one process that stores is the bottleneck
@@ -50,10 +52,11 @@ def in_order(
     )
     try:
         todo = iter(items)
-        running = deque(
-            pool.submit(_work_on, item)
-            for _, item in zip(range(workers * AHEAD_PER_WORKER), todo, strict=False)
-        )
+        with _no_interrupts():  # the workers start now: born deaf to Ctrl-C, they stay quiet
+            running = deque(
+                pool.submit(_work_on, item)
+                for _, item in zip(range(workers * AHEAD_PER_WORKER), todo, strict=False)
+            )
         while running:
             result = running.popleft().result()
             following = next(todo, None)
@@ -64,6 +67,20 @@ def in_order(
         # on Ctrl-C or an error downstream: nothing new starts, and the caller does not wait
         # for the files still being read (their results were not going to be stored)
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+@contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """SIGINT ignored while worker processes start: they inherit it, so a Ctrl-C then does
+    not print a traceback from each half-started worker (the caller's Ctrl-C comes after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _start_worker(work: Callable[..., Any], shared: Any) -> None:
