@@ -88,7 +88,7 @@ def _scaled_rates(rates: Rates, factor: Decimal) -> tuple[tuple[int, ...], int]:
 
 def cost_at_rates(rates: Rates, usage: Usage) -> Decimal:
     """What `usage` costs at these rates, with no long-context or batch rule: for comparisons."""
-    return _apply(rates, usage, Decimal(1), long_context=False, batch=False).total
+    return _apply(rates, usage, ONE, long_context=False, batch=False).total
 
 
 def _apply(rates: Rates, usage: Usage, factor: Decimal, *, long_context: bool, batch: bool) -> Cost:

@@ -2,8 +2,9 @@
 
 A first import of a year of agent logs is mostly JSON parsing and pricing, which one Python
 process does on one core. Workers do that part; the caller stores the results as they come,
-in order, so what ends up in the ledger does not depend on how the work was split. At most
-a few results wait at a time, so memory stays flat when storing is the slower side.
+in order, so what ends up in the ledger does not depend on how the work was split. Each
+worker runs a bounded number of files ahead, so memory stays flat when storing is the slower
+side.
 """
 
 from __future__ import annotations

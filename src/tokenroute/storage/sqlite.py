@@ -276,20 +276,26 @@ def _insert_for(shape: tuple[bool, ...]) -> str:
     return _INSERTS[shape]
 
 
+def _non_null(values: tuple[Any, ...]) -> tuple[tuple[bool, ...], tuple[Any, ...]]:
+    """Which columns a row fills, and their values."""
+    shape = tuple(map(is_not, values, _NONES))
+    return shape, tuple(compress(values, shape))
+
+
 def insert_attempt(conn: sqlite3.Connection, values: tuple[Any, ...]) -> sqlite3.Cursor:
     """Insert one row (from `attempt_values`); a copy of a stored source key is ignored."""
-    shape = tuple(map(is_not, values, _NONES))
-    return conn.execute(_insert_for(shape), tuple(compress(values, shape)))
+    shape, present = _non_null(values)
+    return conn.execute(_insert_for(shape), present)
 
 
 def insert_attempts(conn: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -> None:
     """Insert many rows, one executemany per set of non-NULL columns (imports have few)."""
     by_shape: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
     for values in rows:
-        shape = tuple(map(is_not, values, _NONES))
-        by_shape.setdefault(shape, []).append(tuple(compress(values, shape)))
-    for shape, present in by_shape.items():
-        conn.executemany(_insert_for(shape), present)
+        shape, present = _non_null(values)
+        by_shape.setdefault(shape, []).append(present)
+    for shape, group in by_shape.items():
+        conn.executemany(_insert_for(shape), group)
 
 
 class Stored(NamedTuple):
