@@ -14,6 +14,10 @@ from tokenroute.cli import app
 from tokenroute.pricing import load_price_table, shipped_dir
 
 ROOT = Path(__file__).resolve().parent.parent
+# Every test runs on this day (the CLI's clock is TOKENROUTE_NOW); the one test that reads
+# the real date is the staleness check in test_pricing.py.
+PINNED_NOW = "2026-11-23T12:00:00Z"
+PINNED_DAY = PINNED_NOW[:10]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -21,6 +25,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("TOKENROUTE_HOME", str(home))
+    monkeypatch.setenv("TOKENROUTE_NOW", PINNED_NOW)
     for name in (
         "TOKENROUTE_PRICING_DIR",
         "TOKENROUTE_TASK",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import FIXTURES, assert_one_line_error, write
+from conftest import FIXTURES, PINNED_DAY, assert_one_line_error, write
 
 from tokenroute.errors import ExitCode
 
@@ -126,10 +126,7 @@ def test_stale_table_warns_on_stderr_but_still_works(run, tmp_path, monkeypatch)
 
 
 def test_fresh_table_gives_no_warning(run, tmp_path, monkeypatch):
-    from datetime import UTC, datetime
-
-    today = datetime.now(UTC).date().isoformat()
-    write(tmp_path / "tables" / "acme.yaml", FRESH.format(checked=today))
+    write(tmp_path / "tables" / "acme.yaml", FRESH.format(checked=PINNED_DAY))
     monkeypatch.setenv("TOKENROUTE_PRICING_DIR", str(tmp_path / "tables"))
     out = run("prices")
     assert out.exit_code == 0 and "warning" not in out.stderr

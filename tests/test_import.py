@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, assert_one_line_error
+from conftest import PINNED_DAY, ROOT, assert_one_line_error
 
 from tokenroute.errors import ExitCode
 
@@ -175,6 +175,8 @@ def test_totals_equal_the_generators_ground_truth(run, tmp_path, isolated_home):
             "12",
             "--seed",
             "5",
+            "--end-date",
+            PINNED_DAY,
         ],
         check=True,
         capture_output=True,

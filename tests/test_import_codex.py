@@ -122,7 +122,7 @@ def test_a_missing_path(run, tmp_path):
 
 
 @pytest.mark.skipif(not GENERATOR.exists(), reason="../shared/tools is not beside this clone")
-def test_totals_equal_the_generators_ground_truth(run, tmp_path, isolated_home):
+def test_totals_equal_the_generators_ground_truth(run, tmp_path, isolated_home, monkeypatch):
     subprocess.run(
         [
             sys.executable,
@@ -146,6 +146,8 @@ def test_totals_equal_the_generators_ground_truth(run, tmp_path, isolated_home):
         capture_output=True,
     )
     truth = json.loads((tmp_path / "codex" / "manifest.json").read_text())["token_totals"]
+    # The generator dates Codex sessions up to its own run; the clock is pinned to the newest.
+    monkeypatch.setenv("TOKENROUTE_NOW", newest_timestamp(tmp_path / "codex" / "sessions"))
     out = run("import", "codex", "--path", str(tmp_path / "codex" / "sessions"))
     assert out.exit_code == 0, out.stderr
     conn = sqlite3.connect(isolated_home / "ledger.db")
@@ -180,3 +182,12 @@ def test_an_append_takes_the_newest_model_and_folder(run, tmp_path, isolated_hom
     run("import", "codex", "--path", str(log.parent))
     assert rows(isolated_home)[-1][:2] == ("gpt-5", 200)
     assert rows(isolated_home)[-1][6] == "proj2"
+
+
+def newest_timestamp(sessions: Path) -> str:
+    stamps = (
+        json.loads(line)["timestamp"]
+        for path in sessions.rglob("*.jsonl")
+        for line in path.read_text().splitlines()
+    )
+    return max(stamps)

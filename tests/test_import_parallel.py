@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import PINNED_DAY
 from test_import import GENERATOR, assistant, lines
 
 from tokenroute.importers import claude_code, load, parallel
@@ -236,7 +237,7 @@ def test_generated_tree_the_same_in_workers(tmp_path, table, monkeypatch):
     subprocess.run(
         [
             *(sys.executable, str(GENERATOR), "--root", str(root), "--lines", "3000"),
-            *("--files", "9", "--seed", "11"),
+            *("--files", "9", "--seed", "11", "--end-date", PINNED_DAY),
         ],
         check=True,
         capture_output=True,

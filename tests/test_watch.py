@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
-from conftest import assert_one_line_error
+from conftest import PINNED_NOW, assert_one_line_error
 
 from tokenroute.errors import ExitCode
 
@@ -19,7 +18,7 @@ def claude_line(message_id: str, output: int) -> str:
                 "sessionId": "live",
                 "cwd": "/home/dev/src/acme-api",
                 "uuid": message_id,
-                "timestamp": datetime.now(UTC).isoformat(),
+                "timestamp": PINNED_NOW,
                 "requestId": f"req-{message_id}",
                 "message": {
                     "id": message_id,

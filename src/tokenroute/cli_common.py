@@ -52,12 +52,25 @@ def guarded(call: Callable[[], T], debug: bool) -> T:
         )
 
 
-def today() -> date:
-    return datetime.now(UTC).date()
+CLOCK_VARIABLE = "TOKENROUTE_NOW"
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    """The CLI's one clock: the machine's, or the moment TOKENROUTE_NOW names.
+
+    Setting it replays a day (a report "as of" then) and pins every test to a fixed day;
+    nothing below the CLI reads the time itself.
+    """
+    pinned = os.environ.get(CLOCK_VARIABLE)
+    if not pinned:
+        return datetime.now(UTC)
+    from tokenroute.timewindow import parse_moment
+
+    return parse_moment(pinned, CLOCK_VARIABLE)
+
+
+def today() -> date:
+    return now().date()
 
 
 def parse_day(value: str | None, option: str = "--at") -> date:
