@@ -8,7 +8,7 @@ _tokenroute() {
         word="${COMP_WORDS[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"prices reprice"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:$prev" in
@@ -35,6 +35,8 @@ _tokenroute() {
         "prices:--tier") values="local economy small mid frontier" ;;
         "prices:--at") values="" ;;
         "prices import:--from") values="" ;;
+        "prices reprice:--since") values="" ;;
+        "prices reprice:--ledger") values="" ;;
         "estimate:--output-tokens") values="" ;;
         "estimate:--models") values="" ;;
         "estimate:--tier") values="local economy small mid frontier" ;;
@@ -112,10 +114,11 @@ _tokenroute() {
         "") opts="--version --debug --help -h"; words="pick run prices estimate record task mark report log import budget keys config doctor paths completions" ;;
         "pick") opts="--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --ledger --json --help -h"; words="" ;;
         "run") opts="--model -m --system -s --task --tier --escalate --local --retries --timeout --expect --schema --max-cost --max-tokens --cache --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h"; words="" ;;
-        "prices") opts="--provider --tier --at --json --help -h"; words="show check import" ;;
+        "prices") opts="--provider --tier --at --json --help -h"; words="show check import reprice" ;;
         "prices show") opts="--json --help -h"; words="" ;;
         "prices check") opts="--json --help -h"; words="" ;;
         "prices import") opts="--from --json --help -h"; words="" ;;
+        "prices reprice") opts="--since --dry-run --ledger --json --help -h"; words="" ;;
         "estimate") opts="--output-tokens --models --tier --at --json --help -h"; words="" ;;
         "record") opts="--model -m --input-tokens --output-tokens --cache-read --cache-write --cache-write-1h --reasoning-tokens --task-id --task-type --status --error-kind --latency-ms --tag --at --project --source-key --estimated --batch --ledger --json --help -h"; words="" ;;
         "task") opts="--help -h"; words="start end" ;;

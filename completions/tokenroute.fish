@@ -4,7 +4,7 @@ function __tokenroute_path
     set -l cmdpath ""
     for word in (commandline -opc)[2..-1]
         set -l candidate (string trim -- "$cmdpath $word")
-        if contains -- $candidate 'pick' 'run' 'prices' 'prices show' 'prices check' 'prices import' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'import' 'import claude-code' 'import codex' 'import jsonl' 'import llm' 'budget' 'budget set' 'budget list' 'budget remove' 'keys' 'keys set' 'keys list' 'keys remove' 'config' 'config path' 'config show' 'config edit' 'doctor' 'paths' 'completions'
+        if contains -- $candidate 'pick' 'run' 'prices' 'prices show' 'prices check' 'prices import' 'prices reprice' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'import' 'import claude-code' 'import codex' 'import jsonl' 'import llm' 'budget' 'budget set' 'budget list' 'budget remove' 'keys' 'keys set' 'keys list' 'keys remove' 'config' 'config path' 'config show' 'config edit' 'doctor' 'paths' 'completions'
             set cmdpath $candidate
         end
     end
@@ -75,6 +75,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "prices"' -l help -s h -d 
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices"' -a show -d 'Show one model\'s whole price history and its aliases'
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices"' -a check -d 'Validate price tables'
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices"' -a import -d 'Import prices from LiteLLM\'s price file'
+complete -c tokenroute -n 'test (__tokenroute_path) = "prices"' -a reprice -d 'Price stored calls whose cost is unknown, now that their model is in the table'
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices show"' -l json -d 'Print JSON (a stable, versioned shape)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices show"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices check"' -F
@@ -84,6 +85,11 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "prices import"' -F
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices import"' -l from -r -d 'The day these prices took effect (default: today)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices import"' -l json -d 'Print JSON (a stable, versioned shape)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices import"' -l help -s h -d 'Show the help and exit'
+complete -c tokenroute -n 'test (__tokenroute_path) = "prices reprice"' -l since -r -d 'Only calls from this day on'
+complete -c tokenroute -n 'test (__tokenroute_path) = "prices reprice"' -l dry-run -d 'Say what would be priced; change nothing'
+complete -c tokenroute -n 'test (__tokenroute_path) = "prices reprice"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
+complete -c tokenroute -n 'test (__tokenroute_path) = "prices reprice"' -l json -d 'Print JSON (a stable, versioned shape)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "prices reprice"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "estimate"' -F
 complete -c tokenroute -n 'test (__tokenroute_path) = "estimate"' -l output-tokens -r -d 'Output tokens to assume'
 complete -c tokenroute -n 'test (__tokenroute_path) = "estimate"' -l models -r -d 'Comma-separated models to compare'

@@ -8,7 +8,7 @@ _tokenroute() {
         word="${words[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"prices reprice"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:${words[CURRENT-1]}" in
@@ -35,6 +35,8 @@ _tokenroute() {
         "prices:--tier") values="local economy small mid frontier" ;;
         "prices:--at") values="" ;;
         "prices import:--from") values="" ;;
+        "prices reprice:--since") values="" ;;
+        "prices reprice:--ledger") values="" ;;
         "estimate:--output-tokens") values="" ;;
         "estimate:--models") values="" ;;
         "estimate:--tier") values="local economy small mid frontier" ;;
@@ -112,10 +114,11 @@ _tokenroute() {
         "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run prices estimate record task mark report log import budget keys config doctor paths completions); fi ;;
         "pick") if [[ "$PREFIX" == -* ]]; then choices=(--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --ledger --json --help -h); else choices=(); fi ;;
         "run") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --system -s --task --tier --escalate --local --retries --timeout --expect --schema --max-cost --max-tokens --cache --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h); else choices=(); fi ;;
-        "prices") if [[ "$PREFIX" == -* ]]; then choices=(--provider --tier --at --json --help -h); else choices=(show check import); fi ;;
+        "prices") if [[ "$PREFIX" == -* ]]; then choices=(--provider --tier --at --json --help -h); else choices=(show check import reprice); fi ;;
         "prices show") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;
         "prices check") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); _files; fi ;;
         "prices import") if [[ "$PREFIX" == -* ]]; then choices=(--from --json --help -h); else choices=(); _files; fi ;;
+        "prices reprice") if [[ "$PREFIX" == -* ]]; then choices=(--since --dry-run --ledger --json --help -h); else choices=(); fi ;;
         "estimate") if [[ "$PREFIX" == -* ]]; then choices=(--output-tokens --models --tier --at --json --help -h); else choices=(); _files; fi ;;
         "record") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --input-tokens --output-tokens --cache-read --cache-write --cache-write-1h --reasoning-tokens --task-id --task-type --status --error-kind --latency-ms --tag --at --project --source-key --estimated --batch --ledger --json --help -h); else choices=(); fi ;;
         "task") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(start end); fi ;;

@@ -39,9 +39,12 @@ def test_prices_lists_the_table_in_force_today(run):
 
 
 def test_prices_filters_by_provider_and_tier(run):
-    out = run("prices", "--provider", "openai", "--tier", "economy", "--json")
+    out = run("prices", "--provider", "openai", "--tier", "economy", "--json", "--at", "2026-10-01")
     ids = [m["id"] for m in json.loads(out.stdout)["models"]]
     assert ids == ["gpt-5-nano", "gpt-4.1-nano"]
+    # gpt-4.1-nano retired on 2026-10-23: no longer on offer, so no longer listed
+    out = run("prices", "--provider", "openai", "--tier", "economy", "--json")
+    assert [m["id"] for m in json.loads(out.stdout)["models"]] == ["gpt-5-nano"]
 
 
 def test_prices_at_a_past_date_shows_the_prices_then(run):
@@ -122,7 +125,10 @@ def test_stale_table_warns_on_stderr_but_still_works(run, tmp_path, monkeypatch)
     out = run("prices")
     assert out.exit_code == 0
     assert "acme-large" in out.stdout
-    assert "tokenroute: warning: the price table was last checked on 2020-01-01" in out.stderr
+    assert (
+        "tokenroute: warning: the oldest price in use (that of acme-large) was last checked on "
+        "2020-01-01"
+    ) in out.stderr
 
 
 def test_fresh_table_gives_no_warning(run, tmp_path, monkeypatch):

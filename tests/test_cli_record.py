@@ -110,13 +110,16 @@ def test_bad_lines_are_rejected_with_their_number_and_good_ones_kept(run, isolat
 def test_unknown_model_is_stored_with_cost_unknown_and_flagged(run, isolated_home):
     out = run("record", "-m", "mystery-9", "--input-tokens", "5", "--output-tokens", "5")
     assert out.exit_code == 0
-    assert "unknown model 'mystery-9': stored with cost unknown" in out.stderr
+    assert (
+        "unknown model 'mystery-9': not in the price table, stored with cost unknown"
+    ) in out.stderr
     assert "unknown" in out.stdout
     assert rows(isolated_home, "SELECT model, cost_micros, price_revision FROM attempts") == [
         ("mystery-9", None, None)
     ]
     report = run("report", "--by", "model")
-    assert "mystery-9" in report.stderr and "no known price" in report.stderr
+    assert "mystery-9 not in the price table" in report.stderr
+    assert "then run 'tokenroute prices reprice'" in report.stderr
     line = next(li for li in report.stdout.splitlines() if li.startswith("mystery-9"))
     assert line.split()[1] == "unknown"
     body = json.loads(run("report", "--json").stdout)

@@ -10,7 +10,7 @@ from conftest import FIXTURES, write
 
 from tokenroute.errors import BadInputError
 from tokenroute.litellm import import_file
-from tokenroute.models import Usage
+from tokenroute.models import AFTER_RETIREMENT, Usage
 from tokenroute.pricing import check_files, load_price_table, shipped_dir
 
 SOURCE = FIXTURES / "litellm_prices.json"
@@ -109,8 +109,11 @@ def test_bad_files_are_refused_and_nothing_is_written(tmp_path, table, text, mes
 
 def test_overrides_keep_what_litellm_does_not_say(imported):
     _, table = imported
-    sonnet = table.resolve("claude-sonnet-4-5").periods[-1]
-    assert sonnet.end == date(2026, 11, 30)  # the shipped retirement date is kept
+    shipped = load_price_table(shipped_dir()).resolve("claude-sonnet-4-5")
+    model = table.resolve("claude-sonnet-4-5")
+    assert model.retired == shipped.retired  # the shipped retirement date is kept
+    assert model.retired_source == shipped.retired_source
+    sonnet = model.periods[-1]
     assert sonnet.batch_discount == Decimal("0.5")  # LiteLLM gives no batch rate for it
     assert sonnet.long_context.rates.cache_write_1h == Decimal(12)  # 2x the long input rate
     gemini = table.resolve("gemini-2.5-pro").periods[-1]
@@ -121,7 +124,11 @@ def test_overrides_keep_what_litellm_does_not_say(imported):
 def test_a_model_the_shipped_table_withdrew_is_not_revived(imported):
     result, table = imported
     assert result.skipped["withdrawn in the shipped table"] == 1
-    assert table.resolve("claude-opus-4-0").period_at(date(2026, 12, 1)) is None
+    opus = table.resolve("claude-opus-4-0")
+    assert opus.offered_on(date(2026, 12, 1)) is None
+    # withdrawn, not repriced: a late call is still billed at the last list price
+    assert opus.period_at(date(2026, 12, 1)).rates.input == Decimal(15)
+    assert opus.price_note(date(2026, 12, 1)) == AFTER_RETIREMENT
 
 
 def test_an_early_date_never_prices_a_model_before_it_existed(tmp_path, table):
@@ -129,6 +136,6 @@ def test_an_early_date_never_prices_a_model_before_it_existed(tmp_path, table):
     import_file(SOURCE, table, date(2024, 1, 1), prices, today=date(2026, 11, 23))
     merged = load_price_table(shipped_dir(), prices)
     assert merged.resolve("claude-sonnet-4-5").periods[0].start == date(2025, 9, 29)
-    assert merged.resolve("claude-sonnet-4-5").period_at(date(2025, 1, 1)) is None
+    assert merged.resolve("claude-sonnet-4-5").offered_on(date(2025, 1, 1)) is None
     text = (prices / "litellm-2024-01-01.yaml").read_text()
     assert "checked: 2026-11-23" in text and "&id" not in text

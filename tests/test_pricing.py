@@ -10,7 +10,13 @@ import pytest
 from conftest import write
 
 from tokenroute.errors import PricingTableError, UnknownModelError
-from tokenroute.models import TASK_TYPES, TIERS, Usage
+from tokenroute.models import (
+    AFTER_RETIREMENT,
+    BEFORE_FIRST_PRICE,
+    TASK_TYPES,
+    TIERS,
+    Usage,
+)
 from tokenroute.pricing import check_files, load_price_table, shipped_dir, table_paths
 
 MINIMAL = """\
@@ -72,6 +78,28 @@ def test_seed_prices_are_in_force_in_april_2026(table, model, input_rate, output
     assert period.rates.output == Decimal(output_rate)
 
 
+def test_the_shipped_prices_are_not_stale(table):
+    """The one test that reads the real date: it fails once the shipped prices in use are
+    older than the staleness threshold, which is when they must be checked again."""
+    from datetime import UTC, datetime
+
+    from tokenroute.pricing import STALE_AFTER_DAYS
+
+    today = datetime.now(UTC).date()
+    oldest = table.oldest_check(today)
+    assert oldest is not None, "no shipped price is on offer today"
+    checked, model = oldest
+    assert (today - checked).days <= STALE_AFTER_DAYS, (
+        f"{model.id}'s price was last checked on {checked}: check the tables against the "
+        "providers' pages and update `checked`"
+    )
+
+
+def test_every_price_has_a_source_and_a_check_date(table):
+    missing = [m.id for m in table.models for p in m.periods if not (p.source and p.checked)]
+    assert missing == []
+
+
 def test_every_tier_has_a_model_in_force_today(table):
     today = date(2026, 11, 23)
     assert {m.tier for m, _ in table.in_force(today)} == set(TIERS)
@@ -113,12 +141,91 @@ def test_price_history_is_used_by_date(table):
     assert old_alias.rates.input == Decimal(5)
 
 
-def test_no_price_before_release_or_after_withdrawal(table):
-    with pytest.raises(UnknownModelError, match="first price takes effect on 2026-02-05"):
-        table.period_at("claude-opus-4-6", date(2025, 12, 1))
-    with pytest.raises(UnknownModelError, match="withdrawn on 2026-06-15"):
-        table.period_at("claude-opus-4-0", date(2026, 7, 1))
-    assert "claude-opus-4-0" not in {m.id for m, _ in table.in_force(date(2026, 7, 1))}
+RETIRED = MINIMAL.replace(
+    "    context_window: 100000\n",
+    "    context_window: 100000\n    retired: 2026-09-01\n"
+    "    retired_source: https://acme.example/deprecations\n",
+)
+
+
+def test_a_retired_model_is_still_billed_at_its_last_list_price(tmp_path):
+    loaded = load_price_table(shipped_copy(tmp_path, RETIRED))
+    model = loaded.resolve("acme-large")
+    late = date(2027, 3, 1)
+    assert model.period_at(late).rates.input == Decimal(2)
+    assert model.price_note(late) == AFTER_RETIREMENT
+    assert model.price_note(date(2026, 8, 31)) is None
+    assert loaded.cost("acme-large", Usage(input=1_000_000), late).total == Decimal(2)
+    # but it is no longer on offer: pick, run, estimate and `prices` leave it out
+    assert loaded.in_force(late) == [] and model.offered_on(date(2026, 8, 31)) is not None
+    with pytest.raises(UnknownModelError, match="it was retired on 2026-09-01"):
+        loaded.offered("acme-large", late)
+    assert model.retired_source == "https://acme.example/deprecations"
+
+
+def test_a_trailing_until_is_a_withdrawal_not_an_unknown_price(tmp_path):
+    text = MINIMAL.replace("{from: 2026-06-01,", "{from: 2026-06-01, until: 2026-09-01,")
+    model = load_price_table(shipped_copy(tmp_path, text)).resolve("acme-large")
+    assert model.period_at(date(2026, 10, 1)).rates.input == Decimal(2)
+    assert model.price_note(date(2026, 10, 1)) == AFTER_RETIREMENT
+    assert model.offered_on(date(2026, 10, 1)) is None
+
+
+def test_a_call_before_the_first_price_is_billed_at_the_first_price(tmp_path):
+    model = load_price_table(shipped_copy(tmp_path)).resolve("acme-large")
+    assert model.period_at(date(2025, 12, 1)).rates.input == Decimal(4)
+    assert model.price_note(date(2025, 12, 1)) == BEFORE_FIRST_PRICE
+    with pytest.raises(UnknownModelError, match="first price takes effect on 2026-01-01"):
+        load_price_table(shipped_copy(tmp_path)).offered("acme-large", date(2025, 12, 1))
+
+
+def test_a_repricing_starts_a_new_period(tmp_path):
+    model = load_price_table(shipped_copy(tmp_path)).resolve("acme-large")
+    assert model.period_at(date(2026, 5, 31)).rates.input == Decimal(4)
+    assert model.period_at(date(2026, 6, 1)).rates.input == Decimal(2)
+    assert model.price_note(date(2026, 6, 1)) is None
+
+
+def test_every_price_carries_its_source_and_check_date(tmp_path):
+    text = MINIMAL.replace(
+        "checked: 2026-11-01\n", "checked: 2026-11-01\nsource: https://acme.example/pricing\n"
+    ).replace(
+        "{from: 2026-06-01, input: 2, output: 10}",
+        "{from: 2026-06-01, input: 2, output: 10, source: https://acme.example/news, "
+        "checked: 2026-11-20}",
+    )
+    first, second = load_price_table(shipped_copy(tmp_path, text)).resolve("acme-large").periods
+    assert (first.source, first.checked) == ("https://acme.example/pricing", date(2026, 11, 1))
+    assert (second.source, second.checked) == ("https://acme.example/news", date(2026, 11, 20))
+
+
+def test_the_oldest_check_in_use_is_named(tmp_path):
+    text = MINIMAL.replace(
+        "{from: 2026-06-01, input: 2, output: 10}",
+        "{from: 2026-06-01, input: 2, output: 10, checked: 2026-02-01}",
+    )
+    loaded = load_price_table(shipped_copy(tmp_path, text))
+    checked, model = loaded.oldest_check(date(2026, 11, 23))
+    assert (checked, model.id) == (date(2026, 2, 1), "acme-large")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("retired", "2026-02-30", "retired: must be the day"),
+        ("retired_source", "[1, 2]", "retired_source: must be the URL"),
+    ],
+)
+def test_bad_retirement_fields_are_named(tmp_path, field, value, problem):
+    text = MINIMAL.replace("    tier: frontier\n", f"    tier: frontier\n    {field}: {value}\n")
+    problems, _ = check_files([write(tmp_path / "t.yaml", text)])
+    assert any(problem in p for p in problems), problems
+
+
+def test_bad_period_provenance_is_named(tmp_path):
+    text = MINIMAL.replace("{from: 2026-06-01,", "{from: 2026-06-01, checked: 2026-13-01,")
+    problems, _ = check_files([write(tmp_path / "t.yaml", text)])
+    assert any("prices[1].checked: must be the day" in p for p in problems), problems
 
 
 def test_revision_is_stable_and_follows_content(tmp_path):
@@ -268,9 +375,13 @@ def test_a_gap_in_the_history_is_explained(tmp_path):
     text = MINIMAL.replace("{from: 2026-01-01,", "{from: 2026-01-01, until: 2026-03-01,")
     loaded = load_price_table(shipped_copy(tmp_path, text))
     with pytest.raises(
-        UnknownModelError, match="ended on 2026-03-01 and the next takes effect on 2026-06-01"
+        UnknownModelError, match="withdrawn on 2026-03-01 and is offered again from 2026-06-01"
     ):
-        loaded.period_at("acme-large", date(2026, 4, 1))
+        loaded.offered("acme-large", date(2026, 4, 1))
+    # a call made in the gap is still billed, at the price withdrawn
+    model = loaded.resolve("acme-large")
+    assert model.period_at(date(2026, 4, 1)).rates.input == Decimal(4)
+    assert model.price_note(date(2026, 4, 1)) == AFTER_RETIREMENT
 
 
 HIJACK = """\

@@ -313,6 +313,40 @@ def prices_import(
     views.show_import(result, as_json=as_json)
 
 
+@prices_app.command("reprice")
+def prices_reprice(
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="DATE", help="Only calls from this day on.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be priced; change nothing.")
+    ] = False,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Price stored calls whose cost is unknown, now that their model is in the table.
+
+    Each call is priced at the price in force on its own day. Calls already priced never
+    change; the report's summaries are recomputed as a rebuild would.
+    """
+    from tokenroute import views
+    from tokenroute.reprice import reprice
+    from tokenroute.storage.sqlite import open_ledger
+    from tokenroute.timewindow import report_window
+
+    start = report_window(None, since, None, now()).start_stamp
+    path = ledger_path(ledger)
+    table = load_table()
+    ledger_db = open_ledger(path, create=False)
+    if ledger_db is None:
+        raise NotFoundError(f"there is no ledger at {path} yet: nothing to reprice")
+    try:
+        result = reprice(ledger_db, table, start, dry_run=dry_run)
+    finally:
+        ledger_db.close()
+    views.show_reprice(result, as_json=as_json)
+
+
 # ---------------------------------------------------------------- estimate
 
 
@@ -348,7 +382,7 @@ def estimate(
     wanted = [name.strip() for name in (models or "").split(",") if name.strip()]
     if models is not None and not wanted:
         raise UsageError("--models lists no model: give names separated by commas")
-    chosen = [table.period_at(name, day)[0] for name in wanted]
+    chosen = [table.offered(name, day)[0] for name in wanted]
     text = read_text(file, sys.stdin)
     if not text.strip():
         raise BadInputError("the prompt is empty: nothing to estimate")

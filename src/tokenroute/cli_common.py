@@ -104,11 +104,15 @@ def load_table() -> PriceTable:
 
     where = resolve_paths()
     table = pricing.load_price_table(shipped_tables(), where.prices, cache=where.cache)
-    age = table.days_since_checked(today())
+    day = today()
+    oldest = table.oldest_check(day)
+    checked, model = oldest if oldest is not None else (table.checked, None)
+    age = (day - checked).days
     if age > pricing.STALE_AFTER_DAYS:
+        which = f" (that of {model.id})" if model is not None else ""
         render.warn(
-            f"the price table was last checked on {table.checked} ({age} days ago); prices may "
-            "have changed: update tokenroute or run 'tokenroute prices import'"
+            f"the oldest price in use{which} was last checked on {checked} ({age} days ago); "
+            "prices may have changed: update tokenroute or run 'tokenroute prices import'"
         )
     return table
 

@@ -135,14 +135,14 @@ def _override_entry(
     existed. None when the shipped table says the model was withdrawn by then.
     """
     start = max(effective, shipped.periods[0].start)
-    current = shipped.period_at(start)
+    current = shipped.offered_on(start)
     if current is None:
         return None
     period = _period(entry, start, inherit=current)
     if current.end is not None and shipped.periods[-1] is current:
         period["until"] = current.end
     aliases = [] if name == shipped.id else [name]
-    return _entry(
+    item = _entry(
         shipped.id,
         shipped.provider,
         shipped.tier,
@@ -151,6 +151,11 @@ def _override_entry(
         [period],
         aliases=aliases,
     )
+    if shipped.retired is not None:
+        item["retired"] = shipped.retired
+        if shipped.retired_source:
+            item["retired_source"] = shipped.retired_source
+    return item
 
 
 def _skip_reason(entry: Any) -> str | None:

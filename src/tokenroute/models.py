@@ -97,16 +97,23 @@ class LongContext(NamedTuple):
 
 
 class PricePeriod(NamedTuple):
-    """The prices of one model from `start` (inclusive) until `end` (exclusive, None = open)."""
+    """The prices of one model from `start` (inclusive) until `end` (exclusive, None = open),
+    with where they were read and when that was last checked (provenance, per price)."""
 
     start: date
     end: date | None
     rates: Rates
     batch_discount: Decimal | None = None  # fraction off, e.g. 0.5 for the Batch APIs
     long_context: LongContext | None = None
+    source: str | None = None  # the page the price was read from
+    checked: date | None = None  # the day it was last compared with that page
 
     def in_force(self, day: date) -> bool:
         return self.start <= day and (self.end is None or day < self.end)
+
+
+AFTER_RETIREMENT = "after retirement"
+BEFORE_FIRST_PRICE = "before its first price"
 
 
 class Model(NamedTuple):
@@ -119,8 +126,42 @@ class Model(NamedTuple):
     max_output: int | None = None
     good_for: tuple[str, ...] = ()
     source: str = ""  # the file it came from, for messages
+    retired: date | None = None  # the provider's own API stopped serving it on this day
+    retired_source: str | None = None
 
     def period_at(self, day: date) -> PricePeriod | None:
+        """The price that bills a call made on `day`.
+
+        A retirement (withdrawal) ends a model's availability, not its price: calls through
+        other platforms, logs replayed late or a clock that is off are still billed at the
+        last list price. A call dated before the first price is billed at the first one.
+        None only for a model without any price.
+        """
+        billing = None
+        for period in self.periods:
+            if period.start > day:
+                break
+            billing = period
+        if billing is None and self.periods:
+            return self.periods[0]
+        return billing
+
+    def price_note(self, day: date) -> str | None:
+        """Why a call on `day` is billed at a price that was not on offer that day, if it was."""
+        if not self.periods:
+            return None
+        if day < self.periods[0].start:
+            return BEFORE_FIRST_PRICE
+        if self.retired is not None and day >= self.retired:
+            return AFTER_RETIREMENT
+        if not any(period.in_force(day) for period in self.periods):
+            return AFTER_RETIREMENT  # between a withdrawal and a later price
+        return None
+
+    def offered_on(self, day: date) -> PricePeriod | None:
+        """The price on offer on `day` for new work: none before release or after retirement."""
+        if self.retired is not None and day >= self.retired:
+            return None
         for period in self.periods:
             if period.in_force(day):
                 return period

@@ -46,9 +46,20 @@ _MODEL_KEYS = {
     "good_for",
     "prices",
     "notes",
+    "retired",
+    "retired_source",
 }
 _RATE_KEYS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
-_PERIOD_KEYS = {"from", "until", "batch_discount", "long_context", "notes", *_RATE_KEYS}
+_PERIOD_KEYS = {
+    "from",
+    "until",
+    "batch_discount",
+    "long_context",
+    "notes",
+    "source",
+    "checked",
+    *_RATE_KEYS,
+}
 _LONG_KEYS = {"above_input_tokens", *_RATE_KEYS}
 # Other tools' names for our providers, as used in `provider/model` names.
 PROVIDER_SPELLINGS = {"gemini": "google", "x-ai": "xai", "mistralai": "mistral"}
@@ -81,6 +92,18 @@ class PriceTable:
     def checked(self) -> date:
         """The newest date on which any table in use was checked against its sources."""
         return max(f.checked for f in self.files)
+
+    def oldest_check(self, day: date) -> tuple[date, Model] | None:
+        """The least recently checked price on offer on `day`, and its model: what the
+        staleness warning names, since one stale price is enough to misprice a call."""
+        oldest: tuple[date, Model] | None = None
+        for model in self.models:
+            period = model.offered_on(day)
+            if period is None or period.checked is None:
+                continue
+            if oldest is None or period.checked < oldest[0]:
+                oldest = (period.checked, model)
+        return oldest
 
     @cached_property
     def revision(self) -> str:
@@ -134,20 +157,29 @@ class PriceTable:
         model = self.resolve(name)
         period = model.period_at(day)
         if period is None:
-            raise UnknownModelError(_not_in_force_message(model, day))
+            raise UnknownModelError(f"{model.id} has no price (see 'tokenroute prices show')")
+        return model, period
+
+    def offered(self, name: str, day: date) -> tuple[Model, PricePeriod]:
+        """The price `name` was on offer at on `day`; an error says why it was not."""
+        model = self.resolve(name)
+        period = model.offered_on(day)
+        if period is None:
+            raise UnknownModelError(_not_offered_message(model, day))
         return model, period
 
     def in_force(
         self, day: date, *, provider: str | None = None, tier: str | None = None
     ) -> list[tuple[Model, PricePeriod]]:
-        """Models with a price on `day`, optionally of one provider or tier."""
+        """Models on offer on `day` (released, not retired), optionally of one provider or
+        tier: what can be recommended or sent to, as opposed to what bills a past call."""
         pairs = []
         for model in self.models:
             if provider is not None and model.provider != provider.lower():
                 continue
             if tier is not None and model.tier != tier:
                 continue
-            period = model.period_at(day)
+            period = model.offered_on(day)
             if period is not None:
                 pairs.append((model, period))
         return pairs
@@ -347,7 +379,12 @@ def _override(shipped: Model, user_model: Model) -> Model:
             period = period._replace(end=cutover)
         kept.append(period)
     aliases = tuple(dict.fromkeys((*shipped.aliases, *user_model.aliases, user_model.id)))
+    # a retirement the user's table does not restate still holds if their price predates it
+    still_retired = shipped.retired is not None and cutover < shipped.retired
     return user_model._replace(
+        retired=user_model.retired or (shipped.retired if still_retired else None),
+        retired_source=user_model.retired_source
+        or (shipped.retired_source if still_retired else None),
         id=shipped.id,
         aliases=tuple(a for a in aliases if a != shipped.id),
         periods=(*kept, *user_model.periods),
@@ -368,15 +405,28 @@ def _parse_yaml(path: Path, blob: bytes, problems: list[str]) -> Any:
     except UnicodeDecodeError:
         problems.append(f"{path}: cannot read: not UTF-8 text")
         return _UNREADABLE
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)
+        return yaml.load(text, Loader=_table_loader(yaml))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         problems.append(f"{path}{where}: not valid YAML: {reason}")
         return _UNREADABLE
+
+
+def _table_loader(yaml: Any) -> Any:
+    """The C safe loader, but dates stay text: `_as_date` checks them and names the field
+    (PyYAML's own date constructor raises on 2026-02-30 before we can say where it is)."""
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class TableLoader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    TableLoader.add_constructor(
+        "tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node)
+    )
+    return TableLoader
 
 
 def _os_reason(exc: Exception) -> str:
@@ -392,6 +442,10 @@ def _parse_file(raw: Any, path: Path, problems: list[str]) -> tuple[list[Model],
     checked = _as_date(raw.get("checked"))
     if checked is None:
         problems.append(f"{path}: checked: must be the date the prices were checked, YYYY-MM-DD")
+    source = raw.get("source")
+    if source is not None and not _is_text(source):
+        problems.append(f"{path}: source: must be the URL the prices were read from")
+        source = None
     provider = raw.get("provider")
     entries = raw.get("models")
     if not isinstance(entries, list) or not entries:
@@ -399,14 +453,19 @@ def _parse_file(raw: Any, path: Path, problems: list[str]) -> tuple[list[Model],
         return [], checked
     models = []
     for position, entry in enumerate(entries):
-        model = _parse_model(entry, position, provider, path, problems)
+        model = _parse_model(entry, position, provider, path, problems, (source, checked))
         if model is not None:
             models.append(model)
     return models, checked
 
 
 def _parse_model(
-    entry: Any, position: int, default_provider: Any, path: Path, problems: list[str]
+    entry: Any,
+    position: int,
+    default_provider: Any,
+    path: Path,
+    problems: list[str],
+    provenance: tuple[str | None, date | None] = (None, None),
 ) -> Model | None:
     if not isinstance(entry, dict):
         problems.append(f"{path}: models[{position}]: must be a mapping with an 'id'")
@@ -438,7 +497,15 @@ def _parse_model(
         good_for = []
     context_window = _optional_count(entry, "context_window", problem)
     max_output = _optional_count(entry, "max_output", problem)
-    periods = _parse_periods(entry.get("prices"), problem)
+    periods = _parse_periods(entry.get("prices"), problem, provenance)
+    retired = None
+    if entry.get("retired") is not None:
+        retired = _as_date(entry["retired"])
+        if retired is None:
+            problem("retired", "must be the day the provider stopped serving it, YYYY-MM-DD")
+    retired_source = entry.get("retired_source")
+    if retired_source is not None and not _is_text(retired_source):
+        problem("retired_source", "must be the URL of the provider's deprecation notice")
     if len(problems) > before:
         return None
     return Model(
@@ -451,6 +518,8 @@ def _parse_model(
         max_output=max_output,
         good_for=tuple(good_for),
         source=str(path),
+        retired=retired,
+        retired_source=retired_source,
     )
 
 
@@ -464,7 +533,9 @@ def _optional_count(entry: dict, field: str, problem: Any) -> int | None:
     return value
 
 
-def _parse_periods(raw: Any, problem: Any) -> list[PricePeriod]:
+def _parse_periods(
+    raw: Any, problem: Any, provenance: tuple[str | None, date | None]
+) -> list[PricePeriod]:
     if not isinstance(raw, list) or not raw:
         problem("prices", "must be a non-empty list of dated prices (from, input, output, ...)")
         return []
@@ -489,9 +560,31 @@ def _parse_periods(raw: Any, problem: Any) -> list[PricePeriod]:
         rates = _parse_rates(item, where, problem)
         discount = _parse_discount(item.get("batch_discount"), where, problem)
         long_context = _parse_long_context(item.get("long_context"), rates, where, problem)
+        source, checked = _period_provenance(item, where, problem, provenance)
         if rates is not None:
-            periods.append(PricePeriod(start, end, rates, discount, long_context))
+            periods.append(PricePeriod(start, end, rates, discount, long_context, source, checked))
     return _close_periods(periods, problem)
+
+
+def _period_provenance(
+    item: dict, where: str, problem: Any, defaults: tuple[str | None, date | None]
+) -> tuple[str | None, date | None]:
+    """A price's own source and check date; the file's where the price does not say."""
+    source, checked = defaults
+    if item.get("source") is not None:
+        if _is_text(item["source"]):
+            source = item["source"]
+        else:
+            problem(f"{where}.source", "must be the URL the price was read from")
+    if item.get("checked") is not None:
+        checked = _as_date(item["checked"])
+        if checked is None:
+            problem(f"{where}.checked", "must be the day the price was checked, YYYY-MM-DD")
+    return source, checked
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def _close_periods(periods: list[PricePeriod], problem: Any) -> list[PricePeriod]:
@@ -593,6 +686,8 @@ def _merge_histories(models: list[Model], problems: list[str]) -> list[Model]:
         merged[key] = model._replace(
             aliases=tuple(dict.fromkeys((*earlier.aliases, *model.aliases))),
             periods=tuple(history),
+            retired=model.retired or earlier.retired,
+            retired_source=model.retired_source or earlier.retired_source,
         )
     return list(merged.values())
 
@@ -641,15 +736,16 @@ def _unknown_model_message(name: str, index: dict[str, Model]) -> str:
     return f"unknown model '{name}': not in the price table (see 'tokenroute prices'){hint}"
 
 
-def _not_in_force_message(model: Model, day: date) -> str:
+def _not_offered_message(model: Model, day: date) -> str:
     first = model.periods[0]
     if day < first.start:
         when = f"its first price takes effect on {first.start}"
+    elif model.retired is not None and day >= model.retired:
+        when = f"it was retired on {model.retired}"
     else:
         ended = max((p.end for p in model.periods if p.end and p.end <= day), default=None)
         later = [p.start for p in model.periods if p.start > day]
+        when = f"it was withdrawn on {ended}"
         if later:
-            when = f"its price ended on {ended} and the next takes effect on {min(later)}"
-        else:
-            when = f"it was withdrawn on {ended}"
+            when += f" and is offered again from {min(later)}"
     return f"no price for {model.id} on {day}: {when} (see 'tokenroute prices show {model.id}')"

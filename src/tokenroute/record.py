@@ -248,15 +248,14 @@ def price_call(call: Call, table: PriceTable, *, source: str, project: str | Non
     canonical = call.model
     if model is None:
         warnings.append(
-            f"unknown model '{call.model}': stored with cost unknown "
-            "(add it to a price table, see 'tokenroute prices import')"
+            f"unknown model '{call.model}': not in the price table, stored with cost unknown; "
+            "add its price ('tokenroute prices import FILE' or a YAML table in your price "
+            "folder), then run 'tokenroute prices reprice'"
         )
     else:
         canonical, provider, tier = model.id, provider or model.provider, model.tier
-        period = table.period_of(model, day)
-        if period is None:
-            warnings.append(f"{model.id} had no price on {day}: stored with cost unknown")
-        else:
+        period = table.period_of(model, day)  # None only for a model without any price
+        if period is not None:
             cost_micros = cost_of_call(period, call.usage, batch=call.batch)
             revision = table.revision
     started = stamp(call.at)

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from tokenroute.cost import cost_at_rates
-from tokenroute.models import Model, PricePeriod, Usage
+from tokenroute.models import AFTER_RETIREMENT, Model, PricePeriod, Usage
 from tokenroute.pricing import PriceTable
 
 MICROS = Decimal(1_000_000)
@@ -111,6 +111,17 @@ class HistoryTax(NamedTuple):
         return self.history_tokens / self.input_tokens if self.input_tokens else 0.0
 
 
+class PriceNote(NamedTuple):
+    """Calls of one model billed at a price that was not on offer when they were made:
+    after its retirement (its last list price) or before its first price (the first)."""
+
+    model: str
+    note: str  # models.AFTER_RETIREMENT or models.BEFORE_FIRST_PRICE
+    since: date | None  # the retirement day, for AFTER_RETIREMENT
+    attempts: int
+    spend: Decimal
+
+
 class Report(NamedTuple):
     groups: list[GroupReport]
     total: GroupReport
@@ -118,6 +129,7 @@ class Report(NamedTuple):
     diagnostics: Sequence[str] = ()
     unpriced_models: Sequence[str] = ()
     conversations: Sequence[HistoryTax] = ()
+    price_notes: Sequence[PriceNote] = ()
 
 
 def combine(
@@ -356,7 +368,37 @@ def build_report(reader, table: PriceTable, by: Sequence[str], where) -> Report:
         diagnostics=diagnose(by_type, reader.context_repeats(where), reader.tier_outcomes(where)),
         unpriced_models=reader.unpriced_models(where),
         conversations=reader.history_tax(where),
+        price_notes=price_notes(reader.priced_model_days(where), table),
     )
+
+
+def price_notes(
+    model_days: Iterable[tuple[str, date, int, int]], table: PriceTable
+) -> list[PriceNote]:
+    """Which priced calls were billed after their model's retirement (or before its first
+    price), per model: the report marks them rather than leave them unknown."""
+    found: dict[tuple[str, str], list] = {}
+    for name, day, attempts, micros in model_days:
+        model = table.find(name)
+        note = model.price_note(day) if model is not None else None
+        if note is None or model is None:
+            continue
+        since = _withdrawn_on(model, day) if note == AFTER_RETIREMENT else None
+        entry = found.setdefault((model.id, note), [since, 0, 0])
+        if since is not None and (entry[0] is None or since < entry[0]):
+            entry[0] = since
+        entry[1] += attempts
+        entry[2] += micros
+    return [
+        PriceNote(model, note, since, attempts, Decimal(micros) / MICROS)
+        for (model, note), (since, attempts, micros) in sorted(found.items())
+    ]
+
+
+def _withdrawn_on(model: Model, day: date) -> date | None:
+    if model.retired is not None and day >= model.retired:
+        return model.retired
+    return max((p.end for p in model.periods if p.end is not None and p.end <= day), default=None)
 
 
 def _fold_attempts(rows: Sequence[AttemptTotals]) -> AttemptTotals:

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from tokenroute.pick_flow import PickResult
     from tokenroute.pricing import PriceTable
     from tokenroute.recorder import Recorded, Rejected
-    from tokenroute.report import GroupReport, Report
+    from tokenroute.report import GroupReport, PriceNote, Report
+    from tokenroute.reprice import RepriceResult
     from tokenroute.router import Estimate
     from tokenroute.run_flow import Choice
 
@@ -50,6 +51,8 @@ def period_json(period: PricePeriod) -> dict[str, Any]:
         "cache_write_1h": rates.effective_cache_write_1h,
         "batch_discount": period.batch_discount,
         "long_context": None,
+        "source": period.source,
+        "checked": period.checked,
     }
     if period.long_context is not None:
         long_rates = period.long_context.rates
@@ -73,6 +76,8 @@ def model_json(model: Model) -> dict[str, Any]:
         "context_window": model.context_window,
         "max_output": model.max_output,
         "good_for": list(model.good_for),
+        "retired": model.retired,
+        "retired_source": model.retired_source,
     }
 
 
@@ -135,7 +140,8 @@ def show_model(model: Model, *, as_json: bool) -> None:
             f"context       {_tokens(model.context_window)}",
             f"max output    {_tokens(model.max_output)}",
             f"good for      {', '.join(model.good_for) or '-'}",
-            f"source        {model.source}",
+            f"retired       {_retirement(model)}",
+            f"table         {model.source}",
             "",
         ]
     )
@@ -149,6 +155,8 @@ def show_model(model: Model, *, as_json: bool) -> None:
         Column("1h write", numeric=True),
         Column("batch", numeric=True),
         Column("long context"),
+        Column("checked"),
+        Column("source"),
     ]
     cells = []
     for p in model.periods:
@@ -170,9 +178,19 @@ def show_model(model: Model, *, as_json: bool) -> None:
                 render.usd_rate(p.rates.cache_write_1h),
                 f"{p.batch_discount:.0%} off" if p.batch_discount else "-",
                 long,
+                str(p.checked) if p.checked else "-",
+                p.source or "-",
             ]
         )
     render.emit_table(columns, cells, title="Price history, USD per 1M tokens")
+
+
+def _retirement(model: Model) -> str:
+    """When it left the provider's API, and that its last list price goes on applying."""
+    if model.retired is None:
+        return "-"
+    where = f" ({model.retired_source})" if model.retired_source else ""
+    return f"{model.retired}{where}; later calls are billed at the last list price"
 
 
 def show_check(problems: list[str], models: int, files: list[Path], *, as_json: bool) -> None:
@@ -383,6 +401,23 @@ REPORT_METRICS = (
 )
 
 
+def unpriced_warning(attempts: int, models: Sequence[str]) -> str:
+    """What is missing and the two steps that fix it: a price, then `prices reprice`."""
+    return (
+        f"{attempts:,} attempt(s) are not in the spend: {', '.join(models)} not in the price "
+        "table; add their prices ('tokenroute prices import FILE', or a YAML table in your "
+        "price folder), then run 'tokenroute prices reprice'"
+    )
+
+
+def _price_note_line(note: PriceNote) -> str:
+    calls = f"{note.attempts:,} attempt(s), {render.usd_amount(note.spend)}"
+    if note.note == "after retirement":
+        when = f" (retired {note.since})" if note.since else ""
+        return f"after retirement: {note.model}{when}: {calls}, billed at its last list price"
+    return f"{note.note}: {note.model}: {calls}, billed at its first list price"
+
+
 def group_json(group: GroupReport, by: list[str]) -> dict[str, Any]:
     body: dict[str, Any] = {"key": dict(zip(by, group.key, strict=True))} if by else {}
     for name in (
@@ -426,10 +461,7 @@ def show_report(
     result = result or Report(groups=[], total=empty_group())
     window = {"start": where.start, "end": where.end}
     if result.unpriced_models and not as_json:
-        render.warn(
-            f"{result.total.unpriced_attempts} attempt(s) have no known price and are not in "
-            f"the spend: {', '.join(result.unpriced_models)} ('tokenroute prices import')"
-        )
+        render.warn(unpriced_warning(result.total.unpriced_attempts, result.unpriced_models))
     if as_json:
         render.emit_json(
             {
@@ -440,6 +472,16 @@ def show_report(
                 "daily": [{"day": d, "spend": s} for d, s in result.daily],
                 "diagnostics": result.diagnostics,
                 "unpriced_models": result.unpriced_models,
+                "price_notes": [
+                    {
+                        "model": n.model,
+                        "note": n.note,
+                        "since": n.since,
+                        "attempts": n.attempts,
+                        "spend": n.spend,
+                    }
+                    for n in result.price_notes
+                ],
                 "conversations": [
                     {**c._asdict(), "history_share": round(c.share, 4)}
                     for c in result.conversations
@@ -464,6 +506,8 @@ def show_report(
     chart = render.spend_chart(result.daily, by_day="day" in by)
     if chart:
         render.emit_lines(chart)
+    if result.price_notes:
+        render.emit_lines(["", *(_price_note_line(n) for n in result.price_notes)])
     if result.diagnostics:
         render.emit_lines(["", "Questions worth asking:", *(f"- {q}" for q in result.diagnostics)])
     if budgets:
@@ -841,6 +885,26 @@ def show_import_summary(
         render.say(f"  rejected: {reason}")
     if summary.unknown_models:
         render.warn(
-            f"no price on the day of the call for {', '.join(summary.unknown_models)}: stored "
-            "with cost unknown ('tokenroute prices show MODEL', 'tokenroute prices import')"
+            f"{', '.join(summary.unknown_models)} not in the price table: stored with cost "
+            "unknown; add their prices ('tokenroute prices import FILE' or a YAML table in your "
+            "price folder), then run 'tokenroute prices reprice'"
+        )
+
+
+def show_reprice(result: RepriceResult, *, as_json: bool) -> None:
+    if as_json:
+        render.emit_json({"reprice": result._asdict()})
+        return
+    verb = "would price" if result.dry_run else "priced"
+    line = f"{verb} {result.priced:,} of {result.examined:,} attempt(s) stored with cost unknown"
+    if result.priced:
+        line += f", adding {render.usd_amount(result.added)} to the spend"
+        line += " (" + ", ".join(f"{m} {n:,}" for m, n in sorted(result.by_model.items())) + ")"
+    render.emit_lines([line])
+    if result.still_unknown:
+        names = ", ".join(f"{m} ({n:,})" for m, n in sorted(result.still_unknown.items()))
+        render.warn(
+            f"still unknown, not in the price table: {names}; add their prices "
+            "('tokenroute prices import FILE' or a YAML table in your price folder) and run "
+            "this again"
         )

@@ -277,6 +277,19 @@ def unpriced_models(conn: sqlite3.Connection, where: AttemptFilter) -> list[str]
     return [row[0] for row in conn.execute(sql, params)]
 
 
+def priced_model_days(
+    conn: sqlite3.Connection, where: AttemptFilter
+) -> list[tuple[str, date, int, int]]:
+    """Priced attempts and their cost per model and day: what the price notes are read from."""
+    source, params = _window_rows(conn, "usage", where)
+    sql = f"""SELECT u.model, u.day, SUM(u.attempts - u.unpriced), SUM(u.cost_micros)
+        FROM ({source}) AS u GROUP BY 1, 2 HAVING SUM(u.attempts - u.unpriced) > 0"""
+    return [
+        (model, date.fromisoformat(day), attempts, micros)
+        for model, day, attempts, micros in conn.execute(sql, params)
+    ]
+
+
 def models_by_task_type(
     conn: sqlite3.Connection, where: AttemptFilter
 ) -> dict[str | None, set[str]]:
@@ -584,6 +597,9 @@ class ReportReader:
 
     def unpriced_models(self, where: AttemptFilter) -> list[str]:
         return unpriced_models(self.conn, where)
+
+    def priced_model_days(self, where: AttemptFilter) -> list[tuple[str, date, int, int]]:
+        return priced_model_days(self.conn, where)
 
     def tier_outcomes(self, where: AttemptFilter) -> list[TierOutcome]:
         return tier_outcomes(self.conn, where)

@@ -13,10 +13,13 @@ from contextlib import contextmanager
 from itertools import compress
 from operator import attrgetter, is_not
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tokenroute.errors import LedgerError
 from tokenroute.models import Attempt, AttemptFilter, Task, Usage
+
+if TYPE_CHECKING:
+    from tokenroute.storage.repricing import NewPrice, Unpriced
 
 BUSY_TIMEOUT_MS = 30_000
 BULK_CACHE_KB = 64 * 1024  # page cache for imports (used only as it fills)
@@ -197,32 +200,37 @@ EMPTIED_TASKS = """
     WHERE {which} AND first_at IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM attempts WHERE attempts.task_id = tasks.id)
 """
-# Rebuilds every summary from the attempts: after migration 2, and after bulk loads.
-REBUILD_SUMMARIES = """
-    DELETE FROM usage_daily;
+# The summary rows of the attempts or tasks that {where} picks (all of them: "1").
+USAGE_DAILY_ROWS = """
     INSERT INTO usage_daily
     SELECT substr(started_at, 1, 10), model, COALESCE(task_type, ''), COALESCE(tier, ''),
         COALESCE(provider, ''), COALESCE(project, ''), source, status = 'ok', COUNT(*),
         SUM(cost_micros IS NULL), COALESCE(SUM(cost_micros), 0), SUM(input_tokens),
         SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cache_write_1h_tokens),
         SUM(output_tokens)
-    FROM attempts GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+    FROM attempts WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+"""
+TASKS_DAILY_ROWS = """
+    INSERT INTO tasks_daily
+    SELECT substr(first_at, 1, 10), COALESCE(last_model, ''), COALESCE(type, last_task_type, ''),
+        COALESCE(last_tier, ''), COALESCE(last_provider, ''), COALESCE(project, ''),
+        COALESCE(source, ''), outcome, COUNT(*), SUM(cost_micros)
+    FROM tasks WHERE first_at IS NOT NULL AND {where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+"""
+# Rebuilds every summary from the attempts: after migration 2, and after bulk loads.
+REBUILD_SUMMARIES = f"""
+    DELETE FROM usage_daily;
+    {USAGE_DAILY_ROWS.format(where="1")};
     DELETE FROM context_daily;
     INSERT INTO context_daily
     SELECT substr(started_at, 1, 10), context_hash, COUNT(*), SUM(cache_read_tokens),
         SUM(input_tokens + cache_write_tokens + cache_write_1h_tokens)
     FROM attempts WHERE context_hash IS NOT NULL GROUP BY 1, 2;
-    {task_totals};
-    {emptied_tasks};
+    {TASK_TOTALS.format(which="1")};
+    {EMPTIED_TASKS.format(which="1")};
     DELETE FROM tasks_daily;
-    INSERT INTO tasks_daily
-    SELECT substr(first_at, 1, 10), COALESCE(last_model, ''), COALESCE(type, last_task_type, ''),
-        COALESCE(last_tier, ''), COALESCE(last_provider, ''), COALESCE(project, ''),
-        COALESCE(source, ''), outcome, COUNT(*), SUM(cost_micros)
-    FROM tasks WHERE first_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-""".replace("{task_totals}", TASK_TOTALS.format(which="1")).replace(
-    "{emptied_tasks}", EMPTIED_TASKS.format(which="1")
-)
+    {TASKS_DAILY_ROWS.format(where="1")}
+"""
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # An attempt's own fields are columns of the same name; its usage and flags are spelled out,
@@ -394,6 +402,19 @@ class Ledger:
                 [(source, path, *position) for path, position in positions],
             )
         return tuple(result)  # type: ignore[return-value]
+
+    def unpriced_attempts(self, since: str | None) -> list[Unpriced]:
+        """Attempts stored with cost unknown, from `since` (a UTC stamp) on."""
+        from tokenroute.storage.repricing import unpriced_attempts
+
+        return unpriced_attempts(self.conn, since)
+
+    def set_prices(self, prices: Sequence[NewPrice]) -> int:
+        """Price attempts that are still unknown, summaries kept equal to a rebuild."""
+        from tokenroute.storage.repricing import set_prices
+
+        with self.transaction() as conn:
+            return set_prices(conn, prices)
 
     def preview_rows(self, rows: Sequence[BulkRow]) -> tuple[int, int, int]:
         """What `import_rows` would add, skip and replace, changing nothing (--dry-run)."""
