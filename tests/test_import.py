@@ -90,9 +90,9 @@ def test_each_call_once_the_biggest_copy_wins(run, logs, isolated_home):
     assert out.exit_code == 0, out.stderr
     rows = ledger_rows(isolated_home)
     assert [(r[0], r[1]) for r in rows] == [
-        ("msg_1:req_1", 40),
-        ("msg_2:req_2", 7),
-        ("msg_9:req_9", 11),
+        ("msg_1", 40),
+        ("msg_2", 7),
+        ("msg_9", 11),
         ("u5", 3),
     ]
     assert {r[2:] for r in rows} == {(10, 100, 1000, "cc-s-1", "acme-api", "claude-code")}
@@ -116,7 +116,7 @@ def test_a_second_import_reads_only_what_was_appended(run, logs, isolated_home):
     out = run("import", "claude-code", "--path", str(logs / "projects"))
     assert "2 lines read; added 1 attempts" in out.stderr
     outputs = {r[0]: r[1] for r in ledger_rows(isolated_home)}
-    assert outputs["msg_3:req_3"] == 9 and outputs["msg_2:req_2"] == 70
+    assert outputs["msg_3"] == 9 and outputs["msg_2"] == 70
     totals = json.loads(run("report", "--json").stdout)["total"]
     assert totals["attempts"] == 5  # the summaries follow the replaced copy
 

@@ -168,3 +168,21 @@ def test_summaries_kept_on_write_equal_a_rebuild_from_the_attempts(tmp_path):
         "SELECT attempts, cost_micros, first_at, last_model FROM tasks WHERE id = 't-1'"
     )
     assert t1 == [(3, 63 + 900 + 63, "2026-11-01T09:00:00.000Z", "gpt-5")]
+
+
+def test_migration_5_keys_claude_code_calls_by_message_id(tmp_path):
+    path = tmp_path / "ledger.db"
+    ledger = open_ledger(path)
+    ledger.add_attempts(
+        [
+            attempt("t-1", source="claude-code", source_key="msg_1:req_1"),
+            attempt("t-1", source="claude-code", source_key="u-7"),  # a keyless line's uuid
+            attempt("t-2", source="jsonl", source_key="msg_2:req_2"),  # another source's key
+        ]
+    )
+    ledger.conn.execute("PRAGMA user_version = 4")
+    ledger.close()
+    migrated = open_ledger(path, create=False)
+    keys = migrated.query("SELECT source, source_key FROM attempts ORDER BY id")
+    assert keys == [("claude-code", "msg_1"), ("claude-code", "u-7"), ("jsonl", "msg_2:req_2")]
+    assert migrated.query("PRAGMA user_version") == [(5,)]

@@ -4,12 +4,20 @@ What the lines mean, and the traps:
 - Only `type: assistant` lines carry usage, in `message.usage` (Anthropic's buckets: input
   without the cache, cache writes split 5-minute/1-hour, cache reads, output).
 - One API response is written once per content block (thinking, text, tool use), each line
-  repeating `message.id`, `requestId` and the usage; a later copy may carry a larger output
-  count (streaming). The response is counted once: the copy with the most output wins.
-- Lines without ids cannot be matched that way; their own `uuid` keeps a re-read from
-  counting them twice.
+  repeating `message.id` and the usage; releases before 2.1 write each block while it
+  streams, with `output_tokens: 1`, and the final count only sometimes. The response is
+  counted once, keyed by its message id alone: the copy with the most output wins.
+- The message id, not `requestId`: third-party gateways send no request id, and older
+  releases drop it from the copies `--fork-session` makes, so it cannot be part of the key.
+- Fork copies (2.1 and later) carry `requestSessionId`, the session that made the call: the
+  call belongs to that session's task whichever file is read first. Older copies do not say.
+- Lines without a message id cannot be matched that way; their own `uuid` keeps a re-read
+  from counting them twice.
 - `model: <synthetic>` lines are Claude Code's own error notices with zero usage: skipped.
+- Other line types (`attachment`, `api-request*`, `cost-state` with cumulative totals,
+  `queue-operation`, `summary`, ...) are not calls: skipped.
 - Sidechain (subagent) logs are real API calls of the same session: counted.
+- Not in any log: the small side calls older releases make (titles, file paths).
 The session is the task; the project is the folder the session ran in.
 """
 
@@ -57,8 +65,8 @@ def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) ->
         if line is None:
             continue
         message = line["message"]
-        message_id, request_id = message.get("id"), line.get("requestId")
-        key = f"{message_id}:{request_id}" if message_id and request_id else line.get("uuid")
+        message_id = message.get("id")
+        key = message_id if isinstance(message_id, str) and message_id else line.get("uuid")
         if not isinstance(key, str):
             keyless.append((at, line))
             continue
@@ -66,7 +74,7 @@ def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) ->
         output = output if isinstance(output, int) else -1  # a bad count loses, then fails
         if key in best:
             copies += 1
-            if output <= best[key][0]:
+            if (output, _is_original(line)) <= (best[key][0], _is_original(best[key][2])):
                 continue
         best[key] = (output, at, line)
     calls = []
@@ -104,9 +112,14 @@ def _usage_line(raw: bytes) -> dict[str, Any] | None:
     return line
 
 
+def _is_original(line: dict[str, Any]) -> bool:
+    """The line the call was first written in: it names its request, and no other session."""
+    return bool(line.get("requestId")) and not line.get("requestSessionId")
+
+
 def _call(line: dict[str, Any], key: str | None, path: Path, now: datetime) -> Call:
     message = line["message"]
-    session = line.get("sessionId") or path.stem
+    session = _text(line.get("requestSessionId")) or _text(line.get("sessionId")) or path.stem
     return logged_call(
         model=message.get("model"),
         read_usage=lambda: from_anthropic(message["usage"]),
@@ -118,6 +131,10 @@ def _call(line: dict[str, Any], key: str | None, path: Path, now: datetime) -> C
         project=_project(line.get("cwd"), path),
         provider="anthropic",
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _project(cwd: Any, path: Path) -> str:

@@ -169,6 +169,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (source, path)
     ) WITHOUT ROWID
     """,
+    # 5: Claude Code calls are keyed by message id alone (gateways send no request id, and
+    # older fork copies drop it); stored 'msg:req' keys lose the request id.
+    """
+    UPDATE OR IGNORE attempts SET source_key = substr(source_key, 1, instr(source_key, ':') - 1)
+    WHERE source = 'claude-code' AND source_key LIKE 'msg%:%'
+    """,
 )
 # Each task's totals and newest attempt, recomputed from its attempts ({which} picks them).
 TASK_TOTALS = """
