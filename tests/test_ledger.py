@@ -180,9 +180,40 @@ def test_migration_5_keys_claude_code_calls_by_message_id(tmp_path):
             attempt("t-2", source="jsonl", source_key="msg_2:req_2"),  # another source's key
         ]
     )
+    ledger.conn.execute("DROP INDEX attempts_failed")  # as a version 4 ledger has it
     ledger.conn.execute("PRAGMA user_version = 4")
     ledger.close()
     migrated = open_ledger(path, create=False)
     keys = migrated.query("SELECT source, source_key FROM attempts ORDER BY id")
     assert keys == [("claude-code", "msg_1"), ("claude-code", "u-7"), ("jsonl", "msg_2:req_2")]
     assert migrated.query("PRAGMA user_version") == [(5,)]
+
+
+def test_learning_counts_tasks_not_retries_and_ignores_transport_errors(tmp_path):
+    """What a tier's record holds: one failure per task however many retries, an invalid
+    answer or an escalation after one; never a 5xx or a timeout on its own."""
+    ledger = open_ledger(tmp_path / "ledger.db")
+
+    def task(task_id: str, outcome: str, by: str | None, *tries: tuple[str, str, str | None]):
+        rows = []
+        for n, (tier, status, kind) in enumerate(tries):
+            a, t = attempt(task_id, tier=tier, status=status, error_kind=kind, task_type="test")
+            a = a._replace(started_at=f"2026-11-01T10:00:0{n}.000Z")
+            rows.append((a, t._replace(type="test", outcome=outcome, outcome_by=by)))
+        ledger.add_attempts(rows)
+
+    # escalated after two invalid answers on small, then finished on mid
+    task("t-a", "success", "run", ("small", "invalid", "schema"), ("small", "invalid", "schema"),
+         ("mid", "ok", None))  # fmt: skip
+    # two server errors, then the same tier finished it
+    task("t-b", "success", "run", ("small", "error", "server"), ("small", "error", "timeout"),
+         ("small", "ok", None))  # fmt: skip
+    # `run` gave up on rate limits alone: says nothing about small
+    task("t-c", "failure", "run", *[("small", "error", "rate_limit")] * 3)
+    # the user said small's answer was no good
+    task("t-d", "failure", "user", ("small", "ok", None))
+    # an invalid answer on a task nobody has ended yet
+    task("t-e", "unknown", None, ("small", "invalid", "invalid_json"))
+    by_tier, tasks = ledger.outcomes_by_tier("test")
+    assert by_tier == {"small": (1, 3), "mid": (1, 0)}
+    assert tasks == 4  # t-a is in both tiers' records but is one task; t-c is not evidence

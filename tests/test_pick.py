@@ -260,3 +260,80 @@ def test_the_held_out_descriptions_were_never_trained_on():
     assert len(held) == 240 and len(trained) >= 40 * 15
     close = [(a, b) for a in trained for b in held if len(a & b) / len(a | b) >= 0.7]
     assert close == []
+
+
+# ---------------------------------------------------------------- reasons that hold together
+
+
+def test_the_screening_notice_comes_before_the_questions(table, tmp_path):
+    from datetime import UTC, datetime
+
+    from tokenroute.pick_flow import Answers, PickFlow
+
+    said: list[str] = []
+    flow = PickFlow(
+        table=table,
+        ledger_path=tmp_path / "ledger.db",
+        day=datetime(2026, 11, 23, tzinfo=UTC).date(),
+        now=datetime(2026, 11, 23, 12, tzinfo=UTC),
+        configured=set(),
+    )
+
+    def ask(question: str) -> bool:
+        said.append(f"Q: {question}")
+        return False
+
+    result = flow.pick(
+        "stuff for the thing",
+        Answers(None, None, None),
+        interactive=True,
+        ask=ask,
+        tell=lambda notice: said.append(f"N: {notice}"),
+        log=False,
+    )
+    assert said[0] == "N: unsure of the task type: asking the screening questions"
+    assert [line[:2] for line in said[1:]] == ["Q:"] * 3
+    assert not any("screening" in note for note in result.notes)  # said once, in its place
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "summarize the error logs across all our services",
+        "fix typo in docs",
+        "translate the README to French",
+        "production incident: summarize the outage thread",
+    ],
+)
+def test_no_reason_contradicts_itself(run, description):
+    body = pick_json(run, description, NO_LOG)
+    for reason in body["reasons"]:
+        if "short of the" in reason:
+            rate = int(reason.split("about ")[-1].split("%")[0]) if "about " in reason else None
+            rate = rate if rate is not None else int(reason.split("finished ")[1].split("%")[0])
+            assert rate < 90, reason
+    cost = body["model"]["estimated_cost_usd"]
+    for other in body["alternatives"]:
+        if (
+            other["estimated_cost_usd"] < cost
+        ):  # a cheaper alternative is offered only with its reason
+            assert any(r.startswith(f"{other['id']} costs less, but ") for r in body["reasons"])
+
+
+def test_learned_from_counts_tasks_not_tiers(run):
+    """An escalated task is in two tiers' records but is one task."""
+    lines = []
+    for i in range(12):
+        task = f"t-esc{i:02d}"
+        lines += [
+            {"model": "gpt-5-nano", "task_id": task, "status": "invalid", "task_type": "test",
+             "input_tokens": 8000, "output_tokens": 2500, "error_kind": "schema"},
+            {"model": "gpt-5-mini", "task_id": task, "task_type": "test",
+             "input_tokens": 8000, "output_tokens": 2500},
+        ]  # fmt: skip
+    assert run("record", input="\n".join(json.dumps(x) for x in lines)).exit_code == 0
+    for i in range(12):
+        assert run("mark", f"t-esc{i:02d}", "--success").exit_code == 0
+    body = pick_json(run, "write unit tests for parse_duration", "--no-explore", NO_LOG)
+    assert body["learned_from_tasks"] == 12
+    assert any(r.startswith("learned from 12 tasks of this type") for r in body["reasons"])

@@ -475,6 +475,18 @@ def test_budget_list_shows_the_burn(run, isolated_home):
     assert json.loads(run("budget", "list", "--json").stdout)["budgets"] == []
 
 
+def test_budget_burn_marks_spend_it_could_not_price(run, isolated_home):
+    run("budget", "set", "--daily", "2")
+    spend(run, "gpt-5-nano", 10_000_000)  # $0.50
+    spend(run, "mystery-model-9", 10_000_000)  # not in the price table
+    listed = run("budget", "list")
+    assert "$0.5000+?" in listed.stdout and "25%+?" in listed.stdout
+    assert "1 call(s) have no known price, so the limit may already be passed" in listed.stderr
+    [burn] = json.loads(run("budget", "list", "--json").stdout)["budgets"]
+    assert (burn["spent_usd"], burn["unpriced_attempts"]) == (0.5, 1)
+    assert "all spend: $0.5000+? of $2.00 this day (25%+?)" in run("report").stdout
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -46,11 +46,17 @@ class Burn(NamedTuple):
     budget: Budget
     period: str  # "day" or "month"
     limit: Decimal
-    spent: Decimal
+    spent: Decimal  # what could be priced
+    unpriced: int = 0  # calls of the period whose price is unknown: spent is a floor
+
+    @property
+    def maybe_over(self) -> bool:
+        """Unpriced calls could already have passed the limit."""
+        return self.unpriced > 0 and self.spent <= self.limit
 
 
-# (scope, value, since day) -> USD spent from that day on
-SpendReader = Callable[[str | None, str | None, date], Decimal]
+# (scope, value, since day) -> (USD spent from that day on, calls it could not price)
+SpendReader = Callable[[str | None, str | None, date], tuple[Decimal, int]]
 
 
 def parse_amount(text: str, option: str) -> Decimal:
@@ -116,7 +122,8 @@ def burns(budgets: Sequence[Budget], spend: SpendReader, today: date) -> list[Bu
             ("month", budget.monthly, today.replace(day=1)),
         ):
             if limit is not None:
-                result.append(Burn(budget, period, limit, spend(budget.scope, budget.value, since)))
+                spent, unpriced = spend(budget.scope, budget.value, since)
+                result.append(Burn(budget, period, limit, spent, unpriced))
     return result
 
 
@@ -140,12 +147,22 @@ def check(
         after = burn.spent + expected
         if after > burn.limit:
             over.append(burn)
+        elif burn.unpriced:
+            warnings.append(unpriced_warning(burn))
         elif after >= burn.limit * WARN_AT:
             warnings.append(
                 f"budget {burn.budget.label}: ${after:.2f} of ${burn.limit} this {burn.period} "
                 f"({after / burn.limit:.0%}) after this run"
             )
     return Verdict(over, warnings)
+
+
+def unpriced_warning(burn: Burn) -> str:
+    return (
+        f"budget {burn.budget.label}: ${burn.spent:.2f}+? of ${burn.limit} this {burn.period}: "
+        f"{burn.unpriced:,} call(s) have no known price, so the limit may already be passed "
+        "(add their prices, then 'tokenroute prices reprice')"
+    )
 
 
 def over_message(burn: Burn, expected: Decimal) -> str:

@@ -1228,10 +1228,11 @@ def _spend_from(store):
     """USD spent since a day, per budget scope, from an open ledger (None: nothing yet)."""
     from decimal import Decimal
 
-    def spend(scope, value, since) -> Decimal:
+    def spend(scope, value, since) -> tuple[Decimal, int]:
         if store is None:
-            return Decimal(0)
-        return Decimal(store.spend_since(scope, value, since.isoformat())) / 1_000_000
+            return Decimal(0), 0
+        micros, unpriced = store.spend_since(scope, value, since.isoformat())
+        return Decimal(micros) / 1_000_000, unpriced
 
     return spend
 

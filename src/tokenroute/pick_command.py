@@ -34,6 +34,11 @@ class PickOptions(NamedTuple):
     as_json: bool = False
 
 
+def _say(message: str) -> None:
+    sys.stderr.write(f"{message}\n")
+    sys.stderr.flush()
+
+
 def pick(options: PickOptions) -> None:
     from tokenroute import pick_flow, views
     from tokenroute.settings import detect_project
@@ -59,6 +64,7 @@ def pick(options: PickOptions) -> None:
         answers,
         interactive=interactive,
         ask=ask_yes_no if interactive else None,
+        tell=_say,
         prompt_file=options.prompt_file,
         input_tokens=options.input_tokens,
         output_tokens=options.output_tokens,

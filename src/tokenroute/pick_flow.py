@@ -97,6 +97,7 @@ class PickFlow:
         *,
         interactive: bool,
         ask: Callable[[str], bool] | None = None,
+        tell: Callable[[str], None] | None = None,
         prompt_file: Path | None = None,
         input_tokens: int | None = None,
         output_tokens: int | None = None,
@@ -120,10 +121,14 @@ class PickFlow:
             if classification.truncated:
                 notes.append(f"read {len(text):,} characters; classified on the first 20,000")
             if classification.confidence < CONFIDENT and interactive and ask and not answered:
-                notes.append("unsure of the task type: asking the screening questions")
+                notice = "unsure of the task type: asking the screening questions"
+                if tell is not None:
+                    tell(notice)  # before the questions, which it explains
+                else:
+                    notes.append(notice)
                 answers = self._ask(ask)
         usage = self._usage(prompt_file, input_tokens, output_tokens, classification)
-        record = self._record(classification.task_type if classification else None)
+        record, tasks = self._record(classification.task_type if classification else None)
         result = recommend(
             text=text or "",
             classification=classification,
@@ -133,6 +138,7 @@ class PickFlow:
             day=self.day,
             usage=usage,
             record=record,
+            tasks_learned=tasks,
             configured=self.configured,
             quality_target=quality_target or self.policy.quality_target,
             local=local,
@@ -148,11 +154,11 @@ class PickFlow:
         rows = []
         for name in TASK_TYPES:
             rule = self.policy.types[name]
-            record = records[name]
+            record, tasks = records[name]
             usage = Usage(input=rule.input_tokens, output=rule.output_tokens)
             costs = tier_costs(self.table, self.day, name, usage)
             learned, _, _ = learned_tier(
-                rule.tier, record, costs, self.policy, self.policy.quality_target
+                rule.tier, record, costs, self.policy, self.policy.quality_target, tasks=tasks
             )
             beliefs = posteriors(rule.tier, record, list(record), self.policy)
             rows.append(
@@ -202,19 +208,21 @@ class PickFlow:
             else (rule.output_tokens if rule else 1000),
         )
 
-    def _record(self, task_type: str | None) -> dict[str, TierRecord]:
-        return self._records([task_type])[task_type] if task_type else {}
+    def _record(self, task_type: str | None) -> tuple[dict[str, TierRecord], int]:
+        return self._records([task_type])[task_type] if task_type else ({}, 0)
 
-    def _records(self, task_types: Sequence[str]) -> dict[str, dict[str, TierRecord]]:
-        """Each type's outcomes by tier, read with the ledger opened once."""
+    def _records(self, task_types: Sequence[str]) -> dict[str, tuple[dict[str, TierRecord], int]]:
+        """Each type's outcomes by tier and the number of tasks they come from, read with
+        the ledger opened once."""
         ledger = self.open_ledger(self.ledger_path, create=False)
         if ledger is None:
-            return {name: {} for name in task_types}
+            return {name: ({}, 0) for name in task_types}
         try:
-            return {
-                name: {t: TierRecord(*r) for t, r in ledger.outcomes_by_tier(name).items()}
-                for name in task_types
-            }
+            found = {}
+            for name in task_types:
+                by_tier, tasks = ledger.outcomes_by_tier(name)
+                found[name] = ({t: TierRecord(*r) for t, r in by_tier.items()}, tasks)
+            return found
         finally:
             ledger.close()
 

@@ -170,14 +170,19 @@ def learned_tier(
     tier_cost: Mapping[str, Decimal],
     policy: Policy,
     quality_target: float,
+    *,
+    tasks: int | None = None,
 ) -> tuple[str, list[str], int]:
     """The cheapest start tier whose expected success meets the target, by cost per success.
 
     A failed start escalates one tier at a time, so a cheap tier that keeps failing costs
-    more per successful task than the tier above it.
+    more per successful task than the tier above it. `tasks` is how many tasks the record
+    comes from (a task that failed on one tier and finished on the next is in both).
     """
     tiers = [t for t in PAID_TIERS if t in tier_cost]
     seen = sum(r.successes + r.failures for r in record.values())
+    if seen and tasks is not None:
+        seen = tasks
     if not seen or tier not in tiers:
         return tier, [], seen
     rates = {t: a / (a + b) for t, (a, b) in posteriors(tier, record, tiers, policy).items()}
@@ -252,12 +257,13 @@ def choose_start(
     seed: str,
     *,
     explore_enabled: bool,
+    tasks: int | None = None,
 ) -> Start:
     """Where a task should start: what the ledger has learned, and now and then one cheaper.
 
     Exploration starts once the ledger holds outcomes of this type, so a new user's first
     picks follow the policy."""
-    best, reasons, seen = learned_tier(tier, record, tier_cost, policy, quality_target)
+    best, reasons, seen = learned_tier(tier, record, tier_cost, policy, quality_target, tasks=tasks)
     tiers = [t for t in PAID_TIERS if t in tier_cost]
     if not explore_enabled or not seen or best not in tiers or tiers.index(best) == 0:
         return Start(best, reasons, seen, False)
@@ -331,6 +337,7 @@ def recommend(
     local: bool,
     explore_enabled: bool,
     interactive: bool,
+    tasks_learned: int | None = None,
 ) -> Recommendation:
     """Everything `tokenroute pick` says: tier, model, alternatives, costs and reasons."""
     task_type = classification.task_type if classification else None
@@ -351,6 +358,7 @@ def recommend(
         quality_target,
         f"{text}|{day}",
         explore_enabled=explore_enabled,
+        tasks=tasks_learned,
     )
     reasons += learned
     if not explored:  # an exploring pick goes below what the reasons would defend
@@ -364,6 +372,8 @@ def recommend(
     best, alternatives, has_key = choose_models(
         price_models(table, day, tier, task_type, usage), configured
     )
+    if best is not None:
+        reasons += _cheaper_alternatives(best, alternatives, task_type, configured)
     if not has_key:
         reasons.append(
             "no provider of this tier has a key configured (set e.g. ANTHROPIC_API_KEY or "
@@ -373,6 +383,22 @@ def recommend(
     return Recommendation(
         task_type, tier, best, alternatives, confidence, reasons, usage, seen, explored, has_key
     )
+
+
+def _cheaper_alternatives(
+    best: Estimate, alternatives: Sequence[Estimate], task_type: str | None, configured: set[str]
+) -> list[str]:
+    """Why an alternative that costs less than the pick is not the pick."""
+    reasons = []
+    for other in alternatives:
+        if other.cost >= best.cost:
+            continue
+        if best.model.provider in configured and other.model.provider not in configured:
+            why = f"no key is configured for {other.model.provider}"
+        else:
+            why = f"it is not listed as good for {task_type}"
+        reasons.append(f"{other.model.id} costs less, but {why}")
+    return reasons
 
 
 def _neighbours(
@@ -398,7 +424,15 @@ def _neighbours(
         saving = ""
         if cheaper in costs and tier in costs and costs[tier]:
             saving = f" (it would cost {costs[cheaper] / costs[tier]:.0%} as much)"
-        reasons.append(f"not {cheaper}: {why}, short of the {quality_target:.0%} target{saving}")
+        if rate < quality_target:
+            reasons.append(
+                f"not {cheaper}: {why}, short of the {quality_target:.0%} target{saving}"
+            )
+        else:  # the tier came from the words or the answers, not from the cheaper tier's odds
+            reasons.append(
+                f"not {cheaper}: {why}, which meets the {quality_target:.0%} target, but the "
+                f"reasons above put this task at {tier}{saving}"
+            )
     if dearer_tier != tier and dearer_tier in costs and tier in costs and costs[tier]:
         ratio = costs[dearer_tier] / costs[tier]
         reasons.append(f"not {dearer_tier}: {ratio:.1f}x the cost for no needed gain")

@@ -514,8 +514,8 @@ def show_report(
         render.emit_lines(
             ["", "Budget burn (UTC):"]
             + [
-                f"- {b.budget.label}: {render.usd_amount(b.spent)} of "
-                f"{render.usd_amount(b.limit)} this {b.period} ({b.spent / b.limit:.0%})"
+                f"- {b.budget.label}: {_burn_spent(b)} of "
+                f"{render.usd_amount(b.limit)} this {b.period} ({_burn_share(b)})"
                 for b in budgets
             ]
         )
@@ -811,6 +811,7 @@ def _burn_json(burned: Sequence[Burn]) -> list[dict[str, Any]]:
             "period": b.period,
             "limit_usd": b.limit,
             "spent_usd": b.spent,
+            "unpriced_attempts": b.unpriced,
             "share": float(b.spent / b.limit),
             "action": b.budget.action,
         }
@@ -818,7 +819,21 @@ def _burn_json(burned: Sequence[Burn]) -> list[dict[str, Any]]:
     ]
 
 
+def _burn_spent(burn: Burn) -> str:
+    """Spend with '+?' where calls could not be priced: a floor, not the whole."""
+    return render.usd_amount(burn.spent) + ("+?" if burn.unpriced else "")
+
+
+def _burn_share(burn: Burn) -> str:
+    return f"{burn.spent / burn.limit:.0%}" + ("+?" if burn.unpriced else "")
+
+
 def show_budgets(burned: list[Burn], *, as_json: bool) -> None:
+    from tokenroute.budgets import unpriced_warning
+
+    for burn in burned:
+        if burn.maybe_over:
+            render.warn(unpriced_warning(burn))
     if as_json:
         render.emit_json({"budgets": _burn_json(burned)})
         return
@@ -829,9 +844,9 @@ def show_budgets(burned: list[Burn], *, as_json: bool) -> None:
         [
             b.budget.label,
             b.period,
-            render.usd_amount(b.spent),
+            _burn_spent(b),
             render.usd_amount(b.limit),
-            f"{b.spent / b.limit:.0%}",
+            _burn_share(b),
             b.budget.action,
         ]
         for b in burned

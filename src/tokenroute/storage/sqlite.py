@@ -171,9 +171,12 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: Claude Code calls are keyed by message id alone (gateways send no request id, and
     # older fork copies drop it); stored 'msg:req' keys lose the request id.
+    # Failed attempts indexed by type and tier: pick learns from them per task, not per try.
     """
     UPDATE OR IGNORE attempts SET source_key = substr(source_key, 1, instr(source_key, ':') - 1)
-    WHERE source = 'claude-code' AND source_key LIKE 'msg%:%'
+    WHERE source = 'claude-code' AND source_key LIKE 'msg%:%';
+    CREATE INDEX attempts_failed ON attempts (task_type, tier, task_id, status)
+        WHERE status != 'ok'
     """,
 )
 # Each task's totals and newest attempt, recomputed from its attempts ({which} picks them).
@@ -198,6 +201,24 @@ TASK_TOTALS = """
         WHERE newest = 1
     ) AS l ON l.task_id = s.task_id
     WHERE tasks.id = s.task_id
+"""
+# Per tier of a task type's failed attempts (the partial index attempts_failed): tasks with
+# an invalid answer there that did not end as a failure of that tier (so tasks_daily does not
+# count them already), tasks `run` ended as failures there on transport errors alone (which
+# tasks_daily counts, wrongly), and of the first kind those with no outcome yet.
+_FAILED_TASKS = """
+    SELECT f.tier,
+        COUNT(DISTINCT CASE WHEN f.status = 'invalid'
+            AND NOT (t.outcome = 'failure' AND t.last_tier IS f.tier) THEN f.task_id END),
+        COUNT(DISTINCT CASE WHEN t.outcome = 'failure' AND t.outcome_by = 'run'
+            AND t.last_tier IS f.tier AND NOT EXISTS (
+                SELECT 1 FROM attempts i WHERE i.task_id = f.task_id AND i.tier IS f.tier
+                    AND i.status = 'invalid') THEN f.task_id END),
+        COUNT(DISTINCT CASE WHEN f.status = 'invalid' AND t.outcome = 'unknown'
+            THEN f.task_id END)
+    FROM attempts f JOIN tasks t ON t.id = f.task_id
+    WHERE f.status != 'ok' AND f.task_type = ?
+    GROUP BY f.tier
 """
 # A task left with no attempts (its only call moved to another task) has no totals.
 EMPTIED_TASKS = """
@@ -469,52 +490,54 @@ class Ledger:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
 
-    def outcomes_by_tier(self, task_type: str) -> dict[str, tuple[int, int]]:
-        """Per tier, (successes, failures) for this task type, from the summaries.
+    def outcomes_by_tier(self, task_type: str) -> tuple[dict[str, tuple[int, int]], int]:
+        """Per tier, (successes, failures) in tasks of this type, and how many tasks that is.
 
-        Successes: tasks that tier finished successfully. Failures: the larger of the tasks
-        it finished as failures and its failed attempts (a failed try that was retried or
-        escalated is a failure of that tier too; a failed one-try task is counted once).
+        What says whether a tier can do the work: a finished task's outcome (counted for its
+        last tier), an invalid answer, and an escalation after one. The retries of a task are
+        one failure of that tier, not several; an HTTP error, a timeout or a rate limit says
+        nothing about the tier, so a task `run` gave up on for those alone is not counted.
         """
         wins: dict[str, int] = {}
-        lost_tasks: dict[str, int] = {}
+        lost: dict[str, int] = {}
         for tier, outcome, tasks in self.conn.execute(
             "SELECT tier, outcome, SUM(tasks) FROM tasks_daily "
             "WHERE task_type = ? AND outcome != 'unknown' GROUP BY 1, 2",
             (task_type,),
         ):
-            (wins if outcome == "success" else lost_tasks)[tier] = tasks
-        failed_tries = dict(
-            self.conn.execute(
-                "SELECT tier, SUM(attempts) FROM usage_daily "
-                "WHERE task_type = ? AND ok = 0 GROUP BY 1",
-                (task_type,),
-            ).fetchall()
-        )
-        tiers = set(wins) | set(lost_tasks) | set(failed_tries)
-        return {
-            t: (wins.get(t, 0), max(lost_tasks.get(t, 0), failed_tries.get(t, 0))) for t in tiers
-        }
+            (wins if outcome == "success" else lost)[tier] = tasks
+        finished = sum(wins.values()) + sum(lost.values())
+        unfinished_seen = 0
+        for tier, invalid_elsewhere, transport_only, invalid_open in self.conn.execute(
+            _FAILED_TASKS, (task_type,)
+        ):
+            lost[tier] = lost.get(tier, 0) + invalid_elsewhere - transport_only
+            finished -= transport_only
+            unfinished_seen += invalid_open
+        tiers = {t for t in set(wins) | set(lost) if wins.get(t, 0) + lost.get(t, 0) > 0}
+        return {t: (wins.get(t, 0), lost.get(t, 0)) for t in tiers}, finished + unfinished_seen
 
-    def spend_since(self, scope: str | None, value: str | None, day: str) -> int:
-        """Micro-dollars spent from `day` (YYYY-MM-DD, UTC) on: all, or one task type, project
-        or tag. The daily summary answers all but tags, which only the attempts know."""
+    def spend_since(self, scope: str | None, value: str | None, day: str) -> tuple[int, int]:
+        """Micro-dollars spent from `day` (YYYY-MM-DD, UTC) on, and the calls whose price is
+        unknown: all, or one task type, project or tag. The daily summary answers all but
+        tags, which only the attempts know."""
         if scope == "tag":
             sql = (
-                "SELECT SUM(a.cost_micros) FROM attempts a JOIN attempt_tags t "
-                "ON t.attempt_id = a.id WHERE t.tag = ? AND a.started_at >= ?"
+                "SELECT SUM(a.cost_micros), SUM(a.cost_micros IS NULL) FROM attempts a "
+                "JOIN attempt_tags t ON t.attempt_id = a.id WHERE t.tag = ? AND a.started_at >= ?"
             )
             row = self.conn.execute(sql, (value, day)).fetchone()
         elif scope in ("task_type", "project"):
             row = self.conn.execute(
-                f"SELECT SUM(cost_micros) FROM usage_daily WHERE day >= ? AND {scope} = ?",
+                "SELECT SUM(cost_micros), SUM(unpriced) FROM usage_daily "
+                f"WHERE day >= ? AND {scope} = ?",
                 (day, value),
             ).fetchone()
         else:
             row = self.conn.execute(
-                "SELECT SUM(cost_micros) FROM usage_daily WHERE day >= ?", (day,)
+                "SELECT SUM(cost_micros), SUM(unpriced) FROM usage_daily WHERE day >= ?", (day,)
             ).fetchone()
-        return row[0] or 0
+        return row[0] or 0, row[1] or 0
 
     def conversation(self, conversation_id: str) -> list[tuple[str, str]]:
         """The turns of a conversation, oldest first, as (role, content)."""
