@@ -81,10 +81,10 @@ def test_both_layouts_with_cached_input_read_per_provider(run, logs_db, isolated
 def test_only_new_rows_are_read_again(run, logs_db, isolated_home):
     run("import", "llm", "--path", str(logs_db))
     again = run("import", "llm", "--path", str(logs_db))
-    assert "0 lines read; added 0 attempts" in again.stderr
+    assert "0 rows read; added 0 attempts" in again.stderr
     add_response(logs_db, "01d", "gpt-4.1", 10, 1)
     out = run("import", "llm", "--path", str(logs_db))
-    assert "1 lines read; added 1 attempts" in out.stderr, out.stderr
+    assert "1 rows read; added 1 attempts" in out.stderr, out.stderr
     assert len(attempts(isolated_home)) == 4
 
 
@@ -108,3 +108,50 @@ def test_a_bad_row_is_named_and_the_rest_imported(run, logs_db, isolated_home):
 def test_a_missing_path(run, tmp_path):
     out = run("import", "llm", "--path", str(tmp_path / "nowhere.db"))
     assert_one_line_error(out, ExitCode.BAD_INPUT, "no such file")
+
+
+def test_a_layout_it_cannot_read_is_said_and_fails(run, tmp_path, isolated_home):
+    """A future llm that moves the counts: never '0 rows read' and success."""
+    future = tmp_path / "logs.db"
+    conn = sqlite3.connect(future)
+    conn.execute("CREATE TABLE turns (id TEXT PRIMARY KEY, model TEXT, usage_json TEXT)")
+    conn.execute("INSERT INTO turns VALUES ('01x', 'gpt-4.1', '{}')")
+    conn.commit()
+    conn.close()
+    out = run("import", "llm", "--path", str(future))
+    assert out.exit_code == ExitCode.BAD_INPUT
+    assert "its turns table has no datetime_utc, input_tokens, output_tokens column" in out.stderr
+    assert "1 rows rejected" in out.stderr  # the file itself: not a success over nothing
+
+
+def test_turns_of_llm_0_32_on_are_read_once_even_when_replaced(run, tmp_path, isolated_home):
+    db = tmp_path / "logs.db"
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "CREATE TABLE turns (id TEXT PRIMARY KEY, thread_id TEXT, model TEXT, "
+        "resolved_model TEXT, input_tokens INTEGER, output_tokens INTEGER, token_details TEXT, "
+        "duration_ms INTEGER, datetime_utc TEXT, response_json TEXT)"
+    )
+    row = (
+        "01t", "th1", "gpt-5-mini", None, 1000, 50,
+        json.dumps({"input_tokens_details": {"cached_tokens": 400, "cache_write_tokens": 100},
+                    "output_tokens_details": {"reasoning_tokens": 20}}),
+        900, "2026-11-20T10:00:00", None,
+    )  # fmt: skip
+    conn.execute("INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+    conn.commit()
+    assert run("import", "llm", "--path", str(db)).exit_code == 0
+    conn.execute("INSERT OR REPLACE INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+    conn.commit()  # llm rewrites a turn: a new rowid, the same call
+    conn.close()
+    again = run("import", "llm", "--path", str(db))
+    assert "added 0 attempts, 1 duplicates skipped" in again.stderr
+    got = (
+        sqlite3.connect(isolated_home / "ledger.db")
+        .execute(
+            "SELECT task_id, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, "
+            "reasoning_tokens FROM attempts"
+        )
+        .fetchall()
+    )
+    assert got == [("llm-th1", 500, 400, 100, 50, 20)]

@@ -109,3 +109,58 @@ def test_claude_code_gateway_responses_without_request_id_are_one_call_each(run,
         assert sorted(attempts_by_key(ledger, "claude-code")) == sorted(
             c["message_id"] for c in calls
         )
+
+
+BUCKETS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning")
+COLUMNS = (
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
+
+def buckets(row: dict) -> tuple[int, ...]:
+    return tuple(row[c] for c in COLUMNS)
+
+
+def expected(call: dict) -> tuple[int, ...]:
+    return tuple(call["expected"][b] for b in BUCKETS)
+
+
+def test_codex_every_response_once_with_every_bucket(run, tmp_path):
+    root = REAL / "codex" / "0.171.0"
+    truth = json.loads((root / "ground_truth.json").read_text())
+    ledger = tmp_path / "ledger.db"
+    sessions = root / "responses" / "sessions"
+    out = run("import", "codex", "--ledger", str(ledger), "--path", str(sessions))
+    assert out.exit_code == 0, out.stderr
+    stored = attempts_by_key(ledger, "codex")
+    # the rollouts hold no response id: each response is one token_count, in order
+    got = sorted(buckets(row) for row in stored.values())
+    assert got == sorted(expected(call) for call in truth["responses"])
+    assert {row["model"] for row in stored.values()} == {"gpt-5-codex"}
+    assert all(row["cost_micros"] is not None for row in stored.values())
+    again = run("import", "codex", "--ledger", str(ledger), "--path", str(sessions))
+    assert "added 0 attempts" in again.stderr  # a re-import adds nothing
+
+
+@pytest.mark.parametrize("version", ["0.31.1", "0.36", "0.31.1-then-0.36"])
+def test_llm_every_row_of_every_layout_with_every_bucket(run, tmp_path, version):
+    root = REAL / "llm" / version
+    truth = json.loads((root / "ground_truth.json").read_text())
+    ledger = tmp_path / "ledger.db"
+    out = run("import", "llm", "--ledger", str(ledger), "--path", str(root / "logs.db"))
+    assert out.exit_code == 0, out.stderr
+    assert " rows read" in out.stderr and " lines " not in out.stderr
+    stored = attempts_by_key(ledger, "llm")
+    calls = {f"llm-{c['logged_at']['id']}": c for c in truth["responses"]}
+    assert sorted(stored) == sorted(calls)
+    for key, call in calls.items():
+        assert buckets(stored[key]) == expected(call), (key, call["call"])
+        # llm logs its own alias (local-gpt-4.1-mini); the model that answered prices it
+        assert stored[key]["cost_micros"] is not None, (key, stored[key]["model"])
+    tables = {c["logged_at"]["table"] for c in truth["responses"]}
+    assert tables <= {"responses", "turns"} and ("turns" in tables) == (version != "0.31.1")

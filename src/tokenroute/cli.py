@@ -1583,7 +1583,13 @@ def _import_logs(
     finally:
         if store is not None:
             store.close()
-    views.show_import_summary(summary, [str(r) for r in roots], dry_run=dry_run, as_json=as_json)
+    views.show_import_summary(
+        summary,
+        [str(r) for r in roots],
+        dry_run=dry_run,
+        as_json=as_json,
+        unit="rows" if source == "llm" else "lines",
+    )
     if summary.rejected:  # the rest is in; the exit code says some lines were not
         raise typer.Exit(ExitCode.BAD_INPUT)
 

@@ -242,6 +242,8 @@ def price_call(call: Call, table: PriceTable, *, source: str, project: str | Non
     """Cost the call at the price in force when it was made; an unknown price stays unknown."""
     warnings = []
     model = table.find(call.model)
+    if model is None and call.model_answered:  # a client's own alias: what answered bills
+        model = table.find(call.model_answered)
     day: date = call.at.astimezone(UTC).date()
     cost_micros = revision = tier = None
     provider = call.provider

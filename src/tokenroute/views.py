@@ -877,8 +877,14 @@ def import_progress(files: int):
 
 
 def show_import_summary(
-    summary: ImportSummary, roots: list[str], *, dry_run: bool, as_json: bool
+    summary: ImportSummary,
+    roots: list[str],
+    *,
+    dry_run: bool,
+    as_json: bool,
+    unit: str = "lines",
 ) -> None:
+    """`unit`: what a file holds, "lines" of a log or "rows" of a database."""
     if as_json:
         render.emit_json({"import": {**summary._asdict(), "roots": roots, "dry_run": dry_run}})
         return
@@ -887,9 +893,9 @@ def show_import_summary(
         return
     verb = "would add" if dry_run else "added"
     render.say(
-        f"tokenroute: {summary.files:,} files ({summary.files_read:,} with new lines), "
-        f"{summary.lines:,} lines read; {verb} {summary.added:,} attempts, "
-        f"{summary.duplicates:,} duplicates skipped, {summary.rejected:,} lines rejected"
+        f"tokenroute: {summary.files:,} files ({summary.files_read:,} with new {unit}), "
+        f"{summary.lines:,} {unit} read; {verb} {summary.added:,} attempts, "
+        f"{summary.duplicates:,} duplicates skipped, {summary.rejected:,} {unit} rejected"
         + (
             f"; {summary.replaced:,} stored copies replaced by bigger ones"
             if summary.replaced

@@ -7,8 +7,11 @@ What the lines mean, and the traps:
   running total, and `info.last_token_usage`, the last turn's own counts. Codex emits the
   same total again without new usage: the session and the running total are the call's
   source key, so a repeat counts once, in this import and in any later one.
-- `input_tokens` includes `cached_input_tokens` (OpenAI's convention): the cached part is
-  split out. `output_tokens` includes `reasoning_output_tokens`.
+- `input_tokens` includes `cached_input_tokens` and (since 0.17x) `cache_write_input_tokens`
+  (OpenAI's convention): both are split out, as cache reads and cache writes.
+  `output_tokens` includes `reasoning_output_tokens`.
+- Newer rollouts also hold `token_usage_record` lines (the same usage with the response id)
+  and `world_state` or `thread_settings_applied` lines: the token_count stays the one read.
 - Without `last_token_usage` (older logs) a turn is the difference of two running totals.
 A read that starts part way into a file looks back for the model, folder and last total.
 """
@@ -30,7 +33,13 @@ from tokenroute.record import Call, CallError, logged_call
 
 SOURCE = "codex"
 UNKNOWN_MODEL = "codex-unknown-model"  # stored unpriced and named in the summary
-_COUNTS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
+_COUNTS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_input_tokens",
+    "output_tokens",
+    "reasoning_output_tokens",
+)
 
 
 def default_roots(environ: Mapping[str, str], home: Path) -> list[Path]:
@@ -153,10 +162,12 @@ def _counts(raw: Any, name: str) -> dict[str, int] | None:
 
 def _usage(turn: dict[str, int]) -> Usage:
     cached = min(turn["cached_input_tokens"], turn["input_tokens"])
+    written = min(turn["cache_write_input_tokens"], turn["input_tokens"] - cached)
     output = turn["output_tokens"]
     return Usage(
-        input=turn["input_tokens"] - cached,
+        input=turn["input_tokens"] - cached - written,
         cache_read=cached,
+        cache_write=written,
         output=output,
         reasoning=min(turn["reasoning_output_tokens"], output),
     )

@@ -1,14 +1,24 @@
-"""simonw/llm's `logs.db`: one row per prompt and response, with token counts since llm 0.19.
+"""simonw/llm's `logs.db`: one row per model call, with token counts since llm 0.19.
 
-Two layouts: the `responses` table (llm 0.5 on; `input_tokens`, `output_tokens` and a
-`token_details` JSON since 0.19) and the older `logs` table (no counts of its own: the usage
-block inside `response_json` is read when it is there). A row without any counts recorded no
-usage and is skipped. The response id is the call's key, the conversation its task.
+Three layouts, all read (a database upgraded from an older llm holds two of them):
+- `turns` (llm 0.32 on, migration m023): one row per call, `thread_id` its conversation,
+  `input_tokens`, `output_tokens`, `token_details` and `response_json`. Written with INSERT
+  OR REPLACE, so a row can come back under a higher rowid: its id keeps it counted once.
+- `responses` (llm 0.5 to 0.31; `input_tokens`, `output_tokens` and `token_details` since
+  0.19); llm 0.32 and later no longer write it.
+- `logs` (before 0.5): no counts of its own; the usage block in `response_json` is read.
+A row without any counts recorded no usage and is skipped. The response id is the call's key,
+the conversation its task. `model` is llm's own name for the model (often an alias of the
+user's, such as `local-gpt-4.1-mini`); the model that answered, from `response_json`, is
+kept beside it and prices the call when the alias is in no table.
 
-OpenAI models count cached input inside `input_tokens` (its `token_details` say how many
-were cached: split out); Anthropic's plugin counts them apart (`cache_read_input_tokens`).
-Reading is incremental: the largest rowid read is kept as the position, and an unchanged
-file (size and modification time) is not opened at all.
+What `token_details` holds depends on the API. Chat Completions: `prompt_tokens_details.
+cached_tokens` inside `input_tokens`. The Responses API: `input_tokens_details.cached_tokens`
+and `cache_write_tokens`, both inside `input_tokens`, and `output_tokens_details.
+reasoning_tokens`. Anthropic: `cache_read_input_tokens` and `cache_creation_input_tokens`
+apart from `input_tokens`, the writes split into 5-minute and 1-hour in `cache_creation`.
+Reading is incremental: the largest rowid read of each table is kept as the position, and an
+unchanged file (size and modification time) is not opened at all.
 """
 
 from __future__ import annotations
@@ -27,6 +37,12 @@ from tokenroute.record import Call, CallError, logged_call
 from tokenroute.usage_formats import UsageFormatError, parse_usage
 
 SOURCE = "llm"
+TURN_ROWS = 1 << 40  # a turn's row number is offset by this: where a rejected row was
+_NEEDED = {
+    "turns": {"id", "model", "input_tokens", "output_tokens", "datetime_utc"},
+    "responses": {"id", "model"},
+    "logs": {"id", "model"},
+}
 
 
 def default_path(environ: Mapping[str, str], home: Path) -> Path:
@@ -40,42 +56,73 @@ def default_path(environ: Mapping[str, str], home: Path) -> Path:
 
 
 def read_rows(path: Path, known: Position | None) -> Chunk:
-    """The rows added since `known` (all of them when the file is new to us)."""
+    """The rows added since `known` (all of them when the file is new to us).
+
+    The position's offset is the `responses` table's largest rowid, its head that of
+    `turns` ("turns:N")."""
     stat = path.stat()
     if known is not None and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
         return Chunk([], known)
+    after = (known.offset, _turns_read(known.head)) if known else (0, 0)
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            rows, last = _rows(conn, known.offset if known else 0)
+            rows, last = _rows(conn, *after)
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
         raise OSError(f"not an llm logs database ({exc})") from None
-    return Chunk(rows, Position(stat.st_size, stat.st_mtime_ns, last, ""))
+    return Chunk(rows, Position(stat.st_size, stat.st_mtime_ns, last[0], f"turns:{last[1]}"))
 
 
-def _rows(conn: sqlite3.Connection, after: int) -> tuple[list[tuple[int, Any]], int]:
+def _turns_read(head: str) -> int:
+    prefix, _, number = head.partition(":")
+    return int(number) if prefix == "turns" and number.isdigit() else 0
+
+
+def _rows(
+    conn: sqlite3.Connection, after: int, turns_after: int
+) -> tuple[list[tuple[int, Any]], tuple[int, int]]:
     conn.row_factory = sqlite3.Row
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not tables & {"responses", "logs"}:
-        raise sqlite3.DatabaseError("it has neither a responses nor a logs table")
+    if not tables & set(_NEEDED):
+        raise sqlite3.DatabaseError("it has none of llm's turns, responses or logs tables")
+    for table in sorted(tables & set(_NEEDED)):
+        columns = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        missing = sorted(_NEEDED[table] - columns)
+        if missing:  # a layout we cannot read: never report success over nothing
+            raise sqlite3.DatabaseError(
+                f"its {table} table has no {', '.join(missing)} column: a layout of llm this "
+                "tokenroute cannot read (upgrade tokenroute)"
+            )
     found: list[tuple[int, Any]] = []
     last = after
     if "responses" in tables:
-        highest = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM responses").fetchone()[0]
-        start = after if highest >= after else 0  # fewer rows than before: read them all
-        query = "SELECT rowid AS row_number, * FROM responses WHERE rowid > ?"
-        for row in conn.execute(query, (start,)):
-            found.append((row["row_number"], ("responses", dict(row))))
-        last = highest
+        last = _read_table(conn, "responses", after, found, 0)
+    turns_last = turns_after
+    if "turns" in tables:
+        turns_last = _read_table(conn, "turns", turns_after, found, TURN_ROWS)
     if "logs" in tables and not after:  # the old table no longer grows: read once
         for row in conn.execute("SELECT rowid AS row_number, * FROM logs"):
             found.append((-row["row_number"], ("logs", dict(row))))
-    return found, last
+    return found, (last, turns_last)
+
+
+def _read_table(
+    conn: sqlite3.Connection, table: str, after: int, found: list, numbered_from: int
+) -> int:
+    """Rows past `after` (all of them if the table shrank); its largest rowid."""
+    highest = conn.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0]
+    start = after if highest >= after else 0
+    query = f"SELECT rowid AS row_number, * FROM {table} WHERE rowid > ?"
+    for row in conn.execute(query, (start,)):
+        found.append((numbered_from + row["row_number"], (table, dict(row))))
+    return highest
 
 
 def locate(path: Path, at: int) -> str:
+    if at >= TURN_ROWS:
+        return f"{path}: turns row {at - TURN_ROWS}"
     return f"{path}: {'logs' if at < 0 else 'responses'} row {abs(at)}"
 
 
@@ -98,8 +145,9 @@ def _call(table: str, row: dict[str, Any], now: datetime) -> Call | None:
     if usage is None:
         return None
     model = row.get("resolved_model") or row.get("model")
-    conversation = row.get("conversation_id") or row.get("chat_id")
-    prefix = "llm" if table == "responses" else "llm-log"
+    conversation = row.get("thread_id") or row.get("conversation_id") or row.get("chat_id")
+    prefix = "llm-log" if table == "logs" else "llm"
+    answered = _answered_model(row)
     duration = row.get("duration_ms")
     return logged_call(
         model=model,
@@ -109,7 +157,17 @@ def _call(table: str, row: dict[str, Any], now: datetime) -> Call | None:
         task_id=f"{prefix}-{conversation}" if conversation else None,
         source_key=f"{prefix}-{row.get('id')}",
         latency_ms=duration if isinstance(duration, int) and duration >= 0 else None,
+        model_answered=answered,
     )
+
+
+def _answered_model(row: dict[str, Any]) -> str | None:
+    try:
+        body = _json(row.get("response_json"), "response_json") or {}
+    except CallError:
+        return None
+    model = body.get("model")
+    return model if isinstance(model, str) and model.strip() else None
 
 
 def _usage(row: dict[str, Any]) -> Usage | None:
@@ -128,18 +186,42 @@ def _usage(row: dict[str, Any]) -> Usage | None:
     for name, value in counts.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise CallError(f"{name} must be a whole number >= 0 (got {value!r})")
-    cached = _whole((details.get("prompt_tokens_details") or {}).get("cached_tokens"))
-    reasoning = _whole((details.get("completion_tokens_details") or {}).get("reasoning_tokens"))
+    chat_in, chat_out = (
+        _part(details, "prompt_tokens_details"),
+        _part(details, "completion_tokens_details"),
+    )
+    api_in, api_out = (
+        _part(details, "input_tokens_details"),
+        _part(details, "output_tokens_details"),
+    )
+    # OpenAI (Chat and Responses): cache reads and writes are inside input_tokens
+    cached = _whole(chat_in.get("cached_tokens")) + _whole(api_in.get("cached_tokens"))
+    written = _whole(api_in.get("cache_write_tokens"))
+    cached = min(cached, counts["input_tokens"])
+    written = min(written, counts["input_tokens"] - cached)
+    reasoning = _whole(chat_out.get("reasoning_tokens")) + _whole(api_out.get("reasoning_tokens"))
+    # Anthropic: apart from input_tokens; the writes split by how long they are kept
     cache_read = _whole(details.get("cache_read_input_tokens"))
-    cache_write = _whole(details.get("cache_creation_input_tokens"))
-    cached = min(cached, counts["input_tokens"])  # OpenAI: inside input_tokens
+    split = _part(details, "cache_creation")
+    write_5m, write_1h = (
+        _whole(split.get("ephemeral_5m_input_tokens")),
+        _whole(split.get("ephemeral_1h_input_tokens")),
+    )
+    if not (write_5m or write_1h):
+        write_5m = _whole(details.get("cache_creation_input_tokens"))
     return Usage(
-        input=counts["input_tokens"] - cached,
-        cache_read=cached + cache_read,  # Anthropic: apart from input_tokens
-        cache_write=cache_write,
+        input=counts["input_tokens"] - cached - written,
+        cache_read=cached + cache_read,
+        cache_write=written + write_5m,
+        cache_write_1h=write_1h,
         output=counts["output_tokens"],
         reasoning=min(reasoning, counts["output_tokens"]),
     )
+
+
+def _part(details: dict[str, Any], name: str) -> dict[str, Any]:
+    value = details.get(name)
+    return value if isinstance(value, dict) else {}
 
 
 def _json(value: Any, name: str) -> dict[str, Any] | None:
