@@ -78,6 +78,7 @@ def test_seed_prices_are_in_force_in_april_2026(table, model, input_rate, output
     assert period.rates.output == Decimal(output_rate)
 
 
+@pytest.mark.freshness
 def test_the_shipped_prices_are_not_stale(table):
     """The one test that reads the real date: it fails once the shipped prices in use are
     older than the staleness threshold, which is when they must be checked again."""
