@@ -106,3 +106,31 @@ def test_reprice_without_a_ledger_or_with_a_bad_date(run):
     assert_one_line_error(run("prices", "reprice"), ExitCode.NOT_FOUND, "no ledger at")
     out = run("prices", "reprice", "--since", "2026-02-30")
     assert_one_line_error(out, ExitCode.USAGE, "--since must be a date")
+
+
+def test_an_alias_is_priced_by_the_model_that_answered_and_odd_rows_are_left(run, isolated_home):
+    line = {"model": "my-alias", "model_answered": "acme-9-latest", "input_tokens": 1000000,
+            "output_tokens": 0, "timestamp": "2026-11-10T10:00:00Z"}  # fmt: skip
+    assert run("record", input=json.dumps(line)).exit_code == 0
+    record(run, "acme-9", "2026-11-11T10:00:00Z")
+    conn = sqlite3.connect(isolated_home / "ledger.db")
+    conn.execute("UPDATE attempts SET started_at = '11/11/2026' WHERE id = 2")  # not ours
+    conn.commit()
+    conn.close()
+    report = run("report")
+    assert "not in the price table" in report.stderr
+    write(isolated_home / "prices" / "acme.yaml", ACME)
+    warned = run("report").stderr
+    assert "my-alias not in the price table" in warned and "acme-9" not in warned
+    out = run("prices", "reprice")
+    assert out.exit_code == 0, out.stderr
+    assert out.stdout.startswith("priced 1 of 2 attempt(s)")
+    assert "1 attempt(s) left unknown: their time cannot be read" in out.stderr
+    assert sorted(row[2] or 0 for row in costs(isolated_home)) == [0, 1_000_000]
+
+
+def test_the_warning_says_reprice_alone_when_every_model_is_known_now(run, isolated_home):
+    record(run, "acme-9", "2026-11-10T10:00:00Z")
+    write(isolated_home / "prices" / "acme.yaml", ACME)
+    warned = run("report").stderr
+    assert "acme-9 now in the price table; run 'tokenroute prices reprice'" in warned

@@ -217,3 +217,20 @@ def test_learning_counts_tasks_not_retries_and_ignores_transport_errors(tmp_path
     by_tier, tasks = ledger.outcomes_by_tier("test")
     assert by_tier == {"small": (1, 3), "mid": (1, 0)}
     assert tasks == 4  # t-a is in both tiers' records but is one task; t-c is not evidence
+
+
+def test_recorded_errors_say_nothing_and_each_task_counts_once(tmp_path):
+    ledger = open_ledger(tmp_path / "ledger.db")
+    for n in range(5):  # calls recorded as timeouts: one-call tasks ended as failures
+        a, t = attempt(f"t-{n}", tier="small", status="error", error_kind="timeout")
+        ledger.add_attempts(
+            [(a._replace(task_type="extract"), t._replace(outcome="failure", outcome_by="record"))]
+        )
+    rows = []
+    for n, tier in enumerate(("small", "mid", "frontier")):  # one task, invalid on three tiers
+        a, t = attempt("t-open", tier=tier, status="invalid", error_kind="schema")
+        rows.append((a._replace(task_type="extract", started_at=f"2026-11-02T10:00:0{n}.000Z"), t))
+    ledger.add_attempts(rows)
+    by_tier, tasks = ledger.outcomes_by_tier("extract")
+    assert by_tier == {"small": (0, 1), "mid": (0, 1), "frontier": (0, 1)}
+    assert tasks == 1

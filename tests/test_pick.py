@@ -132,7 +132,7 @@ def test_failures_keep_the_dearer_tier(run):
             "input_tokens": 8000,
             "output_tokens": 2500,
             "task_type": "test",
-            "status": "error" if i % 2 else "ok",
+            "status": "invalid" if i % 2 else "ok",  # half the answers unusable
         }
         for i in range(30)
     ]

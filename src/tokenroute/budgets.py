@@ -161,7 +161,7 @@ def unpriced_warning(burn: Burn) -> str:
     return (
         f"budget {burn.budget.label}: ${burn.spent:.2f}+? of ${burn.limit} this {burn.period}: "
         f"{burn.unpriced:,} call(s) have no known price, so the limit may already be passed "
-        "(add their prices, then 'tokenroute prices reprice')"
+        "(add any missing prices, then run 'tokenroute prices reprice')"
     )
 
 

@@ -1376,7 +1376,10 @@ def doctor(
         stored = {}
     found += checks.key_checks(specs, os.environ, stored)
     try:
-        found.append(checks.price_check(load_table().checked, today(), STALE_AFTER_DAYS))
+        table, day = load_table(), today()
+        oldest = table.oldest_check(day)
+        checked = oldest[0] if oldest is not None else table.checked
+        found.append(checks.price_check(checked, day, STALE_AFTER_DAYS))
     except TokenrouteError as exc:
         found.append(checks.Check("prices", "table", "fail", exc.message))
     found.append(_ledger_check(ledger_path(ledger)))

@@ -110,9 +110,12 @@ def load_table() -> PriceTable:
     age = (day - checked).days
     if age > pricing.STALE_AFTER_DAYS:
         which = f" (that of {model.id})" if model is not None else ""
+        fix = "update tokenroute or run 'tokenroute prices import'"
+        if model is not None and not model.source.startswith(str(shipped_tables())):
+            fix = f"check it and update 'checked' in {model.source}"  # the user's own table
         render.warn(
             f"the oldest price in use{which} was last checked on {checked} ({age} days ago); "
-            "prices may have changed: update tokenroute or run 'tokenroute prices import'"
+            f"prices may have changed: {fix}"
         )
     return table
 

@@ -46,7 +46,9 @@ def price_check(checked: date, today: date, stale_after: int) -> Check:
             f"last checked {checked} ({age} days ago): upgrade tokenroute or "
             "'tokenroute prices import' a fresh LiteLLM file",
         )
-    return Check("prices", "table", "ok", f"checked {checked} ({age} days ago)")
+    if age < 0:
+        return Check("prices", "table", "warn", f"checked {checked}: a day after today")
+    return Check("prices", "table", "ok", f"oldest price in use checked {checked} ({age} days ago)")
 
 
 def endpoint_checks(names: list[str], probe: Callable[[str], str | None]) -> list[Check]:

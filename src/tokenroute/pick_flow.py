@@ -27,7 +27,7 @@ from tokenroute.router import (
     recommend,
     tier_costs,
 )
-from tokenroute.taxonomy import TASK_TYPES
+from tokenroute.taxonomy import TASK_TYPES, TIERS
 
 __all__ = ["Answers", "PickFlow", "PickResult", "read_description"]
 
@@ -221,7 +221,8 @@ class PickFlow:
             found = {}
             for name in task_types:
                 by_tier, tasks = ledger.outcomes_by_tier(name)
-                found[name] = ({t: TierRecord(*r) for t, r in by_tier.items()}, tasks)
+                known = {t: TierRecord(*r) for t, r in by_tier.items() if t in TIERS}
+                found[name] = (known, tasks)
             return found
         finally:
             ledger.close()

@@ -130,6 +130,7 @@ class Report(NamedTuple):
     unpriced_models: Sequence[str] = ()
     conversations: Sequence[HistoryTax] = ()
     price_notes: Sequence[PriceNote] = ()
+    repriceable_models: Sequence[str] = ()  # unpriced, but in the table now: reprice them
 
 
 def combine(
@@ -366,7 +367,8 @@ def build_report(reader, table: PriceTable, by: Sequence[str], where) -> Report:
         total=total,
         daily=reader.daily_spend(where),
         diagnostics=diagnose(by_type, reader.context_repeats(where), reader.tier_outcomes(where)),
-        unpriced_models=reader.unpriced_models(where),
+        unpriced_models=(unpriced := reader.unpriced_models(where)),
+        repriceable_models=[name for name in unpriced if table.find(name) is not None],
         conversations=reader.history_tax(where),
         price_notes=price_notes(reader.priced_model_days(where), table),
     )

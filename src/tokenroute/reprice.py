@@ -4,7 +4,7 @@ price in force on its own day, once their model is in the table. Nothing priced 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -21,6 +21,7 @@ class RepriceResult(NamedTuple):
     by_model: dict[str, int]  # priced attempts per model id
     still_unknown: dict[str, int]  # per name: models still not in the price table
     dry_run: bool
+    unreadable: int = 0  # rows whose time cannot be read: left unknown
 
 
 def reprice(ledger: Any, table: PriceTable, since: str | None, *, dry_run: bool) -> RepriceResult:
@@ -28,10 +29,16 @@ def reprice(ledger: Any, table: PriceTable, since: str | None, *, dry_run: bool)
     from tokenroute.storage.repricing import NewPrice
 
     unpriced = ledger.unpriced_attempts(since)
-    prices, by_model, unknown = [], Counter(), Counter()
+    prices, by_model, unknown, unreadable = [], Counter(), Counter(), 0
     for row in unpriced:
+        day = _day(row.started_at)
+        if day is None:
+            unreadable += 1
+            continue
         model = table.find(row.model)
-        period = None if model is None else table.period_of(model, _day(row.started_at))
+        if model is None and row.model_answered:  # a client's alias: what answered bills
+            model = table.find(row.model_answered)
+        period = None if model is None else table.period_of(model, day)
         if model is None or period is None:
             unknown[row.model] += 1
             continue
@@ -42,8 +49,14 @@ def reprice(ledger: Any, table: PriceTable, since: str | None, *, dry_run: bool)
         by_model[model.id] += 1
     priced = len(prices) if dry_run else ledger.set_prices(prices) if prices else 0
     added = sum((Decimal(p.cost_micros) for p in prices), Decimal(0)) / MICROS
-    return RepriceResult(len(unpriced), priced, added, dict(by_model), dict(unknown), dry_run)
+    return RepriceResult(
+        len(unpriced), priced, added, dict(by_model), dict(unknown), dry_run, unreadable
+    )
 
 
-def _day(stamp: str):
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC).date()
+def _day(stamp: str) -> date | None:
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).date()

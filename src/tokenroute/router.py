@@ -7,6 +7,7 @@ compared per *successful* task, counting the escalation a cheap failure costs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
@@ -385,6 +386,13 @@ def recommend(
     )
 
 
+def _share(rate: float, target: float) -> str:
+    """A percentage that never rounds across the target: 89.7% against 90% is 89%."""
+    percent = rate * 100
+    shown = math.floor(percent) if rate < target else round(percent)
+    return f"{shown}%"
+
+
 def _cheaper_alternatives(
     best: Estimate, alternatives: Sequence[Estimate], task_type: str | None, configured: set[str]
 ) -> list[str]:
@@ -416,11 +424,16 @@ def _neighbours(
     if cheaper != tier:
         done = record.get(cheaper)
         if done and done.successes + done.failures:
-            rate = done.successes / (done.successes + done.failures)
-            why = f"it finished {rate:.0%} of {done.successes + done.failures} such tasks"
+            # the belief the decision used (the policy's prior and the record), not the raw rate
+            a, b = posteriors(policy_tier, record, [cheaper], policy)[cheaper]
+            rate = a / (a + b)
+            why = (
+                f"it finished {done.successes} of {done.successes + done.failures} such tasks "
+                f"(believed {_share(rate, quality_target)})"
+            )
         else:
             rate = prior_success(cheaper, policy_tier)
-            why = f"the policy expects it to finish about {rate:.0%} of them"
+            why = f"the policy expects it to finish about {_share(rate, quality_target)} of them"
         saving = ""
         if cheaper in costs and tier in costs and costs[tier]:
             saving = f" (it would cost {costs[cheaper] / costs[tier]:.0%} as much)"

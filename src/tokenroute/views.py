@@ -401,10 +401,17 @@ REPORT_METRICS = (
 )
 
 
-def unpriced_warning(attempts: int, models: Sequence[str]) -> str:
-    """What is missing and the two steps that fix it: a price, then `prices reprice`."""
+def unpriced_warning(attempts: int, models: Sequence[str], known: Sequence[str] = ()) -> str:
+    """What is missing and the steps that fix it: a price where there is none, then
+    `prices reprice` (alone, when every model is in the table by now)."""
+    missing = [m for m in models if m not in known]
+    if not missing:
+        return (
+            f"{attempts:,} attempt(s) are not in the spend yet: {', '.join(models)} "
+            "now in the price table; run 'tokenroute prices reprice'"
+        )
     return (
-        f"{attempts:,} attempt(s) are not in the spend: {', '.join(models)} not in the price "
+        f"{attempts:,} attempt(s) are not in the spend: {', '.join(missing)} not in the price "
         "table; add their prices ('tokenroute prices import FILE', or a YAML table in your "
         "price folder), then run 'tokenroute prices reprice'"
     )
@@ -461,7 +468,11 @@ def show_report(
     result = result or Report(groups=[], total=empty_group())
     window = {"start": where.start, "end": where.end}
     if result.unpriced_models and not as_json:
-        render.warn(unpriced_warning(result.total.unpriced_attempts, result.unpriced_models))
+        render.warn(
+            unpriced_warning(
+                result.total.unpriced_attempts, result.unpriced_models, result.repriceable_models
+            )
+        )
     if as_json:
         render.emit_json(
             {
@@ -922,6 +933,8 @@ def show_reprice(result: RepriceResult, *, as_json: bool) -> None:
         line += f", adding {render.usd_amount(result.added)} to the spend"
         line += " (" + ", ".join(f"{m} {n:,}" for m, n in sorted(result.by_model.items())) + ")"
     render.emit_lines([line])
+    if result.unreadable:
+        render.warn(f"{result.unreadable:,} attempt(s) left unknown: their time cannot be read")
     if result.still_unknown:
         names = ", ".join(f"{m} ({n:,})" for m, n in sorted(result.still_unknown.items()))
         render.warn(

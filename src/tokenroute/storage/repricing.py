@@ -19,6 +19,7 @@ class Unpriced(NamedTuple):
     model: str
     usage: Usage
     batch: bool
+    model_answered: str | None = None
 
 
 class NewPrice(NamedTuple):
@@ -36,13 +37,18 @@ class NewPrice(NamedTuple):
 def unpriced_attempts(conn: sqlite3.Connection, since: str | None) -> list[Unpriced]:
     rows = conn.execute(
         "SELECT id, started_at, model, input_tokens, cache_read_tokens, cache_write_tokens, "
-        "cache_write_1h_tokens, output_tokens, reasoning_tokens, batch FROM attempts "
-        "WHERE cost_micros IS NULL AND started_at >= ? ORDER BY id",
+        "cache_write_1h_tokens, output_tokens, reasoning_tokens, batch, model_answered "
+        "FROM attempts WHERE cost_micros IS NULL AND started_at >= ? ORDER BY id",
         (since or "",),
     )
-    return [
-        Unpriced(row[0], row[1], row[2], Usage(*row[3:9]), bool(row[9])) for row in rows.fetchall()
-    ]
+    found = []
+    for row in rows.fetchall():
+        try:
+            usage = Usage(*row[3:9])
+        except (TypeError, ValueError):
+            continue  # a row no tokenroute wrote: left as it is
+        found.append(Unpriced(row[0], row[1], row[2], usage, bool(row[9]), row[10]))
+    return found
 
 
 def set_prices(conn: sqlite3.Connection, prices: Sequence[NewPrice]) -> int:

@@ -204,21 +204,24 @@ TASK_TOTALS = """
 """
 # Per tier of a task type's failed attempts (the partial index attempts_failed): tasks with
 # an invalid answer there that did not end as a failure of that tier (so tasks_daily does not
-# count them already), tasks `run` ended as failures there on transport errors alone (which
-# tasks_daily counts, wrongly), and of the first kind those with no outcome yet.
+# count them already), and tasks that ended as failures there on errors alone (no answer came
+# back: transport errors, which tasks_daily counts, wrongly), unless the user said so.
 _FAILED_TASKS = """
     SELECT f.tier,
         COUNT(DISTINCT CASE WHEN f.status = 'invalid'
             AND NOT (t.outcome = 'failure' AND t.last_tier IS f.tier) THEN f.task_id END),
-        COUNT(DISTINCT CASE WHEN t.outcome = 'failure' AND t.outcome_by = 'run'
+        COUNT(DISTINCT CASE WHEN t.outcome = 'failure' AND t.outcome_by IS NOT 'user'
             AND t.last_tier IS f.tier AND NOT EXISTS (
                 SELECT 1 FROM attempts i WHERE i.task_id = f.task_id AND i.tier IS f.tier
-                    AND i.status = 'invalid') THEN f.task_id END),
-        COUNT(DISTINCT CASE WHEN f.status = 'invalid' AND t.outcome = 'unknown'
-            THEN f.task_id END)
+                    AND i.status IN ('ok', 'invalid')) THEN f.task_id END)
     FROM attempts f JOIN tasks t ON t.id = f.task_id
     WHERE f.status != 'ok' AND f.task_type = ?
     GROUP BY f.tier
+"""
+# Tasks of a type with an invalid answer and no outcome yet: evidence, each task once.
+_OPEN_INVALID_TASKS = """
+    SELECT COUNT(DISTINCT f.task_id) FROM attempts f JOIN tasks t ON t.id = f.task_id
+    WHERE f.status != 'ok' AND f.status = 'invalid' AND f.task_type = ? AND t.outcome = 'unknown'
 """
 # A task left with no attempts (its only call moved to another task) has no totals.
 EMPTIED_TASKS = """
@@ -507,15 +510,14 @@ class Ledger:
         ):
             (wins if outcome == "success" else lost)[tier] = tasks
         finished = sum(wins.values()) + sum(lost.values())
-        unfinished_seen = 0
-        for tier, invalid_elsewhere, transport_only, invalid_open in self.conn.execute(
+        for tier, invalid_elsewhere, transport_only in self.conn.execute(
             _FAILED_TASKS, (task_type,)
         ):
             lost[tier] = lost.get(tier, 0) + invalid_elsewhere - transport_only
             finished -= transport_only
-            unfinished_seen += invalid_open
-        tiers = {t for t in set(wins) | set(lost) if wins.get(t, 0) + lost.get(t, 0) > 0}
-        return {t: (wins.get(t, 0), lost.get(t, 0)) for t in tiers}, finished + unfinished_seen
+        unfinished = self.conn.execute(_OPEN_INVALID_TASKS, (task_type,)).fetchone()[0]
+        tiers = {t for t in set(wins) | set(lost) if t and wins.get(t, 0) + lost.get(t, 0) > 0}
+        return {t: (wins.get(t, 0), lost.get(t, 0)) for t in tiers}, finished + unfinished
 
     def spend_since(self, scope: str | None, value: str | None, day: str) -> tuple[int, int]:
         """Micro-dollars spent from `day` (YYYY-MM-DD, UTC) on, and the calls whose price is
