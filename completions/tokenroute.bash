@@ -17,6 +17,7 @@ _tokenroute() {
         "pick:--input-tokens") values="" ;;
         "pick:--output-tokens") values="" ;;
         "pick:--quality-target") values="" ;;
+        "pick:--task-type") values="" ;;
         "pick:--ledger") values="" ;;
         "run:--model"|"run:-m") values="" ;;
         "run:--system"|"run:-s") values="" ;;
@@ -112,7 +113,7 @@ _tokenroute() {
     fi
     case "$cmdpath" in
         "") opts="--version --debug --help -h"; words="pick run prices estimate record task mark report log import budget keys config doctor paths completions" ;;
-        "pick") opts="--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --ledger --json --help -h"; words="" ;;
+        "pick") opts="--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --task-type --ledger --json --help -h"; words="" ;;
         "run") opts="--model -m --system -s --task --tier --escalate --local --retries --timeout --expect --schema --max-cost --max-tokens --cache --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h"; words="" ;;
         "prices") opts="--provider --tier --at --json --help -h"; words="show check import reprice" ;;
         "prices show") opts="--json --help -h"; words="" ;;

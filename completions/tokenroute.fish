@@ -42,6 +42,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l local -l no-loc
 complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l no-explore -d 'Never try a cheaper tier to learn'
 complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l no-log -d 'Do not start a task in the ledger'
 complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l explain-policy -d 'Show the policy and what the ledger taught it'
+complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l task-type -r -d 'The task type, when you know it'
 complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
 complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l json -d 'Print JSON (a stable, versioned shape)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "pick"' -l help -s h -d 'Show the help and exit'

@@ -453,6 +453,10 @@ def pick(
         bool,
         typer.Option("--explain-policy", help="Show the policy and what the ledger taught it."),
     ] = False,
+    task_type: Annotated[
+        str | None,
+        typer.Option("--task-type", metavar="TYPE", help="The task type, when you know it."),
+    ] = None,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -479,6 +483,7 @@ def pick(
             no_explore=no_explore,
             no_log=no_log,
             explain_policy=explain_policy,
+            task_type=task_type,
             ledger=ledger,
             as_json=as_json,
         )

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from tokenroute.cli_common import ask_yes_no, ledger_path, load_table, now, today
 from tokenroute.errors import UsageError
+from tokenroute.taxonomy import TASK_TYPES
 
 
 class PickOptions(NamedTuple):
@@ -30,6 +31,7 @@ class PickOptions(NamedTuple):
     no_explore: bool = False
     no_log: bool = False
     explain_policy: bool = False
+    task_type: str | None = None
     ledger: Path | None = None
     as_json: bool = False
 
@@ -46,6 +48,10 @@ def pick(options: PickOptions) -> None:
     target = options.quality_target
     if target is not None and not 0 < target <= 1:
         raise UsageError(f"--quality-target must be in (0, 1], e.g. 0.9 (got {target})")
+    if options.task_type is not None and options.task_type not in TASK_TYPES:
+        raise UsageError(
+            f"--task-type must be one of {', '.join(TASK_TYPES)} (got '{options.task_type}')"
+        )
     flow = pick_flow.PickFlow(
         table=load_table(),
         ledger_path=ledger_path(options.ledger),
@@ -72,5 +78,6 @@ def pick(options: PickOptions) -> None:
         local=options.local,
         explore=not options.no_explore,
         log=not options.no_log,
+        task_type=options.task_type,
     )
     views.show_pick(result, as_json=options.as_json)

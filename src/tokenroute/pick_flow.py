@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
-from tokenroute.classifier import NaiveBayes, classify, trained_model
+from tokenroute.classifier import Classification, LinearModel, classify, trained_model
 from tokenroute.errors import BadInputError, UsageError
 from tokenroute.inputs import read_text
 from tokenroute.models import Task, Usage
@@ -27,7 +27,7 @@ from tokenroute.router import (
     recommend,
     tier_costs,
 )
-from tokenroute.taxonomy import TASK_TYPES, TIERS
+from tokenroute.taxonomy import GIVEN, TASK_TYPES, TIERS
 
 __all__ = ["Answers", "PickFlow", "PickResult", "read_description"]
 
@@ -105,6 +105,7 @@ class PickFlow:
         local: bool = False,
         explore: bool = True,
         log: bool = True,
+        task_type: str | None = None,
     ) -> PickResult:
         notes: list[str] = []
         answered = any(a is not None for a in answers)
@@ -116,7 +117,9 @@ class PickFlow:
                 )
             answers = self._ask(ask)
         classification = None
-        if text is not None:
+        if task_type is not None:  # the user knows: nothing to guess, nothing to ask
+            classification = Classification(task_type, 1.0, task_type, (GIVEN,))
+        elif text is not None:
             classification = classify(text, self._model(), self.policy)
             if classification.truncated:
                 notes.append(f"read {len(text):,} characters; classified on the first 20,000")
@@ -183,7 +186,7 @@ class PickFlow:
 
     # ------------------------------------------------------------ helpers
 
-    def _model(self) -> NaiveBayes:
+    def _model(self) -> LinearModel:
         return trained_model(self.cache)
 
     def _ask(self, ask: Callable[[str], bool]) -> Answers:

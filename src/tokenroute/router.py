@@ -17,7 +17,7 @@ from tokenroute.cost import cost_at_rates
 from tokenroute.models import Model, Usage
 from tokenroute.policy import Policy
 from tokenroute.pricing import PriceTable
-from tokenroute.taxonomy import TIERS
+from tokenroute.taxonomy import GIVEN, TIERS
 
 if TYPE_CHECKING:  # run imports the router without the classifier
     from tokenroute.classifier import Classification
@@ -68,11 +68,24 @@ def dearer(a: str, b: str) -> str:
     return a if TIERS.index(a) >= TIERS.index(b) else b
 
 
+def _has_words(text: str, phrase: str) -> bool:
+    """The phrase as whole words: 'quick' is not in 'Quickgrow'."""
+    start = text.find(phrase)
+    while start != -1:
+        end = start + len(phrase)
+        before = start == 0 or not text[start - 1].isalnum()
+        after = end == len(text) or not text[end].isalnum()
+        if before and after:
+            return True
+        start = text.find(phrase, start + 1)
+    return False
+
+
 def word_moves(text: str, policy: Policy) -> tuple[int, list[str]]:
     """One tier down for 'quick'-like words, one up for 'production incident'-like ones."""
     lowered = text.lower()
-    down = [w for w in policy.down_words if w in lowered]
-    up = [w for w in policy.up_words if w in lowered]
+    down = [w for w in policy.down_words if _has_words(lowered, w)]
+    up = [w for w in policy.up_words if _has_words(lowered, w)]
     if up and not down:
         return 1, up
     if down and not up:
@@ -96,11 +109,17 @@ def start_tier(
     else:
         rule = policy.types[classification.task_type]
         tier = rule.tier
-        evidence = ", ".join(f"'{s}'" for s in classification.signals) or "its overall wording"
-        reasons.append(
-            f"type {classification.task_type} ({rule.says}) from {evidence}, "
-            f"{classification.confidence:.0%} sure; the policy gives it {tier}"
-        )
+        if classification.signals == (GIVEN,):
+            reasons.append(
+                f"type {classification.task_type} ({rule.says}) as given with --task-type; "
+                f"the policy gives it {tier}"
+            )
+        else:
+            evidence = ", ".join(f"'{s}'" for s in classification.signals) or "its overall wording"
+            reasons.append(
+                f"type {classification.task_type} ({rule.says}) from {evidence}, "
+                f"{classification.confidence:.0%} sure; the policy gives it {tier}"
+            )
         if classification.confidence < CONFIDENT and not interactive:
             other = policy.types[classification.runner_up].tier
             safer = dearer(tier, other)

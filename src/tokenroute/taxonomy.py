@@ -20,3 +20,5 @@ TASK_TYPES: tuple[str, ...] = (
     "brainstorm",
     "qa",
 )
+# A classification's only signal when the user named the type (`pick --task-type`).
+GIVEN = "--task-type"

@@ -1,0 +1,165 @@
+"""pick's shipped classifier: the artefact, what it decides on text users type, and its reasons."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, assert_one_line_error
+
+from tokenroute.classifier import MODEL_FILE, classify, model_inputs, trained_model
+from tokenroute.errors import ExitCode
+from tokenroute.policy import load_policy
+from tokenroute.taxonomy import TASK_TYPES
+
+SHARED = ROOT.parent / "shared" / "data" / "tasks" / "tasks_real.jsonl"
+OWN = (ROOT / "src" / "tokenroute" / "data" / "tasks.jsonl", ROOT / "bench" / "pick_holdout.jsonl")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return trained_model(None)
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return load_policy()
+
+
+def pick_json(run, *args: str) -> dict:
+    out = run("pick", *args, "--json", "--no-log")
+    assert out.exit_code == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_the_artefact_is_small_complete_and_calibrated_upwards(model):
+    assert MODEL_FILE.stat().st_size < 1_000_000
+    assert sorted(model.classes) == sorted(TASK_TYPES)
+    xs, ys = zip(*model.calibration, strict=True)
+    assert list(xs) == sorted(xs) and list(ys) == sorted(ys)  # surer never means less right
+    assert model.calibrated(0.0) <= model.calibrated(0.5) <= model.calibrated(1.0) <= 1
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared is not beside this clone")
+def test_the_artefact_is_built_from_the_files_here():
+    """bench/train_pick.py records its inputs' hashes: rebuild when one changes."""
+    shipped = json.loads(gzip.decompress(MODEL_FILE.read_bytes()))
+    units = ROOT / "bench" / "pick_checkset_units.txt"
+    assert shipped["inputs"] == model_inputs(SHARED, units, OWN), (
+        "stale: run python bench/train_pick.py"
+    )
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared is not beside this clone")
+def test_no_check_set_source_is_trained_on():
+    """The check set's rows belong to its hold-out units, which training leaves out."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_pick", ROOT / "bench" / "train_pick.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    units = set((ROOT / "bench" / "pick_checkset_units.txt").read_text().split())
+    checked = [json.loads(line) for line in (ROOT / "bench" / "pick_checkset.jsonl").open()]
+    assert all(train.unit_of(item["source"], units) in units for item in checked)
+    trained_texts = {text for text, *_ in train.training_rows(units)}
+    real = {json.loads(line)["source"]: json.loads(line) for line in SHARED.open()}
+    leaked = [
+        i["source"]
+        for i in checked
+        if (real[i["source"]].get("text_unprefixed") or real[i["source"]]["text"]) in trained_texts
+    ]
+    assert leaked == []
+
+
+# Requests as users type them, one or two per type, with the tier the rubric gives them.
+USER_REQUESTS = [
+    ("Design the architecture for a multi-region event ingestion platform", "frontier"),
+    (
+        "Review our use of an AGPL library: does it oblige us to publish our source code?",
+        "frontier",
+    ),
+    ("Synthesise the findings of these twelve customer interviews into themes", "frontier"),
+    ("Implement a function that parses ISO 8601 durations and returns seconds", "mid"),
+    ("Refactor the payment module to use dependency injection, no behaviour change", "mid"),
+    ("The login page crashes with a null pointer exception after the last deploy", "mid"),
+    ("Review this pull request and point out bugs and style problems", "mid"),
+    ("Write unit tests for the date parsing helpers", "small"),
+    ("Extract the invoice number, date and total from this email", "small"),
+    ("Summarize this changelog in three bullet points", "small"),
+    ("Translate the README into German", "small"),
+    ("Convert these references to APA citation style", "economy"),
+    ("Brainstorm ten names for a note-taking app", "economy"),
+    ("What is the default port of PostgreSQL?", "economy"),
+]
+
+
+@pytest.mark.parametrize(("text", "tier"), USER_REQUESTS)
+def test_user_requests_get_their_tier(run, text, tier):
+    assert pick_json(run, text)["tier"] == tier
+
+
+def test_frontier_work_is_never_sent_below_mid(run):
+    for text, tier in USER_REQUESTS:
+        if tier == "frontier":
+            assert pick_json(run, text)["tier"] in ("mid", "frontier"), text
+
+
+def test_reasons_name_real_words_never_fillers(model, policy):
+    found = classify(
+        "Is it better to use a or b, or to be done with it from a list?", model, policy
+    )
+    assert all(s not in ("or", "to be", "from a", "a", "to") for s in found.signals)
+    found = classify("Translate the README into German", model, policy)
+    assert found.task_type == "translate" and "translate" in found.signals
+
+
+@pytest.mark.parametrize(
+    ("confidence", "tier", "unsure"), [(0.49, "frontier", True), (0.5, "economy", False)]
+)
+def test_below_the_threshold_a_script_takes_the_dearer_candidate(policy, confidence, tier, unsure):
+    from tokenroute.classifier import Classification
+    from tokenroute.pick_flow import Answers
+    from tokenroute.router import start_tier
+
+    guess = Classification("format", confidence, "analysis", ("reformat",))
+    chosen, reasons = start_tier(
+        guess, "reformat the notes", Answers(None, None, None), policy, interactive=False
+    )
+    assert chosen == tier
+    said = "unsure between format and analysis: taking the safer frontier"
+    assert (said in reasons) is unsure
+
+
+def test_a_huge_description_is_read_in_part_and_said(run, tmp_path):
+    big = tmp_path / "ticket.md"
+    big.write_text("The checkout page crashes when the cart is empty. " * 100_000)  # ~5 MB
+    out = run("pick", "--file", str(big), "--json", "--no-log")
+    assert out.exit_code == 0, out.stderr
+    assert "classified on the first 20,000" in out.stderr
+    assert json.loads(out.stdout)["task_type"] == "debug"
+
+
+def test_a_tier_word_inside_another_word_moves_nothing(run):
+    plain = pick_json(run, "Write the onboarding guide for Growmatic")
+    inside = pick_json(run, "Write the onboarding guide for Quickgrow")
+    quick = pick_json(run, "Write a quick onboarding guide for Growmatic")
+    assert inside["tier"] == plain["tier"]
+    assert not any("'quick'" in r for r in inside["reasons"])
+    assert any("'quick' moved it one tier down" in r for r in quick["reasons"])
+
+
+def test_the_type_can_be_stated(run):
+    body = pick_json(run, "--task-type", "analysis", "look at this")
+    assert (body["task_type"], body["tier"]) == ("analysis", "frontier")
+    assert any("as given with --task-type" in r for r in body["reasons"])
+    out = run("pick", "--task-type", "poem", "look at this")
+    assert_one_line_error(out, ExitCode.USAGE, "--task-type must be one of")
+
+
+def test_the_model_is_read_from_the_cache_the_second_time(tmp_path):
+    first = trained_model(tmp_path)
+    cached = list(Path(tmp_path).glob("pick-model-*.marshal"))
+    assert len(cached) == 1
+    assert trained_model(tmp_path) == first
