@@ -43,3 +43,35 @@ def test_a_proven_cheaper_tier_is_the_start_and_explores_below_it():
         for i in range(200)
     }
     assert tiers == {"small", "economy"}
+
+
+def test_when_no_tier_meets_the_target_the_cheapest_per_eventual_success_wins():
+    """Frontier is surer but ten times dearer: starting small and escalating on a failure
+    costs less per finished task, so the rule must not drift to the surest tier."""
+    from decimal import Decimal
+
+    from tokenroute.policy import load_policy
+    from tokenroute.router import TierRecord, learned_tier
+
+    record = {"small": TierRecord(120, 80), "frontier": TierRecord(170, 30)}  # 60%, 85%
+    costs = {"small": Decimal("0.001"), "mid": Decimal("0.004"), "frontier": Decimal("0.01")}
+    best, reasons, _ = learned_tier("frontier", record, costs, load_policy(), 0.9, tasks=400)
+    assert best == "small"  # 60%, escalating the rest: 90% and more finished, far cheaper
+    assert any(r.startswith("so small: starting at frontier finishes 85%") for r in reasons)
+    record = {"small": TierRecord(60, 140), "frontier": TierRecord(120, 80)}  # 30%, 60%
+    costs = {"small": Decimal("0.001"), "frontier": Decimal("0.01")}
+    best, reasons, _ = learned_tier("frontier", record, costs, load_policy(), 0.9, tasks=400)
+    assert best == "small"  # neither reaches 90%: the cheaper per eventual success
+    assert any(r.startswith("no start finishes 90% of them, even with escalation") for r in reasons)
+
+
+def test_a_dearer_first_try_that_adds_no_success_is_not_bought():
+    from decimal import Decimal
+
+    from tokenroute.policy import load_policy
+    from tokenroute.router import TierRecord, learned_tier
+
+    record = {"small": TierRecord(380, 20), "mid": TierRecord(385, 15)}  # 95% and 96%
+    costs = {"small": Decimal("0.001"), "mid": Decimal("0.004"), "frontier": Decimal("0.01")}
+    best, _, _ = learned_tier("mid", record, costs, load_policy(), 0.9, tasks=800)
+    assert best == "small"

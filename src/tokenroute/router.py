@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # run imports the router without the classifier
     from tokenroute.classifier import Classification
 
 CONFIDENT = 0.5  # below this the classifier is unsure: ask, or take the dearer candidate
+# A start that fails must be tried again a tier up: beyond its price, that costs the user
+# time. Per success, a start is dearer by this share of its chance of failing.
+ESCALATION_PENALTY = 0.05
 PRIOR_STEP_DOWN = 0.12  # each tier below the policy's is believed this much less likely to do
 PRIOR_STEP_UP = 0.04
 PAID_TIERS = TIERS[1:]  # local needs --local: it runs on the user's own machine
@@ -206,7 +209,7 @@ def learned_tier(
     if not seen or tier not in tiers:
         return tier, [], seen
     rates = {t: a / (a + b) for t, (a, b) in posteriors(tier, record, tiers, policy).items()}
-    per_success = {}
+    per_success, eventual = {}, {}
     for i, t in enumerate(tiers):
         expected_cost, reach = Decimal(0), 1.0
         success = 0.0
@@ -215,19 +218,39 @@ def learned_tier(
             success += reach * rates[t2]
             reach *= 1 - rates[t2]
         per_success[t] = expected_cost / Decimal(max(success, 1e-9))
-    eligible = [t for t in tiers if rates[t] >= quality_target] or [max(tiers, key=rates.get)]
-    best = min(eligible, key=lambda t: (per_success[t], TIERS.index(t)))
+        eventual[t] = success
+    # What the user pays for is an eventual success, escalation included (a failed first try
+    # moves one tier up): among the starts that reach the target that way, the cheapest per
+    # success, so a dearer first try is bought only when it raises success or saves money.
+    # When no start reaches it, the cheapest per success of all, never the surest regardless.
+    # A start needs first tries of its own (or to be the policy's tier): a tier no task has
+    # started at is reached by exploring, not on the prior's word.
+    tried = [t for t in tiers if t == tier or t in record]
+    eligible = [t for t in tried if eventual[t] >= quality_target]
+
+    def price(t: str) -> tuple[Decimal, int]:  # a failed first try costs time too
+        return per_success[t] * Decimal(1 + ESCALATION_PENALTY * (1 - rates[t])), TIERS.index(t)
+
+    best = min(eligible or tried, key=price)
     figures = ", ".join(
         f"{t} {rates[t]:.0%} at ${per_success[t]:.4f}/success" for t in tiers if t in record
     )
     reasons = [f"learned from {seen} tasks of this type: {figures}"]
-    if best != tier and rates[tier] < quality_target:
+    if not eligible:
         reasons.append(
-            f"so {best}: {tier} finishes {rates[tier]:.0%} of them, short of the "
-            f"{quality_target:.0%} target"
+            f"no start finishes {quality_target:.0%} of them, even with escalation: {best}, "
+            f"the cheapest per success ({eventual[best]:.0%} finished)"
+        )
+    elif best != tier and eventual[tier] < quality_target:
+        reasons.append(
+            f"so {best}: starting at {tier} finishes {eventual[tier]:.0%} of them, short of "
+            f"the {quality_target:.0%} target"
         )
     elif best != tier:
-        reasons.append(f"so {best} instead of {tier}: cheaper per successful task")
+        reasons.append(
+            f"so {best} instead of {tier}: with escalation on a failure it finishes "
+            f"{eventual[best]:.0%} of them, cheaper per successful task"
+        )
     return best, reasons, seen
 
 
