@@ -206,7 +206,7 @@ def summaries(home: Path) -> dict[str, list[tuple]]:
     found["tasks"] = sorted(
         conn.execute(
             "SELECT id, first_at, last_at, attempts, cost_micros, unpriced, source, last_model, "
-            "last_tier, last_provider, last_task_type, project FROM tasks"
+            "last_tier, last_provider, last_task_type, project, first_tier FROM tasks"
         ).fetchall()
     )
     conn.close()

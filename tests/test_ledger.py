@@ -180,7 +180,8 @@ def test_migration_5_keys_claude_code_calls_by_message_id(tmp_path):
             attempt("t-2", source="jsonl", source_key="msg_2:req_2"),  # another source's key
         ]
     )
-    ledger.conn.execute("DROP INDEX attempts_failed")  # as a version 4 ledger has it
+    ledger.conn.execute("DROP INDEX tasks_by_type")  # as a version 4 ledger has it
+    ledger.conn.execute("ALTER TABLE tasks DROP COLUMN first_tier")
     ledger.conn.execute("PRAGMA user_version = 4")
     ledger.close()
     migrated = open_ledger(path, create=False)
@@ -215,8 +216,9 @@ def test_learning_counts_tasks_not_retries_and_ignores_transport_errors(tmp_path
     # an invalid answer on a task nobody has ended yet
     task("t-e", "unknown", None, ("small", "invalid", "invalid_json"))
     by_tier, tasks = ledger.outcomes_by_tier("test")
-    assert by_tier == {"small": (1, 3), "mid": (1, 0)}
-    assert tasks == 4  # t-a is in both tiers' records but is one task; t-c is not evidence
+    # first tries only: t-a's success on mid came after small failed it, harder than a start
+    assert by_tier == {"small": (1, 3)}
+    assert tasks == 4  # t-c is not evidence
 
 
 def test_recorded_errors_say_nothing_and_each_task_counts_once(tmp_path):
@@ -232,5 +234,16 @@ def test_recorded_errors_say_nothing_and_each_task_counts_once(tmp_path):
         rows.append((a._replace(task_type="extract", started_at=f"2026-11-02T10:00:0{n}.000Z"), t))
     ledger.add_attempts(rows)
     by_tier, tasks = ledger.outcomes_by_tier("extract")
-    assert by_tier == {"small": (0, 1), "mid": (0, 1), "frontier": (0, 1)}
+    assert by_tier == {"small": (0, 1)}  # where it started; the rest were escalations
     assert tasks == 1
+
+
+def test_a_tasks_first_tier_is_its_earliest_attempts_whatever_order_they_come_in(tmp_path):
+    ledger = open_ledger(tmp_path / "ledger.db")
+    late, task = attempt("t-1", tier="mid")
+    early, _ = attempt("t-1", tier="small")
+    ledger.add_attempts([(late._replace(started_at="2026-11-01T10:05:00.000Z"), task)])
+    ledger.add_attempts([(early._replace(started_at="2026-11-01T10:00:00.000Z"), task)])
+    assert ledger.query("SELECT first_tier, last_tier FROM tasks") == [("small", "mid")]
+    ledger.rebuild_summaries()
+    assert ledger.query("SELECT first_tier, last_tier FROM tasks") == [("small", "mid")]

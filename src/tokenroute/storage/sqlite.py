@@ -171,12 +171,16 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: Claude Code calls are keyed by message id alone (gateways send no request id, and
     # older fork copies drop it); stored 'msg:req' keys lose the request id.
-    # Failed attempts indexed by type and tier: pick learns from them per task, not per try.
+    # Each task's first tier, and tasks by type: pick learns from first tries, per task.
     """
     UPDATE OR IGNORE attempts SET source_key = substr(source_key, 1, instr(source_key, ':') - 1)
     WHERE source = 'claude-code' AND source_key LIKE 'msg%:%';
-    CREATE INDEX attempts_failed ON attempts (task_type, tier, task_id, status)
-        WHERE status != 'ok'
+    ALTER TABLE tasks ADD COLUMN first_tier TEXT;
+    UPDATE tasks SET first_tier = (
+        SELECT tier FROM attempts WHERE attempts.task_id = tasks.id
+        ORDER BY started_at, attempt LIMIT 1);
+    CREATE INDEX tasks_by_type ON tasks (COALESCE(type, last_task_type), first_tier)
+        WHERE first_tier IS NOT NULL
     """,
 )
 # Each task's totals and newest attempt, recomputed from its attempts ({which} picks them).
@@ -185,7 +189,8 @@ TASK_TOTALS = """
         first_at = s.first_at, last_at = s.last_at, attempts = s.attempts,
         cost_micros = s.cost, unpriced = s.unpriced, source = l.source,
         last_model = l.model, last_tier = l.tier, last_provider = l.provider,
-        last_task_type = l.task_type, project = COALESCE(tasks.project, l.project)
+        last_task_type = l.task_type, project = COALESCE(tasks.project, l.project),
+        first_tier = l.first_tier
     FROM (
         SELECT task_id, MIN(started_at) AS first_at, MAX(started_at) AS last_at,
             COUNT(*) AS attempts, COALESCE(SUM(cost_micros), 0) AS cost,
@@ -193,35 +198,36 @@ TASK_TOTALS = """
         FROM attempts WHERE {which} GROUP BY task_id
     ) AS s
     JOIN (
-        SELECT task_id, source, model, tier, provider, task_type, project FROM (
+        SELECT task_id, source, model, tier, provider, task_type, project, first_tier FROM (
             SELECT task_id, source, model, tier, provider, task_type, project,
                 ROW_NUMBER() OVER (PARTITION BY task_id ORDER BY started_at DESC, attempt DESC)
-                    AS newest
+                    AS newest,
+                FIRST_VALUE(tier) OVER (PARTITION BY task_id ORDER BY started_at, attempt)
+                    AS first_tier
             FROM attempts WHERE {which})
         WHERE newest = 1
     ) AS l ON l.task_id = s.task_id
     WHERE tasks.id = s.task_id
 """
-# Per tier of a task type's failed attempts (the partial index attempts_failed): tasks with
-# an invalid answer there that did not end as a failure of that tier (so tasks_daily does not
-# count them already), and tasks that ended as failures there on errors alone (no answer came
-# back: transport errors, which tasks_daily counts, wrongly), unless the user said so.
-_FAILED_TASKS = """
-    SELECT f.tier,
-        COUNT(DISTINCT CASE WHEN f.status = 'invalid'
-            AND NOT (t.outcome = 'failure' AND t.last_tier IS f.tier) THEN f.task_id END),
-        COUNT(DISTINCT CASE WHEN t.outcome = 'failure' AND t.outcome_by IS NOT 'user'
-            AND t.last_tier IS f.tier AND NOT EXISTS (
-                SELECT 1 FROM attempts i WHERE i.task_id = f.task_id AND i.tier IS f.tier
-                    AND i.status IN ('ok', 'invalid')) THEN f.task_id END)
-    FROM attempts f JOIN tasks t ON t.id = f.task_id
-    WHERE f.status != 'ok' AND f.task_type = ?
-    GROUP BY f.tier
-"""
-# Tasks of a type with an invalid answer and no outcome yet: evidence, each task once.
-_OPEN_INVALID_TASKS = """
-    SELECT COUNT(DISTINCT f.task_id) FROM attempts f JOIN tasks t ON t.id = f.task_id
-    WHERE f.status != 'ok' AND f.status = 'invalid' AND f.task_type = ? AND t.outcome = 'unknown'
+# What each task of a type says about the tier it started at (its first try): a success
+# there, or a failure there (it escalated, ended as a failure, or got an invalid answer and
+# has no outcome yet). Not evidence: a failure the user did not call, with no answer at that
+# tier at all (transport errors only), and a task with neither outcome nor invalid answer.
+_FIRST_TRIES = """
+    SELECT t.first_tier,
+        SUM(t.outcome = 'success' AND t.last_tier IS t.first_tier),
+        SUM(t.last_tier IS NOT t.first_tier
+            OR (t.outcome = 'failure' AND (t.outcome_by IS 'user' OR EXISTS (
+                SELECT 1 FROM attempts a WHERE a.task_id = t.id AND a.tier IS t.first_tier
+                    AND a.status IN ('ok', 'invalid'))))
+            OR (t.outcome = 'unknown' AND EXISTS (
+                SELECT 1 FROM attempts a WHERE a.task_id = t.id AND a.tier IS t.first_tier
+                    AND a.status = 'invalid')))
+    FROM tasks t
+    WHERE COALESCE(t.type, t.last_task_type) = ? AND t.first_tier IS NOT NULL
+        AND (t.outcome != 'unknown' OR t.last_tier IS NOT t.first_tier OR EXISTS (
+            SELECT 1 FROM attempts a WHERE a.task_id = t.id AND a.status = 'invalid'))
+    GROUP BY 1
 """
 # A task left with no attempts (its only call moved to another task) has no totals.
 EMPTIED_TASKS = """
@@ -494,30 +500,19 @@ class Ledger:
         return [dict(zip(names, row, strict=True)) for row in cursor]
 
     def outcomes_by_tier(self, task_type: str) -> tuple[dict[str, tuple[int, int]], int]:
-        """Per tier, (successes, failures) in tasks of this type, and how many tasks that is.
+        """Per tier, (successes, failures) of the tasks of this type that started there, and
+        how many tasks that is.
 
-        What says whether a tier can do the work: a finished task's outcome (counted for its
-        last tier), an invalid answer, and an escalation after one. The retries of a task are
-        one failure of that tier, not several; an HTTP error, a timeout or a rate limit says
-        nothing about the tier, so a task `run` gave up on for those alone is not counted.
+        First tries only: a task that reached a tier because a cheaper one had failed it is
+        harder than one started there, and would bias that tier's record. What counts is a
+        finished task's outcome, an invalid answer and an escalation; the retries of a task
+        are one failure, and an HTTP error, a timeout or a rate limit says nothing.
         """
-        wins: dict[str, int] = {}
-        lost: dict[str, int] = {}
-        for tier, outcome, tasks in self.conn.execute(
-            "SELECT tier, outcome, SUM(tasks) FROM tasks_daily "
-            "WHERE task_type = ? AND outcome != 'unknown' GROUP BY 1, 2",
-            (task_type,),
-        ):
-            (wins if outcome == "success" else lost)[tier] = tasks
-        finished = sum(wins.values()) + sum(lost.values())
-        for tier, invalid_elsewhere, transport_only in self.conn.execute(
-            _FAILED_TASKS, (task_type,)
-        ):
-            lost[tier] = lost.get(tier, 0) + invalid_elsewhere - transport_only
-            finished -= transport_only
-        unfinished = self.conn.execute(_OPEN_INVALID_TASKS, (task_type,)).fetchone()[0]
-        tiers = {t for t in set(wins) | set(lost) if t and wins.get(t, 0) + lost.get(t, 0) > 0}
-        return {t: (wins.get(t, 0), lost.get(t, 0)) for t in tiers}, finished + unfinished
+        found = {}
+        for tier, wins, losses in self.conn.execute(_FIRST_TRIES, (task_type,)):
+            if tier and (wins or losses):
+                found[tier] = (wins, losses)
+        return found, sum(w + f for w, f in found.values())
 
     def spend_since(self, scope: str | None, value: str | None, day: str) -> tuple[int, int]:
         """Micro-dollars spent from `day` (YYYY-MM-DD, UTC) on, and the calls whose price is
@@ -620,7 +615,8 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
                 continue
             for statement in statements(script):
                 conn.execute(statement)
-            if number == 2:
+            if number == len(MIGRATIONS) and version < 2:
+                # the summaries came with migration 2; they are built with the last schema
                 for statement in statements(REBUILD_SUMMARIES):
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number}")
@@ -665,6 +661,7 @@ _ADD_TO_TASK = """
         attempts = attempts + 1,
         cost_micros = cost_micros + ?,
         unpriced = unpriced + ?,
+        first_tier = CASE WHEN ? < COALESCE(first_at, '~') THEN ? ELSE first_tier END,
         first_at = MIN(COALESCE(first_at, ?), ?),
         source = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE source END,
         project = COALESCE(project, ?),
@@ -748,6 +745,8 @@ def _add_to_summaries(conn: sqlite3.Connection, a: Attempt) -> None:
             (
                 a.cost_micros or 0,
                 int(not known),
+                at,
+                a.tier,
                 at,
                 at,
                 at,
