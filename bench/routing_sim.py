@@ -10,7 +10,9 @@ and compares cost per successful task with:
 - strong: always the strong tier;
 - oracle: weak exactly where it suffices (the floor).
 pick learns from first tries only: a task that reached the strong tier because the weak
-one failed is harder than one started there, and would bias the strong tier's record.
+one failed is harder than one started there, and would bias the strong tier's record. Each
+group also sees the other groups' first tries at a fifth of the weight (every group here has
+the policy tier frontier, so all are neighbours), as pick does with task types of one tier.
 Target: at 200 and 1,000 tasks pick at or below fixed and cheapest per success, with
 success within a point of strong.
 """
@@ -41,6 +43,7 @@ def call_cost(model: str, prompt_tokens: int, output_tokens: int) -> Decimal:
 def simulate(tasks: list[dict], strategy: str, quality_target: float) -> dict:
     policy = load_policy()
     records: dict[str, dict[str, list[int]]] = {}
+    totals = {"small": [0, 0], "frontier": [0, 0]}  # every group's first tries
     fixed: dict[str, str] = {}
     spent, successes, escalations = Decimal(0), 0, 0
     for task in tasks:
@@ -55,7 +58,10 @@ def simulate(tasks: list[dict], strategy: str, quality_target: float) -> dict:
             start = "small" if weak_ok or not strong_ok else "frontier"
         else:
             seen = records.setdefault(task["group"], {"small": [0, 0], "frontier": [0, 0]})
-            record = {t: TierRecord(*v) for t, v in seen.items() if sum(v)}
+            pooled = {t: [totals[t][i] - seen[t][i] for i in (0, 1)] for t in totals}
+            record = {  # its own first tries, and the other groups' (same policy tier)
+                t: TierRecord(*seen[t], *pooled[t]) for t in seen if sum(seen[t]) or sum(pooled[t])
+            }
             start = choose_start(
                 "frontier", record, costs, policy, quality_target, task["id"], explore_enabled=True
             ).tier
@@ -65,6 +71,7 @@ def simulate(tasks: list[dict], strategy: str, quality_target: float) -> dict:
         spent += costs[start]
         if strategy == "pick":
             records[task["group"]][start][0 if ok else 1] += 1
+            totals[start][0 if ok else 1] += 1
         if not ok and start == "small":
             escalations += 1
             spent += costs["frontier"]

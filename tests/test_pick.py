@@ -337,3 +337,16 @@ def test_learned_from_counts_tasks_not_tiers(run):
     body = pick_json(run, "write unit tests for parse_duration", "--no-explore", NO_LOG)
     assert body["learned_from_tasks"] == 12
     assert any(r.startswith("learned from 12 tasks of this type") for r in body["reasons"])
+
+
+def test_a_new_type_learns_from_the_other_types_of_its_tier(run):
+    """Evidence on extract (small) tells summarize (small) something: a fifth each."""
+    lines = [
+        {"model": "gpt-5-nano", "input_tokens": 8000, "output_tokens": 500, "task_type": "extract"}
+        for _ in range(60)
+    ]
+    assert run("record", input="\n".join(json.dumps(x) for x in lines)).exit_code == 0
+    body = pick_json(run, "summarize this changelog in three bullet points", "--no-explore", NO_LOG)
+    assert body["task_type"] == "summarize" and body["learned_from_tasks"] == 0
+    assert any("and 60 of other small types" in r for r in body["reasons"])
+    assert body["tier"] == "economy"  # 60 economy successes on extract, at a fifth: 12 tasks

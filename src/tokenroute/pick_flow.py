@@ -221,14 +221,32 @@ class PickFlow:
         if ledger is None:
             return {name: ({}, 0) for name in task_types}
         try:
-            found = {}
-            for name in task_types:
-                by_tier, tasks = ledger.outcomes_by_tier(name)
-                known = {t: TierRecord(*r) for t, r in by_tier.items() if t in TIERS}
-                found[name] = (known, tasks)
-            return found
+            tries = ledger.first_tries()
         finally:
             ledger.close()
+        return {name: self._with_neighbours(name, tries) for name in task_types}
+
+    def _with_neighbours(
+        self, name: str, tries: dict[str, dict[str, tuple[int, int]]]
+    ) -> tuple[dict[str, TierRecord], int]:
+        """A type's own first tries, and those of the other types at its policy tier."""
+        own = {t: r for t, r in tries.get(name, {}).items() if t in TIERS}
+        neighbours: dict[str, list[int]] = {}
+        tier = self.policy.types[name].tier
+        for other, by_tier in tries.items():
+            rule = self.policy.types.get(other)
+            if other == name or rule is None or rule.tier != tier:
+                continue
+            for t, (wins, losses) in by_tier.items():
+                if t in TIERS:
+                    sums = neighbours.setdefault(t, [0, 0])
+                    sums[0] += wins
+                    sums[1] += losses
+        record = {
+            t: TierRecord(*own.get(t, (0, 0)), *neighbours.get(t, (0, 0)))
+            for t in set(own) | set(neighbours)
+        }
+        return record, sum(w + f for w, f in own.values())
 
     def _log(self, text: str | None, result: Recommendation) -> str:
         from tokenroute.models import new_task_id

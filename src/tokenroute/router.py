@@ -40,8 +40,17 @@ class Answers(NamedTuple):
 
 
 class TierRecord(NamedTuple):
+    """First tries at a tier for one task type; `pooled_*` those of the other types the
+    policy puts at the same tier, which count POOL_WEIGHT each (partial pooling: a new
+    type learns from its neighbours, and its own tasks soon outweigh them)."""
+
     successes: int
     failures: int
+    pooled_successes: int = 0
+    pooled_failures: int = 0
+
+
+POOL_WEIGHT = 0.2
 
 
 class Estimate(NamedTuple):
@@ -183,7 +192,10 @@ def posteriors(
     for t in tiers:
         done = record.get(t, TierRecord(0, 0))
         prior = prior_success(t, tier)
-        beliefs[t] = (prior * k + done.successes, (1 - prior) * k + done.failures)
+        beliefs[t] = (
+            prior * k + done.successes + POOL_WEIGHT * done.pooled_successes,
+            (1 - prior) * k + done.failures + POOL_WEIGHT * done.pooled_failures,
+        )
     return beliefs
 
 
@@ -206,7 +218,8 @@ def learned_tier(
     seen = sum(r.successes + r.failures for r in record.values())
     if seen and tasks is not None:
         seen = tasks
-    if not seen or tier not in tiers:
+    pooled = sum(r.pooled_successes + r.pooled_failures for r in record.values())
+    if not (seen or pooled) or tier not in tiers:
         return tier, [], seen
     rates = {t: a / (a + b) for t, (a, b) in posteriors(tier, record, tiers, policy).items()}
     per_success, eventual = {}, {}
@@ -235,7 +248,10 @@ def learned_tier(
     figures = ", ".join(
         f"{t} {rates[t]:.0%} at ${per_success[t]:.4f}/success" for t in tiers if t in record
     )
-    reasons = [f"learned from {seen} tasks of this type: {figures}"]
+    learned = f"learned from {seen} tasks of this type"
+    if pooled:
+        learned += f" and {pooled} of other {tier} types"
+    reasons = [f"{learned}: {figures}"]
     if not eligible:
         reasons.append(
             f"no start finishes {quality_target:.0%} of them, even with escalation: {best}, "
@@ -465,7 +481,17 @@ def _neighbours(
     policy_tier = policy.types[task_type].tier if task_type else "mid"
     if cheaper != tier:
         done = record.get(cheaper)
-        if done and done.successes + done.failures:
+        if (
+            done
+            and done.pooled_successes + done.pooled_failures
+            and not (done.successes + done.failures)
+        ):
+            a, b = posteriors(policy_tier, record, [cheaper], policy)[cheaper]
+            rate = a / (a + b)
+            why = (
+                f"believed to finish {_share(rate, quality_target)} from other {policy_tier} types"
+            )
+        elif done and done.successes + done.failures:
             # the belief the decision used (the policy's prior and the record), not the raw rate
             a, b = posteriors(policy_tier, record, [cheaper], policy)[cheaper]
             rate = a / (a + b)

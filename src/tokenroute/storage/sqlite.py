@@ -180,7 +180,7 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT tier FROM attempts WHERE attempts.task_id = tasks.id
         ORDER BY started_at, attempt LIMIT 1);
     CREATE INDEX tasks_by_type ON tasks (COALESCE(type, last_task_type), first_tier)
-        WHERE first_tier IS NOT NULL
+        WHERE first_tier IS NOT NULL AND COALESCE(type, last_task_type) IS NOT NULL
     """,
 )
 # Each task's totals and newest attempt, recomputed from its attempts ({which} picks them).
@@ -214,7 +214,7 @@ TASK_TOTALS = """
 # has no outcome yet). Not evidence: a failure the user did not call, with no answer at that
 # tier at all (transport errors only), and a task with neither outcome nor invalid answer.
 _FIRST_TRIES = """
-    SELECT t.first_tier,
+    SELECT COALESCE(t.type, t.last_task_type), t.first_tier,
         SUM(t.outcome = 'success' AND t.last_tier IS t.first_tier),
         SUM(t.last_tier IS NOT t.first_tier
             OR (t.outcome = 'failure' AND (t.outcome_by IS 'user' OR EXISTS (
@@ -224,10 +224,10 @@ _FIRST_TRIES = """
                 SELECT 1 FROM attempts a WHERE a.task_id = t.id AND a.tier IS t.first_tier
                     AND a.status = 'invalid')))
     FROM tasks t
-    WHERE COALESCE(t.type, t.last_task_type) = ? AND t.first_tier IS NOT NULL
+    WHERE COALESCE(t.type, t.last_task_type) IS NOT NULL AND t.first_tier IS NOT NULL
         AND (t.outcome != 'unknown' OR t.last_tier IS NOT t.first_tier OR EXISTS (
             SELECT 1 FROM attempts a WHERE a.task_id = t.id AND a.status = 'invalid'))
-    GROUP BY 1
+    GROUP BY 1, 2
 """
 # A task left with no attempts (its only call moved to another task) has no totals.
 EMPTIED_TASKS = """
@@ -508,11 +508,16 @@ class Ledger:
         finished task's outcome, an invalid answer and an escalation; the retries of a task
         are one failure, and an HTTP error, a timeout or a rate limit says nothing.
         """
-        found = {}
-        for tier, wins, losses in self.conn.execute(_FIRST_TRIES, (task_type,)):
-            if tier and (wins or losses):
-                found[tier] = (wins, losses)
+        found = self.first_tries().get(task_type, {})
         return found, sum(w + f for w, f in found.values())
+
+    def first_tries(self) -> dict[str, dict[str, tuple[int, int]]]:
+        """outcomes_by_tier of every task type at once (typed tasks only: an index)."""
+        found: dict[str, dict[str, tuple[int, int]]] = {}
+        for task_type, tier, wins, losses in self.conn.execute(_FIRST_TRIES):
+            if tier and (wins or losses):
+                found.setdefault(task_type, {})[tier] = (wins, losses)
+        return found
 
     def spend_since(self, scope: str | None, value: str | None, day: str) -> tuple[int, int]:
         """Micro-dollars spent from `day` (YYYY-MM-DD, UTC) on, and the calls whose price is
