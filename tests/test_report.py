@@ -245,9 +245,36 @@ def test_premium_model_question(run):
     run("record", input="\n".join(json.dumps(c) for c in calls))
     questions = json.loads(run("report", "--json").stdout)["diagnostics"]
     assert (
-        "qa: frontier finished 100% of 6 tasks, economy 100% of 6. Does it need frontier?"
-        in questions
-    )
+        "qa: started at frontier, 100% of 6 tasks finished there; started at economy, "
+        "100% of 6. Does it need frontier?"
+    ) in questions
+
+
+def test_an_escalated_task_is_no_success_of_its_cheap_start(run):
+    """Twelve tasks start at economy: six finish there, six fail and finish at frontier. By
+    the tier that ended them economy looks perfect (6 of 6); it finished half."""
+    lines = [
+        {"model": "gpt-5-nano", "task_type": "qa", "input_tokens": 1000,
+         "output_tokens": 100, "timestamp": "2026-03-05T10:00:00Z"}
+        for _ in range(6)
+    ]  # fmt: skip
+    for i in range(6):
+        lines += [
+            {"model": "gpt-5-nano", "task_id": f"t-q{i}", "status": "invalid", "task_type": "qa",
+             "input_tokens": 1000, "output_tokens": 100, "timestamp": "2026-03-05T10:00:00Z"},
+            {"model": "claude-opus-4-6", "task_id": f"t-q{i}", "task_type": "qa",
+             "input_tokens": 1000, "output_tokens": 100, "timestamp": "2026-03-05T10:01:00Z"},
+        ]  # fmt: skip
+    lines += [
+        {"model": "claude-opus-4-6", "task_type": "qa", "input_tokens": 1000,
+         "output_tokens": 100, "timestamp": "2026-03-05T10:00:00Z"}
+        for _ in range(6)
+    ]  # fmt: skip
+    run("record", input="\n".join(json.dumps(c) for c in lines))
+    for i in range(6):
+        run("mark", f"t-q{i}", "--success")
+    questions = json.loads(run("report", "--json").stdout)["diagnostics"]
+    assert not any("Does it need frontier" in q for q in questions), questions
 
 
 # ---------------------------------------------------------------- bad input

@@ -328,9 +328,9 @@ def _premium_questions(tier_outcomes: Iterable[TierOutcome]) -> list[str]:
             top_rate, cheap_rate = top.successes / top.tasks, cheaper.successes / cheaper.tasks
             if cheap_rate >= top_rate - 0.05 and top.tier != cheaper.tier:
                 questions.append(
-                    f"{task_type or 'untyped'}: {top.tier} finished {top_rate:.0%} of "
-                    f"{top.tasks} tasks, {cheaper.tier} {cheap_rate:.0%} of {cheaper.tasks}. "
-                    f"Does it need {top.tier}?"
+                    f"{task_type or 'untyped'}: started at {top.tier}, {top_rate:.0%} of "
+                    f"{top.tasks} tasks finished there; started at {cheaper.tier}, "
+                    f"{cheap_rate:.0%} of {cheaper.tasks}. Does it need {top.tier}?"
                 )
                 break
     return questions

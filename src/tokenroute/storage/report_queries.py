@@ -302,11 +302,18 @@ def models_by_task_type(
 
 
 def tier_outcomes(conn: sqlite3.Connection, where: AttemptFilter) -> list[TierOutcome]:
-    """Per task type and the tier of each task's last attempt: tasks, and how many succeeded."""
-    source, params = _window_rows(conn, "tasks", where)
-    sql = f"""SELECT d.task_type, d.tier, SUM(d.tasks),
-            SUM(CASE WHEN d.outcome = 'success' THEN d.tasks ELSE 0 END)
-        FROM ({source}) AS d WHERE d.outcome != 'unknown' GROUP BY 1, 2"""
+    """Per task type and the tier each task started at: tasks, and how many that tier
+    finished itself. A task that escalated is not a success of its cheaper start, nor of
+    the tier that finished it (after escalation it looks better than it is)."""
+    clause, params = _task_where(
+        where,
+        "t.outcome != 'unknown'",
+        "t.first_tier IS NOT NULL",
+        "COALESCE(t.type, t.last_task_type) IS NOT NULL",
+    )
+    sql = f"""SELECT COALESCE(t.type, t.last_task_type), t.first_tier, COUNT(*),
+            SUM(t.outcome = 'success' AND t.last_tier IS t.first_tier)
+        FROM tasks t {clause} GROUP BY 1, 2"""
     return [
         TierOutcome(task_type or None, tier or None, tasks, successes)
         for task_type, tier, tasks, successes in conn.execute(sql, params)
