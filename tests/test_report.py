@@ -365,3 +365,12 @@ def test_percentiles_over_many_tasks_come_from_a_sample(tmp_path):
     assert groups["o3"].cost_per_task_median == Decimal("0.000009")  # one task: exact
     assert groups["gpt-5"].cost_per_task_median is None  # 2 tasks: too few in the sample
     assert report.total.percentiles_estimated
+
+
+def test_an_attempt_of_a_typed_task_stays_under_the_tasks_type(run):
+    task = run("task", "start", "--type", "debug", "login loop").stdout.strip()
+    line = {"model": "gpt-4.1", "task_id": task, "task_type": "code", "input_tokens": 1000,
+            "output_tokens": 100}  # fmt: skip
+    assert run("record", input=json.dumps(line)).exit_code == 0
+    groups = json.loads(run("report", "--by", "task-type", "--json").stdout)["groups"]
+    assert [(g["key"]["task-type"], g["tasks"], g["attempts"]) for g in groups] == [("debug", 1, 1)]

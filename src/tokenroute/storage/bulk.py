@@ -88,10 +88,11 @@ _RECOMPUTE_TASKS = TASK_TOTALS.format(which="task_id IN (SELECT id FROM temp.bat
 # rows whose task has one are rewritten (most imported rows have neither).
 _INHERIT = """
     UPDATE attempts SET
-        task_type = COALESCE(task_type, (SELECT type FROM tasks WHERE tasks.id = task_id)),
+        task_type = COALESCE((SELECT type FROM tasks WHERE tasks.id = task_id), task_type),
         project = COALESCE(project, (SELECT project FROM tasks WHERE tasks.id = task_id))
     WHERE id > :before AND (
-        task_type IS NULL AND (SELECT type FROM tasks WHERE tasks.id = task_id) IS NOT NULL
+        (SELECT type FROM tasks WHERE tasks.id = task_id) IS NOT task_type
+            AND (SELECT type FROM tasks WHERE tasks.id = task_id) IS NOT NULL
         OR project IS NULL AND (SELECT project FROM tasks WHERE tasks.id = task_id) IS NOT NULL)
 """
 

@@ -636,12 +636,14 @@ def statements(script: str) -> Iterable[str]:
 
 
 def _inherit_from_task(conn: sqlite3.Connection, attempt: Attempt) -> Attempt:
-    """An attempt of a typed task is of that type; without a project, it is the task's."""
+    """An attempt of a typed task is of that type, whatever it says itself (a task is one
+    piece of work: its evidence and its spend stay under one type); without a project, it
+    is the task's."""
     task_type, project = conn.execute(
         "SELECT type, project FROM tasks WHERE id = ?", (attempt.task_id,)
     ).fetchone()
     return attempt._replace(
-        task_type=attempt.task_type or task_type, project=attempt.project or project
+        task_type=task_type or attempt.task_type, project=attempt.project or project
     )
 
 
