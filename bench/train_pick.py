@@ -9,6 +9,8 @@ What it learns from:
   purposes, with their sources' labels mapped to our types (commit subjects without their
   `fix:` prefix, which gives the label away). Rows of the hold-out units in
   bench/pick_checkset_units.txt are left out: bench/pick_checkset.jsonl is checked on them.
+- bench/pick_relabels.jsonl: 2,876 of those rows read by a person and labelled by the
+  rubric (ids and labels only), which replace their sources' labels: 1,155 had none.
 - src/tokenroute/data/tasks.jsonl and bench/pick_holdout.jsonl: descriptions the project
   wrote, in the way users type requests (weighted up, since the real rows are mostly
   templates, proposals and commit subjects).
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import re
 import sys
@@ -45,6 +48,7 @@ from tokenroute.policy import load_policy  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "data" / "tasks" / "tasks_real.jsonl"
 UNITS = ROOT / "bench" / "pick_checkset_units.txt"
+RELABELS = ROOT / "bench" / "pick_relabels.jsonl"  # rows relabelled by the rubric (ids only)
 OWN = (ROOT / "src" / "tokenroute" / "data" / "tasks.jsonl", ROOT / "bench" / "pick_holdout.jsonl")
 OWN_WEIGHT = 3.0  # a self-written request counts as much as three real rows
 C = 2.0  # inverse L2 strength (scikit-learn's default is 1)
@@ -67,14 +71,18 @@ def unit_of(source: str, units: set[str]) -> str:
 def training_rows(units: set[str]) -> list[tuple[str, str, str, float]]:
     """(text, type, group, weight): real rows outside the hold-out units, then our own."""
     real = [json.loads(line) for line in REAL.read_text(encoding="utf-8").splitlines()]
+    relabels = relabelled()
     held = {
         _text(r) for r in real if unit_of(r["source"], units) in units
     }  # the same subject committed to two repositories is held out from both
     rows = []
     for row in real:
-        if not row["type"] or unit_of(row["source"], units) in units or _text(row) in held:
+        label = relabels.get((row["source"], _sha(row["text"])), row["type"])
+        if label in (None, "skip") or unit_of(row["source"], units) in units:
             continue
-        rows.append((_text(row), row["type"], unit_of(row["source"], units), 1.0))
+        if _text(row) in held:
+            continue
+        rows.append((_text(row), label, unit_of(row["source"], units), 1.0))
     for path in OWN:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
             if line.strip():
@@ -104,6 +112,20 @@ def calibration_curve(top, right) -> list[list[float]]:
     return curve
 
 
+def relabelled() -> dict[tuple[str, str], str]:
+    """(source, sha) -> the rubric's label, where a person read the row and the source's
+    own label did not fit it (or there was none); `skip` rows are not tasks."""
+    found = {}
+    for line in RELABELS.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        found[(item["source"], item["sha"])] = item["type"]
+    return found
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
 def _text(row: dict) -> str:
     return row.get("text_unprefixed") or row["text"]
 
@@ -114,7 +136,7 @@ def main() -> None:
     args = parser.parse_args()
     if not REAL.exists():
         sys.exit(f"needs {REAL} (../shared beside the project)")
-    inputs = model_inputs(REAL, UNITS, OWN)
+    inputs = model_inputs(REAL, UNITS, (*OWN, RELABELS))
     if args.check:
         shipped = json.loads(gzip.decompress(MODEL_FILE.read_bytes()))
         current = shipped.get("inputs") == inputs and shipped.get("version") == MODEL_VERSION
