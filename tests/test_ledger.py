@@ -181,6 +181,7 @@ def test_migration_5_keys_claude_code_calls_by_message_id(tmp_path):
         ]
     )
     ledger.conn.execute("DROP INDEX tasks_by_type")  # as a version 4 ledger has it
+    ledger.conn.execute("DROP INDEX tasks_escalated")
     ledger.conn.execute("ALTER TABLE tasks DROP COLUMN first_tier")
     ledger.conn.execute("PRAGMA user_version = 4")
     ledger.close()

@@ -303,20 +303,31 @@ def models_by_task_type(
 
 def tier_outcomes(conn: sqlite3.Connection, where: AttemptFilter) -> list[TierOutcome]:
     """Per task type and the tier each task started at: tasks, and how many that tier
-    finished itself. A task that escalated is not a success of its cheaper start, nor of
-    the tier that finished it (after escalation it looks better than it is)."""
-    clause, params = _task_where(
-        where,
-        "t.outcome != 'unknown'",
-        "t.first_tier IS NOT NULL",
-        "COALESCE(t.type, t.last_task_type) IS NOT NULL",
+    finished itself. A task that escalated is a failure of its start, not a success of the
+    tier that finished it: the daily summary counts tasks by their last tier, so the few
+    escalated ones (an index of their own) are moved back to where they started."""
+    source, params = _window_rows(conn, "tasks", where)
+    sql = f"""SELECT d.task_type, d.tier, SUM(d.tasks),
+            SUM(CASE WHEN d.outcome = 'success' THEN d.tasks ELSE 0 END)
+        FROM ({source}) AS d WHERE d.outcome != 'unknown' GROUP BY 1, 2"""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for task_type, tier, tasks, successes in conn.execute(sql, params):
+        counts[(task_type, tier)] = [tasks, successes]
+    clause, escalated_params = _task_where(
+        where, "t.first_tier IS NOT t.last_tier", "t.outcome != 'unknown'"
     )
-    sql = f"""SELECT COALESCE(t.type, t.last_task_type), t.first_tier, COUNT(*),
-            SUM(t.outcome = 'success' AND t.last_tier IS t.first_tier)
-        FROM tasks t {clause} GROUP BY 1, 2"""
+    moved = f"""SELECT COALESCE(t.type, t.last_task_type, ''), COALESCE(t.first_tier, ''),
+            COALESCE(t.last_tier, ''), COUNT(*), SUM(t.outcome = 'success')
+        FROM tasks t {clause} GROUP BY 1, 2, 3"""
+    for task_type, first, last, tasks, successes in conn.execute(moved, escalated_params):
+        ended = counts.setdefault((task_type, last), [0, 0])
+        ended[0] -= tasks
+        ended[1] -= successes
+        counts.setdefault((task_type, first), [0, 0])[0] += tasks
     return [
         TierOutcome(task_type or None, tier or None, tasks, successes)
-        for task_type, tier, tasks, successes in conn.execute(sql, params)
+        for (task_type, tier), (tasks, successes) in counts.items()
+        if tasks > 0
     ]
 
 

@@ -180,7 +180,9 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT tier FROM attempts WHERE attempts.task_id = tasks.id
         ORDER BY started_at, attempt LIMIT 1);
     CREATE INDEX tasks_by_type ON tasks (COALESCE(type, last_task_type), first_tier)
-        WHERE first_tier IS NOT NULL AND COALESCE(type, last_task_type) IS NOT NULL
+        WHERE first_tier IS NOT NULL AND COALESCE(type, last_task_type) IS NOT NULL;
+    CREATE INDEX tasks_escalated ON tasks (first_at)
+        WHERE first_tier IS NOT last_tier AND outcome != 'unknown'
     """,
 )
 # Each task's totals and newest attempt, recomputed from its attempts ({which} picks them).
