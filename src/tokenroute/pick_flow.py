@@ -220,8 +220,14 @@ class PickFlow:
         ledger = self.open_ledger(self.ledger_path, create=False)
         if ledger is None:
             return {name: ({}, 0) for name in task_types}
+        wanted = {  # each type and the other types of its policy tier (its neighbours)
+            other
+            for name in task_types
+            for other, rule in self.policy.types.items()
+            if rule.tier == self.policy.types[name].tier
+        }
         try:
-            tries = ledger.first_tries()
+            tries = ledger.first_tries(sorted(wanted))
         finally:
             ledger.close()
         return {name: self._with_neighbours(name, tries) for name in task_types}
