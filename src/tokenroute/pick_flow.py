@@ -29,6 +29,8 @@ from tokenroute.router import (
 )
 from tokenroute.taxonomy import GIVEN, TASK_TYPES, TIERS
 
+NEIGHBOUR_TASKS = 200  # a neighbouring type's newest tasks read (each counts a fifth)
+
 __all__ = ["Answers", "PickFlow", "PickResult", "read_description"]
 
 MAX_DESCRIPTION = 5 * 1024 * 1024  # read at most this much; classification uses less
@@ -220,14 +222,15 @@ class PickFlow:
         ledger = self.open_ledger(self.ledger_path, create=False)
         if ledger is None:
             return {name: ({}, 0) for name in task_types}
-        wanted = {  # each type and the other types of its policy tier (its neighbours)
+        neighbours = {  # the other types of each one's policy tier, which count a fifth
             other
             for name in task_types
             for other, rule in self.policy.types.items()
             if rule.tier == self.policy.types[name].tier
-        }
+        } - set(task_types)
         try:
-            tries = ledger.first_tries(sorted(wanted))
+            tries = ledger.first_tries(task_types)
+            tries.update(ledger.first_tries(sorted(neighbours), NEIGHBOUR_TASKS))
         finally:
             ledger.close()
         return {name: self._with_neighbours(name, tries) for name in task_types}

@@ -218,7 +218,7 @@ TASK_TOTALS = """
 # The newest EVIDENCE_TASKS of a type only: what a tier does now, read in a few ms whatever
 # the ledger's size (tasks_by_type).
 EVIDENCE_TASKS = 1000
-_FIRST_TRIES = f"""
+_FIRST_TRIES = """
     SELECT first_tier,
         SUM(outcome = 'success' AND last_tier IS first_tier),
         SUM(last_tier IS NOT first_tier
@@ -234,7 +234,7 @@ _FIRST_TRIES = f"""
             AND COALESCE(t.type, t.last_task_type) IS NOT NULL
             AND (t.outcome != 'unknown' OR t.last_tier IS NOT t.first_tier OR EXISTS (
                 SELECT 1 FROM attempts a WHERE a.task_id = t.id AND a.status = 'invalid'))
-        ORDER BY t.first_at DESC LIMIT {EVIDENCE_TASKS}
+        ORDER BY t.first_at DESC LIMIT ?
     ) AS e
     GROUP BY 1
 """
@@ -520,11 +520,13 @@ class Ledger:
         found = self.first_tries([task_type]).get(task_type, {})
         return found, sum(w + f for w, f in found.values())
 
-    def first_tries(self, task_types: Iterable[str]) -> dict[str, dict[str, tuple[int, int]]]:
-        """outcomes_by_tier of each of these types, from its newest EVIDENCE_TASKS tasks."""
+    def first_tries(
+        self, task_types: Iterable[str], newest: int = EVIDENCE_TASKS
+    ) -> dict[str, dict[str, tuple[int, int]]]:
+        """outcomes_by_tier of each of these types, from its `newest` tasks of evidence."""
         found: dict[str, dict[str, tuple[int, int]]] = {}
         for task_type in task_types:
-            for tier, wins, losses in self.conn.execute(_FIRST_TRIES, (task_type,)):
+            for tier, wins, losses in self.conn.execute(_FIRST_TRIES, (task_type, newest)):
                 if tier and (wins or losses):
                     found.setdefault(task_type, {})[tier] = (wins, losses)
         return found
