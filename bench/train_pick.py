@@ -9,7 +9,7 @@ What it learns from:
   purposes, with their sources' labels mapped to our types (commit subjects without their
   `fix:` prefix, which gives the label away). Rows of the hold-out units in
   bench/pick_checkset_units.txt are left out: bench/pick_checkset.jsonl is checked on them.
-- bench/pick_relabels.jsonl: 2,876 of those rows read by a person and labelled by the
+- bench/pick_relabels.jsonl: 3,046 of those rows read by a person and labelled by the
   rubric (ids and labels only), which replace their sources' labels: 1,155 had none.
 - src/tokenroute/data/tasks.jsonl and bench/pick_holdout.jsonl: descriptions the project
   wrote, in the way users type requests (weighted up, since the real rows are mostly
