@@ -248,3 +248,17 @@ def test_a_tasks_first_tier_is_its_earliest_attempts_whatever_order_they_come_in
     assert ledger.query("SELECT first_tier, last_tier FROM tasks") == [("small", "mid")]
     ledger.rebuild_summaries()
     assert ledger.query("SELECT first_tier, last_tier FROM tasks") == [("small", "mid")]
+
+
+def test_an_escalation_after_timeouts_alone_says_nothing_of_the_start(tmp_path):
+    ledger = open_ledger(tmp_path / "ledger.db")
+    for n in range(3):
+        first, task = attempt(f"t-{n}", tier="small", status="error", error_kind="timeout")
+        then, _ = attempt(f"t-{n}", tier="mid")
+        ledger.add_attempts(
+            [
+                (first._replace(task_type="code"), task._replace(type="code", outcome="success")),
+                (then._replace(task_type="code", started_at="2026-11-01T10:01:00.000Z"), task),
+            ]
+        )
+    assert ledger.outcomes_by_tier("code") == ({}, 0)

@@ -101,12 +101,6 @@ def test_user_requests_get_their_tier(run, text, tier):
     assert pick_json(run, text)["tier"] == tier
 
 
-def test_frontier_work_is_never_sent_below_mid(run):
-    for text, tier in USER_REQUESTS:
-        if tier == "frontier":
-            assert pick_json(run, text)["tier"] in ("mid", "frontier"), text
-
-
 def test_reasons_name_real_words_never_fillers(model, policy):
     found = classify(
         "Is it better to use a or b, or to be done with it from a list?", model, policy
@@ -160,7 +154,26 @@ def test_the_type_can_be_stated(run):
 
 
 def test_the_model_is_read_from_the_cache_the_second_time(tmp_path):
+    import marshal
+
     first = trained_model(tmp_path)
-    cached = list(Path(tmp_path).glob("pick-model-*.marshal"))
-    assert len(cached) == 1
+    [cached] = list(Path(tmp_path).glob("pick-model-*.marshal"))
+    planted = first._replace(classes=tuple(reversed(first.classes)))
+    cached.write_bytes(marshal.dumps(tuple(planted)))  # what the cache says is what is used
+    assert trained_model(tmp_path).classes == planted.classes
+    cached.write_bytes(b"not marshal")  # a broken cache is rebuilt, not fatal
     assert trained_model(tmp_path) == first
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["non-critical typo in the docs", "not complex at all: fix a typo in the docs",
+     "fix the typo in quick_start.md"],
+)  # fmt: skip
+def test_tier_words_that_are_negated_or_part_of_a_name_move_nothing(run, text):
+    assert not any("moved it one tier" in r for r in pick_json(run, text)["reasons"])
+
+
+def test_a_stated_type_needs_no_description(run):
+    body = pick_json(run, "--task-type", "translate")
+    assert (body["task_type"], body["tier"]) == ("translate", "small")

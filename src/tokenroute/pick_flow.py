@@ -111,11 +111,12 @@ class PickFlow:
     ) -> PickResult:
         notes: list[str] = []
         answered = any(a is not None for a in answers)
-        if text is None and not answered:
+        if text is None and not answered and task_type is None:
             if not interactive or ask is None:
                 raise UsageError(
-                    'describe the task (tokenroute pick "refactor auth"), pipe it in, or answer '
-                    "--deep/--execution --good-enough/--must-be-best --need/--convenience"
+                    'describe the task (tokenroute pick "refactor auth"), pipe it in, name its '
+                    "type (--task-type code), or answer --deep/--execution "
+                    "--good-enough/--must-be-best --need/--convenience"
                 )
             answers = self._ask(ask)
         classification = None
@@ -226,23 +227,28 @@ class PickFlow:
             other
             for name in task_types
             for other, rule in self.policy.types.items()
-            if rule.tier == self.policy.types[name].tier
-        } - set(task_types)
+            if rule.tier == self.policy.types[name].tier and other != name
+        }
         try:
-            tries = ledger.first_tries(task_types)
-            tries.update(ledger.first_tries(sorted(neighbours), NEIGHBOUR_TASKS))
+            own = ledger.first_tries(task_types)
+            near = ledger.first_tries(sorted(neighbours), NEIGHBOUR_TASKS)
         finally:
             ledger.close()
-        return {name: self._with_neighbours(name, tries) for name in task_types}
+        return {name: self._with_neighbours(name, own, near) for name in task_types}
 
     def _with_neighbours(
-        self, name: str, tries: dict[str, dict[str, tuple[int, int]]]
+        self,
+        name: str,
+        own_tries: dict[str, dict[str, tuple[int, int]]],
+        near: dict[str, dict[str, tuple[int, int]]],
     ) -> tuple[dict[str, TierRecord], int]:
-        """A type's own first tries, and those of the other types at its policy tier."""
-        own = {t: r for t, r in tries.get(name, {}).items() if t in TIERS}
+        """A type's own first tries (its newest EVIDENCE_TASKS), and those of the other types
+        at its policy tier (their newest NEIGHBOUR_TASKS): the same for pick and
+        --explain-policy."""
+        own = {t: r for t, r in own_tries.get(name, {}).items() if t in TIERS}
         neighbours: dict[str, list[int]] = {}
         tier = self.policy.types[name].tier
-        for other, by_tier in tries.items():
+        for other, by_tier in near.items():
             rule = self.policy.types.get(other)
             if other == name or rule is None or rule.tier != tier:
                 continue

@@ -51,6 +51,8 @@ class TierRecord(NamedTuple):
 
 
 POOL_WEIGHT = 0.2
+MIN_TRIES = 3  # first tries (own, or a fifth each from neighbours) before a tier can start
+MIN_FIRST_TRY = 0.5  # a start other than the policy's must finish at least this share itself
 
 
 class Estimate(NamedTuple):
@@ -80,14 +82,22 @@ def dearer(a: str, b: str) -> str:
     return a if TIERS.index(a) >= TIERS.index(b) else b
 
 
+_NEGATIONS = ("not ", "no ", "non ", "never ", "isn't ", "without ", "nothing ")
+
+
 def _has_words(text: str, phrase: str) -> bool:
-    """The phrase as whole words: 'quick' is not in 'Quickgrow'."""
+    """The phrase as whole words, and not negated: 'quick' is not in 'Quickgrow',
+    'quick-sort' or 'quick_fix', and 'not complex' or 'non-critical' move nothing."""
+
+    def joined(ch: str) -> bool:
+        return ch.isalnum() or ch in "-_"
+
     start = text.find(phrase)
     while start != -1:
         end = start + len(phrase)
-        before = start == 0 or not text[start - 1].isalnum()
-        after = end == len(text) or not text[end].isalnum()
-        if before and after:
+        before = start == 0 or not joined(text[start - 1])
+        after = end == len(text) or not joined(text[end])
+        if before and after and not text[:start].endswith(_NEGATIONS):
             return True
         start = text.find(phrase, start + 1)
     return False
@@ -224,21 +234,26 @@ def learned_tier(
     rates = {t: a / (a + b) for t, (a, b) in posteriors(tier, record, tiers, policy).items()}
     per_success, eventual = {}, {}
     for i, t in enumerate(tiers):
-        expected_cost, reach = Decimal(0), 1.0
-        success = 0.0
-        for t2 in tiers[i:]:
-            expected_cost += tier_cost[t2] * Decimal(reach)
-            success += reach * rates[t2]
-            reach *= 1 - rates[t2]
+        # a failed first try is sent once more, one tier up (run --escalate): what a start
+        # costs and finishes is that pair, not a climb through every tier
+        above = tiers[i + 1] if i + 1 < len(tiers) else None
+        miss = 1 - rates[t]
+        expected_cost = tier_cost[t] + (tier_cost[above] * Decimal(miss) if above else 0)
+        success = rates[t] + (miss * rates[above] if above else 0.0)
         per_success[t] = expected_cost / Decimal(max(success, 1e-9))
         eventual[t] = success
-    # What the user pays for is an eventual success, escalation included (a failed first try
-    # moves one tier up): among the starts that reach the target that way, the cheapest per
-    # success, so a dearer first try is bought only when it raises success or saves money.
-    # When no start reaches it, the cheapest per success of all, never the surest regardless.
-    # A start needs first tries of its own (or to be the policy's tier): a tier no task has
-    # started at is reached by exploring, not on the prior's word.
-    tried = [t for t in tiers if t == tier or t in record]
+    # What the user pays for is an eventual success: among the starts that reach the target
+    # with that one escalation, the cheapest per success, so a dearer first try is bought
+    # only when it raises success or saves money. When no start reaches it, the cheapest
+    # per success of all, never the surest regardless. A start needs MIN_TRIES first tries
+    # of its own (a neighbour type's count a fifth), or to be the policy's tier: a tier no
+    # task has started at is reached by exploring, not on the prior's word.
+    # And a start that fails more often than not is no first try at all, however cheap.
+    tried = [
+        t
+        for t in tiers
+        if t == tier or (_tries(record.get(t)) >= MIN_TRIES and rates[t] >= MIN_FIRST_TRY)
+    ]
     eligible = [t for t in tried if eventual[t] >= quality_target]
 
     def price(t: str) -> tuple[Decimal, int]:  # a failed first try costs time too
@@ -254,20 +269,32 @@ def learned_tier(
     reasons = [f"{learned}: {figures}"]
     if not eligible:
         reasons.append(
-            f"no start finishes {quality_target:.0%} of them, even with escalation: {best}, "
-            f"the cheapest per success ({eventual[best]:.0%} finished)"
+            f"no start finishes {quality_target:.0%} of them, even with one escalation: "
+            f"{best}, the cheapest per success ({_floor(eventual[best])} finished)"
         )
     elif best != tier and eventual[tier] < quality_target:
         reasons.append(
-            f"so {best}: starting at {tier} finishes {eventual[tier]:.0%} of them, short of "
-            f"the {quality_target:.0%} target"
+            f"so {best}: starting at {tier} finishes {_floor(eventual[tier])} of them, short "
+            f"of the {quality_target:.0%} target"
         )
     elif best != tier:
         reasons.append(
-            f"so {best} instead of {tier}: with escalation on a failure it finishes "
-            f"{eventual[best]:.0%} of them, cheaper per successful task"
+            f"so {best} instead of {tier}: with one escalation on a failure it finishes "
+            f"{_floor(eventual[best])} of them, cheaper per successful task"
         )
     return best, reasons, seen
+
+
+def _tries(record: TierRecord | None) -> float:
+    if record is None:
+        return 0.0
+    own = record.successes + record.failures
+    return own + POOL_WEIGHT * (record.pooled_successes + record.pooled_failures)
+
+
+def _floor(rate: float) -> str:
+    """A share, never rounded up: 99.5% finished is 99%, not all of them."""
+    return f"{math.floor(rate * 100)}%"
 
 
 def explore(
@@ -420,7 +447,9 @@ def recommend(
         tasks=tasks_learned,
     )
     reasons += learned
-    if not explored:  # an exploring pick goes below what the reasons would defend
+    if not explored and learned:  # the ledger decided: its figures are the reasons
+        reasons += _learned_neighbours(tier, costs, record)
+    elif not explored:  # an exploring pick goes below what the reasons would defend
         reasons += _neighbours(tier, task_type, costs, record, quality_target, policy)
     if local and (TIERS.index(tier) <= TIERS.index("small")):
         local_models = price_models(table, day, "local", task_type, usage)
@@ -464,6 +493,22 @@ def _cheaper_alternatives(
         else:
             why = f"it is not listed as good for {task_type}"
         reasons.append(f"{other.model.id} costs less, but {why}")
+    return reasons
+
+
+def _learned_neighbours(
+    tier: str, costs: Mapping[str, Decimal], record: Mapping[str, TierRecord]
+) -> list[str]:
+    """Why not one tier cheaper or dearer, when the ledger's figures chose the tier."""
+    reasons = []
+    cheaper, dearer = step(tier, -1), step(tier, 1)
+    if cheaper != tier and cheaper in costs and _tries(record.get(cheaper)) < MIN_TRIES:
+        reasons.append(
+            f"not {cheaper}: too few tasks of this kind have started there to judge "
+            "(pick tries it now and then)"
+        )
+    if dearer != tier and dearer in costs and tier in costs and costs[tier]:
+        reasons.append(f"not {dearer}: {costs[dearer] / costs[tier]:.1f}x the cost of a task")
     return reasons
 
 

@@ -314,7 +314,12 @@ def tier_outcomes(conn: sqlite3.Connection, where: AttemptFilter) -> list[TierOu
     for task_type, tier, tasks, successes in conn.execute(sql, params):
         counts[(task_type, tier)] = [tasks, successes]
     clause, escalated_params = _task_where(
-        where, "t.first_tier IS NOT t.last_tier", "t.outcome != 'unknown'"
+        where,
+        "t.first_tier IS NOT t.last_tier",
+        "t.outcome != 'unknown'",
+        # an escalation after transport errors alone says nothing of the start
+        "EXISTS (SELECT 1 FROM attempts a WHERE a.task_id = t.id AND a.tier IS t.first_tier "
+        "AND a.status IN ('ok', 'invalid'))",
     )
     moved = f"""SELECT COALESCE(t.type, t.last_task_type, ''), COALESCE(t.first_tier, ''),
             COALESCE(t.last_tier, ''), COUNT(*), SUM(t.outcome = 'success')

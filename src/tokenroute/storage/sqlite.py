@@ -212,17 +212,21 @@ TASK_TOTALS = """
     WHERE tasks.id = s.task_id
 """
 # What each task of a type says about the tier it started at (its first try): a success
-# there, or a failure there (it escalated, ended as a failure, or got an invalid answer and
-# has no outcome yet). Not evidence: a failure the user did not call, with no answer at that
-# tier at all (transport errors only), and a task with neither outcome nor invalid answer.
+# there, or a failure there (an answer came back there and it escalated or ended as a
+# failure, or an invalid answer on a task with no outcome yet, or the user said so). Not
+# evidence: no answer at that tier at all (transport errors only, escalated or not), and a
+# task with neither outcome nor invalid answer.
 # The newest EVIDENCE_TASKS of a type only: what a tier does now, read in a few ms whatever
 # the ledger's size (tasks_by_type).
 EVIDENCE_TASKS = 1000
 _FIRST_TRIES = """
     SELECT first_tier,
         SUM(outcome = 'success' AND last_tier IS first_tier),
-        SUM(last_tier IS NOT first_tier
-            OR (outcome = 'failure' AND (outcome_by IS 'user' OR EXISTS (
+        SUM((last_tier IS NOT first_tier AND EXISTS (
+                SELECT 1 FROM attempts a WHERE a.task_id = e.id AND a.tier IS e.first_tier
+                    AND a.status IN ('ok', 'invalid')))
+            OR (outcome = 'failure' AND last_tier IS first_tier AND (outcome_by IS 'user'
+                OR EXISTS (
                 SELECT 1 FROM attempts a WHERE a.task_id = e.id AND a.tier IS e.first_tier
                     AND a.status IN ('ok', 'invalid'))))
             OR (outcome = 'unknown' AND EXISTS (
