@@ -177,3 +177,17 @@ def test_tier_words_that_are_negated_or_part_of_a_name_move_nothing(run, text):
 def test_a_stated_type_needs_no_description(run):
     body = pick_json(run, "--task-type", "translate")
     assert (body["task_type"], body["tier"]) == ("translate", "small")
+
+
+def test_frontier_work_is_kept_at_mid_or_above_when_the_evidence_leans_that_way(policy):
+    from tokenroute.classifier import Classification
+    from tokenroute.pick_flow import Answers
+    from tokenroute.router import start_tier
+
+    leaning = (("extract", 0.6), ("analysis", 0.3), ("qa", 0.1))
+    guess = Classification("extract", 0.9, "analysis", ("clause",), False, leaning)
+    tier, reasons = start_tier(guess, "x", Answers(None, None, None), policy, interactive=False)
+    assert tier == "mid" and "30% of the evidence reads as frontier work: not below mid" in reasons
+    plain = guess._replace(shares=(("extract", 0.9), ("analysis", 0.05), ("qa", 0.05)))
+    tier, _ = start_tier(plain, "x", Answers(None, None, None), policy, interactive=False)
+    assert tier == "small"

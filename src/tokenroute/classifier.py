@@ -37,6 +37,7 @@ class Classification(NamedTuple):
     runner_up: str
     signals: tuple[str, ...]  # the words and phrases that decided
     truncated: bool = False
+    shares: tuple[tuple[str, float], ...] = ()  # every type's (uncalibrated) probability
 
 
 class NaiveBayes(NamedTuple):
@@ -214,7 +215,8 @@ def classify(text: str, model: LinearModel, policy: Policy) -> Classification:
     best, second = model.classes[ranked[0]], model.classes[ranked[1]]
     confidence = model.calibrated(weights[ranked[0]] / total)
     signals = _telling(sample, words, keywords, model, best, second, policy)
-    return Classification(best, confidence, second, signals, truncated)
+    shares = tuple((c, w / total) for c, w in zip(model.classes, weights, strict=True))
+    return Classification(best, confidence, second, signals, truncated, shares)
 
 
 def _contains(text: str, phrase: str) -> bool:

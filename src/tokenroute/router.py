@@ -51,6 +51,9 @@ class TierRecord(NamedTuple):
 
 
 POOL_WEIGHT = 0.2
+# Sending frontier work to a small model is the costliest mistake pick can make: when this
+# much of the classifier's probability is on frontier types, the tier is at least mid.
+FRONTIER_FLOOR = 0.25
 MIN_TRIES = 3  # first tries (own, or a fifth each from neighbours) before a tier can start
 MIN_FIRST_TRY = 0.5  # a start other than the policy's must finish at least this share itself
 
@@ -142,6 +145,10 @@ def start_tier(
                 f"type {classification.task_type} ({rule.says}) from {evidence}, "
                 f"{classification.confidence:.0%} sure; the policy gives it {tier}"
             )
+        frontier = sum(p for t, p in classification.shares if policy.types[t].tier == "frontier")
+        if frontier >= FRONTIER_FLOOR and TIERS.index(tier) < TIERS.index("mid"):
+            reasons.append(f"{frontier:.0%} of the evidence reads as frontier work: not below mid")
+            tier = "mid"
         if classification.confidence < CONFIDENT and not interactive:
             other = policy.types[classification.runner_up].tier
             safer = dearer(tier, other)
