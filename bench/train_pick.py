@@ -49,6 +49,7 @@ from tokenroute.policy import load_policy  # noqa: E402
 REAL = ROOT.parent / "shared" / "data" / "tasks" / "tasks_real.jsonl"
 UNITS = ROOT / "bench" / "pick_checkset_units.txt"
 RELABELS = ROOT / "bench" / "pick_relabels.jsonl"  # rows relabelled by the rubric (ids only)
+POLICY = ROOT / "src" / "tokenroute" / "data" / "policy.yaml"  # its keywords are features
 OWN = (ROOT / "src" / "tokenroute" / "data" / "tasks.jsonl", ROOT / "bench" / "pick_holdout.jsonl")
 OWN_WEIGHT = 3.0  # a self-written request counts as much as three real rows
 C = 2.0  # inverse L2 strength (scikit-learn's default is 1)
@@ -136,7 +137,7 @@ def main() -> None:
     args = parser.parse_args()
     if not REAL.exists():
         sys.exit(f"needs {REAL} (../shared beside the project)")
-    inputs = model_inputs(REAL, UNITS, (*OWN, RELABELS))
+    inputs = model_inputs(REAL, UNITS, (*OWN, RELABELS, POLICY))
     if args.check:
         shipped = json.loads(gzip.decompress(MODEL_FILE.read_bytes()))
         current = shipped.get("inputs") == inputs and shipped.get("version") == MODEL_VERSION

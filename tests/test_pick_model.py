@@ -48,7 +48,8 @@ def test_the_artefact_is_built_from_the_files_here():
     shipped = json.loads(gzip.decompress(MODEL_FILE.read_bytes()))
     units = ROOT / "bench" / "pick_checkset_units.txt"
     relabels = ROOT / "bench" / "pick_relabels.jsonl"
-    assert shipped["inputs"] == model_inputs(SHARED, units, (*OWN, relabels)), (
+    policy = ROOT / "src" / "tokenroute" / "data" / "policy.yaml"  # keywords are features
+    assert shipped["inputs"] == model_inputs(SHARED, units, (*OWN, relabels, policy)), (
         "stale: run python bench/train_pick.py"
     )
 
