@@ -1381,9 +1381,8 @@ def doctor(
         stored = {}
     found += checks.key_checks(specs, os.environ, stored)
     try:
-        table, day = load_table(), today()
-        oldest = table.oldest_check(day)
-        checked = oldest[0] if oldest is not None else table.checked
+        day = today()
+        checked, _ = load_table().staleness(day)
         found.append(checks.price_check(checked, day, STALE_AFTER_DAYS))
     except TokenrouteError as exc:
         found.append(checks.Check("prices", "table", "fail", exc.message))

@@ -105,8 +105,7 @@ def load_table() -> PriceTable:
     where = resolve_paths()
     table = pricing.load_price_table(shipped_tables(), where.prices, cache=where.cache)
     day = today()
-    oldest = table.oldest_check(day)
-    checked, model = oldest if oldest is not None else (table.checked, None)
+    checked, model = table.staleness(day)
     age = (day - checked).days
     if age > pricing.STALE_AFTER_DAYS:
         which = f" (that of {model.id})" if model is not None else ""

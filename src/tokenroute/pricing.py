@@ -8,6 +8,7 @@ old calls keep their old price.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -105,6 +106,12 @@ class PriceTable:
                 oldest = (period.checked, model)
         return oldest
 
+    def staleness(self, day: date) -> tuple[date, Model | None]:
+        """The check the staleness warning and `doctor` judge: the oldest on offer on `day`
+        and its model, else the table's newest (a table of nothing on offer)."""
+        oldest = self.oldest_check(day)
+        return oldest if oldest is not None else (self.checked, None)
+
     @cached_property
     def revision(self) -> str:
         """Identifies this exact table; the ledger stores it with every cost it computes.
@@ -129,6 +136,14 @@ class PriceTable:
                 break
         self._found[name] = found
         return found
+
+    def find_billed(self, name: str, answered: str | None = None) -> Model | None:
+        """The model that bills a call: the name it was logged under, or, when that is a
+        client's own alias the table does not know, the model that answered."""
+        model = self.find(name)
+        if model is None and answered:
+            model = self.find(answered)
+        return model
 
     def period_of(self, model: Model, day: date) -> PricePeriod | None:
         """`model`'s price on `day`, if it had one."""
@@ -415,9 +430,11 @@ def _parse_yaml(path: Path, blob: bytes, problems: list[str]) -> Any:
         return _UNREADABLE
 
 
+@functools.cache
 def _table_loader(yaml: Any) -> Any:
     """The C safe loader, but dates stay text: `_as_date` checks them and names the field
-    (PyYAML's own date constructor raises on 2026-02-30 before we can say where it is)."""
+    (PyYAML's own date constructor raises on 2026-02-30 before we can say where it is).
+    Built once: yaml is imported only when a table must really be parsed."""
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     class TableLoader(base):  # type: ignore[misc, valid-type]

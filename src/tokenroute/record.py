@@ -241,9 +241,7 @@ def _believable(usage: Usage) -> Usage:
 def price_call(call: Call, table: PriceTable, *, source: str, project: str | None) -> Priced:
     """Cost the call at the price in force when it was made; an unknown price stays unknown."""
     warnings = []
-    model = table.find(call.model)
-    if model is None and call.model_answered:  # a client's own alias: what answered bills
-        model = table.find(call.model_answered)
+    model = table.find_billed(call.model, call.model_answered)
     day: date = call.at.astimezone(UTC).date()
     cost_micros = revision = tier = None
     provider = call.provider

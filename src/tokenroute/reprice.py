@@ -35,9 +35,7 @@ def reprice(ledger: Any, table: PriceTable, since: str | None, *, dry_run: bool)
         if day is None:
             unreadable += 1
             continue
-        model = table.find(row.model)
-        if model is None and row.model_answered:  # a client's alias: what answered bills
-            model = table.find(row.model_answered)
+        model = table.find_billed(row.model, row.model_answered)
         period = None if model is None else table.period_of(model, day)
         if model is None or period is None:
             unknown[row.model] += 1

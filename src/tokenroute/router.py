@@ -533,23 +533,17 @@ def _neighbours(
     policy_tier = policy.types[task_type].tier if task_type else "mid"
     if cheaper != tier:
         done = record.get(cheaper)
-        if (
-            done
-            and done.pooled_successes + done.pooled_failures
-            and not (done.successes + done.failures)
-        ):
-            a, b = posteriors(policy_tier, record, [cheaper], policy)[cheaper]
-            rate = a / (a + b)
-            why = (
-                f"believed to finish {_share(rate, quality_target)} from other {policy_tier} types"
-            )
-        elif done and done.successes + done.failures:
+        if _tries(done):
             # the belief the decision used (the policy's prior and the record), not the raw rate
             a, b = posteriors(policy_tier, record, [cheaper], policy)[cheaper]
             rate = a / (a + b)
+            own = done.successes + done.failures
             why = (
-                f"it finished {done.successes} of {done.successes + done.failures} such tasks "
+                f"it finished {done.successes} of {own} such tasks "
                 f"(believed {_share(rate, quality_target)})"
+                if own
+                else f"believed to finish {_share(rate, quality_target)} from other "
+                f"{policy_tier} types"
             )
         else:
             rate = prior_success(cheaper, policy_tier)

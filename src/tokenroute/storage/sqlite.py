@@ -222,18 +222,18 @@ EVIDENCE_TASKS = 1000
 _FIRST_TRIES = """
     SELECT first_tier,
         SUM(outcome = 'success' AND last_tier IS first_tier),
-        SUM((last_tier IS NOT first_tier AND EXISTS (
-                SELECT 1 FROM attempts a WHERE a.task_id = e.id AND a.tier IS e.first_tier
-                    AND a.status IN ('ok', 'invalid')))
-            OR (outcome = 'failure' AND last_tier IS first_tier AND (outcome_by IS 'user'
-                OR EXISTS (
-                SELECT 1 FROM attempts a WHERE a.task_id = e.id AND a.tier IS e.first_tier
-                    AND a.status IN ('ok', 'invalid'))))
-            OR (outcome = 'unknown' AND EXISTS (
-                SELECT 1 FROM attempts a WHERE a.task_id = e.id AND a.tier IS e.first_tier
-                    AND a.status = 'invalid')))
+        SUM((last_tier IS NOT first_tier AND answered)
+            OR (outcome = 'failure' AND last_tier IS first_tier
+                AND (outcome_by IS 'user' OR answered))
+            OR (outcome = 'unknown' AND invalid_there))
     FROM (
-        SELECT t.id, t.first_tier, t.last_tier, t.outcome, t.outcome_by FROM tasks t
+        SELECT t.first_tier, t.last_tier, t.outcome, t.outcome_by,
+            EXISTS (SELECT 1 FROM attempts a WHERE a.task_id = t.id
+                AND a.tier IS t.first_tier AND a.status IN ('ok', 'invalid')) AS answered,
+            EXISTS (SELECT 1 FROM attempts a WHERE a.task_id = t.id
+                AND a.tier IS t.first_tier AND a.status = 'invalid') AS invalid_there
+        FROM tasks t
+        -- the second test repeats the index's own condition, so that it is used
         WHERE COALESCE(t.type, t.last_task_type) = ? AND t.first_tier IS NOT NULL
             AND COALESCE(t.type, t.last_task_type) IS NOT NULL
             AND (t.outcome != 'unknown' OR t.last_tier IS NOT t.first_tier OR EXISTS (
