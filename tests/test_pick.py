@@ -207,6 +207,20 @@ def test_a_bad_policy_file_names_file_and_field(run, isolated_home, text, messag
     assert_one_line_error(out, ExitCode.BAD_INPUT, str(policy), message)
 
 
+@pytest.mark.parametrize(
+    ("modifiers", "field"),
+    [("[quick]", "modifiers"), ("{down: quick}", "modifiers.down"),
+     ("{up: [[nested]]}", "modifiers.up"), ("{stakes: [tax, 3]}", "modifiers.stakes")],
+)  # fmt: skip
+def test_bad_tier_words_in_a_policy_name_their_field(run, isolated_home, modifiers, field):
+    from tokenroute.policy import DEFAULT_POLICY
+
+    shipped = DEFAULT_POLICY.read_text(encoding="utf-8").split("\nmodifiers:")[0]
+    policy = write(isolated_home / "policy.yaml", f"{shipped}\nmodifiers: {modifiers}\n")
+    out = run("pick", "refactor auth", NO_LOG)
+    assert_one_line_error(out, ExitCode.BAD_INPUT, str(policy), f"{field}: must be")
+
+
 def test_on_a_terminal_it_asks_the_three_questions(tmp_path):
     """A real pseudo-terminal: the questions go to stderr, the answers come from the keyboard."""
     import os

@@ -192,3 +192,29 @@ def test_frontier_work_is_kept_at_mid_or_above_when_the_evidence_leans_that_way(
     plain = guess._replace(shares=(("extract", 0.9), ("analysis", 0.05), ("qa", 0.05)))
     tier, _ = start_tier(plain, "x", Answers(None, None, None), policy, interactive=False)
     assert tier == "small"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Given a statute and a set of facts, determine how much tax an individual owes.",
+     "quick check: is this insurance claim covered by the policy?",
+     "Classify whether this piece of evidence is hearsay"],
+)  # fmt: skip
+def test_a_high_stakes_subject_is_never_sent_below_mid(run, text):
+    body = pick_json(run, text)
+    assert body["tier"] in ("mid", "frontier"), body["reasons"]
+
+
+def test_the_stakes_floor_holds_after_a_tier_word_moved_the_task_down(policy):
+    from tokenroute.classifier import Classification
+    from tokenroute.pick_flow import Answers
+    from tokenroute.router import start_tier
+
+    sure = Classification("extract", 0.9, "qa", ("field",), False, (("extract", 1.0),))
+    no = Answers(None, None, None)
+    text = "quick: pull the patient's name from this form"
+    tier, reasons = start_tier(sure, text, no, policy, interactive=False)
+    assert tier == "mid"
+    assert "'patient': a high-stakes subject: not below mid" in reasons
+    tier, _ = start_tier(sure, "quick: pull the name from this form", no, policy, interactive=False)
+    assert tier == "economy"  # the same words without the subject: moved down, kept there

@@ -33,6 +33,7 @@ class Policy(NamedTuple):
     up_words: tuple[str, ...]
     source: str
     escalate: bool = False  # `run` moves up a tier when a model keeps failing
+    stakes_words: tuple[str, ...] = ()  # high-stakes subjects: never below mid
 
 
 def load_policy(path: Path | None = None, cache: Path | None = None) -> Policy:
@@ -94,6 +95,8 @@ def parse_policy(raw: Any, source: str) -> Policy:
     if not isinstance(strength, int | float) or isinstance(strength, bool) or strength <= 0:
         raise bad("prior_strength", f"must be a number > 0 (got {strength!r})")
     modifiers = raw.get("modifiers") or {}
+    if not isinstance(modifiers, dict):
+        raise bad("modifiers", "must be a mapping of down, up and stakes to lists of words")
     escalate = raw.get("escalate", False)
     if not isinstance(escalate, bool):
         raise bad("escalate", f"must be true or false (got {escalate!r})")
@@ -102,11 +105,19 @@ def parse_policy(raw: Any, source: str) -> Policy:
         quality_target=target,
         exploration=exploration,
         prior_strength=float(strength),
-        down_words=tuple(w.lower() for w in modifiers.get("down", [])),
-        up_words=tuple(w.lower() for w in modifiers.get("up", [])),
+        down_words=_words(modifiers, "down", bad),
+        up_words=_words(modifiers, "up", bad),
         source=source,
         escalate=escalate,
+        stakes_words=_words(modifiers, "stakes", bad),
     )
+
+
+def _words(modifiers: dict[str, Any], key: str, bad: Any) -> tuple[str, ...]:
+    words = modifiers.get(key) or []
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise bad(f"modifiers.{key}", "must be a list of words or phrases")
+    return tuple(w.lower() for w in words)
 
 
 def _fraction(value: Any, field: str, bad: Any, *, low_open: bool) -> float:

@@ -118,6 +118,19 @@ def word_moves(text: str, policy: Policy) -> tuple[int, list[str]]:
     return 0, []
 
 
+def _frontier_floor(classification: Classification, text: str, policy: Policy) -> str:
+    """Why this task must not go below mid, if it must: sending frontier work to a small
+    model is the costliest mistake pick can make, so doubt or a high-stakes subject is enough."""
+    frontier = sum(p for t, p in classification.shares if policy.types[t].tier == "frontier")
+    if frontier >= FRONTIER_FLOOR:
+        return f"{frontier:.0%} of the evidence reads as frontier work"
+    lowered = text.lower()
+    stakes = [w for w in policy.stakes_words if _has_words(lowered, w)]
+    if stakes:
+        return f"{', '.join(repr(w) for w in stakes[:3])}: a high-stakes subject"
+    return ""
+
+
 def start_tier(
     classification: Classification | None,
     text: str,
@@ -145,10 +158,6 @@ def start_tier(
                 f"type {classification.task_type} ({rule.says}) from {evidence}, "
                 f"{classification.confidence:.0%} sure; the policy gives it {tier}"
             )
-        frontier = sum(p for t, p in classification.shares if policy.types[t].tier == "frontier")
-        if frontier >= FRONTIER_FLOOR and TIERS.index(tier) < TIERS.index("mid"):
-            reasons.append(f"{frontier:.0%} of the evidence reads as frontier work: not below mid")
-            tier = "mid"
         if classification.confidence < CONFIDENT and not interactive:
             other = policy.types[classification.runner_up].tier
             safer = dearer(tier, other)
@@ -166,6 +175,10 @@ def start_tier(
                 quoted = ", ".join(f"'{w}'" for w in words)
                 reasons.append(f"{quoted} moved it one tier {direction}, to {new}")
                 tier = new
+        floor = _frontier_floor(classification, text, policy)
+        if floor and TIERS.index(tier) < TIERS.index("mid"):
+            reasons.append(f"{floor}: not below mid")
+            tier = "mid"
     tier, answered = apply_answers(tier, answers)
     return tier, reasons + answered
 
