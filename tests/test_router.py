@@ -101,3 +101,75 @@ def test_a_dearer_first_try_that_adds_no_success_is_not_bought():
     costs = {"small": Decimal("0.001"), "mid": Decimal("0.004"), "frontier": Decimal("0.01")}
     best, _, _ = learned_tier("mid", record, costs, load_policy(), 0.9, tasks=800)
     assert best == "small"
+
+
+def closed_loop(first_try_ok, costs: dict[str, Decimal], tasks: int = 40) -> list[str]:
+    """Starts chosen task after task, each outcome recorded back as pick records it: a
+    failed start is escalated once and only its first try counts as evidence."""
+    policy = load_policy()
+    record: dict[str, list[int]] = {}
+    starts = []
+    for i in range(tasks):
+        view = {t: TierRecord(*ok_fail) for t, ok_fail in record.items()}
+        start = choose_start("frontier", view, costs, policy, 0.9, f"t{i}", explore_enabled=True)
+        starts.append(start.tier)
+        ok = first_try_ok(start.tier)
+        record.setdefault(start.tier, [0, 0])[0 if ok else 1] += 1
+    return starts
+
+
+FRONTIER_COSTS = {"economy": Decimal("0.001"), "small": Decimal("0.004"),
+                  "mid": Decimal("0.02"), "frontier": Decimal("0.1")}  # fmt: skip
+
+
+def test_work_only_frontier_can_do_stays_at_frontier_after_a_few_explorations():
+    starts = closed_loop(lambda tier: tier == "frontier", FRONTIER_COSTS)
+    assert starts[0] == "frontier" and starts[-10:].count("frontier") >= 8
+    assert set(starts) <= {"mid", "frontier"}  # explored one tier down, never further
+    assert 1 <= starts.count("mid") <= 12  # each failure makes the next try rarer
+
+
+def test_work_a_cheaper_tier_can_do_moves_there_within_a_few_tasks():
+    starts = closed_loop(lambda tier: tier in ("mid", "frontier"), FRONTIER_COSTS)
+    assert starts[-10:].count("frontier") == 0  # mid proven; small and economy explored
+    assert starts.index("mid") < 10
+
+
+def test_exploration_is_rare_when_the_cheaper_tier_would_save_little():
+    policy = load_policy()
+    record = {"mid": TierRecord(3, 0)}
+    near = {"small": Decimal("0.019"), "mid": Decimal("0.02")}  # a failure costs both
+
+    def share(costs: dict[str, Decimal]) -> float:
+        starts = [
+            choose_start("mid", record, costs, policy, 0.9, f"s{i}", explore_enabled=True)
+            for i in range(1000)
+        ]
+        return sum(s.explored for s in starts) / len(starts)
+
+    # small at a fifth of mid's price is worth finding out; at 95% of it, only if it
+    # hardly ever fails
+    assert share(near) < share(COSTS) / 2
+
+
+def test_a_new_type_explores_on_its_neighbours_evidence():
+    policy = load_policy()
+    neighbours = {"mid": TierRecord(0, 0, 30, 2)}  # other mid types' first tries only
+    starts = [
+        choose_start("mid", neighbours, COSTS, policy, 0.9, f"s{i}", explore_enabled=True)
+        for i in range(200)
+    ]
+    assert any(s.explored for s in starts)
+
+
+def test_a_start_must_finish_half_its_own_first_tries_whatever_the_prior_believes():
+    from tokenroute.router import learned_tier
+
+    # mid's prior (78%, worth ten tasks) outweighs three failures: the belief is still 60%,
+    # but a tier that has finished none of its three first tries cannot start
+    record = {"mid": TierRecord(0, 3), "frontier": TierRecord(5, 0)}
+    best, _, _ = learned_tier("frontier", record, FRONTIER_COSTS, load_policy(), 0.9, tasks=8)
+    assert best == "frontier"
+    record = {"mid": TierRecord(2, 1), "frontier": TierRecord(5, 0)}
+    best, _, _ = learned_tier("frontier", record, FRONTIER_COSTS, load_policy(), 0.9, tasks=8)
+    assert best == "mid"

@@ -56,6 +56,7 @@ POOL_WEIGHT = 0.2
 FRONTIER_FLOOR = 0.25
 MIN_TRIES = 3  # first tries (own, or a fifth each from neighbours) before a tier can start
 MIN_FIRST_TRY = 0.5  # a start other than the policy's must finish at least this share itself
+MAX_EXPLORE = 0.5  # the most often a promising, unproven cheaper tier is tried
 
 
 class Estimate(NamedTuple):
@@ -272,7 +273,8 @@ def learned_tier(
     tried = [
         t
         for t in tiers
-        if t == tier or (_tries(record.get(t)) >= MIN_TRIES and rates[t] >= MIN_FIRST_TRY)
+        if t == tier
+        or (_tries(record.get(t)) >= MIN_TRIES and _finished(record[t]) >= MIN_FIRST_TRY)
     ]
     eligible = [t for t in tried if eventual[t] >= quality_target]
 
@@ -312,6 +314,12 @@ def _tries(record: TierRecord | None) -> float:
     return own + POOL_WEIGHT * (record.pooled_successes + record.pooled_failures)
 
 
+def _finished(record: TierRecord) -> float:
+    """The share of its first tries a tier finished itself: the ledger's, not the prior's."""
+    done = record.successes + POOL_WEIGHT * record.pooled_successes
+    return done / _tries(record)
+
+
 def _floor(rate: float) -> str:
     """A share, never rounded up: 99.5% finished is 99%, not all of them."""
     return f"{math.floor(rate * 100)}%"
@@ -319,7 +327,8 @@ def _floor(rate: float) -> str:
 
 def explore(
     tier: str,
-    belief: tuple[float, float] | None,
+    beliefs: Mapping[str, tuple[float, float]],
+    costs: Mapping[str, Decimal],
     quality_target: float,
     policy: Policy,
     seed: str,
@@ -328,16 +337,29 @@ def explore(
 ) -> tuple[str, list[str], bool]:
     """Now and then try the next cheaper tier, so the ledger can learn that it suffices.
 
-    Thompson sampling: draw the cheaper tier's success rate from its Beta belief and try it
-    when the draw meets the target. While the ledger knows little, that is often; once it
-    has seen the tier fail, rarely. `exploration` is the floor that never goes away.
+    Thompson sampling on the decision itself: draw the cheaper tier's first-try rate from
+    its Beta belief, and try it when, at that rate, starting there (escalating a failure to
+    `tier`) would be chosen: half its first tries finished, the target met, less per
+    eventual success. While the ledger knows little and the saving is large, that is often
+    (at most MAX_EXPLORE of tasks); once it has seen the tier fail, rarely. `exploration`
+    is the floor that never goes away.
     """
-    if cheaper == tier or belief is None:
+    if cheaper == tier or cheaper not in beliefs or tier not in beliefs:
         return tier, [], False
     import random
 
     rng = random.Random(seed)
-    hopeful = rng.betavariate(*belief) >= quality_target
+    drawn = rng.betavariate(*beliefs[cheaper])
+    success, failure = beliefs[tier]
+    rate = success / (success + failure)
+    eventual = drawn + (1 - drawn) * rate
+    expected = costs[cheaper] + costs[tier] * Decimal(1 - drawn)
+    hopeful = (
+        drawn >= MIN_FIRST_TRY
+        and eventual >= quality_target
+        and expected / Decimal(eventual) < costs[tier] / Decimal(max(rate, 1e-9))
+        and rng.random() < MAX_EXPLORE
+    )
     if not hopeful and rng.random() >= policy.exploration:
         return tier, [], False
     return (
@@ -367,15 +389,18 @@ def choose_start(
 ) -> Start:
     """Where a task should start: what the ledger has learned, and now and then one cheaper.
 
-    Exploration starts once the ledger holds outcomes of this type, so a new user's first
-    picks follow the policy."""
+    Exploration starts once the ledger holds outcomes of this type or of its neighbours
+    (types of the same policy tier), so a new user's first picks follow the policy."""
     best, reasons, seen = learned_tier(tier, record, tier_cost, policy, quality_target, tasks=tasks)
     tiers = [t for t in PAID_TIERS if t in tier_cost]
-    if not explore_enabled or not seen or best not in tiers or tiers.index(best) == 0:
+    known = seen or any(r.pooled_successes + r.pooled_failures for r in record.values())
+    if not explore_enabled or not known or best not in tiers or tiers.index(best) == 0:
         return Start(best, reasons, seen, False)
     cheaper = tiers[tiers.index(best) - 1]
-    belief = posteriors(tier, record, [cheaper], policy)[cheaper]
-    chosen, why, explored = explore(best, belief, quality_target, policy, seed, cheaper=cheaper)
+    beliefs = posteriors(tier, record, [cheaper, best], policy)
+    chosen, why, explored = explore(
+        best, beliefs, tier_cost, quality_target, policy, seed, cheaper=cheaper
+    )
     return Start(chosen, reasons + why, seen, explored)
 
 
