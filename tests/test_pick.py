@@ -257,6 +257,40 @@ def test_on_a_terminal_it_asks_the_three_questions(tmp_path):
     assert "80-95% is good enough: one tier cheaper, small" in body["reasons"]
 
 
+@pytest.mark.parametrize(
+    "extra", [[], ["--quality-target", "0.9"]]
+)  # the fast path, and the full command line (an option with a value)
+def test_ctrl_c_at_a_screening_question_exits_130(tmp_path, extra):
+    import os
+    import pty
+    import signal
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "TOKENROUTE_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tokenroute", "pick", "--no-log", *extra],
+        stdin=follower,
+        stderr=follower,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    os.close(follower)
+    asked = b""
+    while b"deep reasoning" not in asked:
+        asked += os.read(leader, 4096)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    try:
+        asked += os.read(leader, 4096)
+    except OSError:
+        pass
+    os.close(leader)
+    assert proc.returncode == ExitCode.INTERRUPTED, asked
+    assert b"tokenroute: error: interrupted" in asked and b"internal error" not in asked
+
+
 def test_the_held_out_descriptions_were_never_trained_on():
     """bench/pick_holdout.jsonl measures generalisation only while no training text is
     the same as, or nearly the same as (70% of words shared), a held-out one."""

@@ -377,6 +377,49 @@ def test_ctrl_c_mid_stream_records_a_cancelled_attempt(provider, isolated_home, 
     assert row["output_tokens"] > 0
 
 
+@pytest.mark.parametrize(
+    ("signum", "code", "name"),
+    [(15, ExitCode.TERMINATED, "SIGTERM"), (1, ExitCode.HUNG_UP, "SIGHUP")],
+)
+def test_sigterm_or_sighup_mid_stream_is_handled_as_ctrl_c(
+    provider, isolated_home, signum, code, name
+):
+    """`timeout`, `kill`, a cancelled CI job and a closed terminal: the tokens were billed,
+    so the attempt is recorded as cancelled, and the exit code says which signal."""
+    provider.queue(Reply(kind="stall", text=("partial answer ",) * 3))
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tokenroute", "run", "-m", "gpt-5-mini", "hi"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout.read(8) == b"partial "
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == code, err
+    assert err.decode().strip().splitlines()[-1] == f"tokenroute: error: stopped by {name}"
+    [row] = attempts(isolated_home)
+    assert (row["status"], row["error_kind"]) == ("cancelled", "interrupted")
+
+
+@pytest.mark.parametrize("args", [["prices"], ["log"], ["pick", "--explain-policy"]])
+def test_a_closed_stdout_ends_quietly_with_success(isolated_home, args):
+    """`tokenroute prices | head -1`: the reader had enough; that is no error."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tokenroute", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    process.stdout.close()  # closed before the command writes a byte
+    err = process.stderr.read()
+    assert process.wait(timeout=20) == 0, err
+    assert b"error" not in err and b"Exception" not in err
+
+
 # ---------------------------------------------------------------- keys
 
 

@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from tokenroute import __version__
 from tokenroute.cli_common import (
     PROG,
+    PipeClosed,
     check_tier,
     fail,
     guarded,
@@ -24,6 +25,7 @@ from tokenroute.cli_common import (
     now,
     parse_day,
     shipped_tables,
+    stopped_by_signal,
     today,
 )
 from tokenroute.errors import BadInputError, ExitCode, NotFoundError, TokenrouteError, UsageError
@@ -64,6 +66,15 @@ class BoundaryGroup(TyperGroup):
         known = [name for name in COMMAND_ORDER if name in self.commands]
         return known + sorted(set(self.commands) - set(known))
 
+    def invoke(self, ctx: Any) -> Any:
+        """typer exits 1 on a closed stdout: pass it to the boundary, which exits 0."""
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()
+            return result
+        except BrokenPipeError:
+            raise PipeClosed from None
+
     def main(self, args: Any = None, prog_name: Any = None, **extra: Any) -> Any:  # type: ignore[override]
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in _leading_options(argv)
@@ -81,7 +92,8 @@ class BoundaryGroup(TyperGroup):
                 fail(_click_message(exc), ExitCode.USAGE, debug)
 
         result = guarded(parse_and_run, debug)
-        if result == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into exit code 130
+        if result == ExitCode.INTERRUPTED:  # typer turns Ctrl-C (and Terminated) into 130
+            stopped_by_signal()
             fail("interrupted", ExitCode.INTERRUPTED, False)
         sys.exit(result if isinstance(result, int) else ExitCode.OK)
 

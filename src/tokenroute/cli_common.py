@@ -8,13 +8,14 @@ them without importing typer, which alone costs about four times Python's own st
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from tokenroute.errors import ExitCode, TokenrouteError, UsageError
+from tokenroute.errors import ExitCode, Terminated, TokenrouteError, UsageError
 from tokenroute.taxonomy import TIERS
 
 if TYPE_CHECKING:
@@ -34,22 +35,78 @@ def fail(message: str, code: ExitCode, debug: bool) -> NoReturn:
     sys.exit(code)
 
 
+class PipeClosed(Exception):
+    """stdout's reader went away (typer would turn the BrokenPipeError into exit 1)."""
+
+
 def guarded(call: Callable[[], T], debug: bool) -> T:
     """Run a command; every failure becomes one line on stderr and a meaningful exit code."""
+    _catch_termination()
     try:
-        return call()
+        result = call()
+        sys.stdout.flush()  # a closed pipe shows here, not at exit as a Python warning
+        return result
     except TokenrouteError as exc:
         fail(exc.message, exc.exit_code, debug)
+    except (BrokenPipeError, PipeClosed):  # `tokenroute log | head -1`: the reader had enough
+        _quiet_stdout()
+        sys.exit(ExitCode.OK)
+    except Terminated as exc:
+        code = ExitCode.HUNG_UP if exc.signum == signal.SIGHUP else ExitCode.TERMINATED
+        fail(f"stopped by {signal.Signals(exc.signum).name}", code, debug)
     except KeyboardInterrupt:
         fail("interrupted", ExitCode.INTERRUPTED, debug)
-    except OSError as exc:  # e.g. stdout on a full disk: not a bug, say what happened
-        fail(f"{exc.strerror or exc}", ExitCode.INTERNAL, debug)
+    except OSError as exc:  # a file we cannot read or write: say which, and why
+        fail(describe_os_error(exc), ExitCode.BAD_INPUT, debug)
     except Exception as exc:
         fail(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
             ExitCode.INTERNAL,
             debug,
         )
+
+
+def describe_os_error(exc: OSError) -> str:
+    """'cannot use FILE: Permission denied', naming the file when the error knows it."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is None:
+        return reason
+    return f"cannot use {exc.filename}: {reason}"
+
+
+RECEIVED: list[int] = []  # the signals that stopped this command, for BoundaryGroup
+
+
+def stopped_by_signal() -> None:
+    """After typer turned a Terminated into its exit code 130: say which signal it was."""
+    if RECEIVED:
+        signum = RECEIVED[-1]
+        code = ExitCode.HUNG_UP if signum == signal.SIGHUP else ExitCode.TERMINATED
+        fail(f"stopped by {signal.Signals(signum).name}", code, False)
+    return None
+
+
+def _catch_termination() -> None:
+    """SIGTERM and SIGHUP end a command as Ctrl-C does (see errors.Terminated)."""
+
+    def stop(signum: int, _frame: object) -> None:
+        RECEIVED.append(signum)
+        raise Terminated(signum)
+
+    try:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, stop)
+    except ValueError:  # not the main thread (a test runner's worker): leave them be
+        pass
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 CLOCK_VARIABLE = "TOKENROUTE_NOW"
@@ -129,4 +186,7 @@ def ask_yes_no(question: str) -> bool:
     """A screening question on the terminal; the prompt goes to stderr, stdout stays data."""
     import typer  # only when a question is really asked
 
-    return typer.confirm(question, err=True)
+    try:
+        return typer.confirm(question, err=True)
+    except typer.Abort:  # Ctrl-C or Ctrl-D at the question: the user stopped, no bug
+        raise KeyboardInterrupt from None

@@ -20,7 +20,19 @@ class ExitCode(IntEnum):
     INVALID_ANSWER = 7  # answers came back but none passed --expect/--schema
     OVER_BUDGET = 8  # the run would cost more than --max-cost or a budget allows
     CHECK_FAILED = 9  # `tokenroute doctor` found a problem
+    HUNG_UP = 129  # SIGHUP: the terminal closed
     INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM: `timeout`, `kill`, a cancelled CI job
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled as Ctrl-C is: a paid attempt is recorded as cancelled.
+
+    A KeyboardInterrupt, so every place that cleans up after Ctrl-C cleans up after these."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class TokenrouteError(Exception):
