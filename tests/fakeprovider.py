@@ -22,7 +22,7 @@ from typing import Any
 @dataclass
 class Reply:
     kind: str = "ok"  # ok | status | reset | stall | malformed | odd | no_usage | stream_error
-    #                   | blocked (Gemini)
+    #                   | blocked (Gemini) | trickle (keep-alives, no end) | page (200, HTML)
     text: tuple[str, ...] = ("Hello", ", world", ".")
     input: int = 12  # uncached input tokens
     cached: int = 0  # cache reads
@@ -114,12 +114,25 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.kind == "status":
             self._json(reply.status, _error_body(protocol, reply), reply.headers)
             return
+        if reply.kind == "page":  # a proxy's or captive portal's page, status 200
+            page = b"<html><body>Welcome to the hotel network</body></html>"
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
         events = _events(protocol, reply, body.get("model") or _gemini_model(self.path))
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         for index, event in enumerate(events):
+            if reply.kind == "trickle" and index == 2:  # bytes, but never an answer
+                for _ in range(150):
+                    self._chunk(b": keep-alive\n\n")
+                    time.sleep(0.2)
+                return
             if reply.kind == "stall" and index == 2:
                 time.sleep(30)  # hold the stream open: the client is interrupted meanwhile
                 return

@@ -780,3 +780,61 @@ def test_budgets_are_kept_on_retries_too(run, provider, isolated_home):
     )
     assert_one_line_error(out, ExitCode.OVER_BUDGET, "another try on claude-opus-4-6: over budget")
     assert [r["status"] for r in attempts(isolated_home)] == ["invalid"]
+
+
+# ---------------------------------------------------------------- hostile servers
+
+
+def test_a_trickling_stream_is_cut_at_the_deadline_not_held_forever(run, provider, isolated_home):
+    """Keep-alives every 0.2 s defeat a per-byte timeout; the whole try has a deadline."""
+    provider.queue(Reply(kind="trickle"), Reply())
+    out = run("run", "-m", "gpt-5-mini", "hi", "--deadline", "1", "--no-stream")
+    assert out.exit_code == 0, out.stderr
+    assert out.stdout == "Hello, world.\n"
+    assert [r["error_kind"] for r in attempts(isolated_home)] == ["timeout", None]
+    assert "longer than 1 s (--deadline)" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [(Reply(kind="page"), "malformed"), (Reply(text=(1, 2)), "malformed")],
+    ids=["html-page-with-200", "text-that-is-a-number"],
+)
+def test_a_body_of_the_wrong_kind_is_a_malformed_try(run, provider, isolated_home, fault, kind):
+    provider.queue(fault, Reply())
+    out = run("run", "-m", "gpt-5-mini", "hi", "--no-stream")
+    assert out.exit_code == 0, out.stderr
+    assert [r["error_kind"] for r in attempts(isolated_home)] == [kind, None]
+    assert len(provider.requests) == 2  # one row per request the server saw
+
+
+def test_a_retried_cut_stream_starts_the_new_answer_on_its_own_line(run, provider, isolated_home):
+    provider.queue(Reply(kind="reset", text=("The answer", " is", " cut")), Reply())
+    out = run("run", "-m", "gpt-5-mini", "hi")
+    assert out.exit_code == 0, out.stderr
+    assert out.stdout == "The answer is\nHello, world.\n"
+
+
+def test_a_malformed_base_url_is_one_line_naming_the_setting_not_the_password(
+    run, provider, isolated_home, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://user:PW-hunter2@127.0.0.1:99999/v1")
+    out = run("run", "-m", "gpt-5-mini", "hi")
+    assert_one_line_error(out, ExitCode.BAD_INPUT, "$OPENAI_BASE_URL is not a usable address")
+    assert "hunter2" not in out.stdout + out.stderr
+    assert provider.requests == []
+
+
+def test_a_refused_local_connection_is_not_retried(run, isolated_home):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    write(
+        isolated_home / "config.yaml",
+        f"retry_base: 0.01\nendpoints:\n  ollama: {{base_url: 'http://127.0.0.1:{port}/v1'}}\n",
+    )
+    out = run("run", "-m", "ollama/llama3", "hi", "--retries", "3")
+    assert_one_line_error(out, ExitCode.PROVIDER, "is the server running?")
+    assert "retrying" not in out.stderr

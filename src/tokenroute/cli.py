@@ -1044,6 +1044,12 @@ def run(
         float | None,
         typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Wait this long for a byte."),
     ] = None,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            "--deadline", min=0.1, metavar="SECONDS", help="Give up a try after this long in all."
+        ),
+    ] = None,
     expect: Annotated[
         str | None, typer.Option("--expect", metavar="json", help="Check the answer is JSON.")
     ] = None,
@@ -1151,6 +1157,7 @@ def run(
     options = RunOptions(
         retries=defaults.retries if retries is None else retries,
         timeout=defaults.timeout if timeout is None else timeout,
+        deadline=defaults.deadline if deadline is None else deadline,
         retry_base=defaults.retry_base,
         max_wait=defaults.max_wait,
         expect_json=expect == "json" or schema is not None,
@@ -1650,6 +1657,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
     from tokenroute.config import load_config
     from tokenroute.endpoints import effective_url, endpoint_specs, key_source
     from tokenroute.keys import read_keys
+    from tokenroute.providers.base import shown_url
     from tokenroute.settings import resolve_paths
 
     paths = resolve_paths()
@@ -1660,7 +1668,8 @@ def keys_list(as_json: JsonOpt = False) -> None:
         source = key_source(name, spec, os.environ, stored)
         if spec.local and source is None:
             source = "not needed (local)"
-        rows.append({"endpoint": name, "key": source, "base_url": effective_url(spec, os.environ)})
+        url = shown_url(effective_url(spec, os.environ))
+        rows.append({"endpoint": name, "key": source, "base_url": url})
     views.show_keys(rows, as_json=as_json)
 
 
@@ -1691,6 +1700,7 @@ def config_show(as_json: JsonOpt = False) -> None:
     from tokenroute import render
     from tokenroute.config import load_config, run_defaults
     from tokenroute.endpoints import effective_url, endpoint_specs
+    from tokenroute.providers.base import shown_url
     from tokenroute.settings import resolve_paths
 
     config = load_config(resolve_paths().config)
@@ -1699,7 +1709,7 @@ def config_show(as_json: JsonOpt = False) -> None:
         "endpoints": {
             name: {
                 "protocol": spec.protocol,
-                "base_url": effective_url(spec, os.environ),
+                "base_url": shown_url(effective_url(spec, os.environ)),
                 "local": spec.local,
             }
             for name, spec in sorted(endpoint_specs(config).items())

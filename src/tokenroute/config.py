@@ -2,6 +2,7 @@
 
 retries: 2            # tries after the first, on 429, 5xx, timeouts, dropped connections
 timeout: 60           # seconds without a byte from the provider before giving up a try
+deadline: 600         # seconds for a whole try, however the bytes trickle in
 retry_base: 0.5       # first backoff in seconds; doubles each retry, with jitter
 max_wait: 60          # never wait longer than this for one retry (Retry-After included)
 endpoints: {...}      # see endpoints.py
@@ -14,7 +15,7 @@ from typing import Any, NamedTuple
 
 from tokenroute.errors import BadInputError
 
-KNOWN = {"retries", "timeout", "retry_base", "max_wait", "endpoints"}
+KNOWN = {"retries", "timeout", "deadline", "retry_base", "max_wait", "endpoints"}
 
 
 class RunDefaults(NamedTuple):
@@ -22,6 +23,7 @@ class RunDefaults(NamedTuple):
     timeout: float = 60.0
     retry_base: float = 0.5
     max_wait: float = 60.0
+    deadline: float = 600.0
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -41,13 +43,20 @@ def load_config(path: Path) -> dict[str, Any]:
     unknown = set(data) - KNOWN
     if unknown:
         raise BadInputError(
-            f"{path}: unknown setting '{sorted(unknown)[0]}' (known: {', '.join(sorted(KNOWN))})"
+            f"{path}: unknown setting '{sorted(map(str, unknown))[0]}' "
+            f"(known: {', '.join(sorted(KNOWN))})"
         )
     return data
 
 
 # setting -> (lowest, highest): the same bounds as the command-line options
-BOUNDS = {"retries": (0, 10), "timeout": (0.1, 3600), "retry_base": (0, 60), "max_wait": (0, 3600)}
+BOUNDS = {
+    "retries": (0, 10),
+    "timeout": (0.1, 3600),
+    "retry_base": (0, 60),
+    "max_wait": (0, 3600),
+    "deadline": (0.1, 86400),
+}
 
 
 def run_defaults(config: dict[str, Any]) -> RunDefaults:
@@ -73,6 +82,7 @@ DEFAULT_TEXT = """\
 # tokenroute's config: run defaults and extra endpoints. See 'tokenroute config show'.
 retries: 2        # tries after the first, on 429, 5xx, timeouts and dropped connections
 timeout: 60       # seconds without a byte from the provider before a try is given up
+deadline: 600     # seconds for a whole try, however slowly the bytes come
 retry_base: 0.5   # the first backoff in seconds; it doubles each retry, with jitter
 max_wait: 60      # never wait longer than this before a retry (Retry-After included)
 endpoints: {}     # e.g. ollama: {base_url: "http://gpu-box:11434/v1"}

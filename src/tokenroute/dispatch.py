@@ -39,7 +39,8 @@ class Target(NamedTuple):
 
 class RunOptions(NamedTuple):
     retries: int = 2
-    timeout: float = 60.0
+    timeout: float = 60.0  # for each byte
+    deadline: float = 600.0  # for a whole try
     retry_base: float = 0.5
     max_wait: float = 60.0
     expect_json: bool = False
@@ -62,7 +63,7 @@ class Ledger(Protocol):
 class Services(NamedTuple):
     """Everything dispatch needs from outside, injected."""
 
-    send: Callable[[Target, Request, float], Iterator[TextDelta | Finished]]
+    send: Callable[[Target, Request, float, float], Iterator[TextDelta | Finished]]
     ledger: Ledger
     clock: Callable[[], datetime]
     sleep: Callable[[float], None]
@@ -176,7 +177,7 @@ def _try_target(
         parts: list[str] = []
         finished: Finished | None = None
         try:
-            for event in services.send(target, call, options.timeout):
+            for event in services.send(target, call, options.timeout, options.deadline):
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                     if options.stream:
@@ -199,6 +200,7 @@ def _try_target(
                 None,
             )
             if parts and options.stream:
+                services.write("\n")  # the next try's answer starts on a line of its own
                 services.notify(f"{target.name}: the answer was cut off ({exc.kind})")
             if not exc.retryable or last:
                 raise _Failed(exc) from None

@@ -112,7 +112,32 @@ def resolve_endpoint(
         variable = spec.key_env[0] if spec.key_env else None
         how = f"set {variable} or run" if variable else "run"
         raise UsageError(f"no API key for {name}: {how} 'tokenroute keys set {name}'")
-    return Endpoint(name, spec.protocol, effective_url(spec, environ), key, spec.local)
+    url = effective_url(spec, environ)
+    problem = url_problem(url)
+    if problem:
+        from_env = spec.base_url_env and environ.get(spec.base_url_env)
+        where = f"${spec.base_url_env}" if from_env else f"endpoints: {name}: base_url"
+        raise BadInputError(f"{where} is not a usable address: {problem}")
+    return Endpoint(name, spec.protocol, url, key, spec.local)
+
+
+def url_problem(url: str) -> str | None:
+    """Why httpx could not use this address, said without repeating it (it may hold a
+    password), or None."""
+    from urllib.parse import urlsplit
+
+    if not url.startswith(("http://", "https://")):
+        return "it must start with http:// or https://"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError:
+        return "the port must be a number from 1 to 65535"
+    if not parts.hostname:
+        return "it names no host"
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "it holds a space or a control character"
+    return None
 
 
 def effective_url(spec: EndpointSpec, environ: Mapping[str, str]) -> str:

@@ -280,7 +280,9 @@ def make_services(
     from tokenroute.tokens import count_tokens
 
     return Services(
-        send=lambda target, request, timeout: stream(target.endpoint, request, timeout),
+        send=lambda target, request, timeout, deadline: stream(
+            target.endpoint, request, timeout, deadline
+        ),
         ledger=ledger,
         clock=clock,
         sleep=time.sleep,

@@ -13,12 +13,15 @@ from typing import Any
 from tokenroute.providers.base import Endpoint, Finished, Request, TextDelta, dry_run_view
 
 
-def stream(endpoint: Endpoint, request: Request, timeout: float) -> Iterator[TextDelta | Finished]:
+def stream(
+    endpoint: Endpoint, request: Request, timeout: float, deadline: float | None = None
+) -> Iterator[TextDelta | Finished]:
     """Send `request` to `endpoint` and stream the answer back."""
     from tokenroute.providers import wire
 
     adapter = import_module(f"tokenroute.providers.{endpoint.protocol}")
-    return wire.stream(endpoint, adapter.build(request, endpoint), adapter.parse, timeout=timeout)
+    call = adapter.build(request, endpoint)
+    return wire.stream(endpoint, call, adapter.parse, timeout=timeout, deadline=deadline)
 
 
 def request_view(endpoint: Endpoint, request: Request) -> dict[str, Any]:

@@ -25,7 +25,11 @@ class Endpoint(NamedTuple):
     local: bool = False  # a model on the user's own machine: tier local, cost $0
 
     def __repr__(self) -> str:  # keep the key out of tracebacks and debug output
-        return f"Endpoint({self.name!r}, {self.protocol!r}, {self.base_url!r}, key=***)"
+        return f"Endpoint({self.name!r}, {self.protocol!r}, {shown_url(self.base_url)!r}, key=***)"
+
+    @property
+    def shown_url(self) -> str:
+        return shown_url(self.base_url)
 
 
 class Message(NamedTuple):
@@ -60,6 +64,15 @@ class HttpCall(NamedTuple):
 
 
 _KEY_SHAPES = re.compile(r"\b(?:sk-|xai-|AIza|gsk_|sk_)[A-Za-z0-9_\-*.]{4,}")
+# user:password@ in an address, and the value of every query parameter (?key=...)
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]*@")
+_QUERY_VALUES = re.compile(r"(?<=[?&])([^=&#\s]+)=[^&#\s]*")
+
+
+def shown_url(url: str) -> str:
+    """An address as it may be printed or stored: no user or password (http://***@host),
+    no query value (a key is often passed as ?key=...)."""
+    return _QUERY_VALUES.sub(r"\1=***", _URL_CREDENTIALS.sub("***@", url))
 
 
 def redact(text: str, *secrets: str | None) -> str:
@@ -68,7 +81,7 @@ def redact(text: str, *secrets: str | None) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[redacted]")
-    return _KEY_SHAPES.sub("[redacted]", text)
+    return _KEY_SHAPES.sub("[redacted]", _URL_CREDENTIALS.sub("***@", text))
 
 
 def load_json(data: str, endpoint: Endpoint) -> Any:
@@ -117,7 +130,7 @@ def dry_run_view(call: HttpCall, endpoint: Endpoint) -> dict[str, Any]:
     }
     return {
         "method": "POST",
-        "url": redact(call.url, endpoint.key),
+        "url": shown_url(redact(call.url, endpoint.key)),
         "headers": headers,
         "body": call.body,
     }

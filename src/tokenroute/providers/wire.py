@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
-from time import time
+from time import monotonic, time
 from typing import Any
 
 import httpx
@@ -31,9 +31,20 @@ _STATUS_KINDS = {
 }
 
 
-def stream(endpoint: Endpoint, call: HttpCall, parse: Parser, *, timeout: float) -> Iterator[Event]:
-    """POST `call` and yield the parsed answer as it streams in."""
+def stream(
+    endpoint: Endpoint,
+    call: HttpCall,
+    parse: Parser,
+    *,
+    timeout: float,
+    deadline: float | None = None,
+) -> Iterator[Event]:
+    """POST `call` and yield the parsed answer as it streams in.
+
+    `timeout` bounds each wait for a byte; `deadline` (seconds) the whole attempt, so a
+    server that trickles keep-alives or stalls between events cannot hold a run forever."""
     limits = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+    ends = monotonic() + deadline if deadline else None
     try:
         with (
             httpx.Client(timeout=limits) as client,
@@ -42,9 +53,29 @@ def stream(endpoint: Endpoint, call: HttpCall, parse: Parser, *, timeout: float)
             if response.status_code >= 400:
                 response.read()
                 raise status_error(endpoint, response)
+            lines = _until(response.iter_lines(), ends, deadline, endpoint)
+            seen = [0]
+
+            def counted() -> Iterator[tuple[str, str]]:
+                for item in sse_events(lines):
+                    seen[0] += 1
+                    yield item
+
             try:
-                yield from parse(sse_events(response.iter_lines()), endpoint)
-            except (AttributeError, TypeError, KeyError, ValueError) as exc:
+                for event in parse(counted(), endpoint):
+                    if isinstance(event, TextDelta) and not isinstance(event.text, str):
+                        raise TypeError("text that is not a string")
+                    yield event
+            except ProviderError as exc:
+                if exc.kind != "connection" or seen[0]:
+                    raise
+                kind = response.headers.get("content-type", "").split(";")[0] or "no type"
+                raise ProviderError(
+                    f"{endpoint.name}: answered with a body that is not an event stream ({kind})",
+                    kind="malformed",
+                    retryable=True,
+                ) from None
+            except (AttributeError, TypeError, KeyError, ValueError, IndexError) as exc:
                 raise ProviderError(
                     f"{endpoint.name}: sent a stream chunk of an unexpected shape "
                     f"({type(exc).__name__})",
@@ -64,15 +95,31 @@ def stream(endpoint: Endpoint, call: HttpCall, parse: Parser, *, timeout: float)
             retryable=True,
         ) from None
     except httpx.ConnectError as exc:
+        refused = endpoint.local and "refused" in str(exc).lower()
         raise ProviderError(
-            f"{endpoint.name}: cannot connect to {endpoint.base_url} ({_plain(exc, endpoint)})",
+            f"{endpoint.name}: cannot connect to {endpoint.shown_url} ({_plain(exc, endpoint)})"
+            + (": is the server running?" if refused else ""),
             kind="connection",
-            retryable=True,
+            retryable=not refused,  # nothing listens on this machine: retrying cannot help
         ) from None
-    except (httpx.HTTPError, UnicodeError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:
         raise ProviderError(
             f"{endpoint.name}: {_plain(exc, endpoint)}", kind="http", retryable=False
         ) from None
+
+
+def _until(
+    lines: Iterator[str], ends: float | None, deadline: float | None, endpoint: Endpoint
+) -> Iterator[str]:
+    """The response's lines until the attempt's deadline."""
+    for line in lines:
+        if ends is not None and monotonic() > ends:
+            raise ProviderError(
+                f"{endpoint.name}: the answer took longer than {deadline:g} s (--deadline)",
+                kind="timeout",
+                retryable=True,
+            )
+        yield line
 
 
 def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
@@ -161,7 +208,10 @@ def served_models(endpoint: Endpoint, *, timeout: float = 1.0) -> list[str] | No
     problem, body = _model_list(endpoint, timeout)
     if problem or not isinstance(body, dict):
         return None
-    return [m["id"] for m in body.get("data") or () if isinstance(m, dict) and m.get("id")]
+    listed = body.get("data")
+    if not isinstance(listed, list):
+        return []
+    return [m["id"] for m in listed if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
 
 def _model_list(endpoint: Endpoint, timeout: float) -> tuple[str | None, Any]:
@@ -183,7 +233,7 @@ def _model_list(endpoint: Endpoint, timeout: float) -> tuple[str | None, Any]:
     try:
         response = httpx.get(url, headers=headers, timeout=timeout)
     except (httpx.HTTPError, UnicodeError) as exc:
-        return f"cannot reach {endpoint.base_url} ({_plain(exc, endpoint)})", None
+        return f"cannot reach {endpoint.shown_url} ({_plain(exc, endpoint)})", None
     if response.status_code >= 400:
         return status_error(endpoint, response).message, None
     try:
