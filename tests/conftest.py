@@ -19,6 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PINNED_NOW = "2026-11-23T12:00:00Z"
 PINNED_DAY = PINNED_NOW[:10]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# "billion laughs": 300 bytes of YAML whose aliases expand to 9^9 values
+ALIAS_BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+)
 
 
 @pytest.fixture(autouse=True)

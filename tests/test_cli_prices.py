@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from conftest import FIXTURES, PINNED_DAY, assert_one_line_error, write
+import pytest
+from conftest import ALIAS_BOMB, FIXTURES, PINNED_DAY, assert_one_line_error, write
 
 from tokenroute.errors import ExitCode
 
@@ -159,6 +160,31 @@ def test_unknown_model(run):
 def test_malformed_user_table_names_the_file(run, isolated_home):
     bad = write(isolated_home / "prices" / "mine.yaml", "models: [\n")
     assert_one_line_error(run("prices"), ExitCode.BAD_INPUT, str(bad), "not valid YAML")
+
+
+@pytest.mark.parametrize(
+    ("where", "args"),
+    [
+        ("prices/mine.yaml", ["pick", "refactor auth", "--no-log"]),
+        ("prices/mine.yaml", ["report", "--last", "7d"]),
+        ("prices/mine.yaml", ["prices"]),
+        ("policy.yaml", ["pick", "refactor auth", "--no-log"]),
+        ("config.yaml", ["config", "show"]),
+        ("config.yaml", ["run", "hi", "--dry-run"]),
+    ],
+)
+def test_an_alias_bomb_in_any_user_file_is_one_line_not_a_hang(run, isolated_home, where, args):
+    bad = write(isolated_home / where, ALIAS_BOMB)
+    assert_one_line_error(run(*args), ExitCode.BAD_INPUT, str(bad), "expands to more than")
+
+
+@pytest.mark.parametrize("checked", ["2026-13-01", "2026-02-30"])
+def test_an_impossible_date_is_named_by_every_command(run, isolated_home, checked):
+    bad = write(isolated_home / "prices" / "mine.yaml", FRESH.format(checked=checked))
+    out = run("prices", "check")
+    assert out.exit_code == ExitCode.BAD_INPUT and f"{bad}: checked: must be" in out.stdout
+    for args in (["pick", "refactor auth", "--no-log"], ["report"]):
+        assert_one_line_error(run(*args), ExitCode.BAD_INPUT, str(bad), "checked")
 
 
 def test_negative_price_in_user_table(run, isolated_home):

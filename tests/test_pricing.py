@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import write
+from conftest import ALIAS_BOMB, write
 
 from tokenroute.errors import PricingTableError, UnknownModelError
 from tokenroute.models import (
@@ -285,6 +285,10 @@ BAD_TABLES = [
         MINIMAL.replace("    tier: frontier\n", "    tier: frontier\n    good_for: [juggling]\n"),
         "good_for",
     ),
+    (MINIMAL + "1: x\n", "unknown key '1'"),  # a number beside text keys: no sort error
+    ("x: " + "[" * 40 + "]" * 40 + "\n", "nested more than 32 levels deep"),
+    ("x: " + "[" * 100_000 + "\n", "not valid YAML"),
+    (ALIAS_BOMB, "expands to more than 200,000 values (aliases?)"),
 ]
 
 

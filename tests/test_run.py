@@ -600,7 +600,7 @@ def test_doctor_fails_on_a_rejected_key_and_a_broken_config(run, provider, isola
     out = run("doctor", "--json")
     assert out.exit_code == ExitCode.CHECK_FAILED
     failed = [c for c in json.loads(out.stdout)["checks"] if c["status"] == "fail"]
-    assert failed[0]["area"] == "config" and "not readable YAML" in failed[0]["detail"]
+    assert failed[0]["area"] == "config" and "not valid YAML" in failed[0]["detail"]
 
 
 # ---------------------------------------------------------------- conversations

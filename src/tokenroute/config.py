@@ -29,13 +29,15 @@ class RunDefaults(NamedTuple):
 def load_config(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
-    import yaml
+    from tokenroute.pricing import UNREADABLE, parse_yaml
 
+    problems: list[str] = []
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise BadInputError(f"{path}: not readable YAML ({first})") from None
+        data = parse_yaml(path, path.read_bytes(), problems)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if data is UNREADABLE:
+        raise BadInputError(problems[0])
     if data is None:
         return {}
     if not isinstance(data, dict):

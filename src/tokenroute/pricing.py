@@ -309,8 +309,8 @@ def read_documents(paths: list[Path], problems: list[str], cache: Path | None) -
         return [_Document(p, raw, d) for (p, _), raw, d in zip(blobs, cached, digests, strict=True)]
     documents = []
     for (path, blob), digest in zip(blobs, digests, strict=True):
-        raw = _parse_yaml(path, blob, problems)
-        if raw is not _UNREADABLE:
+        raw = parse_yaml(path, blob, problems)
+        if raw is not UNREADABLE:
             documents.append(_Document(path, raw, digest))
     if len(documents) == len(blobs) and not problems:
         _cache_put(cache, key, [d.raw for d in documents])
@@ -409,25 +409,55 @@ def _override(shipped: Model, user_model: Model) -> Model:
     )
 
 
-_UNREADABLE = object()
+UNREADABLE = object()
 
 
-def _parse_yaml(path: Path, blob: bytes, problems: list[str]) -> Any:
+def parse_yaml(path: Path, blob: bytes, problems: list[str]) -> Any:
+    """A user's YAML file as plain data (see _plain), or UNREADABLE with the problem said.
+    Dates stay text, for the checks that name their field."""
     import yaml
 
     try:
         text = blob.decode("utf-8")
     except UnicodeDecodeError:
         problems.append(f"{path}: cannot read: not UTF-8 text")
-        return _UNREADABLE
+        return UNREADABLE
     try:
-        return yaml.load(text, Loader=_table_loader(yaml))
+        return _plain(yaml.load(text, Loader=_table_loader(yaml)), [MAX_YAML_VALUES], 0)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         problems.append(f"{path}{where}: not valid YAML: {reason}")
-        return _UNREADABLE
+    except RecursionError:
+        problems.append(f"{path}: not valid YAML: nested too deeply")
+    except _TooBig as exc:
+        problems.append(f"{path}: {exc}")
+    return UNREADABLE
+
+
+MAX_YAML_VALUES = 200_000  # a price table has a few thousand; an alias bomb, billions
+MAX_YAML_DEPTH = 32  # a price table nests five deep
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _plain(value: Any, budget: list[int], depth: int) -> Any:
+    """The parsed YAML as plain data: aliases copied out within a budget (a 2 KB 'billion
+    laughs' file expands to billions of values), keys as text (`1:` and `a:` side by side
+    cannot be sorted otherwise), no deeper than MAX_YAML_DEPTH."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig(f"expands to more than {MAX_YAML_VALUES:,} values (aliases?)")
+    if depth > MAX_YAML_DEPTH:
+        raise _TooBig(f"nested more than {MAX_YAML_DEPTH} levels deep")
+    if isinstance(value, dict):
+        return {str(k): _plain(v, budget, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, budget, depth + 1) for v in value]
+    return value
 
 
 @functools.cache
