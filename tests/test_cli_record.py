@@ -307,3 +307,49 @@ def test_reading_an_empty_file_writes_nothing(run, tmp_path):
     empty.touch()
     assert run("report", "--ledger", str(empty)).exit_code == 0
     assert empty.stat().st_size == 0
+
+
+GOOD = '{"model": "gpt-5-mini", "input_tokens": 10, "output_tokens": 5, "timestamp": "2026-11-20T10:00:0%dZ"}'
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b'{"model": "gpt-5-mini", "input_tokens": 1, "task_type": "\\ud800"}',
+        b'{"model": "gpt-5-mini", "input_tokens": ' + b"9" * 5000 + b"}",
+        b'{"model": "gpt-5-mini", "input_tokens": 1, "latency_ms": 99999999999999999999}',
+        b"[" * 100_000,
+        b'{"model": "gpt-5-mini", "input_tokens": 1, "project": "caf\xe9"}',
+        b'{"model": "gpt-5-mini", "input_tokens": 1, "timestamp": "9999-12-31T23:59:59-05:00"}',
+        b'{"model": "' + b"x" * 2_000_000 + b'"}',
+        b'{"model": ["gpt-5-mini"], "input_tokens": {"a": 1}}',
+    ],
+    ids=["surrogate", "5000-digits", "overflowing-latency", "deep-nesting", "not-utf8",
+         "year-10000-in-utc", "overlong-line", "wrong-types"],
+)  # fmt: skip
+def test_one_bad_line_costs_only_itself(run, isolated_home, bad):
+    lines = [GOOD % 1, bad.decode("latin-1"), GOOD % 2]
+    data = b"\n".join([lines[0].encode(), bad, lines[2].encode()]) + b"\n"
+    out = run("record", input=data)
+    assert_one_line_error(out, ExitCode.BAD_INPUT, "1 line(s) rejected; the other 2 were recorded")
+    assert "line 2" in out.stdout + out.stderr
+    assert rows(isolated_home, "SELECT count(*) FROM attempts") == [(2,)]
+
+
+def test_a_line_without_end_stops_the_reading_and_keeps_what_came_before(run, isolated_home):
+    out = run("record", input=(GOOD % 1).encode() + b"\n" + b"\0" * 25_000_000)
+    assert out.exit_code == ExitCode.BAD_INPUT
+    assert "stopped" in out.stdout + out.stderr
+    assert rows(isolated_home, "SELECT count(*) FROM attempts") == [(1,)]
+
+
+def test_piping_the_same_timestamped_lines_again_adds_nothing(run, isolated_home):
+    """A killed `record` re-run: lines with a timestamp but no source_key are the same calls."""
+    data = "\n".join(GOOD % n for n in range(5)) + "\n"
+    assert run("record", input=data).exit_code == 0
+    assert run("record", input=data).exit_code == 0
+    assert rows(isolated_home, "SELECT count(*) FROM attempts") == [(5,)]
+    untimed = '{"model": "gpt-5-mini", "input_tokens": 10}\n'
+    run("record", input=untimed)
+    run("record", input=untimed)  # no time, no key: a new call each time it is read
+    assert rows(isolated_home, "SELECT count(*) FROM attempts") == [(7,)]

@@ -640,7 +640,7 @@ def record(
             defaults["tags"] = list(tags)
         if at is not None:
             defaults["timestamp"] = at
-        calls, rejected = read_call_lines(sys.stdin, moment, defaults)
+        calls, rejected = read_call_lines(sys.stdin.buffer, moment, defaults)
     else:
         try:
             calls = [

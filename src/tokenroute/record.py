@@ -84,20 +84,52 @@ class Priced(NamedTuple):
     warnings: list[str]
 
 
+MAX_LINE = 1_000_000  # bytes in one call's line: real ones are a few hundred
+MAX_LATENCY_MS = 10**10  # 115 days: anything more is a mistake (and overflows SQLite later)
+
+
+def call_from_line(raw: bytes, now: datetime, defaults: Mapping[str, Any]) -> Call:
+    """A `Call` from one line of JSON (bytes as read). A line with a timestamp but no
+    `source_key` is keyed by a hash of its bytes: read again (a re-run after a crash, a
+    file imported twice), it is the same call, not a new one. A line with neither is new
+    each time it is read."""
+    import hashlib
+    import json
+
+    if len(raw) > MAX_LINE:
+        raise CallError(f"the line is over {MAX_LINE:,} bytes")
+    try:
+        line = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CallError("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise CallError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise CallError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise CallError("not valid JSON: nested too deeply") from None
+    call = call_from_json(line, now, defaults)
+    if call.source_key is None and isinstance(line, dict) and line.get("timestamp"):
+        call = call._replace(source_key="line-" + hashlib.sha256(raw.strip()).hexdigest()[:32])
+    return call
+
+
 def call_from_json(raw: Any, now: datetime, defaults: Mapping[str, Any]) -> Call:
     """A `Call` from one JSON object (a line of `record`'s stdin); `defaults` fill gaps."""
     if not isinstance(raw, Mapping):
         raise CallError("each line must be a JSON object")
     unknown = sorted(set(raw) - KNOWN_FIELDS)
     if unknown:
-        raise CallError(f"unknown field {unknown[0]!r} (fields: {', '.join(sorted(KNOWN_FIELDS))})")
+        raise CallError(
+            f"unknown field {shown(unknown[0])} (fields: {', '.join(sorted(KNOWN_FIELDS))})"
+        )
     given = {k: v for k, v in raw.items() if v is not None}
     if "usage" in given:  # a line's own usage object beats token counts given as defaults
         defaults = {k: v for k, v in defaults.items() if k not in BUCKET_FIELDS}
     merged = {**defaults, **given}
     for key in TEXT_FIELDS:
-        if key in merged and not isinstance(merged[key], str):
-            raise CallError(f"{key} must be a string (got {merged[key]!r})")
+        if key in merged:
+            _check_text(merged[key], key)
     tags = merged.get("tags", [])
     if isinstance(tags, str) or not isinstance(tags, list):
         raise CallError("tags must be a list of strings")
@@ -105,6 +137,8 @@ def call_from_json(raw: Any, now: datetime, defaults: Mapping[str, Any]) -> Call
         tags = [*tags, merged["tag"]]
     if not all(isinstance(t, str) and t for t in tags):
         raise CallError("tags must be a list of strings")
+    for tag in tags:
+        _check_text(tag, "tags")
     return make_call(
         model=merged.get("model"),
         buckets={k: merged[k] for k in BUCKET_FIELDS if k in merged},
@@ -118,6 +152,21 @@ def call_from_json(raw: Any, now: datetime, defaults: Mapping[str, Any]) -> Call
         batch=merged.get("batch", False),
         text={k: merged.get(k) for k in TEXT_FIELDS if k not in ("model", "status", "timestamp")},
     )
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value as an error message may quote it: repr, cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_text(value: Any, key: str) -> None:
+    if not isinstance(value, str):
+        raise CallError(f"{key} must be a string (got {shown(value)})")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"; SQLite does not)
+        raise CallError(f"{key} holds a lone surrogate, which is not text") from None
 
 
 def make_call(
@@ -138,16 +187,21 @@ def make_call(
     """Validate one call's fields, whichever way they came in (flags or JSON)."""
     if not isinstance(model, str) or not model.strip():
         raise CallError("model is required (e.g. --model claude-sonnet-4-5)")
+    _check_text(model, "model")
     if status not in STATUSES:
-        raise CallError(f"status must be one of {', '.join(STATUSES)} (got {status!r})")
-    for name, value in (("latency_ms", latency_ms),):
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 0
-        ):
-            raise CallError(f"{name} must be a whole number >= 0 (got {value!r})")
+        raise CallError(f"status must be one of {', '.join(STATUSES)} (got {shown(status)})")
+    if latency_ms is not None and (
+        not isinstance(latency_ms, int)
+        or isinstance(latency_ms, bool)
+        or not 0 <= latency_ms <= MAX_LATENCY_MS
+    ):
+        raise CallError(
+            f"latency_ms must be a whole number from 0 to {MAX_LATENCY_MS:,} "
+            f"(got {shown(latency_ms)})"
+        )
     for name, value in (("estimated", estimated), ("batch", batch)):
         if not isinstance(value, bool):
-            raise CallError(f"{name} must be true or false (got {value!r})")
+            raise CallError(f"{name} must be true or false (got {shown(value)})")
     parsed, usage_format = _usage(buckets, usage)
     moment = now if at is None else _past_moment(at, now, at_option)
     return Call(
@@ -195,7 +249,7 @@ def _past_moment(value: Any, now: datetime, option: str) -> datetime:
 
 def _moment(value: Any, option: str) -> datetime:
     if not isinstance(value, str):
-        raise CallError(f"{option} must be an ISO-8601 string (got {value!r})")
+        raise CallError(f"{option} must be an ISO-8601 string (got {shown(value)})")
     try:
         return parse_moment(value, option)
     except UsageError as exc:
@@ -206,9 +260,9 @@ def _usage(buckets: Mapping[str, Any], raw: Any) -> tuple[Usage, str]:
     counts: dict[str, int] = {}
     for key, value in buckets.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise CallError(f"{key} must be a whole number >= 0 (got {value!r})")
+            raise CallError(f"{key} must be a whole number >= 0 (got {shown(value)})")
         if value > MAX_TOKENS:
-            raise CallError(f"{key} must be at most {MAX_TOKENS:,} (got {value:,})")
+            raise CallError(f"{key} must be at most {MAX_TOKENS:,} (got {shown(value)})")
         counts[BUCKET_FIELDS[key]] = value
     if raw is None:
         if not counts:

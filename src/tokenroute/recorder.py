@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 from tokenroute.models import Attempt
 from tokenroute.pricing import PriceTable
-from tokenroute.record import Call, CallError, call_from_json, price_call
+from tokenroute.record import MAX_LINE, Call, CallError, call_from_line, price_call
 
 BATCH = 500  # attempts per write transaction: short enough to let parallel writers in
 
@@ -30,20 +29,46 @@ class Recorded:
 
 
 def read_call_lines(
-    stream: TextIO, now: datetime, defaults: Mapping[str, Any]
+    stream: BinaryIO, now: datetime, defaults: Mapping[str, Any]
 ) -> tuple[list[Call], list[Rejected]]:
-    """Every good line as a call; every bad one with its line number and what is wrong."""
+    """Every good line as a call; every bad one with its line number and what is wrong.
+
+    Bytes, line by line: one line that is not UTF-8, or too long, costs only itself. A line
+    with no end (`record < /dev/zero`) stops the reading after MAX_SKIP bytes."""
     calls, rejected = [], []
-    for number, line in enumerate(stream, start=1):
+    number = 0
+    while True:
+        line = stream.readline(MAX_LINE + 1)
+        if not line:
+            break
+        number += 1
+        if len(line) > MAX_LINE and not line.endswith(b"\n"):
+            rejected.append(Rejected(number, f"the line is over {MAX_LINE:,} bytes"))
+            if not _skip_rest(stream):
+                rejected.append(Rejected(number, f"no line break in {MAX_SKIP:,} bytes: stopped"))
+                break
+            continue
         if not line.strip():
             continue
         try:
-            calls.append(call_from_json(json.loads(line), now, defaults))
-        except json.JSONDecodeError as exc:
-            rejected.append(Rejected(number, f"not valid JSON: {exc.msg} (column {exc.colno})"))
+            calls.append(call_from_line(line, now, defaults))
         except CallError as exc:
             rejected.append(Rejected(number, str(exc)))
     return calls, rejected
+
+
+MAX_SKIP = 20_000_000  # bytes of one overlong line read past before giving up
+
+
+def _skip_rest(stream: BinaryIO) -> bool:
+    """Read to the end of an overlong line; False when no end came within MAX_SKIP bytes."""
+    skipped = 0
+    while skipped < MAX_SKIP:
+        chunk = stream.readline(1 << 20)
+        if not chunk or chunk.endswith(b"\n"):
+            return True
+        skipped += len(chunk)
+    return False
 
 
 def record_calls(

@@ -7,14 +7,12 @@ imported again) adds nothing twice; a line with neither is counted each time it 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from tokenroute.importers.load import Parsed, first_copies
-from tokenroute.record import Call, CallError, call_from_json
+from tokenroute.record import Call, CallError, call_from_line
 
 SOURCE = "jsonl"
 
@@ -26,20 +24,7 @@ def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) ->
         if not raw.strip():
             continue
         try:
-            line = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            rejected.append((at, f"not valid JSON: {exc.msg} (column {exc.colno})"))
-            continue
-        except (UnicodeDecodeError, RecursionError):
-            rejected.append((at, "not valid JSON"))
-            continue
-        try:
-            call = call_from_json(line, now, {})
+            calls.append(call_from_line(raw, now, {}))
         except CallError as exc:
             rejected.append((at, str(exc)))
-            continue
-        if call.source_key is None and isinstance(line, dict) and line.get("timestamp"):
-            key = "line-" + hashlib.sha256(raw.strip()).hexdigest()[:32]
-            call = call._replace(source_key=key)
-        calls.append(call)
     return Parsed(*first_copies(calls), rejected)
