@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import pytest
 from conftest import assert_one_line_error, write
 
 from tokenroute.errors import ExitCode
@@ -151,3 +152,11 @@ def test_output_over_a_models_max_output_is_flagged(run):
 
 def test_empty_file_name(run):
     assert_one_line_error(run("estimate", ""), ExitCode.USAGE, "file name is empty")
+
+
+@pytest.mark.parametrize("args", [["estimate", "/dev/urandom"], ["run", "--dry-run", "-"]])
+def test_an_endless_input_stops_at_the_20_mb_limit(run, args):
+    """/dev/urandom and /dev/zero never end: the limit stops the read, not follows it."""
+    piped = b"\0" * 20_000_001 if args[0] == "run" else None
+    out = run(*args, input=piped)
+    assert_one_line_error(out, ExitCode.BAD_INPUT, "over the 20 MB limit")

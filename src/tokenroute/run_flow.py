@@ -28,8 +28,6 @@ from tokenroute.providers.base import Message, Request
 from tokenroute.router import choose_models, price_models, step
 from tokenroute.taxonomy import TASK_TYPES, TIERS
 
-MAX_PROMPT = 20 * 1024 * 1024  # a prompt larger than this is surely a mistake
-
 
 class Choice(NamedTuple):
     ladder: list[Target]
@@ -40,9 +38,7 @@ class Choice(NamedTuple):
 
 def read_prompt(argument: str | None, stdin: TextIO) -> str:
     """Piped stdin, then the argument (as `llm` combines them); an error when both are empty."""
-    piped = "" if stdin.isatty() else read_text("-", stdin)
-    if len(piped) > MAX_PROMPT:
-        raise BadInputError(f"stdin holds {len(piped):,} characters: over the 20 MB limit")
+    piped = "" if stdin.isatty() else read_text("-", stdin)  # at most 20 MB
     parts = [p for p in (piped.strip("\n"), argument or "") if p.strip()]
     if not parts:
         raise UsageError('give a prompt: tokenroute run "..." or pipe it in (cat notes.md | ...)')
