@@ -25,6 +25,7 @@ _tokenroute() {
         "run:--tier") values="local economy small mid frontier" ;;
         "run:--retries") values="" ;;
         "run:--timeout") values="" ;;
+        "run:--deadline") values="" ;;
         "run:--expect") values="" ;;
         "run:--schema") values="" ;;
         "run:--max-cost") values="" ;;
@@ -114,7 +115,7 @@ _tokenroute() {
     case "$cmdpath" in
         "") opts="--version --debug --help -h"; words="pick run prices estimate record task mark report log import budget keys config doctor paths completions" ;;
         "pick") opts="--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --task-type --ledger --json --help -h"; words="" ;;
-        "run") opts="--model -m --system -s --task --tier --escalate --local --retries --timeout --expect --schema --max-cost --max-tokens --cache --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h"; words="" ;;
+        "run") opts="--model -m --system -s --task --tier --escalate --local --retries --timeout --deadline --expect --schema --max-cost --max-tokens --cache --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h"; words="" ;;
         "prices") opts="--provider --tier --at --json --help -h"; words="show check import reprice" ;;
         "prices show") opts="--json --help -h"; words="" ;;
         "prices check") opts="--json --help -h"; words="" ;;

@@ -54,6 +54,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l escalate -d 'On 
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l local -d 'A running local model first (small tasks), then escalate'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l retries -r -d 'Tries after the first'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l timeout -r -d 'Wait this long for a byte'
+complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l deadline -r -d 'Give up a try after this long in all'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l expect -r -d 'Check the answer is JSON'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l schema -r -d 'Check the answer against a JSON Schema'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l max-cost -r -d 'Refuse a run expected to cost more'

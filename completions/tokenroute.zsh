@@ -25,6 +25,7 @@ _tokenroute() {
         "run:--tier") values="local economy small mid frontier" ;;
         "run:--retries") values="" ;;
         "run:--timeout") values="" ;;
+        "run:--deadline") values="" ;;
         "run:--expect") values="" ;;
         "run:--schema") values="" ;;
         "run:--max-cost") values="" ;;
@@ -114,7 +115,7 @@ _tokenroute() {
     case "$cmdpath" in
         "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run prices estimate record task mark report log import budget keys config doctor paths completions); fi ;;
         "pick") if [[ "$PREFIX" == -* ]]; then choices=(--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --task-type --ledger --json --help -h); else choices=(); fi ;;
-        "run") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --system -s --task --tier --escalate --local --retries --timeout --expect --schema --max-cost --max-tokens --cache --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h); else choices=(); fi ;;
+        "run") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --system -s --task --tier --escalate --local --retries --timeout --deadline --expect --schema --max-cost --max-tokens --cache --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h); else choices=(); fi ;;
         "prices") if [[ "$PREFIX" == -* ]]; then choices=(--provider --tier --at --json --help -h); else choices=(show check import reprice); fi ;;
         "prices show") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;
         "prices check") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); _files; fi ;;

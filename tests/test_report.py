@@ -194,9 +194,9 @@ def test_diagnostics_ask_questions(run):
                 "output_tokens": 100,
                 "context_hash": "abc123def4567890",
                 "task_type": "summarize",
-                "timestamp": "2026-03-05T10:00:00Z",
+                "timestamp": f"2026-03-05T10:00:0{n}Z",  # five calls, not one line 5 times
             }
-            for _ in range(5)
+            for n in range(5)
         ),
         # a task type where half the spend fails
         *(
@@ -206,9 +206,9 @@ def test_diagnostics_ask_questions(run):
                 "output_tokens": 1000,
                 "task_type": "test",
                 "status": status,
-                "timestamp": "2026-03-05T11:00:00Z",
+                "timestamp": f"2026-03-05T11:00:{n:02}Z",
             }
-            for status in ("error", "ok") * 5
+            for n, status in enumerate(("error", "ok") * 5)
         ),
     ]
     assert run("record", input="\n".join(json.dumps(c) for c in calls)).exit_code == 0
@@ -227,9 +227,9 @@ def test_premium_model_question(run):
                 "input_tokens": 1000,
                 "output_tokens": 100,
                 "task_type": "qa",
-                "timestamp": "2026-03-05T10:00:00Z",
+                "timestamp": f"2026-03-05T10:00:0{n}Z",
             }
-            for _ in range(6)
+            for n in range(6)
         ),
         *(
             {
@@ -237,9 +237,9 @@ def test_premium_model_question(run):
                 "input_tokens": 1000,
                 "output_tokens": 100,
                 "task_type": "qa",
-                "timestamp": "2026-03-05T10:00:00Z",
+                "timestamp": f"2026-03-05T10:00:0{n}Z",
             }
-            for _ in range(6)
+            for n in range(6)
         ),
     ]
     run("record", input="\n".join(json.dumps(c) for c in calls))
@@ -305,16 +305,17 @@ def test_until_takes_only_dashed_dates(run):
 
 
 def test_the_cache_question_respects_the_window_and_filters(run):
-    calls = [
+    calls = [  # six calls at six moments: six copies of one line would be one call
         {
             "model": "claude-haiku-4-5",
             "input_tokens": 50_000,
             "output_tokens": 100,
             "context_hash": "ctx-1",
             "project": "other",
-            "timestamp": "2026-10-06T10:00:00Z",
+            "timestamp": f"2026-10-06T10:00:0{n}Z",
         }
-    ] * 6
+        for n in range(6)
+    ]
     run("record", input="\n".join(json.dumps(c) for c in calls))
     asked = json.loads(run("report", "--json").stdout)["diagnostics"]
     assert any("Cache it?" in q for q in asked)

@@ -1,4 +1,4 @@
-"""`record`'s workflow: read calls (JSON lines), price them, store them in batches."""
+"""`record`'s workflow: read calls (JSON lines), price them, store them together."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from typing import Any, BinaryIO
 from tokenroute.models import Attempt
 from tokenroute.pricing import PriceTable
 from tokenroute.record import MAX_LINE, Call, CallError, call_from_line, price_call
-
-BATCH = 500  # attempts per write transaction: short enough to let parallel writers in
 
 
 @dataclass(frozen=True)
@@ -79,16 +77,11 @@ def record_calls(
     *,
     source: str = "record",
 ) -> list[Recorded]:
-    results: list[Recorded] = []
-    pending = []
-    for call in calls:
-        pending.append(price_call(call, table, source=source, project=project))
-        if len(pending) >= BATCH:
-            results.extend(_store(ledger, pending))
-            pending = []
-    if pending:
-        results.extend(_store(ledger, pending))
-    return results
+    """Price every call and store them in one transaction: a `record` killed half way has
+    stored nothing, so running it again stores each line once (a line with neither a
+    source_key nor a timestamp could not be told apart from a new call)."""
+    priced = [price_call(call, table, source=source, project=project) for call in calls]
+    return _store(ledger, priced) if priced else []
 
 
 def _store(ledger, priced) -> list[Recorded]:

@@ -65,7 +65,10 @@ def read_rows(path: Path, known: Position | None) -> Chunk:
         return Chunk([], known)
     after = (known.offset, _turns_read(known.head)) if known else (0, 0)
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # as a URI, quoted (a '#', '?' or '%' in the path would end it); text that is not
+        # UTF-8 in a column we never read must not fail the whole file
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
         try:
             rows, last = _rows(conn, *after)
         finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -49,7 +50,7 @@ def in_order(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
-        initargs=(work, shared),
+        initargs=(work, shared, os.getpid()),
     )
     try:
         todo = iter(items)
@@ -84,10 +85,22 @@ def _no_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _start_worker(work: Callable[..., Any], shared: Any) -> None:
+def _start_worker(work: Callable[..., Any], shared: Any, parent: int) -> None:
     global _task
     _task = (work, shared)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    """Exit when the importer is gone (`kill -9` leaves no one to shut the pool down):
+    an orphaned worker would live on, and keep multiprocessing's resource tracker alive."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(0)
+
+
+ORPHAN_CHECK_S = 0.25
 
 
 def _work_on(item: tuple[Any, ...]) -> Any:

@@ -7,6 +7,7 @@ a ledger from a newer tokenroute is refused rather than misread.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -600,12 +601,10 @@ def open_ledger(path: Path, *, create: bool = True) -> Ledger | None:
     if not path.exists() or path.stat().st_size == 0:
         if not create:
             return None  # nothing recorded yet: reading must not create the ledger
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LedgerError(f"{path}: cannot create its folder ({exc.strerror})") from None
+        _create_private(path)
+    read_only = not os.access(path, os.W_OK)
     try:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn = _connect(path, read_only)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -614,6 +613,15 @@ def open_ledger(path: Path, *, create: bool = True) -> Ledger | None:
                 f"{path}: ledger schema version {version} is newer than this tokenroute "
                 f"understands ({SCHEMA_VERSION}): upgrade tokenroute, or use another --ledger"
             )
+        if version == 0:
+            _refuse_foreign(conn, path)
+        if read_only:
+            if version < SCHEMA_VERSION:
+                raise LedgerError(
+                    f"{path}: the ledger is read-only and needs an upgrade to schema "
+                    f"{SCHEMA_VERSION}: make it writable once (chmod u+w), then try again"
+                )
+            return Ledger(conn, path)
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -623,6 +631,50 @@ def open_ledger(path: Path, *, create: bool = True) -> Ledger | None:
     except sqlite3.DatabaseError as exc:
         raise LedgerError(f"{path}: not a usable SQLite ledger ({exc})") from None
     return Ledger(conn, path)
+
+
+def _create_private(path: Path) -> None:
+    """An empty ledger file readable by its owner alone: it holds prompts and answers.
+    (SQLite gives its -wal and -shm files the database file's mode.)"""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LedgerError(f"{path}: cannot create its folder ({exc.strerror})") from None
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+        os.chmod(path, 0o600)  # the umask does not widen it, nor narrows what we chose
+    except OSError as exc:
+        raise LedgerError(f"{path}: cannot create the ledger ({exc.strerror})") from None
+
+
+def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
+    """A connection; a ledger we may not write is opened read-only, so it can still be
+    read (reports, log) instead of failing on SQLite's first write."""
+    timeout = BUSY_TIMEOUT_MS / 1000
+    if not read_only:
+        return sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    uri = path.resolve().as_uri()
+    try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout, isolation_level=None)
+        conn.execute("PRAGMA user_version").fetchone()
+        return conn
+    except sqlite3.OperationalError:  # WAL without a writable folder for its -shm file
+        return sqlite3.connect(
+            f"{uri}?immutable=1", uri=True, timeout=timeout, isolation_level=None
+        )
+
+
+def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
+    """A database of another program's (llm's logs.db, say) is never made into a ledger:
+    adding our tables and switching it to WAL would change a file that is not ours."""
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    if tables and "attempts" not in tables:
+        conn.close()
+        shown = ", ".join(sorted(tables)[:3])
+        raise LedgerError(
+            f"{path}: another program's SQLite database (tables {shown}), not a tokenroute "
+            "ledger: give the ledger's own path (--ledger PATH)"
+        )
 
 
 def migrate(conn: sqlite3.Connection, version: int) -> None:
