@@ -7,10 +7,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+from conftest import assert_one_line_error
 
-from tokenroute.errors import LedgerError
+from tokenroute.errors import ExitCode, LedgerError
 from tokenroute.models import Attempt, Task, Usage
 from tokenroute.storage.sqlite import MIGRATIONS, SCHEMA_VERSION, open_ledger
 
@@ -262,3 +266,57 @@ def test_an_escalation_after_timeouts_alone_says_nothing_of_the_start(tmp_path):
             ]
         )
     assert ledger.outcomes_by_tier("code") == ({}, 0)
+
+
+@contextmanager
+def unwritable(path: Path) -> Iterator[None]:
+    """`path` as this user cannot write it: mode 0444, or for root (who may write any
+    file) the immutable flag, where the file system has one."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        yield
+        path.chmod(0o600)
+        return
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+        pytest.skip("root, and no immutable flag on this file system: nothing is read-only")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_a_read_only_ledger_can_still_be_read_and_a_write_is_one_line(run, isolated_home):
+    """A ledger this user may read but not write (an archived copy, another user's): log
+    and report work, and a write is one line."""
+    assert run("record", "-m", "gpt-5-mini", "--input-tokens", "10").exit_code == 0
+    ledger = isolated_home / "archived.db"
+    with sqlite3.connect(isolated_home / "ledger.db") as source, sqlite3.connect(ledger) as copy:
+        source.backup(copy)  # one file, as an archived ledger is
+    with unwritable(ledger):
+        out = run("log", "--json", "--ledger", str(ledger))
+        assert out.exit_code == 0, out.stderr
+        assert len(json.loads(out.stdout)["attempts"]) == 1
+        assert run("report", "--json", "--ledger", str(ledger)).exit_code == 0
+        out = run("record", "-m", "gpt-5-mini", "--input-tokens", "10", "--ledger", str(ledger))
+        assert_one_line_error(out, ExitCode.LEDGER, "cannot write to the ledger")
+
+
+def test_a_new_ledger_is_readable_by_its_owner_alone(run, isolated_home):
+    import os
+    import stat
+
+    os.umask(0o022)
+    assert run("record", "-m", "gpt-5-mini", "--input-tokens", "10").exit_code == 0
+    assert stat.S_IMODE((isolated_home / "ledger.db").stat().st_mode) == 0o600
+
+
+def test_another_program_s_database_is_refused_and_left_as_it_was(run, tmp_path):
+    import sqlite3
+
+    foreign = tmp_path / "logs.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE responses (id TEXT, model TEXT)")
+    before = foreign.read_bytes()
+    out = run("record", "-m", "gpt-5-mini", "--input-tokens", "1", "--ledger", str(foreign))
+    assert_one_line_error(out, ExitCode.LEDGER, "another program's SQLite database")
+    assert foreign.read_bytes() == before and not Path(f"{foreign}-wal").exists()

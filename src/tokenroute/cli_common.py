@@ -59,6 +59,8 @@ def guarded(call: Callable[[], T], debug: bool) -> T:
     except OSError as exc:  # a file we cannot read or write: say which, and why
         fail(describe_os_error(exc), ExitCode.BAD_INPUT, debug)
     except Exception as exc:
+        if type(exc).__module__ == "sqlite3":  # a full disk, a read-only or locked ledger
+            fail(f"the ledger cannot be used: {exc}", ExitCode.LEDGER, debug)
         fail(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
             ExitCode.INTERNAL,
