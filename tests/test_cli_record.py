@@ -353,3 +353,30 @@ def test_piping_the_same_timestamped_lines_again_adds_nothing(run, isolated_home
     run("record", input=untimed)
     run("record", input=untimed)  # no time, no key: a new call each time it is read
     assert rows(isolated_home, "SELECT count(*) FROM attempts") == [(7,)]
+
+
+def test_terminal_escapes_in_a_stored_name_are_shown_not_obeyed(run):
+    line = {"model": "gpt-5-mini\u001b[2J", "input_tokens": 1, "project": "p\u001b]0;pwned\u0007"}
+    run("record", input=json.dumps(line) + "\n")
+    for args in (["log"], ["report", "--by", "project"]):
+        out = run(*args)
+        assert out.exit_code == 0, out.stderr
+        assert "\x1b" not in out.stdout and "\x07" not in out.stdout
+    assert "\\x1b]0;pwned" in run("report", "--by", "project").stdout
+
+
+def test_an_error_is_one_line_whatever_the_value_holds(run):
+    for args in (
+        ["report", "--last=7\nd"],
+        ["record", "-m", "x", "--input-tokens", "1", "--at", "2026\n"],
+    ):
+        out = run(*args)
+        assert out.exit_code == ExitCode.USAGE
+        assert out.stderr.count("\n") == 1 and "\\n" in out.stderr
+
+
+@pytest.mark.parametrize("args", [["--last", "1000000000d"], ["--last", "99999999999999999999w"],
+                                  ["--until", "9999-12-31"], ["--since", "9999-12-31"]])  # fmt: skip
+def test_windows_at_the_edge_of_time_are_windows_not_errors(run, args):
+    out = run("report", *args, "--json")
+    assert out.exit_code == 0, out.stderr

@@ -289,6 +289,7 @@ BAD_TABLES = [
     ("x: " + "[" * 40 + "]" * 40 + "\n", "nested more than 32 levels deep"),
     ("x: " + "[" * 100_000 + "\n", "not valid YAML"),
     (ALIAS_BOMB, "expands to more than 200,000 values (aliases?)"),
+    ("checked: !!int x\n", "not valid YAML: invalid literal"),  # PyYAML raises ValueError
 ]
 
 

@@ -31,7 +31,9 @@ def fail(message: str, code: ExitCode, debug: bool) -> NoReturn:
         import traceback
 
         traceback.print_exc()
-    sys.stderr.write(f"{PROG}: error: {message}\n")
+    from tokenroute.render import printable
+
+    sys.stderr.write(f"{PROG}: error: {printable(message)}\n")
     sys.exit(code)
 
 

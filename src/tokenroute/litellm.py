@@ -75,6 +75,10 @@ def _read_json(source: Path) -> dict[str, Any]:
         raise BadInputError(
             f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
         ) from None
+    except (ValueError, RecursionError):  # a 5,000-digit number; nesting too deep
+        raise BadInputError(
+            f"{source}: not valid JSON: a number too long or nesting too deep"
+        ) from None
     if not isinstance(raw, dict):
         raise BadInputError(f"{source}: expected LiteLLM's object of model name -> prices")
     return raw

@@ -431,6 +431,8 @@ def parse_yaml(path: Path, blob: bytes, problems: list[str]) -> Any:
         problems.append(f"{path}{where}: not valid YAML: {reason}")
     except RecursionError:
         problems.append(f"{path}: not valid YAML: nested too deeply")
+    except (ValueError, TypeError, OverflowError) as exc:  # an explicit tag: `!!int x`
+        problems.append(f"{path}: not valid YAML: {str(exc)[:100]}")
     except _TooBig as exc:
         problems.append(f"{path}: {exc}")
     return UNREADABLE

@@ -38,9 +38,17 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot turn {type(value).__name__} into JSON")
 
 
+def printable(text: str) -> str:
+    """`text` with every control character shown as an escape: a model or project name
+    from a log can hold ESC sequences that would drive the terminal, or a line break."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def say(message: str) -> None:
     """One line of talk for the user, on stderr."""
-    sys.stderr.write(message + "\n")
+    sys.stderr.write(printable(message) + "\n")
 
 
 def warn(message: str) -> None:
@@ -55,6 +63,7 @@ def emit_table(
     out: TextIO | None = None,
 ) -> None:
     stream = out or sys.stdout
+    rows = [[printable(cell) for cell in row] for row in rows]
     if _is_terminal(stream):
         _rich_table(columns, rows, title, stream)
     else:
@@ -66,7 +75,7 @@ def emit_table(
 def emit_lines(lines: Sequence[str], out: TextIO | None = None) -> None:
     stream = out or sys.stdout
     for line in lines:
-        stream.write(line + "\n")
+        stream.write(printable(line) + "\n")
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -90,6 +99,7 @@ def _rich_table(
 ) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     plain = "NO_COLOR" in os.environ
     console = Console(file=out, highlight=False, no_color=plain)
@@ -104,7 +114,7 @@ def _rich_table(
             column.header, justify="right" if column.numeric else "left", no_wrap=index == 0
         )
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # a name like "[red]x" is no markup
     console.print(table)
 
 

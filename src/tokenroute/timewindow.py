@@ -63,8 +63,11 @@ def report_window(last: str | None, since: str | None, until: str | None, now: d
     if last is not None:
         match = _LAST.match(last.strip())
         if not match or int(match.group(1)) == 0:
-            raise UsageError(f"--last must look like 7d, 30d, 12h or 2w (got '{last}')")
-        return Window(now - int(match.group(1)) * _UNITS[match.group(2)], None)
+            raise UsageError(f"--last must look like 7d, 30d, 12h or 2w (got {last!r})")
+        try:
+            return Window(max(now - int(match.group(1)) * _UNITS[match.group(2)], EARLIEST), None)
+        except OverflowError:  # --last 1000000000d: further back than dates go
+            return Window(EARLIEST, None)
     start = _day_edge(since, "--since", end=False) if since else None
     end = _day_edge(until, "--until", end=True) if until else None
     if start is not None and end is not None and start >= end:
@@ -77,5 +80,7 @@ def _day_edge(value: str, option: str, *, end: bool) -> datetime:
     moment = parse_moment(value, option)
     if len(value.strip()) == 10:  # YYYY-MM-DD: parse_moment accepts no other 10-character form
         day = date.fromisoformat(value.strip())
+        if end and day == date.max:  # --until 9999-12-31: the end of time
+            return datetime.max.replace(tzinfo=UTC)
         moment = datetime.combine(day + timedelta(days=1) if end else day, time(), UTC)
     return moment

@@ -232,7 +232,7 @@ def _json(value: Any, name: str) -> dict[str, Any] | None:
         return None
     try:
         parsed = json.loads(value) if isinstance(value, str | bytes) else value
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise CallError(f"{name} is not valid JSON") from None
     return parsed if isinstance(parsed, dict) else None
 
