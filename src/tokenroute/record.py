@@ -231,6 +231,9 @@ def logged_call(
     time, counts), so a million lines import in reasonable time."""
     if not isinstance(model, str) or not model.strip():
         raise CallError("model is missing")
+    for name, value in (("model", model), *fields.items(), *(("tags", t) for t in tags)):
+        if isinstance(value, str) and not value.isascii():
+            _check_text(value, name)  # a lone surrogate from a log would fail the store
     try:
         usage = _believable(read_usage())
     except UsageFormatError as exc:
