@@ -121,3 +121,10 @@ def test_bare_command_prints_help_and_succeeds(run):
 def test_debug_after_the_command_is_an_unknown_option_not_a_traceback(run):
     out = run("prices", "show", "gpt-5", "--debug")
     assert_one_line_error(out, ExitCode.USAGE, "--debug")
+
+
+def test_an_editor_that_does_not_exist_is_named(run, monkeypatch):
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", "no-such-editor-here --wait")
+    out = run("config", "edit")
+    assert_one_line_error(out, ExitCode.USAGE, "'no-such-editor-here --wait' ($EDITOR)")

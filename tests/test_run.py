@@ -590,6 +590,22 @@ def test_doctor_checks_keys_prices_ledger_and_endpoints(run, provider, isolated_
     assert {"/v1/models", "/v1beta/models"} <= paths
 
 
+def test_doctor_local_needs_one_local_server_not_every_one(run, provider, isolated_home):
+    out = run("doctor", "--local", "--json")
+    assert out.exit_code == 0, out.stdout
+    checks = {(c["area"], c["name"]): c for c in json.loads(out.stdout)["checks"]}
+    assert checks[("endpoint", "ollama")]["status"] == "ok"  # the fake provider answers
+    assert checks[("endpoint", "vllm")]["status"] == "warn"  # nothing on its default port
+    write(
+        isolated_home / "config.yaml",
+        "endpoints:\n  ollama: {base_url: 'http://127.0.0.1:9/v1'}\n",
+    )
+    out = run("doctor", "--local", "--json")
+    assert out.exit_code == ExitCode.CHECK_FAILED
+    failed = [c for c in json.loads(out.stdout)["checks"] if c["status"] == "fail"]
+    assert [c["name"] for c in failed] == ["local"]
+
+
 def test_doctor_fails_on_a_rejected_key_and_a_broken_config(run, provider, isolated_home):
     provider.queue(Reply(kind="status", status=401, message=f"bad key {ANTHROPIC_KEY}"))
     out = run("doctor", "--network")

@@ -68,6 +68,7 @@ class BoundaryGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         """typer exits 1 on a closed stdout: pass it to the boundary, which exits 0."""
+        _refuse_opposites(self, getattr(self, "argv", []))
         try:
             result = super().invoke(ctx)
             sys.stdout.flush()
@@ -77,6 +78,7 @@ class BoundaryGroup(TyperGroup):
 
     def main(self, args: Any = None, prog_name: Any = None, **extra: Any) -> Any:  # type: ignore[override]
         argv = list(sys.argv[1:] if args is None else args)
+        self.argv = argv
         debug = "--debug" in _leading_options(argv)
         extra.pop("standalone_mode", None)
 
@@ -96,6 +98,24 @@ class BoundaryGroup(TyperGroup):
             stopped_by_signal()
             fail("interrupted", ExitCode.INTERRUPTED, False)
         sys.exit(result if isinstance(result, int) else ExitCode.OK)
+
+
+def _refuse_opposites(group: Any, argv: list[str]) -> None:
+    """`--deep --execution`: click keeps the last of a flag pair silently; say they clash."""
+    command: Any = group
+    for word in argv:
+        if word.startswith("-"):
+            continue
+        sub = getattr(command, "commands", {}).get(word)
+        if sub is None:
+            break
+        command = sub
+    given = set(argv)
+    for param in getattr(command, "params", ()):
+        on = [o for o in getattr(param, "opts", ()) if o in given]
+        off = [o for o in getattr(param, "secondary_opts", ()) if o in given]
+        if on and off:
+            raise UsageError(f"{on[0]} and {off[0]} contradict each other: give one of them")
 
 
 def _leading_options(argv: list[str]) -> list[str]:
@@ -1416,7 +1436,9 @@ def doctor(
             or (network and not spec.local and find_key(n, spec, os.environ, stored))
         ]
         found += checks.endpoint_checks(
-            names, lambda n: probe(resolve_endpoint(n, specs, os.environ, stored))
+            names,
+            lambda n: probe(resolve_endpoint(n, specs, os.environ, stored)),
+            local=frozenset(n for n in names if specs[n].local),
         )
     views.show_doctor(found, as_json=as_json)
     if any(c.status == "fail" for c in found):
@@ -1735,8 +1757,17 @@ def config_edit() -> None:
     path = resolve_paths().config
     if not path.exists():
         write_default_config(path)
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    subprocess.run([*shlex.split(editor), str(path)], check=False)
+    variable = "VISUAL" if os.environ.get("VISUAL") else "EDITOR"
+    editor = os.environ.get(variable) or "vi"
+    try:
+        command = shlex.split(editor)
+        subprocess.run([*command, str(path)], check=False)
+    except (OSError, ValueError, IndexError) as exc:
+        reason = getattr(exc, "strerror", None) or "not a command line"
+        raise UsageError(
+            f"cannot start the editor {editor!r} (${variable}): {reason}; set $EDITOR to "
+            f"one that is installed, or edit {path} yourself"
+        ) from None
     load_config(path)  # say now, not at the next run, if the edit broke it
 
 

@@ -51,10 +51,27 @@ def price_check(checked: date, today: date, stale_after: int) -> Check:
     return Check("prices", "table", "ok", f"oldest price in use checked {checked} ({age} days ago)")
 
 
-def endpoint_checks(names: list[str], probe: Callable[[str], str | None]) -> list[Check]:
-    """Each endpoint's answer to a cheap request (a model list): `probe` returns a problem."""
+def endpoint_checks(
+    names: list[str], probe: Callable[[str], str | None], *, local: frozenset[str] = frozenset()
+) -> list[Check]:
+    """Each endpoint's answer to a cheap request (a model list): `probe` returns a problem.
+
+    A paid endpoint that does not answer fails. Of the local servers (`local`), one is enough:
+    the others not running is a warning, and only none answering fails."""
     checks = []
     for name in names:
         problem = probe(name)
-        checks.append(Check("endpoint", name, "fail" if problem else "ok", problem or "answers"))
+        status = "ok" if not problem else ("warn" if name in local else "fail")
+        checks.append(Check("endpoint", name, status, problem or "answers"))
+    asked = [c for c in checks if c.name in local]
+    if asked and all(c.status != "ok" for c in asked):
+        checks.append(
+            Check(
+                "endpoint",
+                "local",
+                "fail",
+                "no local server answers: start one (Ollama, llama.cpp, vLLM, LM Studio) "
+                "or set its address under endpoints: in the config",
+            )
+        )
     return checks

@@ -45,6 +45,8 @@ def plain_pick(argv: list[str]) -> PickOptions | None:
     for word in words:
         if word in PICK_FLAGS:
             name, value = PICK_FLAGS[word]
+            if fields.get(name, value) != value:
+                return None  # --deep --execution: the full command line says they clash
             fields[name] = value
         elif word in PICK_PATHS:
             value = next(words, None)
