@@ -854,3 +854,20 @@ def test_a_refused_local_connection_is_not_retried(run, isolated_home):
     out = run("run", "-m", "ollama/llama3", "hi", "--retries", "3")
     assert_one_line_error(out, ExitCode.PROVIDER, "is the server running?")
     assert "retrying" not in out.stderr
+
+
+def test_a_failed_run_with_json_prints_the_attempts_and_the_error(run, provider, isolated_home):
+    provider.queue(*[Reply(text=("not json",), output=4)] * 2)
+    out = run("run", "-m", "gpt-5-mini", "x", "--expect", "json", "--retries", "1", "--json")
+    assert out.exit_code == ExitCode.INVALID_ANSWER
+    assert out.stderr.count("tokenroute: error:") == 1
+    body = json.loads(out.stdout)
+    assert body["ok"] is False and body["error"]["exit_code"] == ExitCode.INVALID_ANSWER
+    assert body["answer"] == "not json"  # the invalid answer is kept, not lost
+    assert [a["status"] for a in body["attempts"]] == ["invalid", "invalid"]
+    assert body["cost_usd"] > 0
+    provider.queue(*[Reply(kind="status", status=500)] * 2)
+    out = run("run", "-m", "gpt-5-mini", "x", "--retries", "1", "--json")
+    body = json.loads(out.stdout)
+    assert out.exit_code == ExitCode.PROVIDER and body["error"]["kind"] == "server"
+    assert body["answer"] is None and len(body["attempts"]) == 2

@@ -1223,9 +1223,15 @@ def run(
                 services,
                 estimated_output=output_tokens,
             )
-        except Exception:
+        except Exception as exc:
             if own_task:
                 store.set_outcome(task_record.id, "failure", "run", stamp_now())
+            so_far = getattr(exc, "run_so_far", None)
+            if as_json and so_far is not None:  # the same object, with the error
+                views.show_run(
+                    so_far, task_record.id, chat.id, streamed=False, quiet=True, as_json=True,
+                    error=exc,
+                )  # fmt: skip
             raise
         store.add_turn(chat.id, text, result.answer, stamp_now())
         if own_task:

@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any, NamedTuple, Protocol
 
 from tokenroute.cost import cost, to_micro_dollars
-from tokenroute.errors import InvalidAnswerError, OverBudgetError, ProviderError
+from tokenroute.errors import InvalidAnswerError, OverBudgetError, ProviderError, TokenrouteError
 from tokenroute.models import Attempt, Model, Task, Usage
 from tokenroute.providers.base import Endpoint, Finished, Request, TextDelta
 from tokenroute.timewindow import stamp
@@ -95,8 +95,9 @@ class RunResult(NamedTuple):
 class _Failed(Exception):
     """One target is done for: escalate, or give up with `error`."""
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: Exception, answer: str | None = None) -> None:
         self.error = error
+        self.answer = answer  # the last answer, when it came back but was invalid
 
 
 def dispatch(
@@ -108,9 +109,35 @@ def dispatch(
     *,
     estimated_output: int,
 ) -> RunResult:
-    """Try each target of the ladder in turn (escalation), each with retries."""
+    """Try each target of the ladder in turn (escalation), each with retries.
+
+    A failure is raised with `run_so_far` on it (a RunResult of every try, the last invalid
+    answer if any), so `run --json` can print the attempts and their cost either way."""
     tries: list[TryRecord] = []
     warnings: list[str] = []
+    last: list[Any] = [None, ladder[0] if ladder else None]  # answer, target
+    try:
+        return _climb(
+            request, ladder, task, options, services, tries, warnings, last, estimated_output
+        )
+    except TokenrouteError as exc:
+        if last[1] is not None:
+            so_far = RunResult(last[0] or "", last[1], tries, warnings)
+            exc.run_so_far = so_far  # type: ignore[attr-defined]
+        raise
+
+
+def _climb(
+    request: Request,
+    ladder: Sequence[Target],
+    task: Task,
+    options: RunOptions,
+    services: Services,
+    tries: list[TryRecord],
+    warnings: list[str],
+    last: list[Any],
+    estimated_output: int,
+) -> RunResult:
     # counted only when needed (an estimate): loading the tokenizer costs ~100 ms
     input_tokens = cache(lambda: services.count_tokens(prompt_text(request)))
     error: Exception | None = None
@@ -126,6 +153,7 @@ def dispatch(
         )
         if level:
             services.notify(f"escalating to {target.name} ({target.endpoint.name}): {error}")
+        last[1] = target
         try:
             answer = _try_target(
                 request,
@@ -140,6 +168,7 @@ def dispatch(
             )
         except _Failed as failed:
             error = failed.error
+            last[0] = failed.answer
             if isinstance(error, ProviderError) and error.kind in NOT_ESCALATED:
                 raise error from None
             continue
@@ -251,7 +280,10 @@ def _try_target(
         services.notify(f"{target.name}: {problem[1]}")
         if last:
             raise _Failed(
-                InvalidAnswerError(f"{target.name}: {problem[1]} after {options.retries + 1} tries")
+                InvalidAnswerError(
+                    f"{target.name}: {problem[1]} after {options.retries + 1} tries"
+                ),
+                answer,
             )
     raise AssertionError("unreachable")  # pragma: no cover
 

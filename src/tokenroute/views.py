@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from tokenroute.budgets import Burn
     from tokenroute.dispatch import RunResult
     from tokenroute.doctor import Check
+    from tokenroute.errors import TokenrouteError
     from tokenroute.estimate import EstimateRow
     from tokenroute.importers.load import ImportSummary
     from tokenroute.litellm import ImportResult
@@ -713,22 +714,31 @@ def show_run(
     streamed: bool,
     quiet: bool,
     as_json: bool,
+    error: TokenrouteError | None = None,
 ) -> None:
-    """The answer (unless it was streamed already) and the usage line on stderr."""
-    final = result.tries[-1].attempt
+    """The answer (unless it was streamed already) and the usage line on stderr. With
+    --json a failed run prints the same object, `answer` the last invalid one (or null)
+    and `error` what went wrong, so a script keeps the attempts and what they cost."""
+    final = result.tries[-1].attempt if result.tries else None
     spent = result.spent
     if as_json:
+        failure = None
+        if error is not None:
+            failure = {"message": error.message, "exit_code": int(error.exit_code)}
+            failure["kind"] = getattr(error, "kind", None) or type(error).__name__
         render.emit_json(
             {
-                "answer": result.answer,
+                "ok": error is None,
+                "error": failure,
+                "answer": result.answer if error is None or result.answer else None,
                 "model": result.target.name,
                 "provider": result.target.endpoint.name,
                 "tier": result.target.tier,
                 "task_id": task_id,
                 "conversation_id": conversation_id,
-                "history_tokens": final.history_tokens,
-                "usage": _usage_json(final.usage),
-                "usage_estimated": final.input_estimated,
+                "history_tokens": final.history_tokens if final else 0,
+                "usage": _usage_json(final.usage) if final else None,
+                "usage_estimated": final.input_estimated if final else False,
                 "cost_usd": spent,
                 "attempts": [
                     {
