@@ -8,7 +8,7 @@ _tokenroute() {
         word="${COMP_WORDS[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"prices reprice"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"prices reprice"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"forget"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:$prev" in
@@ -84,6 +84,8 @@ _tokenroute() {
         "log:--source") values="" ;;
         "log:--model"|"log:-m") values="" ;;
         "log:--ledger") values="" ;;
+        "forget:--before") values="" ;;
+        "forget:--ledger") values="" ;;
         "import claude-code:--path") values="" ;;
         "import claude-code:--since") values="" ;;
         "import claude-code:--ledger") values="" ;;
@@ -113,9 +115,9 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") opts="--version --debug --help -h"; words="pick run prices estimate record task mark report log import budget keys config doctor paths completions" ;;
+        "") opts="--version --debug --help -h"; words="pick run prices estimate record task mark report log forget import budget keys config doctor paths completions" ;;
         "pick") opts="--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --task-type --ledger --json --help -h"; words="" ;;
-        "run") opts="--model -m --system -s --task --tier --escalate --local --retries --timeout --deadline --expect --schema --max-cost --max-tokens --cache --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h"; words="" ;;
+        "run") opts="--model -m --system -s --task --tier --escalate --local --retries --timeout --deadline --expect --schema --max-cost --max-tokens --cache --no-store --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h"; words="" ;;
         "prices") opts="--provider --tier --at --json --help -h"; words="show check import reprice" ;;
         "prices show") opts="--json --help -h"; words="" ;;
         "prices check") opts="--json --help -h"; words="" ;;
@@ -129,6 +131,7 @@ _tokenroute() {
         "mark") opts="--success --failure --ledger --json --help -h"; words="" ;;
         "report") opts="--last --since --until --by --task-type --project --source --ledger --json --csv --watch --interval --count --import --help -h"; words="" ;;
         "log") opts="--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h"; words="" ;;
+        "forget") opts="--before --dry-run --ledger --json --help -h"; words="" ;;
         "import") opts="--help -h"; words="claude-code codex jsonl llm" ;;
         "import claude-code") opts="--path --since --dry-run --ledger --json --help -h"; words="" ;;
         "import codex") opts="--path --since --dry-run --ledger --json --help -h"; words="" ;;

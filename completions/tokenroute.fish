@@ -4,7 +4,7 @@ function __tokenroute_path
     set -l cmdpath ""
     for word in (commandline -opc)[2..-1]
         set -l candidate (string trim -- "$cmdpath $word")
-        if contains -- $candidate 'pick' 'run' 'prices' 'prices show' 'prices check' 'prices import' 'prices reprice' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'import' 'import claude-code' 'import codex' 'import jsonl' 'import llm' 'budget' 'budget set' 'budget list' 'budget remove' 'keys' 'keys set' 'keys list' 'keys remove' 'config' 'config path' 'config show' 'config edit' 'doctor' 'paths' 'completions'
+        if contains -- $candidate 'pick' 'run' 'prices' 'prices show' 'prices check' 'prices import' 'prices reprice' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'forget' 'import' 'import claude-code' 'import codex' 'import jsonl' 'import llm' 'budget' 'budget set' 'budget list' 'budget remove' 'keys' 'keys set' 'keys list' 'keys remove' 'config' 'config path' 'config show' 'config edit' 'doctor' 'paths' 'completions'
             set cmdpath $candidate
         end
     end
@@ -23,6 +23,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a task -d 'Group call
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a mark -d 'Set a task\'s outcome after the fact: --success or --failure'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a report -d 'Cost per task, per successful task, I/O ratio and retry tax, by group'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a log -d 'The most recent attempts in the ledger, newest first'
+complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a forget -d 'Delete the prompts and answers `run` kept before DATE (attempts and costs stay)'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a import -d 'Import the usage your coding agents already logged'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a budget -d 'Daily and monthly spending limits that run keeps to'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a keys -d 'Store API keys for providers (a file only you can read)'
@@ -60,6 +61,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l schema -r -d 'Ch
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l max-cost -r -d 'Refuse a run expected to cost more'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l max-tokens -r -d 'Cap the answer\'s length'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l cache -d 'Ask Anthropic to cache the system prompt'
+complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l no-store -d 'Keep no prompt or answer text, only hashes (no -c)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l no-stream -d 'Print the answer only once it is complete'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l dry-run -d 'Show the request (key redacted); send nothing'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l tag -r -d 'Tag the attempts (repeatable)'
@@ -161,6 +163,11 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "log"' -l model -s m -r -d
 complete -c tokenroute -n 'test (__tokenroute_path) = "log"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
 complete -c tokenroute -n 'test (__tokenroute_path) = "log"' -l json -d 'Print JSON (a stable, versioned shape)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "log"' -l help -s h -d 'Show the help and exit'
+complete -c tokenroute -n 'test (__tokenroute_path) = "forget"' -l before -r -d 'Forget text kept before this day'
+complete -c tokenroute -n 'test (__tokenroute_path) = "forget"' -l dry-run -d 'Say how much would go; delete nothing'
+complete -c tokenroute -n 'test (__tokenroute_path) = "forget"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
+complete -c tokenroute -n 'test (__tokenroute_path) = "forget"' -l json -d 'Print JSON (a stable, versioned shape)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "forget"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "import"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "import"' -a claude-code -d 'Import Claude Code\'s session logs: each API call once, each session a task'
 complete -c tokenroute -n 'test (__tokenroute_path) = "import"' -a codex -d 'Import Codex CLI\'s session logs: each turn\'s tokens once, each session a task'

@@ -8,7 +8,7 @@ _tokenroute() {
         word="${words[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"prices reprice"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"prices reprice"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"forget"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:${words[CURRENT-1]}" in
@@ -84,6 +84,8 @@ _tokenroute() {
         "log:--source") values="" ;;
         "log:--model"|"log:-m") values="" ;;
         "log:--ledger") values="" ;;
+        "forget:--before") values="" ;;
+        "forget:--ledger") values="" ;;
         "import claude-code:--path") values="" ;;
         "import claude-code:--since") values="" ;;
         "import claude-code:--ledger") values="" ;;
@@ -113,9 +115,9 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run prices estimate record task mark report log import budget keys config doctor paths completions); fi ;;
+        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run prices estimate record task mark report log forget import budget keys config doctor paths completions); fi ;;
         "pick") if [[ "$PREFIX" == -* ]]; then choices=(--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --task-type --ledger --json --help -h); else choices=(); fi ;;
-        "run") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --system -s --task --tier --escalate --local --retries --timeout --deadline --expect --schema --max-cost --max-tokens --cache --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h); else choices=(); fi ;;
+        "run") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --system -s --task --tier --escalate --local --retries --timeout --deadline --expect --schema --max-cost --max-tokens --cache --no-store --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h); else choices=(); fi ;;
         "prices") if [[ "$PREFIX" == -* ]]; then choices=(--provider --tier --at --json --help -h); else choices=(show check import reprice); fi ;;
         "prices show") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;
         "prices check") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); _files; fi ;;
@@ -129,6 +131,7 @@ _tokenroute() {
         "mark") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --json --help -h); else choices=(); fi ;;
         "report") if [[ "$PREFIX" == -* ]]; then choices=(--last --since --until --by --task-type --project --source --ledger --json --csv --watch --interval --count --import --help -h); else choices=(); fi ;;
         "log") if [[ "$PREFIX" == -* ]]; then choices=(--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h); else choices=(); fi ;;
+        "forget") if [[ "$PREFIX" == -* ]]; then choices=(--before --dry-run --ledger --json --help -h); else choices=(); fi ;;
         "import") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(claude-code codex jsonl llm); fi ;;
         "import claude-code") if [[ "$PREFIX" == -* ]]; then choices=(--path --since --dry-run --ledger --json --help -h); else choices=(); fi ;;
         "import codex") if [[ "$PREFIX" == -* ]]; then choices=(--path --since --dry-run --ledger --json --help -h); else choices=(); fi ;;

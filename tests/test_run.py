@@ -871,3 +871,41 @@ def test_a_failed_run_with_json_prints_the_attempts_and_the_error(run, provider,
     body = json.loads(out.stdout)
     assert out.exit_code == ExitCode.PROVIDER and body["error"]["kind"] == "server"
     assert body["answer"] is None and len(body["attempts"]) == 2
+
+
+# ---------------------------------------------------------------- what is kept
+
+
+def messages(home: Path) -> list[str]:
+    with sqlite3.connect(home / "ledger.db") as conn:
+        return [r[0] for r in conn.execute("SELECT content FROM messages ORDER BY turn, role")]
+
+
+def test_no_store_keeps_only_hashes_and_forget_removes_kept_text(
+    run, provider, isolated_home, monkeypatch
+):
+    provider.queue(Reply(text=("kept answer",)), Reply(text=("unkept answer",)))
+    assert run("run", "-m", "gpt-5-mini", "PROMPT-KEPT-1").exit_code == 0
+    assert run("run", "-m", "gpt-5-mini", "PROMPT-UNKEPT-2", "--no-store").exit_code == 0
+    assert messages(isolated_home) == ["kept answer", "PROMPT-KEPT-1"]
+    hashes = [r["prompt_hash"] for r in attempts(isolated_home)]
+    assert all(hashes) and len(set(hashes)) == 2  # both runs keep their prompt's hash
+    out = run("forget", "--before", "2026-11-24", "--dry-run", "--json")
+    assert json.loads(out.stdout)["turns"] == 1 and messages(isolated_home)
+    out = run("forget", "--before", "2026-11-24")
+    assert out.exit_code == 0 and "forgot the text of 1 turn(s)" in out.stderr
+    assert messages(isolated_home) == []
+    assert len(attempts(isolated_home)) == 2  # what it cost stays
+    blob = b"".join(p.read_bytes() for p in isolated_home.glob("ledger.db*"))
+    assert b"PROMPT-KEPT-1" not in blob and b"kept answer" not in blob
+
+
+def test_store_text_false_in_the_config_keeps_no_text(run, provider, isolated_home):
+    config = isolated_home / "config.yaml"
+    write(config, config.read_text() + "store_text: false\n")
+    provider.queue(Reply())
+    assert run("run", "-m", "gpt-5-mini", "secret plans").exit_code == 0
+    assert messages(isolated_home) == []
+    write(config, config.read_text() + "store_text: maybe\n")
+    out = run("run", "-m", "gpt-5-mini", "hi")
+    assert_one_line_error(out, ExitCode.BAD_INPUT, "store_text must be true or false")

@@ -49,6 +49,7 @@ COMMAND_ORDER = (
     "mark",
     "report",
     "log",
+    "forget",
     "import",
     "budget",
     "keys",
@@ -1030,6 +1031,38 @@ def log(
     views.show_log(rows, as_json=as_json)
 
 
+@app.command()
+def forget(
+    before: Annotated[
+        str, typer.Option("--before", metavar="DATE", help="Forget text kept before this day.")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say how much would go; delete nothing.")
+    ] = False,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete the prompts and answers `run` kept before DATE (attempts and costs stay).
+
+    The deleted text is overwritten in the file, not only unlinked; those conversations
+    can no longer be continued with -c."""
+    from tokenroute import render
+
+    day = parse_day(before, "--before")
+    ledger_db = open_existing(ledger)
+    turns = 0
+    if ledger_db is not None:
+        try:
+            turns = ledger_db.forget_text(day.isoformat(), dry_run=dry_run)
+        finally:
+            ledger_db.close()
+    if as_json:
+        render.emit_json({"before": day.isoformat(), "turns": turns, "dry_run": dry_run})
+        return
+    verb = "would forget" if dry_run else "forgot"
+    render.say(f"{verb} the text of {turns:,} turn(s) kept before {day.isoformat()}")
+
+
 # ---------------------------------------------------------------- completions
 
 
@@ -1086,6 +1119,10 @@ def run(
     ] = None,
     cache: Annotated[
         bool, typer.Option("--cache", help="Ask Anthropic to cache the system prompt.")
+    ] = False,
+    no_store: Annotated[
+        bool,
+        typer.Option("--no-store", help="Keep no prompt or answer text, only hashes (no -c)."),
     ] = False,
     no_stream: Annotated[
         bool, typer.Option("--no-stream", help="Print the answer only once it is complete.")
@@ -1233,7 +1270,8 @@ def run(
                     error=exc,
                 )  # fmt: skip
             raise
-        store.add_turn(chat.id, text, result.answer, stamp_now())
+        if defaults.store_text and not no_store:
+            store.add_turn(chat.id, text, result.answer, stamp_now())
         if own_task:
             store.set_outcome(task_record.id, "success", "run", stamp_now())
     finally:

@@ -5,6 +5,7 @@ timeout: 60           # seconds without a byte from the provider before giving u
 deadline: 600         # seconds for a whole try, however the bytes trickle in
 retry_base: 0.5       # first backoff in seconds; doubles each retry, with jitter
 max_wait: 60          # never wait longer than this for one retry (Retry-After included)
+store_text: true      # keep run's prompts and answers for `run -c` (false: hashes only)
 endpoints: {...}      # see endpoints.py
 """
 
@@ -15,7 +16,7 @@ from typing import Any, NamedTuple
 
 from tokenroute.errors import BadInputError
 
-KNOWN = {"retries", "timeout", "deadline", "retry_base", "max_wait", "endpoints"}
+KNOWN = {"retries", "timeout", "deadline", "retry_base", "max_wait", "store_text", "endpoints"}
 
 
 class RunDefaults(NamedTuple):
@@ -24,6 +25,7 @@ class RunDefaults(NamedTuple):
     retry_base: float = 0.5
     max_wait: float = 60.0
     deadline: float = 600.0
+    store_text: bool = True  # false: run keeps no prompt or answer, only their hashes
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -65,6 +67,11 @@ def run_defaults(config: dict[str, Any]) -> RunDefaults:
     values = {}
     for name, default in RunDefaults._field_defaults.items():
         value = config.get(name, default)
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise BadInputError(f"config: {name} must be true or false (got {value!r})")
+            values[name] = value
+            continue
         low, high = BOUNDS[name]
         whole = isinstance(default, int)
         if (
@@ -87,6 +94,7 @@ timeout: 60       # seconds without a byte from the provider before a try is giv
 deadline: 600     # seconds for a whole try, however slowly the bytes come
 retry_base: 0.5   # the first backoff in seconds; it doubles each retry, with jitter
 max_wait: 60      # never wait longer than this before a retry (Retry-After included)
+store_text: true  # keep run's prompts and answers for 'run -c' (false: only their hashes)
 endpoints: {}     # e.g. ollama: {base_url: "http://gpu-box:11434/v1"}
 """
 

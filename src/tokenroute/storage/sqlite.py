@@ -590,6 +590,21 @@ class Ledger:
                 ],
             )
 
+    def forget_text(self, before: str, *, dry_run: bool = False) -> int:
+        """Delete the turns kept before `before` (a day); how many went. secure_delete
+        overwrites their pages and the checkpoint empties the WAL, so the text is gone from
+        the file, not only unlinked."""
+        where = "FROM messages WHERE created_at < ?"
+        count = self.conn.execute(f"SELECT COUNT(*) {where}", (before,)).fetchone()[0]
+        turns = count // 2  # a turn is a prompt and its answer
+        if dry_run or not count:
+            return turns
+        self.conn.execute("PRAGMA secure_delete = ON")
+        with self.transaction() as conn:
+            conn.execute(f"DELETE {where}", (before,))
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return turns
+
     def count_attempts(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
 
