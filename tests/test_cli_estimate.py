@@ -25,11 +25,13 @@ def test_estimate_from_a_file_lists_models_cheapest_first(run, tmp_path):
     assert body["token_method"] == "tiktoken:cl100k_base"
     assert body["input_tokens"] == 17
     assert body["output_tokens"] == 500
-    costs = [e["cost_usd"] for e in body["estimates"]]
+    costs = [e["estimated_cost_usd"] for e in body["estimates"]]
     assert costs == sorted(costs)
     assert body["estimates"][0]["tier"] == "local" and costs[0] == 0
     sonnet = next(e for e in body["estimates"] if e["model"] == "claude-sonnet-4-6")
-    assert Decimal(str(sonnet["cost_usd"])) == Decimal("0.007551")  # 17 x $3 + 500 x $15, per 1M
+    assert Decimal(str(sonnet["estimated_cost_usd"])) == Decimal(
+        "0.007551"
+    )  # 17 x $3 + 500 x $15, per 1M
 
 
 def test_estimate_reads_stdin_piped_or_dash(run):
@@ -44,7 +46,7 @@ def test_estimate_for_chosen_models_and_output_length(run):
     )
     assert [e["model"] for e in body["estimates"]] == ["gpt-5-mini", "claude-opus-4-6"]
     opus = body["estimates"][1]
-    assert Decimal(str(opus["output_cost_usd"])) == Decimal("0.025")
+    assert Decimal(str(opus["estimated_output_cost_usd"])) == Decimal("0.025")
 
 
 def test_estimate_by_tier(run):

@@ -55,7 +55,7 @@ def test_prices_at_a_past_date_shows_the_prices_then(run):
     by_id = {m["id"]: m["price"] for m in body["models"]}
     assert by_id["claude-opus-4-0"]["input"] == 15
     assert "claude-opus-4-6" not in by_id
-    assert body["at"] == "2025-06-01" and body["version"] == 1
+    assert body["at"] == "2025-06-01" and body["version"] == 2
     assert body["revision"].startswith("2026-")
 
 

@@ -230,7 +230,7 @@ def test_outcome_commands_speak_json(run):
     task_id = run("task", "start", "--json", "x").stdout
     task_id = json.loads(task_id)["task"]["id"]
     out = run("mark", task_id, "--failure", "--json")
-    assert json.loads(out.stdout) == {"version": 1, "task": {"id": task_id, "outcome": "failure"}}
+    assert json.loads(out.stdout) == {"version": 2, "task": {"id": task_id, "outcome": "failure"}}
 
 
 def test_attempts_of_a_typed_task_take_its_type_and_project(run, isolated_home, monkeypatch):

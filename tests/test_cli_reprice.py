@@ -63,13 +63,13 @@ def test_unknowns_are_priced_at_their_own_day_and_nothing_priced_changes(run, is
     assert done.exit_code == 0, done.stderr
     body = json.loads(done.stdout)["reprice"]
     assert (body["examined"], body["priced"], body["still_unknown"]) == (2, 2, {})
-    assert body["added"] == 4.5  # $2 + $1 on Oct 15, then the cut: $1 + $0.50 on Nov 10
+    assert body["added_cost_usd"] == 4.5  # $2 + $1 on Oct 15, then the cut: $1 + $0.50 on Nov 10
     after = costs(isolated_home)
     assert after[0] == ("2026-10-15", "acme-9", 3_000_000, "mid", "acme")
     assert after[1] == ("2026-11-10", "acme-9", 1_500_000, "mid", "acme")
     assert after[2] == before[2]  # the call priced when it was recorded is untouched
     total = json.loads(run("report", "--json").stdout)["total"]
-    assert total["unpriced_attempts"] == 0 and total["spend"] == 4.5 + after[2][2] / 1e6
+    assert total["unpriced_attempts"] == 0 and total["cost_usd"] == 4.5 + after[2][2] / 1e6
 
     again = run("prices", "reprice")
     assert again.stdout.startswith("priced 0 of 0 attempt(s)")

@@ -72,5 +72,5 @@ def test_the_stale_table_warns_but_every_command_works(run, far_future):
     record(run, "claude-haiku-4-5")
     burn = run("budget", "list", "--json")
     assert burn.exit_code == 0, burn.stderr
-    assert json.loads(burn.stdout)["budgets"][0]["spent_usd"] == 0.1 + 0.5
+    assert json.loads(burn.stdout)["budgets"][0]["cost_usd"] == 0.1 + 0.5
     assert run("prices", "reprice").exit_code == 0

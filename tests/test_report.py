@@ -74,38 +74,38 @@ def report_json(run, *args):
 
 def test_totals_match_hand_computed_figures(ledger):
     total = report_json(ledger)["total"]
-    assert total["spend"] == pytest.approx(0.1447)
+    assert total["cost_usd"] == pytest.approx(0.1447)
     assert (
         total["tasks"],
         total["attempts"],
         total["successful_tasks"],
         total["failed_tasks"],
     ) == (3, 4, 2, 1)
-    assert total["cost_per_task_mean"] == pytest.approx(0.1447 / 3)
-    assert total["cost_per_task_median"] == pytest.approx(0.0495)
-    assert total["cost_per_task_p95"] == pytest.approx(0.09)
-    assert total["cost_per_successful_task"] == pytest.approx(0.1447 / 2)  # failures included
+    assert total["cost_per_task_mean_usd"] == pytest.approx(0.1447 / 3)
+    assert total["cost_per_task_median_usd"] == pytest.approx(0.0495)
+    assert total["cost_per_task_p95_usd"] == pytest.approx(0.09)
+    assert total["cost_per_successful_task_usd"] == pytest.approx(0.1447 / 2)  # failures included
     assert total["io_ratio"] == pytest.approx(140_000 / 4_500)
     assert total["cache_read_share"] == 0
     assert total["retry_tax"] == pytest.approx(0.0045 / 0.1447)
-    assert total["failed_task_spend"] == pytest.approx(0.09)
+    assert total["failed_task_cost_usd"] == pytest.approx(0.09)
 
 
 def test_routing_efficiency(ledger):
     total = report_json(ledger)["total"]
     # newest frontier in force in March 2026: claude-opus-4-6 ($5/$25) and gpt-5.2 ($1.75/$14)
-    assert total["frontier_cost"] == pytest.approx(0.075 + 0.15 + 0.0315 + 0.182)
+    assert total["frontier_cost_usd"] == pytest.approx(0.075 + 0.15 + 0.0315 + 0.182)
     # cheapest model used for the same task type: gpt-5-mini for code, gpt-5-nano for extract
-    assert total["cheapest_used_cost"] == pytest.approx(0.0045 + 0.0045 + 0.009 + 0.0052)
+    assert total["cheapest_used_cost_usd"] == pytest.approx(0.0045 + 0.0045 + 0.009 + 0.0052)
 
 
 def test_by_model(ledger):
     groups = {g["key"]["model"]: g for g in report_json(ledger, "--by", "model")["groups"]}
     assert list(groups) == ["claude-sonnet-4-6", "gpt-5-nano", "gpt-5-mini"]  # dearest first
     sonnet = groups["claude-sonnet-4-6"]
-    assert (sonnet["tasks"], sonnet["spend"]) == (2, pytest.approx(0.135))
+    assert (sonnet["tasks"], sonnet["cost_usd"]) == (2, pytest.approx(0.135))
     # T1 (its failed gpt-5-mini try included) and T2 finished on sonnet; T1 succeeded
-    assert sonnet["cost_per_successful_task"] == pytest.approx(0.0495 + 0.09)
+    assert sonnet["cost_per_successful_task_usd"] == pytest.approx(0.0495 + 0.09)
     assert groups["gpt-5-mini"]["retry_tax"] == 1.0
 
 
@@ -134,7 +134,7 @@ def test_by_day_week_month_tag_project_tier(ledger):
 
 def test_window_since_until_is_inclusive_of_whole_days(ledger):
     body = report_json(ledger, "--since", "2026-03-03", "--until", "2026-03-03")
-    assert body["total"]["spend"] == pytest.approx(0.09)
+    assert body["total"]["cost_usd"] == pytest.approx(0.09)
     body = report_json(ledger, "--since", "2026-03-02", "--until", "2026-03-02")
     assert body["total"]["attempts"] == 2
     assert body["window"] == {
@@ -146,14 +146,16 @@ def test_window_since_until_is_inclusive_of_whole_days(ledger):
 def test_windows_that_cut_through_days(ledger):
     body = report_json(ledger, "--since", "2026-03-02T09:00:30Z", "--until", "2026-03-03T12:00:00Z")
     # only T1's second attempt (09:01); T2 starts exactly at the exclusive end
-    assert body["total"]["spend"] == pytest.approx(0.045)
+    assert body["total"]["cost_usd"] == pytest.approx(0.045)
     assert body["total"]["attempts"] == 1
     late = report_json(ledger, "--since", "2026-03-03T11:00:00Z", "--until", "2026-03-10")
-    assert late["total"]["spend"] == pytest.approx(0.09 + 0.0052)
+    assert late["total"]["cost_usd"] == pytest.approx(0.09 + 0.0052)
 
 
 def test_filters(ledger):
-    assert report_json(ledger, "--task-type", "extract")["total"]["spend"] == pytest.approx(0.0052)
+    assert report_json(ledger, "--task-type", "extract")["total"]["cost_usd"] == pytest.approx(
+        0.0052
+    )
     assert report_json(ledger, "--project", "billing")["total"]["tasks"] == 1
     assert report_json(ledger, "--source", "claude-code")["total"]["tasks"] == 0
 
@@ -169,7 +171,7 @@ def test_empty_window_has_the_same_shape_with_zeros(ledger):
     empty = report_json(ledger, "--since", "2020-01-01", "--until", "2020-01-02", "--by", "model")
     full = report_json(ledger, "--by", "model")
     assert empty["groups"] == [] and set(empty["total"]) == set(full["total"])
-    assert empty["total"]["spend"] == 0 and empty["total"]["tasks"] == 0
+    assert empty["total"]["cost_usd"] == 0 and empty["total"]["tasks"] == 0
 
 
 def test_table_and_csv(ledger):
@@ -181,7 +183,7 @@ def test_table_and_csv(ledger):
     assert out.stderr.startswith("Spend since the first call")
     rows = list(csv.DictReader(io.StringIO(ledger("report", "--by", "model", "--csv").stdout)))
     assert [r["model"] for r in rows] == ["claude-sonnet-4-6", "gpt-5-nano", "gpt-5-mini", "total"]
-    assert rows[-1]["spend"] == "0.1447"
+    assert rows[-1]["cost_usd"] == "0.1447"
 
 
 def test_diagnostics_ask_questions(run):

@@ -161,7 +161,7 @@ def test_json_output(run, provider):
     provider.queue(Reply(status=429, kind="status", headers={"retry-after": "0"}), Reply())
     body = json.loads(run("run", "-m", "gpt-5-mini", "hi", "--json").stdout)
     assert body["answer"] == "Hello, world."
-    assert body["model"] == "gpt-5-mini" and body["usage"]["input"] == 12
+    assert body["model"] == "gpt-5-mini" and body["usage"]["input_tokens"] == 12
     assert [a["status"] for a in body["attempts"]] == ["error", "ok"]
     assert body["attempts"][0]["error_kind"] == "rate_limit"
     assert body["task_id"].startswith("t-")
@@ -431,7 +431,10 @@ def test_keys_set_list_remove(run, isolated_home):
     listed = run("keys", "list", "--json")
     assert "xai-SECRETKEY" not in listed.stdout + out.stdout + out.stderr
     rows = {r["endpoint"]: r for r in json.loads(listed.stdout)["keys"]}
-    assert rows["xai"]["key"] == "keys file" and rows["ollama"]["key"] == "not needed (local)"
+    assert (
+        rows["xai"]["key_source"] == "keys file"
+        and rows["ollama"]["key_source"] == "not needed (local)"
+    )
     assert run("keys", "remove", "xai").exit_code == 0
     assert json.loads(path.read_text()) == {}
     assert_one_line_error(run("keys", "remove", "xai"), ExitCode.NOT_FOUND, "no stored key")
@@ -511,7 +514,7 @@ def test_budget_list_shows_the_burn(run, isolated_home):
     spend(run, "gpt-5-nano", 10_000_000)  # $0.50
     body = json.loads(run("budget", "list", "--json").stdout)
     burn = {b["period"]: b for b in body["budgets"]}
-    assert burn["day"]["spent_usd"] == pytest.approx(0.5) and burn["day"]["share"] == 0.25
+    assert burn["day"]["cost_usd"] == pytest.approx(0.5) and burn["day"]["share"] == 0.25
     assert burn["month"]["limit_usd"] == 10
     assert "25%" in run("budget", "list").stdout
     assert run("budget", "remove").exit_code == 0
@@ -526,7 +529,7 @@ def test_budget_burn_marks_spend_it_could_not_price(run, isolated_home):
     assert "$0.5000+?" in listed.stdout and "25%+?" in listed.stdout
     assert "1 call(s) have no known price, so the limit may already be passed" in listed.stderr
     [burn] = json.loads(run("budget", "list", "--json").stdout)["budgets"]
-    assert (burn["spent_usd"], burn["unpriced_attempts"]) == (0.5, 1)
+    assert (burn["cost_usd"], burn["unpriced_attempts"]) == (0.5, 1)
     assert "all spend: $0.5000+? of $2.00 this day (25%+?)" in run("report").stdout
 
 

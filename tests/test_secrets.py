@@ -419,7 +419,9 @@ def test_a_failing_doctor_check_shows_no_secret(run, world, monkeypatch, case, j
     else:
         world.server.queue(reply)
     out = run("doctor", flag, *json_flag)
-    assert out.exit_code == ExitCode.CHECK_FAILED, out.stdout
+    # one local server down is a warning while others answer; a paid one failing fails
+    expected = ExitCode.OK if case.startswith("local") else ExitCode.CHECK_FAILED
+    assert out.exit_code == expected, out.stdout
     assert_no_leak(world, out)
 
 

@@ -1356,6 +1356,7 @@ def budget_set(
         bool,
         typer.Option("--downgrade/--refuse", help="Over the limit: a cheaper tier, or refuse."),
     ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Set a daily and/or monthly limit (days and months in UTC); setting it again replaces it.
 
@@ -1376,7 +1377,29 @@ def budget_set(
     )
     path = resolve_paths().budgets
     write_budgets(path, replace_budget(read_budgets(path), budget))
-    sys.stderr.write(f"budget for {budget.label} set\n")
+    _done(
+        f"budget for {budget.label} set",
+        {
+            "budget": {
+                "scope": scope,
+                "value": value,
+                "daily_limit_usd": budget.daily,
+                "monthly_limit_usd": budget.monthly,
+                "action": budget.action,
+            }
+        },
+        as_json,
+    )
+
+
+def _done(said: str, body: dict, as_json: bool) -> None:
+    """A change made: one line of talk on stderr, or with --json its object on stdout."""
+    from tokenroute import render
+
+    if as_json:
+        render.emit_json(body)
+    else:
+        render.say(said)
 
 
 @budget_app.command("list")
@@ -1394,6 +1417,7 @@ def budget_remove(
     task_type: Annotated[str | None, typer.Option("--task-type", metavar="TYPE")] = None,
     tag: Annotated[str | None, typer.Option("--tag")] = None,
     project: Annotated[str | None, typer.Option("--project")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Remove the budget of a scope (no option: the overall one)."""
     from tokenroute.budgets import read_budgets, write_budgets
@@ -1406,7 +1430,7 @@ def budget_remove(
     if len(kept) == len(budgets):
         raise NotFoundError("no such budget (see 'tokenroute budget list')")
     write_budgets(path, kept)
-    sys.stderr.write("budget removed\n")
+    _done("budget removed", {"removed": {"scope": scope, "value": value}}, as_json)
 
 
 def _budget_scope(task_type: str | None, tag: str | None, project: str | None):
@@ -1695,6 +1719,7 @@ def stamp_now() -> str:
 @keys_app.command("set")
 def keys_set(
     name: Annotated[str, typer.Argument(help="The endpoint: openai, anthropic, google, ...")],
+    as_json: JsonOpt = False,
 ) -> None:
     """Store a key for NAME (asked for without echo, or piped in). Never printed."""
     from tokenroute.config import load_config
@@ -1713,7 +1738,11 @@ def keys_set(
     else:
         key = sys.stdin.readline()
     set_key(paths.keys, name, key)
-    sys.stderr.write(f"stored the key for {name} in {paths.keys}\n")
+    _done(
+        f"stored the key for {name} in {paths.keys}",
+        {"key": {"endpoint": name, "stored_in": str(paths.keys)}},
+        as_json,
+    )
 
 
 @keys_app.command("list")
@@ -1735,13 +1764,14 @@ def keys_list(as_json: JsonOpt = False) -> None:
         if spec.local and source is None:
             source = "not needed (local)"
         url = shown_url(effective_url(spec, os.environ))
-        rows.append({"endpoint": name, "key": source, "base_url": url})
+        rows.append({"endpoint": name, "key_source": source, "base_url": url})
     views.show_keys(rows, as_json=as_json)
 
 
 @keys_app.command("remove")
 def keys_remove(
     name: Annotated[str, typer.Argument(help="The endpoint whose key to forget.")],
+    as_json: JsonOpt = False,
 ) -> None:
     """Forget the stored key for NAME (environment variables are yours to unset)."""
     from tokenroute.keys import remove_key
@@ -1749,15 +1779,20 @@ def keys_remove(
 
     if not remove_key(resolve_paths().keys, name):
         raise NotFoundError(f"no stored key for '{name}' (see 'tokenroute keys list')")
-    sys.stderr.write(f"removed the key for {name}\n")
+    _done(f"removed the key for {name}", {"removed": {"endpoint": name}}, as_json)
 
 
 @config_app.command("path")
-def config_path() -> None:
+def config_path(as_json: JsonOpt = False) -> None:
     """Print where the config file is (it need not exist yet)."""
+    from tokenroute import render
     from tokenroute.settings import resolve_paths
 
-    sys.stdout.write(f"{resolve_paths().config}\n")
+    path = resolve_paths().config
+    if as_json:
+        render.emit_json({"path": str(path)})
+    else:
+        sys.stdout.write(f"{path}\n")
 
 
 @config_app.command("show")

@@ -181,7 +181,10 @@ class PickFlow:
                         for t, r in record.items()
                         for a, b in [beliefs[t]]
                     },
-                    "typical_tokens": {"input": rule.input_tokens, "output": rule.output_tokens},
+                    "typical_usage": {
+                        "input_tokens": rule.input_tokens,
+                        "output_tokens": rule.output_tokens,
+                    },
                     "says": rule.says,
                 }
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, NamedTuple, TextIO
 
-JSON_VERSION = 1
+JSON_VERSION = 2  # 2: one vocabulary for tokens and money (see the README)
 
 
 class Column(NamedTuple):
@@ -26,13 +27,29 @@ class Column(NamedTuple):
 
 def emit_json(payload: dict[str, Any], out: TextIO | None = None) -> None:
     stream = out or sys.stdout
-    body = {"version": JSON_VERSION, **payload}
-    stream.write(json.dumps(body, indent=2, default=_json_default, ensure_ascii=False) + "\n")
+    stream.write(json_text({"version": JSON_VERSION, **payload}) + "\n")
+
+
+def json_text(body: Any) -> str:
+    """JSON with every Decimal (money, rates) as a plain number: 0.000063, never 6.3e-05,
+    and exact (a float would round it). json cannot be told to write a number as given, so
+    each Decimal goes out as a marked string and the marks are taken off afterwards."""
+    text = json.dumps(body, indent=2, default=_json_default, ensure_ascii=False)
+    return _DECIMAL_MARK.sub(r"\1", text) if _MARK in text else text
+
+
+_MARK = "\\u0000#"  # as json.dumps writes the marker's NUL: no real string holds it
+_DECIMAL_MARK = re.compile(r'"\\u0000#(-?[0-9]+(?:\.[0-9]+)?)"')
 
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return float(value)
+        if not value.is_finite():
+            return None
+        plain = format(value, "f")
+        if "." in plain:
+            plain = plain.rstrip("0").rstrip(".")
+        return "\u0000#" + (plain if plain not in ("", "-0") else "0")
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"cannot turn {type(value).__name__} into JSON")

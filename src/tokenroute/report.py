@@ -85,9 +85,12 @@ class GroupReport:
     percentiles_estimated: bool = False
     task_spend: Decimal = Decimal(0)  # the whole cost of the group's tasks
     cost_per_successful_task: Decimal | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
+    total_input_tokens: int = 0  # every input bucket: uncached, cache reads and writes
+    input_tokens: int = 0  # uncached input, as the ledger's column
     cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    output_tokens: int = 0
     io_ratio: float | None = None
     cache_read_share: float | None = None
     retry_tax: float | None = None
@@ -102,13 +105,13 @@ class HistoryTax(NamedTuple):
 
     conversation_id: str
     attempts: int
-    input_tokens: int
+    total_input_tokens: int  # every input bucket
     history_tokens: int
-    cost: Decimal
+    cost_usd: Decimal
 
     @property
     def share(self) -> float:
-        return self.history_tokens / self.input_tokens if self.input_tokens else 0.0
+        return self.history_tokens / self.total_input_tokens if self.total_input_tokens else 0.0
 
 
 class PriceNote(NamedTuple):
@@ -144,8 +147,11 @@ def combine(
         group.unpriced_attempts = a.unpriced
         group.spend = Decimal(a.cost_micros) / MICROS
         group.retry_spend = Decimal(a.failed_attempt_micros) / MICROS
-        group.input_tokens = a.input_tokens + a.cache_read + a.cache_write + a.cache_write_1h
+        group.total_input_tokens = a.input_tokens + a.cache_read + a.cache_write + a.cache_write_1h
+        group.input_tokens = a.input_tokens
         group.cache_read_tokens = a.cache_read
+        group.cache_write_tokens = a.cache_write
+        group.cache_write_1h_tokens = a.cache_write_1h
         group.output_tokens = a.output
     for t in tasks:
         group = groups.setdefault(t.key, GroupReport(key=t.key))
@@ -174,9 +180,9 @@ def _finish(group: GroupReport) -> None:
     if group.successful_tasks:
         group.cost_per_successful_task = group.task_spend / group.successful_tasks
     if group.output_tokens:
-        group.io_ratio = group.input_tokens / group.output_tokens
-    if group.input_tokens:
-        group.cache_read_share = group.cache_read_tokens / group.input_tokens
+        group.io_ratio = group.total_input_tokens / group.output_tokens
+    if group.total_input_tokens:
+        group.cache_read_share = group.cache_read_tokens / group.total_input_tokens
     if group.spend:
         group.retry_tax = float(group.retry_spend / group.spend)
     if group.attempts and group.unpriced_attempts == group.attempts:

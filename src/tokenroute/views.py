@@ -266,9 +266,9 @@ def show_estimate(
                         "model": r.model.id,
                         "provider": r.model.provider,
                         "tier": r.model.tier,
-                        "input_cost_usd": r.cost.input,
-                        "output_cost_usd": r.cost.output,
-                        "cost_usd": r.cost.total,
+                        "estimated_input_cost_usd": r.cost.input,
+                        "estimated_output_cost_usd": r.cost.output,
+                        "estimated_cost_usd": r.cost.total,
                         "fits_context": r.fits,
                     }
                     for r in rows
@@ -426,32 +426,40 @@ def _price_note_line(note: PriceNote) -> str:
     return f"{note.note}: {note.model}: {calls}, billed at its first list price"
 
 
+# a group's figures as JSON (and CSV) keys: money ends in _usd, tokens are the ledger's
+# buckets (input_tokens is uncached input; total_input_tokens every input bucket)
+GROUP_KEYS = (
+    ("spend", "cost_usd"),
+    ("tasks", "tasks"),
+    ("attempts", "attempts"),
+    ("successful_tasks", "successful_tasks"),
+    ("failed_tasks", "failed_tasks"),
+    ("unpriced_attempts", "unpriced_attempts"),
+    ("cost_per_task_mean", "cost_per_task_mean_usd"),
+    ("cost_per_task_median", "cost_per_task_median_usd"),
+    ("cost_per_task_p95", "cost_per_task_p95_usd"),
+    ("percentiles_estimated", "percentiles_estimated"),
+    ("cost_per_successful_task", "cost_per_successful_task_usd"),
+    ("total_input_tokens", "total_input_tokens"),
+    ("input_tokens", "input_tokens"),
+    ("cache_read_tokens", "cache_read_tokens"),
+    ("cache_write_tokens", "cache_write_tokens"),
+    ("cache_write_1h_tokens", "cache_write_1h_tokens"),
+    ("output_tokens", "output_tokens"),
+    ("io_ratio", "io_ratio"),
+    ("cache_read_share", "cache_read_share"),
+    ("retry_tax", "retry_tax"),
+    ("retry_spend", "retry_cost_usd"),
+    ("failed_task_spend", "failed_task_cost_usd"),
+    ("frontier_cost", "frontier_cost_usd"),
+    ("cheapest_used_cost", "cheapest_used_cost_usd"),
+)
+
+
 def group_json(group: GroupReport, by: list[str]) -> dict[str, Any]:
     body: dict[str, Any] = {"key": dict(zip(by, group.key, strict=True))} if by else {}
-    for name in (
-        "spend",
-        "tasks",
-        "attempts",
-        "successful_tasks",
-        "failed_tasks",
-        "unpriced_attempts",
-        "cost_per_task_mean",
-        "cost_per_task_median",
-        "cost_per_task_p95",
-        "percentiles_estimated",
-        "cost_per_successful_task",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "io_ratio",
-        "cache_read_share",
-        "retry_tax",
-        "retry_spend",
-        "failed_task_spend",
-        "frontier_cost",
-        "cheapest_used_cost",
-    ):
-        body[name] = getattr(group, name)
+    for field, key in GROUP_KEYS:
+        body[key] = getattr(group, field)
     return body
 
 
@@ -481,7 +489,7 @@ def show_report(
                 "by": by,
                 "groups": [group_json(g, by) for g in result.groups],
                 "total": group_json(result.total, []),
-                "daily": [{"day": d, "spend": s} for d, s in result.daily],
+                "daily": [{"day": d, "cost_usd": s} for d, s in result.daily],
                 "diagnostics": result.diagnostics,
                 "unpriced_models": result.unpriced_models,
                 "price_notes": [
@@ -490,7 +498,7 @@ def show_report(
                         "note": n.note,
                         "since": n.since,
                         "attempts": n.attempts,
-                        "spend": n.spend,
+                        "cost_usd": n.spend,
                     }
                     for n in result.price_notes
                 ],
@@ -535,9 +543,9 @@ def show_report(
         render.emit_lines(
             ["", "History re-read tax (run -c resends earlier turns as input):"]
             + [
-                f"- {c.conversation_id}: {c.history_tokens:,} of {c.input_tokens:,} input tokens "
-                f"({c.share:.0%}) were history, over {c.attempts} attempts, "
-                f"{render.usd_amount(c.cost)} in all"
+                f"- {c.conversation_id}: {c.history_tokens:,} of {c.total_input_tokens:,} "
+                f"input tokens ({c.share:.0%}) were history, over {c.attempts} attempts, "
+                f"{render.usd_amount(c.cost_usd)} in all"
                 for c in result.conversations
             ]
         )
@@ -696,14 +704,22 @@ def notify(line: str) -> None:
 
 
 def _usage_json(usage: Usage) -> dict[str, int]:
+    """The six buckets under the ledger's names (input_tokens: uncached input)."""
     return {
-        "input": usage.input,
-        "cache_read": usage.cache_read,
-        "cache_write": usage.cache_write,
-        "cache_write_1h": usage.cache_write_1h,
-        "output": usage.output,
-        "reasoning": usage.reasoning,
+        "input_tokens": usage.input,
+        "cache_read_tokens": usage.cache_read,
+        "cache_write_tokens": usage.cache_write,
+        "cache_write_1h_tokens": usage.cache_write_1h,
+        "output_tokens": usage.output,
+        "reasoning_tokens": usage.reasoning,
     }
+
+
+def _usage_sum(usages: Sequence[Usage]) -> dict[str, int]:
+    totals = [_usage_json(u) for u in usages]
+    keys = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens")
+    keys += ("output_tokens", "reasoning_tokens")
+    return {key: sum(t[key] for t in totals) for key in keys}
 
 
 def show_run(
@@ -737,7 +753,7 @@ def show_run(
                 "task_id": task_id,
                 "conversation_id": conversation_id,
                 "history_tokens": final.history_tokens if final else 0,
-                "usage": _usage_json(final.usage) if final else None,
+                "usage": _usage_sum([t.attempt.usage for t in result.tries]),  # as cost_usd
                 "usage_estimated": final.input_estimated if final else False,
                 "cost_usd": spent,
                 "attempts": [
@@ -786,7 +802,7 @@ def show_run(
 def show_dry_run(
     choice: Choice, request: dict[str, Any], expected: Decimal | None, *, as_json: bool
 ) -> None:
-    ladder = [{"model": t.name, "provider": t.endpoint.name, "tier": t.tier} for t in choice.ladder]
+    ladder = [{"id": t.name, "provider": t.endpoint.name, "tier": t.tier} for t in choice.ladder]
     payload = {
         "model": ladder[0],
         "escalation": ladder[1:],
@@ -803,7 +819,7 @@ def show_dry_run(
     sys.stdout.write(f"would send to {choice.why}\n")
     if ladder[1:]:
         sys.stdout.write(
-            "escalating to " + ", ".join(f"{t['model']} ({t['tier']})" for t in ladder[1:]) + "\n"
+            "escalating to " + ", ".join(f"{t['id']} ({t['tier']})" for t in ladder[1:]) + "\n"
         )
     sys.stdout.write(
         f"estimated cost: {render.usd_amount(expected) if expected is not None else 'unknown'}\n"
@@ -818,7 +834,7 @@ def show_keys(rows: list[dict[str, Any]], *, as_json: bool) -> None:
     if as_json:
         render.emit_json({"keys": rows})
         return
-    cells = [[r["endpoint"], r["key"] or "-", r["base_url"]] for r in rows]
+    cells = [[r["endpoint"], r["key_source"] or "-", r["base_url"]] for r in rows]
     render.emit_table(
         [Column("endpoint"), Column("key from"), Column("address")], cells, title="API keys"
     )
@@ -831,7 +847,7 @@ def _burn_json(burned: Sequence[Burn]) -> list[dict[str, Any]]:
             "value": b.budget.value,
             "period": b.period,
             "limit_usd": b.limit,
-            "spent_usd": b.spent,
+            "cost_usd": b.spent,
             "unpriced_attempts": b.unpriced,
             "share": float(b.spent / b.limit),
             "action": b.budget.action,
@@ -935,7 +951,9 @@ def show_import_summary(
 
 def show_reprice(result: RepriceResult, *, as_json: bool) -> None:
     if as_json:
-        render.emit_json({"reprice": result._asdict()})
+        body = result._asdict()
+        body["added_cost_usd"] = body.pop("added")
+        render.emit_json({"reprice": body})
         return
     verb = "would price" if result.dry_run else "priced"
     line = f"{verb} {result.priced:,} of {result.examined:,} attempt(s) stored with cost unknown"
