@@ -376,6 +376,7 @@ def test_an_error_is_one_line_whatever_the_value_holds(run):
 
 
 @pytest.mark.parametrize("args", [["--last", "1000000000d"], ["--last", "99999999999999999999w"],
+                                  ["--last", "9" * 5000 + "h"],
                                   ["--until", "9999-12-31"], ["--since", "9999-12-31"]])  # fmt: skip
 def test_windows_at_the_edge_of_time_are_windows_not_errors(run, args):
     out = run("report", *args, "--json")

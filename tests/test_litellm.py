@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -139,3 +140,18 @@ def test_an_early_date_never_prices_a_model_before_it_existed(tmp_path, table):
     assert merged.resolve("claude-sonnet-4-5").offered_on(date(2025, 1, 1)) is None
     text = (prices / "litellm-2024-01-01.yaml").read_text()
     assert "checked: 2026-11-23" in text and "&id" not in text
+
+
+@pytest.mark.parametrize(
+    "cost", [1e30, "1e999999", -1e-6, float("nan")], ids=["huge", "huger", "negative", "nan"]
+)
+def test_a_price_no_model_could_have_skips_that_model_only(tmp_path, table, cost):
+    entries = {
+        "acme/odd": {"input_cost_per_token": cost, "output_cost_per_token": 1e-6,
+                     "litellm_provider": "openai", "mode": "chat"},
+        "acme/fine": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
+                      "litellm_provider": "openai", "mode": "chat"},
+    }  # fmt: skip
+    source = write(tmp_path / "prices.json", json.dumps(entries, allow_nan=True))
+    result = import_file(source, table, DAY, tmp_path / "prices")
+    assert result.models == 1

@@ -195,11 +195,14 @@ def _per_million(value: Any) -> Decimal | None:
         return None
     try:
         amount = Decimal(str(value)) * _PER_MILLION
-    except InvalidOperation:
+    except (InvalidOperation, ArithmeticError):  # "x", or "1e999999" (decimal.Overflow)
         return None
-    if not amount.is_finite() or amount < 0:
-        return None
+    if not amount.is_finite() or not 0 <= amount <= _MOST:
+        return None  # negative, or too large to be a price (and to round to micro-dollars)
     return amount.quantize(Decimal("0.000001")).normalize()
+
+
+_MOST = Decimal(1_000_000)  # USD per 1M tokens: far above any real price
 
 
 def _rates(entry: dict[str, Any], suffix: str = "") -> dict[str, Decimal | None]:

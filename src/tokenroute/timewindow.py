@@ -62,6 +62,8 @@ def report_window(last: str | None, since: str | None, until: str | None, now: d
         raise UsageError("give either --last or --since/--until, not both")
     if last is not None:
         match = _LAST.match(last.strip())
+        if match and len(match.group(1)) > 12:  # more hours than dates hold: all time
+            return Window(EARLIEST, None)
         if not match or int(match.group(1)) == 0:
             raise UsageError(f"--last must look like 7d, 30d, 12h or 2w (got {last!r})")
         try:
