@@ -143,12 +143,14 @@ def test_an_early_date_never_prices_a_model_before_it_existed(tmp_path, table):
 
 
 @pytest.mark.parametrize(
-    "cost", [1e30, "1e999999", -1e-6, float("nan")], ids=["huge", "huger", "negative", "nan"]
+    ("cost", "mode"),
+    [(1e30, "chat"), ("1e999999", "chat"), (-1e-6, "chat"), (float("nan"), "chat"), (1e-6, [])],
+    ids=["huge", "huger", "negative", "nan", "mode-a-list"],
 )
-def test_a_price_no_model_could_have_skips_that_model_only(tmp_path, table, cost):
+def test_a_price_no_model_could_have_skips_that_model_only(tmp_path, table, cost, mode):
     entries = {
         "acme/odd": {"input_cost_per_token": cost, "output_cost_per_token": 1e-6,
-                     "litellm_provider": "openai", "mode": "chat"},
+                     "litellm_provider": "openai", "mode": mode},
         "acme/fine": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
                       "litellm_provider": "openai", "mode": "chat"},
     }  # fmt: skip

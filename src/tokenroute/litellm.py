@@ -165,7 +165,8 @@ def _override_entry(
 def _skip_reason(entry: Any) -> str | None:
     if not isinstance(entry, dict):
         return "malformed"
-    if entry.get("mode", "chat") not in CHAT_MODES:
+    mode = entry.get("mode", "chat")
+    if not isinstance(mode, str) or mode not in CHAT_MODES:  # a list is unhashable in a set
         return "not a chat model"
     if "input_cost_per_token" not in entry or "output_cost_per_token" not in entry:
         return "no token prices"
