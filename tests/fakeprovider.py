@@ -22,7 +22,8 @@ from typing import Any
 @dataclass
 class Reply:
     kind: str = "ok"  # ok | status | reset | stall | malformed | odd | no_usage | stream_error
-    #                   | blocked (Gemini) | trickle (keep-alives, no end) | page (200, HTML)
+    #                   | blocked (Gemini) | trickle (keep-alives, no end) | drip (a byte at a
+    #                   time, no line end) | page (200, HTML)
     text: tuple[str, ...] = ("Hello", ", world", ".")
     input: int = 12  # uncached input tokens
     cached: int = 0  # cache reads
@@ -128,9 +129,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         for index, event in enumerate(events):
-            if reply.kind == "trickle" and index == 2:  # bytes, but never an answer
-                for _ in range(150):
-                    self._chunk(b": keep-alive\n\n")
+            if reply.kind in ("trickle", "drip") and index == 2:  # bytes, never an answer
+                for _ in range(150):  # drip: not even a whole line
+                    self._chunk(b": keep-alive\n\n" if reply.kind == "trickle" else b" ")
                     time.sleep(0.2)
                 return
             if reply.kind == "stall" and index == 2:

@@ -381,3 +381,19 @@ def test_an_error_is_one_line_whatever_the_value_holds(run):
 def test_windows_at_the_edge_of_time_are_windows_not_errors(run, args):
     out = run("report", *args, "--json")
     assert out.exit_code == 0, out.stderr
+
+
+def test_the_same_line_with_other_flags_is_another_call(run, isolated_home):
+    line = GOOD % 1 + "\n"
+    assert run("record", "--project", "A", input=line).exit_code == 0
+    assert run("record", "--project", "B", input=line).exit_code == 0
+    assert run("record", "--project", "B", input=line).exit_code == 0  # the same call again
+    assert rows(isolated_home, "SELECT project FROM attempts ORDER BY id") == [("A",), ("B",)]
+
+
+def test_forget_clears_task_descriptions_too(run, isolated_home):
+    assert run("pick", "patient John Doe, SSN 123-45-6789: triage").exit_code == 0
+    out = run("forget", "--before", "2026-11-24", "--json")
+    assert json.loads(out.stdout)["task_descriptions"] == 1
+    blob = b"".join(p.read_bytes() for p in isolated_home.glob("ledger.db*"))
+    assert b"123-45-6789" not in blob

@@ -131,3 +131,12 @@ def test_record_task_mark_and_a_dry_run_speak_it_too(run, monkeypatch):
         assert out.exit_code == 0, out.stderr
         body = parsed(out.stdout)
         assert body["version"] == 2 and not problems(body), problems(body)
+
+
+def test_a_stored_string_that_looks_like_a_marker_stays_a_string(run):
+    """The encoder marks Decimals inside strings: text from a log must never be taken for one."""
+    for project in ("\u0000#3", 'a"\u0000#1', "~deadbeef~1"):
+        line = {"model": "gpt-5-nano", "input_tokens": 1, "output_tokens": 1, "project": project}
+        assert run("record", input=json.dumps(line) + "\n").exit_code == 0
+    projects = {a["project"] for a in parsed(run("log", "--json").stdout)["attempts"]}
+    assert projects == {"\u0000#3", 'a"\u0000#1', "~deadbeef~1"}

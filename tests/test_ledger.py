@@ -320,3 +320,14 @@ def test_another_program_s_database_is_refused_and_left_as_it_was(run, tmp_path)
     out = run("record", "-m", "gpt-5-mini", "--input-tokens", "1", "--ledger", str(foreign))
     assert_one_line_error(out, ExitCode.LEDGER, "another program's SQLite database")
     assert foreign.read_bytes() == before and not Path(f"{foreign}-wal").exists()
+
+
+def test_a_foreign_database_with_a_schema_version_is_refused_too(run, tmp_path):
+    foreign = tmp_path / "places.sqlite"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE moz_places (id INTEGER)")
+        conn.execute("PRAGMA user_version = 2")
+    out = run("log", "--ledger", str(foreign))
+    assert_one_line_error(out, ExitCode.LEDGER, "another program's SQLite database")
+    with sqlite3.connect(foreign) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"

@@ -412,3 +412,8 @@ def test_a_new_type_learns_from_the_other_types_of_its_tier(run):
 def test_flags_that_contradict_each_other_are_refused(run, args):
     out = run("pick", "refactor auth", NO_LOG, *args)
     assert_one_line_error(out, ExitCode.USAGE, "contradict each other")
+
+
+def test_words_after_a_double_dash_are_the_description_not_flags(run):
+    out = run("pick", NO_LOG, "--quality-target", "0.9", "--", "--deep --execution")
+    assert out.exit_code == 0, out.stderr

@@ -804,9 +804,13 @@ def test_budgets_are_kept_on_retries_too(run, provider, isolated_home):
 # ---------------------------------------------------------------- hostile servers
 
 
-def test_a_trickling_stream_is_cut_at_the_deadline_not_held_forever(run, provider, isolated_home):
-    """Keep-alives every 0.2 s defeat a per-byte timeout; the whole try has a deadline."""
-    provider.queue(Reply(kind="trickle"), Reply())
+@pytest.mark.parametrize("kind", ["trickle", "drip"])
+def test_a_trickling_stream_is_cut_at_the_deadline_not_held_forever(
+    run, provider, isolated_home, kind
+):
+    """Keep-alives (or single bytes) every 0.2 s defeat a per-byte timeout; the whole try
+    has a deadline."""
+    provider.queue(Reply(kind=kind), Reply())
     out = run("run", "-m", "gpt-5-mini", "hi", "--deadline", "1", "--no-stream")
     assert out.exit_code == 0, out.stderr
     assert out.stdout == "Hello, world.\n"
@@ -912,3 +916,11 @@ def test_store_text_false_in_the_config_keeps_no_text(run, provider, isolated_ho
     write(config, config.read_text() + "store_text: maybe\n")
     out = run("run", "-m", "gpt-5-mini", "hi")
     assert_one_line_error(out, ExitCode.BAD_INPUT, "store_text must be true or false")
+
+
+def test_a_password_holding_an_at_sign_is_hidden_whole():
+    from tokenroute.providers.base import redact, shown_url
+
+    assert shown_url("http://u:p@ss@127.0.0.1:9/v1?key=abc") == "http://***@127.0.0.1:9/v1?key=***"
+    said = redact("HTTP 502 from http://u:p@ss@proxy/v1?key=sk-abc&x=1")
+    assert "p@ss" not in said and "sk-abc" not in said and "ss@" not in said

@@ -103,6 +103,8 @@ class BoundaryGroup(TyperGroup):
 
 def _refuse_opposites(group: Any, argv: list[str]) -> None:
     """`--deep --execution`: click keeps the last of a flag pair silently; say they clash."""
+    if "--" in argv:  # what follows is text (a description), not options
+        argv = argv[: argv.index("--")]
     command: Any = group
     for word in argv:
         if word.startswith("-"):
@@ -1042,7 +1044,7 @@ def forget(
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Delete the prompts and answers `run` kept before DATE (attempts and costs stay).
+    """Delete the prompts, answers and task descriptions kept before DATE (costs stay).
 
     The deleted text is overwritten in the file, not only unlinked; those conversations
     can no longer be continued with -c."""
@@ -1050,17 +1052,21 @@ def forget(
 
     day = parse_day(before, "--before")
     ledger_db = open_existing(ledger)
-    turns = 0
+    turns = described = 0
     if ledger_db is not None:
         try:
-            turns = ledger_db.forget_text(day.isoformat(), dry_run=dry_run)
+            turns, described = ledger_db.forget_text(day.isoformat(), dry_run=dry_run)
         finally:
             ledger_db.close()
     if as_json:
-        render.emit_json({"before": day.isoformat(), "turns": turns, "dry_run": dry_run})
+        body = {"before": day.isoformat(), "turns": turns, "task_descriptions": described}
+        render.emit_json({**body, "dry_run": dry_run})
         return
     verb = "would forget" if dry_run else "forgot"
-    render.say(f"{verb} the text of {turns:,} turn(s) kept before {day.isoformat()}")
+    render.say(
+        f"{verb} the text of {turns:,} turn(s) and {described:,} task description(s) "
+        f"kept before {day.isoformat()}"
+    )
 
 
 # ---------------------------------------------------------------- completions
@@ -1270,14 +1276,21 @@ def run(
                     error=exc,
                 )  # fmt: skip
             raise
-        if defaults.store_text and not no_store:
+        stored = defaults.store_text and not no_store
+        if stored:
             store.add_turn(chat.id, text, result.answer, stamp_now())
         if own_task:
             store.set_outcome(task_record.id, "success", "run", stamp_now())
     finally:
         store.close()
     views.show_run(
-        result, task_record.id, chat.id, streamed=options.stream, quiet=quiet, as_json=as_json
+        result,
+        task_record.id,
+        chat.id,
+        streamed=options.stream,
+        quiet=quiet,
+        as_json=as_json,
+        stored=stored,
     )
 
 

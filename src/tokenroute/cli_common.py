@@ -44,6 +44,8 @@ class PipeClosed(Exception):
 def guarded(call: Callable[[], T], debug: bool) -> T:
     """Run a command; every failure becomes one line on stderr and a meaningful exit code."""
     _catch_termination()
+    if sys.stdout is None:  # `tokenroute log >&-`: no stdout at all, as a closed pipe
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     try:
         result = call()
         sys.stdout.flush()  # a closed pipe shows here, not at exit as a Python warning

@@ -110,7 +110,11 @@ def call_from_line(raw: bytes, now: datetime, defaults: Mapping[str, Any]) -> Ca
         raise CallError("not valid JSON: nested too deeply") from None
     call = call_from_json(line, now, defaults)
     if call.source_key is None and isinstance(line, dict) and line.get("timestamp"):
-        call = call._replace(source_key="line-" + hashlib.sha256(raw.strip()).hexdigest()[:32])
+        # the flags given with the lines are part of the call (--project A and --project B
+        # make two calls of one line)
+        given = json.dumps(defaults, sort_keys=True, default=str).encode()
+        digest = hashlib.sha256(raw.strip() + b"\0" + given).hexdigest()[:32]
+        call = call._replace(source_key="line-" + digest)
     return call
 
 

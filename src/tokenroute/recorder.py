@@ -41,11 +41,11 @@ def read_call_lines(
             break
         number += 1
         if len(line) > MAX_LINE and not line.endswith(b"\n"):
-            rejected.append(Rejected(number, f"the line is over {MAX_LINE:,} bytes"))
-            if not _skip_rest(stream):
-                rejected.append(Rejected(number, f"no line break in {MAX_SKIP:,} bytes: stopped"))
-                break
-            continue
+            if _skip_rest(stream):
+                rejected.append(Rejected(number, f"the line is over {MAX_LINE:,} bytes"))
+                continue
+            rejected.append(Rejected(number, f"no line break in {MAX_SKIP:,} bytes: stopped"))
+            break
         if not line.strip():
             continue
         try:

@@ -33,26 +33,30 @@ def emit_json(payload: dict[str, Any], out: TextIO | None = None) -> None:
 def json_text(body: Any) -> str:
     """JSON with every Decimal (money, rates) as a plain number: 0.000063, never 6.3e-05,
     and exact (a float would round it). json cannot be told to write a number as given, so
-    each Decimal goes out as a marked string and the marks are taken off afterwards."""
-    text = json.dumps(body, indent=2, default=_json_default, ensure_ascii=False)
-    return _DECIMAL_MARK.sub(r"\1", text) if _MARK in text else text
+    each Decimal goes out as a string holding a marker drawn afresh for this call (no text
+    from a log can know it), and the marked strings become bare numbers afterwards."""
+    import secrets
+
+    mark = f"~{secrets.token_hex(12)}~"
+
+    def default(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return mark + _plain_number(value) if value.is_finite() else None
+        if hasattr(value, "isoformat"):
+            return value.isoformat()
+        raise TypeError(f"cannot turn {type(value).__name__} into JSON")
+
+    text = json.dumps(body, indent=2, default=default, ensure_ascii=False)
+    if mark not in text:
+        return text
+    return re.sub(rf'"{mark}(-?[0-9]+(?:\.[0-9]+)?)"', r"\1", text)
 
 
-_MARK = "\\u0000#"  # as json.dumps writes the marker's NUL: no real string holds it
-_DECIMAL_MARK = re.compile(r'"\\u0000#(-?[0-9]+(?:\.[0-9]+)?)"')
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            return None
-        plain = format(value, "f")
-        if "." in plain:
-            plain = plain.rstrip("0").rstrip(".")
-        return "\u0000#" + (plain if plain not in ("", "-0") else "0")
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"cannot turn {type(value).__name__} into JSON")
+def _plain_number(value: Decimal) -> str:
+    plain = format(value, "f")
+    if "." in plain:
+        plain = plain.rstrip("0").rstrip(".")
+    return plain if plain not in ("", "-0") else "0"
 
 
 def printable(text: str) -> str:
@@ -60,7 +64,15 @@ def printable(text: str) -> str:
     from a log can hold ESC sequences that would drive the terminal, or a line break."""
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    import unicodedata
+
+    return "".join(
+        repr(ch)[1:-1] if unicodedata.category(ch) == "Cc" or ch in _BIDI else ch for ch in text
+    )
+
+
+# right-to-left overrides and isolates: they reorder what the terminal shows
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def say(message: str) -> None:

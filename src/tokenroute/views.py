@@ -715,6 +715,13 @@ def _usage_json(usage: Usage) -> dict[str, int]:
     }
 
 
+def _snake(name: str) -> str:
+    """InvalidAnswerError -> invalid_answer: the provider errors' `kind` vocabulary."""
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name.removesuffix("Error")).lower()
+
+
 def _usage_sum(usages: Sequence[Usage]) -> dict[str, int]:
     totals = [_usage_json(u) for u in usages]
     keys = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens")
@@ -731,6 +738,7 @@ def show_run(
     quiet: bool,
     as_json: bool,
     error: TokenrouteError | None = None,
+    stored: bool = True,
 ) -> None:
     """The answer (unless it was streamed already) and the usage line on stderr. With
     --json a failed run prints the same object, `answer` the last invalid one (or null)
@@ -741,12 +749,12 @@ def show_run(
         failure = None
         if error is not None:
             failure = {"message": error.message, "exit_code": int(error.exit_code)}
-            failure["kind"] = getattr(error, "kind", None) or type(error).__name__
+            failure["kind"] = getattr(error, "kind", None) or _snake(type(error).__name__)
         render.emit_json(
             {
                 "ok": error is None,
                 "error": failure,
-                "answer": result.answer if error is None or result.answer else None,
+                "answer": result.answer if error is None else result.answer or None,
                 "model": result.target.name,
                 "provider": result.target.endpoint.name,
                 "tier": result.target.tier,
@@ -795,7 +803,8 @@ def show_run(
     notify(
         f"{result.target.name}: {tokens} · {money} · {seconds:.1f} s · "
         f"{tries} attempt{'s' if tries != 1 else ''} · task {task_id} · "
-        f"conversation {conversation_id} (-c continues it)"
+        f"conversation {conversation_id} "
+        + ("(-c continues it)" if stored else "(no text kept: -c cannot continue it)")
     )
 
 

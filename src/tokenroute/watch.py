@@ -14,6 +14,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from tokenroute.errors import Terminated
+
 CLEAR = "\x1b[H\x1b[2J"
 
 
@@ -39,7 +41,9 @@ def watch(
                 sys.stdout.write(text + "\n")
             sys.stdout.flush()
             drawn += 1
-    except KeyboardInterrupt:  # the usual way out of a live view: not an error
+    except KeyboardInterrupt as exc:  # Ctrl-C, the usual way out of a live view: no error
+        if isinstance(exc, Terminated):  # SIGTERM or SIGHUP: the boundary says which
+            raise
         sys.stdout.write("\n")
 
 

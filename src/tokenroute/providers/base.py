@@ -65,7 +65,7 @@ class HttpCall(NamedTuple):
 
 _KEY_SHAPES = re.compile(r"\b(?:sk-|xai-|AIza|gsk_|sk_)[A-Za-z0-9_\-*.]{4,}")
 # user:password@ in an address, and the value of every query parameter (?key=...)
-_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]*@")
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s]*@")  # to the last @ (a password may hold one)
 _QUERY_VALUES = re.compile(r"(?<=[?&])([^=&#\s]+)=[^&#\s]*")
 
 
@@ -81,7 +81,8 @@ def redact(text: str, *secrets: str | None) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[redacted]")
-    return _KEY_SHAPES.sub("[redacted]", _URL_CREDENTIALS.sub("***@", text))
+    text = _QUERY_VALUES.sub(r"\1=***", _URL_CREDENTIALS.sub("***@", text))
+    return _KEY_SHAPES.sub("[redacted]", text)
 
 
 def load_json(data: str, endpoint: Endpoint) -> Any:

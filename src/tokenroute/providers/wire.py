@@ -53,7 +53,7 @@ def stream(
             if response.status_code >= 400:
                 response.read()
                 raise status_error(endpoint, response)
-            lines = _until(response.iter_lines(), ends, deadline, endpoint)
+            lines = _lines(_until(response.iter_text(), ends, deadline, endpoint))
             seen = [0]
 
             def counted() -> Iterator[tuple[str, str]]:
@@ -108,11 +108,26 @@ def stream(
         ) from None
 
 
+def _lines(chunks: Iterator[str]) -> Iterator[str]:
+    """Lines of text, without their ending (\\n, \\r\\n or \\r), from chunks cut anywhere."""
+    pending = ""
+    for chunk in chunks:
+        pending += chunk
+        held = "\r" if pending.endswith("\r") else ""  # it may be the first half of \r\n
+        text = pending[:-1] if held else pending
+        *complete, rest = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        pending = rest + held
+        yield from complete
+    if pending:
+        yield pending.removesuffix("\r")
+
+
 def _until(
-    lines: Iterator[str], ends: float | None, deadline: float | None, endpoint: Endpoint
+    chunks: Iterator[str], ends: float | None, deadline: float | None, endpoint: Endpoint
 ) -> Iterator[str]:
-    """The response's lines until the attempt's deadline."""
-    for line in lines:
+    """The response's text until the attempt's deadline, checked at every chunk: a server
+    that trickles bytes without ending a line is cut off too."""
+    for line in chunks:
         if ends is not None and monotonic() > ends:
             raise ProviderError(
                 f"{endpoint.name}: the answer took longer than {deadline:g} s (--deadline)",

@@ -590,20 +590,27 @@ class Ledger:
                 ],
             )
 
-    def forget_text(self, before: str, *, dry_run: bool = False) -> int:
-        """Delete the turns kept before `before` (a day); how many went. secure_delete
-        overwrites their pages and the checkpoint empties the WAL, so the text is gone from
-        the file, not only unlinked."""
-        where = "FROM messages WHERE created_at < ?"
-        count = self.conn.execute(f"SELECT COUNT(*) {where}", (before,)).fetchone()[0]
-        turns = count // 2  # a turn is a prompt and its answer
-        if dry_run or not count:
-            return turns
+    def forget_text(self, before: str, *, dry_run: bool = False) -> tuple[int, int]:
+        """Delete the text kept before `before` (a day): run's turns, and the descriptions
+        tasks were given (pick, task start). How many of each went. secure_delete overwrites
+        the pages and the checkpoint empties the WAL: the text is gone from the file."""
+        turns = "FROM messages WHERE created_at < ?"
+        described = "FROM tasks WHERE created_at < ? AND description IS NOT NULL"
+        count = self.conn.execute(f"SELECT COUNT(*) {turns}", (before,)).fetchone()[0]
+        tasks = self.conn.execute(f"SELECT COUNT(*) {described}", (before,)).fetchone()[0]
+        found = (count // 2, tasks)  # a turn is a prompt and its answer
+        if dry_run or not (count or tasks):
+            return found
         self.conn.execute("PRAGMA secure_delete = ON")
         with self.transaction() as conn:
-            conn.execute(f"DELETE {where}", (before,))
+            conn.execute(f"DELETE {turns}", (before,))
+            conn.execute(
+                "UPDATE tasks SET description = NULL WHERE created_at < ? "
+                "AND description IS NOT NULL",
+                (before,),
+            )
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return turns
+        return found
 
     def count_attempts(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
@@ -628,8 +635,7 @@ def open_ledger(path: Path, *, create: bool = True) -> Ledger | None:
                 f"{path}: ledger schema version {version} is newer than this tokenroute "
                 f"understands ({SCHEMA_VERSION}): upgrade tokenroute, or use another --ledger"
             )
-        if version == 0:
-            _refuse_foreign(conn, path)
+        _refuse_foreign(conn, path, version)
         if read_only:
             if version < SCHEMA_VERSION:
                 raise LedgerError(
@@ -674,16 +680,23 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA user_version").fetchone()
         return conn
     except sqlite3.OperationalError:  # WAL without a writable folder for its -shm file
+        wal = Path(f"{path}-wal")
+        if wal.exists() and wal.stat().st_size:
+            raise LedgerError(
+                f"{path}: read-only, and its -wal file holds writes that cannot be read "
+                "without a -shm file: copy the ledger somewhere writable"
+            ) from None
         return sqlite3.connect(
             f"{uri}?immutable=1", uri=True, timeout=timeout, isolation_level=None
         )
 
 
-def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
+def _refuse_foreign(conn: sqlite3.Connection, path: Path, version: int) -> None:
     """A database of another program's (llm's logs.db, say) is never made into a ledger:
-    adding our tables and switching it to WAL would change a file that is not ours."""
+    adding our tables and switching it to WAL would change a file that is not ours. Ours
+    has `attempts` and `tasks` from schema 1 on; an empty file at version 0 is a new one."""
     tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    if tables and "attempts" not in tables:
+    if (tables or version) and not {"attempts", "tasks"} <= set(tables):
         conn.close()
         shown = ", ".join(sorted(tables)[:3])
         raise LedgerError(
