@@ -214,9 +214,7 @@ MODELS = {
 }
 
 
-@pytest.mark.parametrize(
-    "flags", [(), ("--json",), ("--no-stream",)], ids=["plain", "json", "no-stream"]
-)
+@pytest.mark.parametrize("flags", [(), ("--json",)], ids=["plain", "json"])
 @pytest.mark.parametrize("model", MODELS.values(), ids=MODELS.keys())
 def test_a_run_shows_no_secret(run, world, model, flags):
     out = run("run", "-m", model, "say hello", *flags)
