@@ -397,3 +397,24 @@ def test_forget_clears_task_descriptions_too(run, isolated_home):
     assert json.loads(out.stdout)["task_descriptions"] == 1
     blob = b"".join(p.read_bytes() for p in isolated_home.glob("ledger.db*"))
     assert b"123-45-6789" not in blob
+
+
+def test_printable_escapes_controls_and_bidi_overrides_but_not_other_text():
+    from tokenroute.render import printable
+
+    assert printable("naïve\u00a0x 👩\u200d💻 é") == "naïve\u00a0x 👩\u200d💻 é"
+    assert printable("a\u001b[2Jb\u202ec\td") == "a\\x1b[2Jb\\u202ec\\td"
+
+
+def test_no_stdout_at_all_is_a_quiet_success(isolated_home):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TOKENROUTE_HOME": str(isolated_home)}
+    done = subprocess.run(  # as `tokenroute paths >&-`: Python starts with no fd 1
+        [sys.executable, "-m", "tokenroute", "paths"],
+        stderr=subprocess.PIPE, env=env, timeout=60, preexec_fn=lambda: os.close(1),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert b"error" not in done.stderr

@@ -871,6 +871,7 @@ def test_a_failed_run_with_json_prints_the_attempts_and_the_error(run, provider,
     body = json.loads(out.stdout)
     assert body["ok"] is False and body["error"]["exit_code"] == ExitCode.INVALID_ANSWER
     assert body["answer"] == "not json"  # the invalid answer is kept, not lost
+    assert body["error"]["kind"] == "invalid_answer"
     assert [a["status"] for a in body["attempts"]] == ["invalid", "invalid"]
     assert body["cost_usd"] > 0
     provider.queue(*[Reply(kind="status", status=500)] * 2)
