@@ -281,13 +281,8 @@ def test_ctrl_c_at_a_screening_question_exits_130(tmp_path, extra):
     asked = b""
     while b"deep reasoning" not in asked:
         asked += os.read(leader, 4096)
-    for _ in range(15):  # under load one SIGINT in ten was not seen (see the note on issue 14)
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=2)
-            break
-        except subprocess.TimeoutExpired:
-            continue
+    proc.send_signal(signal.SIGINT)  # one Ctrl-C, however soon after the prompt it comes
+    proc.communicate(timeout=20)
     with contextlib.suppress(OSError):  # the terminal may be gone with the process
         asked += os.read(leader, 4096)
     os.close(leader)
