@@ -68,3 +68,22 @@ def test_each_redraw_imports_what_the_agent_appended(run, tmp_path, monkeypatch)
 )
 def test_bad_watch_options(run, args, fragment):
     assert_one_line_error(run("report", *args), ExitCode.USAGE, fragment)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(2, ExitCode.OK), (15, ExitCode.TERMINATED)])
+def test_ctrl_c_ends_a_live_view_quietly_but_sigterm_says_so(isolated_home, signum, code):
+    """Ctrl-C is the usual way out of `report --watch`; SIGTERM (`timeout`, a CI cancel) is not."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TOKENROUTE_HOME": str(isolated_home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tokenroute", "report", "--watch", "--interval", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    assert proc.stdout.read(5)  # the first frame is out: the loop is running
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == code, err
+    assert b"Traceback" not in err
