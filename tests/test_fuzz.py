@@ -36,6 +36,7 @@ from fuzzing import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_import import assistant
 
 FUZZ = os.environ.get("TOKENROUTE_FUZZ") == "1"
 FUZZ_EXAMPLES = 1000
@@ -639,28 +640,7 @@ def test_bad_config_is_one_line_error(
 
 
 def claude_line(message_id: str, uuid: str, output: int) -> dict[str, Any]:
-    return {
-        "type": "assistant",
-        "sessionId": "s-1",
-        "cwd": "/home/dev/src/acme-api",
-        "uuid": uuid,
-        "timestamp": "2026-11-20T10:00:00Z",
-        "requestId": f"req-{uuid}",
-        "message": {
-            "id": message_id,
-            "model": "claude-sonnet-4-5-20250929",
-            "usage": {
-                "input_tokens": 10,
-                "cache_creation_input_tokens": 100,
-                "cache_read_input_tokens": 1000,
-                "cache_creation": {
-                    "ephemeral_5m_input_tokens": 100,
-                    "ephemeral_1h_input_tokens": 0,
-                },
-                "output_tokens": output,
-            },
-        },
-    }
+    return assistant(message_id, f"req-{uuid}", output, uuid=uuid)
 
 
 def string_paths(tree: Any, prefix: tuple[Any, ...] = ()) -> list[list[Any]]:

@@ -350,9 +350,9 @@ def test_a_broken_config_names_the_setting(run, isolated_home):
     assert_one_line_error(run("run", "hi"), ExitCode.BAD_INPUT, "endpoints: mine: base_url")
 
 
-def test_ctrl_c_mid_stream_records_a_cancelled_attempt(provider, isolated_home, tmp_path):
-    import signal
-
+def signalled_mid_stream(provider: FakeProvider, signum: int) -> tuple[int, bytes]:
+    """`run` as its own process, sent `signum` once its answer has begun to stream:
+    (exit code, stderr)."""
     provider.queue(Reply(kind="stall", text=("partial answer ",) * 3))
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     process = subprocess.Popen(
@@ -362,11 +362,17 @@ def test_ctrl_c_mid_stream_records_a_cancelled_attempt(provider, isolated_home, 
         stderr=subprocess.PIPE,
         env=env,
     )
-    first = process.stdout.read(8)  # the stream has begun
-    assert first == b"partial "
-    process.send_signal(signal.SIGINT)
+    assert process.stdout.read(8) == b"partial "  # the stream has begun
+    process.send_signal(signum)
     _, err = process.communicate(timeout=20)
-    assert process.returncode == ExitCode.INTERRUPTED, err
+    return process.returncode, err
+
+
+def test_ctrl_c_mid_stream_records_a_cancelled_attempt(provider, isolated_home, tmp_path):
+    import signal
+
+    code, err = signalled_mid_stream(provider, signal.SIGINT)
+    assert code == ExitCode.INTERRUPTED, err
     assert b"Traceback" not in err
     [row] = attempts(isolated_home)
     assert (row["status"], row["error_kind"], row["input_estimated"]) == (
@@ -386,19 +392,8 @@ def test_sigterm_or_sighup_mid_stream_is_handled_as_ctrl_c(
 ):
     """`timeout`, `kill`, a cancelled CI job and a closed terminal: the tokens were billed,
     so the attempt is recorded as cancelled, and the exit code says which signal."""
-    provider.queue(Reply(kind="stall", text=("partial answer ",) * 3))
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tokenroute", "run", "-m", "gpt-5-mini", "hi"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    assert process.stdout.read(8) == b"partial "
-    process.send_signal(signum)
-    _, err = process.communicate(timeout=20)
-    assert process.returncode == code, err
+    exit_code, err = signalled_mid_stream(provider, signum)
+    assert exit_code == code, err
     assert err.decode().strip().splitlines()[-1] == f"tokenroute: error: stopped by {name}"
     [row] = attempts(isolated_home)
     assert (row["status"], row["error_kind"]) == ("cancelled", "interrupted")

@@ -56,8 +56,7 @@ def guarded(call: Callable[[], T], debug: bool) -> T:
         _quiet_stdout()
         sys.exit(ExitCode.OK)
     except Terminated as exc:
-        code = ExitCode.HUNG_UP if exc.signum == signal.SIGHUP else ExitCode.TERMINATED
-        fail(f"stopped by {signal.Signals(exc.signum).name}", code, debug)
+        _stopped(exc.signum, debug)
     except KeyboardInterrupt:
         fail("interrupted", ExitCode.INTERRUPTED, debug)
     except OSError as exc:  # a file we cannot read or write: say which, and why
@@ -86,10 +85,12 @@ RECEIVED: list[int] = []  # the signals that stopped this command, for BoundaryG
 def stopped_by_signal() -> None:
     """After typer turned a Terminated into its exit code 130: say which signal it was."""
     if RECEIVED:
-        signum = RECEIVED[-1]
-        code = ExitCode.HUNG_UP if signum == signal.SIGHUP else ExitCode.TERMINATED
-        fail(f"stopped by {signal.Signals(signum).name}", code, False)
-    return None
+        _stopped(RECEIVED[-1], False)
+
+
+def _stopped(signum: int, debug: bool) -> NoReturn:
+    code = ExitCode.HUNG_UP if signum == signal.SIGHUP else ExitCode.TERMINATED
+    fail(f"stopped by {signal.Signals(signum).name}", code, debug)
 
 
 def _catch_termination() -> None:
