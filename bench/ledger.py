@@ -17,9 +17,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tokenroute.cost import cost, to_micro_dollars
+from tokenroute.prices.cost import cost, to_micro_dollars
 from tokenroute.models import Usage
-from tokenroute.pricing import load_price_table, shipped_dir
+from tokenroute.prices.table import load_price_table, shipped_dir
 from tokenroute.storage.sqlite import open_ledger
 from tokenroute.timewindow import stamp
 

@@ -25,10 +25,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tokenroute.classifier import NaiveBayes, classify, load_examples, trained_model
-from tokenroute.pick_flow import Answers, PickFlow
-from tokenroute.policy import load_policy
-from tokenroute.pricing import load_price_table, shipped_dir
+from tokenroute.advisor.classifier import NaiveBayes, classify, load_examples, trained_model
+from tokenroute.advisor.pick import Answers, PickFlow
+from tokenroute.advisor.policy import load_policy
+from tokenroute.prices.table import load_price_table, shipped_dir
 from tokenroute.taxonomy import TASK_TYPES, TIERS
 
 BENCH = Path(__file__).resolve().parent
@@ -144,7 +144,7 @@ def self_written(policy) -> None:
 
 
 def _bayes_type(model: NaiveBayes, text: str) -> str:
-    from tokenroute.classifier import features_of
+    from tokenroute.advisor.classifier import features_of
 
     scores = model.scores(features_of(text))
     return max(scores, key=scores.__getitem__)

@@ -25,8 +25,8 @@ import random
 from decimal import Decimal
 from pathlib import Path
 
-from tokenroute.policy import load_policy
-from tokenroute.router import TierRecord, choose_start
+from tokenroute.advisor.policy import load_policy
+from tokenroute.advisor.router import TierRecord, choose_start
 
 WEAK, STRONG = "mixtral-8x7b-instruct", "gpt-4-1106-preview"
 PRICES = {WEAK: (Decimal("0.60"), Decimal("0.60")), STRONG: (Decimal(10), Decimal(30))}
@@ -93,7 +93,7 @@ def main() -> None:
     if not args.data.exists():
         print(f"no outcome data at {args.data}: nothing to simulate (see ../shared/data/routing)")
         return
-    from tokenroute.tokens import count_tokens
+    from tokenroute.prices.tokens import count_tokens
 
     with args.data.open(encoding="utf-8") as lines:  # not splitlines(): prompts hold U+2028
         tasks = [json.loads(line) for line in lines if line.strip()]

@@ -1,4 +1,4 @@
-"""Build pick's classifier from real task descriptions: src/tokenroute/data/pick_model.json.gz.
+"""Build pick's classifier from real task descriptions: src/tokenroute/advisor/data/pick_model.json.gz.
 
 Usage (a build step, not run by CI; needs ../shared beside the project):
     pip install scikit-learn          # numpy and scipy come with it
@@ -11,7 +11,7 @@ What it learns from:
   bench/pick_checkset_units.txt are left out: bench/pick_checkset.jsonl is checked on them.
 - bench/pick_relabels.jsonl: 3,046 of those rows read by a person and labelled by the
   rubric (ids and labels only), which replace their sources' labels: 1,155 had none.
-- src/tokenroute/data/tasks.jsonl and bench/pick_holdout.jsonl: descriptions the project
+- src/tokenroute/advisor/data/tasks.jsonl and bench/pick_holdout.jsonl: descriptions the project
   wrote, in the way users type requests (weighted up, since the real rows are mostly
   templates, proposals and commit subjects).
 
@@ -38,19 +38,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from tokenroute.classifier import (  # noqa: E402
+from tokenroute.advisor.classifier import (  # noqa: E402
     MODEL_FILE,
     MODEL_VERSION,
     keyword_features,
     model_inputs,
 )
-from tokenroute.policy import load_policy  # noqa: E402
+from tokenroute.advisor.policy import load_policy  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "data" / "tasks" / "tasks_real.jsonl"
 UNITS = ROOT / "bench" / "pick_checkset_units.txt"
 RELABELS = ROOT / "bench" / "pick_relabels.jsonl"  # rows relabelled by the rubric (ids only)
-POLICY = ROOT / "src" / "tokenroute" / "data" / "policy.yaml"  # its keywords are features
-OWN = (ROOT / "src" / "tokenroute" / "data" / "tasks.jsonl", ROOT / "bench" / "pick_holdout.jsonl")
+POLICY = ROOT / "src" / "tokenroute" / "advisor" / "data" / "policy.yaml"  # its keywords are features
+OWN = (ROOT / "src" / "tokenroute" / "advisor" / "data" / "tasks.jsonl", ROOT / "bench" / "pick_holdout.jsonl")
 OWN_WEIGHT = 3.0  # a self-written request counts as much as three real rows
 C = 2.0  # inverse L2 strength (scikit-learn's default is 1)
 MIN_DF = 2  # a feature must occur in two descriptions
@@ -152,7 +152,7 @@ def build(inputs: dict[str, str]) -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
-    from tokenroute.classifier import features_of
+    from tokenroute.advisor.classifier import features_of
 
     policy = load_policy()
     units = set(UNITS.read_text().split())

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tokenroute.cli import app
-from tokenroute.pricing import load_price_table, shipped_dir
+from tokenroute.prices.table import load_price_table, shipped_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every test runs on this day (the CLI's clock is TOKENROUTE_NOW); the one test that reads

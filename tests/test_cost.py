@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tokenroute.cost import cost, cost_micros, to_micro_dollars
+from tokenroute.prices.cost import cost, cost_micros, to_micro_dollars
 from tokenroute.models import LongContext, PricePeriod, Rates, Usage
 
 D = Decimal

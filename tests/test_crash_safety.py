@@ -36,7 +36,7 @@ SHIFTED_DAY = "2026-11-20"
 # The same CLI with a few hundred attempts per import transaction instead of 50,000, so that
 # a kill can fall between two committed groups of files, as it does in a big first import.
 SMALL_GROUPS = (
-    "import sys; from tokenroute.importers import load; load.GROUP_ROWS = 150; "
+    "import sys; from tokenroute.ledger.importers import load; load.GROUP_ROWS = 150; "
     "from tokenroute.entry import main; main()"
 )
 RECORD_LINES = 1400  # `record` commits 500 lines at a time: three commits

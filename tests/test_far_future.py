@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from tokenroute.pricing import load_price_table, shipped_dir
+from tokenroute.prices.table import load_price_table, shipped_dir
 
 FAR = "2030-01-01T09:00:00Z"
 

@@ -62,7 +62,7 @@ def budget(ci: int) -> settings:
 
 
 SHIPPED_TABLES = sorted((ROOT / "pricing").glob("*.yaml"))
-SHIPPED_POLICY = ROOT / "src" / "tokenroute" / "data" / "policy.yaml"
+SHIPPED_POLICY = ROOT / "src" / "tokenroute" / "advisor" / "data" / "policy.yaml"
 LITELLM = FIXTURES / "litellm_prices.json"
 CONFIG_TEXT = """\
 retries: 2

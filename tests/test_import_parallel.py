@@ -17,8 +17,8 @@ import pytest
 from conftest import PINNED_DAY
 from test_import import GENERATOR, assistant, lines
 
-from tokenroute.importers import claude_code, load, parallel
-from tokenroute.importers.files import log_files
+from tokenroute.ledger.importers import claude_code, load, parallel
+from tokenroute.ledger.importers.files import log_files
 from tokenroute.storage.sqlite import open_ledger
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)

@@ -10,9 +10,9 @@ import pytest
 from conftest import FIXTURES, write
 
 from tokenroute.errors import BadInputError
-from tokenroute.litellm import import_file
+from tokenroute.prices.litellm import import_file
 from tokenroute.models import AFTER_RETIREMENT, Usage
-from tokenroute.pricing import check_files, load_price_table, shipped_dir
+from tokenroute.prices.table import check_files, load_price_table, shipped_dir
 
 SOURCE = FIXTURES / "litellm_prices.json"
 DAY = date(2026, 11, 1)

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 from conftest import ROOT
 
-from tokenroute.pricing import shipped_dir
+from tokenroute.prices.table import shipped_dir
 
 
 def test_editable_install_finds_the_repo_tables():
@@ -35,7 +35,7 @@ def test_wheel_contains_every_price_table(wheel):
 
 def test_wheel_contains_the_policy_and_the_labelled_tasks(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert "tokenroute/data/policy.yaml" in names and "tokenroute/data/tasks.jsonl" in names
+    assert "tokenroute/advisor/data/policy.yaml" in names and "tokenroute/advisor/data/tasks.jsonl" in names
 
 
 def test_installed_wheel_loads_its_own_tables(wheel, tmp_path):
@@ -43,7 +43,7 @@ def test_installed_wheel_loads_its_own_tables(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(site)
     env = {**os.environ, "PYTHONPATH": str(site), "TOKENROUTE_HOME": str(tmp_path / "home")}
     program = (
-        "import tokenroute.pricing as p, json, sys; "
+        "import tokenroute.prices.table as p, json, sys; "
         "print(json.dumps(str(p.shipped_dir()))); "
         "from tokenroute.entry import main; sys.argv = ['tokenroute', 'prices', '--json']; main()"
     )

@@ -213,7 +213,7 @@ def test_a_bad_policy_file_names_file_and_field(run, isolated_home, text, messag
      ("{up: [[nested]]}", "modifiers.up"), ("{stakes: [tax, 3]}", "modifiers.stakes")],
 )  # fmt: skip
 def test_bad_tier_words_in_a_policy_name_their_field(run, isolated_home, modifiers, field):
-    from tokenroute.policy import DEFAULT_POLICY
+    from tokenroute.advisor.policy import DEFAULT_POLICY
 
     shipped = DEFAULT_POLICY.read_text(encoding="utf-8").split("\nmodifiers:")[0]
     policy = write(isolated_home / "policy.yaml", f"{shipped}\nmodifiers: {modifiers}\n")
@@ -296,7 +296,7 @@ def test_the_held_out_descriptions_were_never_trained_on():
     import re
     from pathlib import Path
 
-    from tokenroute.classifier import load_examples
+    from tokenroute.advisor.classifier import load_examples
 
     def words(text: str) -> set[str]:
         return set(re.findall(r"[a-z0-9]+", text.lower()))
@@ -315,7 +315,7 @@ def test_the_held_out_descriptions_were_never_trained_on():
 def test_the_screening_notice_comes_before_the_questions(table, tmp_path):
     from datetime import UTC, datetime
 
-    from tokenroute.pick_flow import Answers, PickFlow
+    from tokenroute.advisor.pick import Answers, PickFlow
 
     said: list[str] = []
     flow = PickFlow(

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, assert_one_line_error
 
-from tokenroute.classifier import MODEL_FILE, classify, model_inputs, trained_model
+from tokenroute.advisor.classifier import MODEL_FILE, classify, model_inputs, trained_model
 from tokenroute.errors import ExitCode
-from tokenroute.policy import load_policy
+from tokenroute.advisor.policy import load_policy
 from tokenroute.taxonomy import TASK_TYPES
 
 SHARED = ROOT.parent / "shared" / "data" / "tasks" / "tasks_real.jsonl"
-OWN = (ROOT / "src" / "tokenroute" / "data" / "tasks.jsonl", ROOT / "bench" / "pick_holdout.jsonl")
+OWN = (ROOT / "src" / "tokenroute" / "advisor" / "data" / "tasks.jsonl", ROOT / "bench" / "pick_holdout.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_the_artefact_is_built_from_the_files_here():
     shipped = json.loads(gzip.decompress(MODEL_FILE.read_bytes()))
     units = ROOT / "bench" / "pick_checkset_units.txt"
     relabels = ROOT / "bench" / "pick_relabels.jsonl"
-    policy = ROOT / "src" / "tokenroute" / "data" / "policy.yaml"  # keywords are features
+    policy = ROOT / "src" / "tokenroute" / "advisor" / "data" / "policy.yaml"  # keywords are features
     assert shipped["inputs"] == model_inputs(SHARED, units, (*OWN, relabels, policy)), (
         "stale: run python bench/train_pick.py"
     )
@@ -115,9 +115,9 @@ def test_reasons_name_real_words_never_fillers(model, policy):
     ("confidence", "tier", "unsure"), [(0.49, "frontier", True), (0.5, "economy", False)]
 )
 def test_below_the_threshold_a_script_takes_the_dearer_candidate(policy, confidence, tier, unsure):
-    from tokenroute.classifier import Classification
-    from tokenroute.pick_flow import Answers
-    from tokenroute.router import start_tier
+    from tokenroute.advisor.classifier import Classification
+    from tokenroute.advisor.pick import Answers
+    from tokenroute.advisor.router import start_tier
 
     guess = Classification("format", confidence, "analysis", ("reformat",))
     chosen, reasons = start_tier(
@@ -181,9 +181,9 @@ def test_a_stated_type_needs_no_description(run):
 
 
 def test_frontier_work_is_kept_at_mid_or_above_when_the_evidence_leans_that_way(policy):
-    from tokenroute.classifier import Classification
-    from tokenroute.pick_flow import Answers
-    from tokenroute.router import start_tier
+    from tokenroute.advisor.classifier import Classification
+    from tokenroute.advisor.pick import Answers
+    from tokenroute.advisor.router import start_tier
 
     leaning = (("extract", 0.6), ("analysis", 0.3), ("qa", 0.1))
     guess = Classification("extract", 0.9, "analysis", ("clause",), False, leaning)
@@ -206,9 +206,9 @@ def test_a_high_stakes_subject_is_never_sent_below_mid(run, text):
 
 
 def test_the_stakes_floor_holds_after_a_tier_word_moved_the_task_down(policy):
-    from tokenroute.classifier import Classification
-    from tokenroute.pick_flow import Answers
-    from tokenroute.router import start_tier
+    from tokenroute.advisor.classifier import Classification
+    from tokenroute.advisor.pick import Answers
+    from tokenroute.advisor.router import start_tier
 
     sure = Classification("extract", 0.9, "qa", ("field",), False, (("extract", 1.0),))
     no = Answers(None, None, None)

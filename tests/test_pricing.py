@@ -17,7 +17,7 @@ from tokenroute.models import (
     TIERS,
     Usage,
 )
-from tokenroute.pricing import check_files, load_price_table, shipped_dir, table_paths
+from tokenroute.prices.table import check_files, load_price_table, shipped_dir, table_paths
 
 MINIMAL = """\
 provider: acme
@@ -84,7 +84,7 @@ def test_the_shipped_prices_are_not_stale(table):
     older than the staleness threshold, which is when they must be checked again."""
     from datetime import UTC, datetime
 
-    from tokenroute.pricing import STALE_AFTER_DAYS
+    from tokenroute.prices.table import STALE_AFTER_DAYS
 
     today = datetime.now(UTC).date()
     oldest = table.oldest_check(today)

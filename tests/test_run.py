@@ -20,7 +20,7 @@ from conftest import ROOT, assert_one_line_error, write
 from fakeprovider import FakeProvider, Reply
 
 from tokenroute.errors import ExitCode
-from tokenroute.pricing import load_price_table, shipped_dir
+from tokenroute.prices.table import load_price_table, shipped_dir
 
 OPENAI_KEY = "sk-test-OPENAI-0123456789abcdef"
 ANTHROPIC_KEY = "sk-ant-test-0123456789abcdef"
@@ -494,7 +494,7 @@ def test_report_shows_the_budget_burn(run, isolated_home):
 
 
 def test_the_policy_can_turn_escalation_on(run, provider, isolated_home):
-    from tokenroute.policy import DEFAULT_POLICY
+    from tokenroute.advisor.policy import DEFAULT_POLICY
 
     policy = DEFAULT_POLICY.read_text().replace("escalate: false", "escalate: true")
     write(isolated_home / "policy.yaml", policy)
@@ -915,7 +915,7 @@ def test_store_text_false_in_the_config_keeps_no_text(run, provider, isolated_ho
 
 
 def test_a_password_holding_an_at_sign_is_hidden_whole():
-    from tokenroute.providers.base import redact, shown_url
+    from tokenroute.dispatch.providers.base import redact, shown_url
 
     assert shown_url("http://u:p@ss@127.0.0.1:9/v1?key=abc") == "http://***@127.0.0.1:9/v1?key=***"
     said = redact("HTTP 502 from http://u:p@ss@proxy/v1?key=sk-abc&x=1")

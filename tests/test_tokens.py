@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import write
 
-from tokenroute.tokens import ENCODING_LABEL, HEURISTIC_LABEL, count_tokens
+from tokenroute.prices.tokens import ENCODING_LABEL, HEURISTIC_LABEL, count_tokens
 
 
 def test_counts_with_the_offline_encoding():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tokenroute.models import Usage
-from tokenroute.usage_formats import UsageFormatError, parse_usage
+from tokenroute.ledger.usage_formats import UsageFormatError, parse_usage
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ from tokenroute.errors import BadInputError, ExitCode, NotFoundError, Tokenroute
 from tokenroute.taxonomy import TASK_TYPES, TIERS
 
 if TYPE_CHECKING:
-    from tokenroute.pricing import PriceTable
+    from tokenroute.prices.table import PriceTable
 
 try:  # typer >= 0.26 vendors click
     from typer._click.exceptions import ClickException
@@ -310,7 +310,8 @@ def prices_check(
 
     Names the file, model and field of every problem; exits 3 when there is one.
     """
-    from tokenroute import pricing, views
+    from tokenroute import views
+    from tokenroute.prices import table as pricing
     from tokenroute.settings import resolve_paths
 
     shipped = shipped_tables()
@@ -339,7 +340,9 @@ def prices_import(
     Converts model_prices_and_context_window.json into a dated table in your price folder,
     which overrides the shipped prices from that date on. Offline: it fetches nothing.
     """
-    from tokenroute import litellm, pricing, views
+    from tokenroute import views
+    from tokenroute.prices import litellm
+    from tokenroute.prices import table as pricing
     from tokenroute.settings import resolve_paths
 
     day = parse_day(effective, "--from")
@@ -365,7 +368,7 @@ def prices_reprice(
     change; the report's summaries are recomputed as a rebuild would.
     """
     from tokenroute import views
-    from tokenroute.reprice import reprice
+    from tokenroute.ledger.reprice import reprice
     from tokenroute.storage.sqlite import open_ledger
     from tokenroute.timewindow import report_window
 
@@ -407,9 +410,9 @@ def estimate(
     lists each model in force, cheapest first.
     """
     from tokenroute import views
-    from tokenroute.estimate import estimate_costs
+    from tokenroute.prices.estimate import estimate_costs
     from tokenroute.inputs import read_text
-    from tokenroute.tokens import count_tokens
+    from tokenroute.prices.tokens import count_tokens
 
     check_tier(tier)
     day = parse_day(at)
@@ -628,8 +631,8 @@ def record(
     defaults for every line. A bad line is rejected with its number; the good ones are kept.
     """
     from tokenroute import views
-    from tokenroute.record import CallError, make_call
-    from tokenroute.recorder import read_call_lines, record_calls
+    from tokenroute.ledger.calls import CallError, make_call
+    from tokenroute.ledger.intake import read_call_lines, record_calls
     from tokenroute.settings import detect_project
     from tokenroute.timewindow import parse_moment
 
@@ -875,8 +878,8 @@ def report(
     if import_from or count is not None:
         raise UsageError("--import and --count go with --watch")
     from tokenroute import views
-    from tokenroute.budgets import burns, read_budgets
-    from tokenroute.report import build_report
+    from tokenroute.dispatch.budgets import burns, read_budgets
+    from tokenroute.ledger.report import build_report
     from tokenroute.settings import resolve_paths
     from tokenroute.storage.report_queries import ReportReader
 
@@ -908,8 +911,8 @@ def _watch_report(
     source: str | None,
 ) -> None:
     from tokenroute import views
-    from tokenroute.budgets import burns, read_budgets
-    from tokenroute.report import build_report
+    from tokenroute.dispatch.budgets import burns, read_budgets
+    from tokenroute.ledger.report import build_report
     from tokenroute.settings import resolve_paths
     from tokenroute.storage.report_queries import ReportReader
     from tokenroute.watch import captured, watch
@@ -959,7 +962,7 @@ def _watch_report(
 
 
 def _log_importer(name: str) -> tuple[str, list[Path], Any]:
-    from tokenroute.importers import claude_code, codex
+    from tokenroute.ledger.importers import claude_code, codex
 
     formats = {"claude-code": claude_code, "codex": codex}
     if name not in formats:
@@ -969,8 +972,8 @@ def _log_importer(name: str) -> tuple[str, list[Path], Any]:
 
 
 def _import_quietly(source: str, roots: list[Path], parse: Any, ledger: Path | None, table):
-    from tokenroute.importers.files import log_files
-    from tokenroute.importers.load import import_files
+    from tokenroute.ledger.importers.files import log_files
+    from tokenroute.ledger.importers.load import import_files
 
     store = open_for_writing(ledger)
     try:
@@ -980,7 +983,7 @@ def _import_quietly(source: str, roots: list[Path], parse: Any, ledger: Path | N
 
 
 def parse_groups(values: list[str] | None) -> list[str]:
-    from tokenroute.report import GROUPINGS
+    from tokenroute.ledger.report import GROUPINGS
 
     groups = [part.strip() for value in values or () for part in value.split(",") if part.strip()]
     for name in groups:
@@ -1157,14 +1160,15 @@ def run(
     """
     from decimal import Decimal, InvalidOperation
 
-    from tokenroute import run_flow, views
-    from tokenroute.budgets import read_budgets
-    from tokenroute.config import load_config, run_defaults
-    from tokenroute.dispatch import RunOptions, dispatch
-    from tokenroute.endpoints import endpoint_specs
-    from tokenroute.keys import read_keys
-    from tokenroute.policy import load_user_policy
-    from tokenroute.providers import served_models
+    from tokenroute import views
+    from tokenroute.dispatch import plan as run_flow
+    from tokenroute.dispatch.budgets import read_budgets
+    from tokenroute.dispatch.config import load_config, run_defaults
+    from tokenroute.dispatch.attempts import RunOptions, dispatch
+    from tokenroute.dispatch.endpoints import endpoint_specs
+    from tokenroute.dispatch.keys import read_keys
+    from tokenroute.advisor.policy import load_user_policy
+    from tokenroute.dispatch.providers import served_models
     from tokenroute.settings import detect_project, resolve_paths
 
     check_tier(tier)
@@ -1296,10 +1300,10 @@ def run(
 
 def _keep_to_budgets(choice, request, output_tokens, tags, project, ledger, paths, table, config):
     """The run's choice after the budgets have had their say (refuse, or a cheaper tier)."""
-    from tokenroute import run_flow
-    from tokenroute.budgets import read_budgets
-    from tokenroute.endpoints import endpoint_specs
-    from tokenroute.keys import read_keys
+    from tokenroute.dispatch import plan as run_flow
+    from tokenroute.dispatch.budgets import read_budgets
+    from tokenroute.dispatch.endpoints import endpoint_specs
+    from tokenroute.dispatch.keys import read_keys
 
     budgets = read_budgets(paths.budgets)
     if not budgets:
@@ -1340,7 +1344,7 @@ def _spend_from(store):
 
 def _burns(ledger: Path | None, budgets: list) -> list:
     """Each budget's spend so far, read with the ledger opened once."""
-    from tokenroute.budgets import burns
+    from tokenroute.dispatch.budgets import burns
 
     if not budgets:
         return []
@@ -1375,7 +1379,7 @@ def budget_set(
 
     Example: tokenroute budget set --daily 5 --monthly 100 --task-type code --downgrade
     """
-    from tokenroute.budgets import Budget, parse_amount, read_budgets, replace_budget, write_budgets
+    from tokenroute.dispatch.budgets import Budget, parse_amount, read_budgets, replace_budget, write_budgets
     from tokenroute.settings import resolve_paths
 
     scope, value = _budget_scope(task_type, tag, project)
@@ -1419,7 +1423,7 @@ def _done(said: str, body: dict, as_json: bool) -> None:
 def budget_list(ledger: LedgerOpt = None, as_json: JsonOpt = False) -> None:
     """Every budget with what was spent so far today and this month (its burn)."""
     from tokenroute import views
-    from tokenroute.budgets import read_budgets
+    from tokenroute.dispatch.budgets import read_budgets
     from tokenroute.settings import resolve_paths
 
     views.show_budgets(_burns(ledger, read_budgets(resolve_paths().budgets)), as_json=as_json)
@@ -1433,7 +1437,7 @@ def budget_remove(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove the budget of a scope (no option: the overall one)."""
-    from tokenroute.budgets import read_budgets, write_budgets
+    from tokenroute.dispatch.budgets import read_budgets, write_budgets
     from tokenroute.settings import resolve_paths
 
     scope, value = _budget_scope(task_type, tag, project)
@@ -1470,12 +1474,12 @@ def doctor(
 
     Exit code 0 when nothing failed (warnings allowed), 9 when a check failed.
     """
-    from tokenroute import doctor as checks
+    from tokenroute.dispatch import doctor as checks
     from tokenroute import views
-    from tokenroute.config import load_config
-    from tokenroute.endpoints import endpoint_specs, find_key, resolve_endpoint
-    from tokenroute.keys import read_keys
-    from tokenroute.pricing import STALE_AFTER_DAYS
+    from tokenroute.dispatch.config import load_config
+    from tokenroute.dispatch.endpoints import endpoint_specs, find_key, resolve_endpoint
+    from tokenroute.dispatch.keys import read_keys
+    from tokenroute.prices.table import STALE_AFTER_DAYS
     from tokenroute.settings import resolve_paths
 
     paths = resolve_paths()
@@ -1508,7 +1512,7 @@ def doctor(
         found.append(checks.Check("prices", "table", "fail", exc.message))
     found.append(_ledger_check(ledger_path(ledger)))
     if network or local:
-        from tokenroute.providers.wire import probe
+        from tokenroute.dispatch.providers.wire import probe
 
         names = [
             n
@@ -1527,7 +1531,7 @@ def doctor(
 
 
 def _ledger_check(path: Path):
-    from tokenroute.doctor import Check
+    from tokenroute.dispatch.doctor import Check
     from tokenroute.storage.sqlite import open_ledger
 
     try:
@@ -1568,7 +1572,7 @@ def import_claude_code(
     Reads ~/.claude/projects and ~/.config/claude/projects (CLAUDE_CONFIG_DIR, a
     comma-separated list, replaces both). A second import reads only what was appended.
     """
-    from tokenroute.importers import claude_code
+    from tokenroute.ledger.importers import claude_code
 
     _import_logs(
         claude_code.SOURCE,
@@ -1595,7 +1599,7 @@ def import_codex(
     Reads ~/.codex/sessions ($CODEX_HOME/sessions). Cached input is split out of input; a
     running total repeated without new usage counts once. Only appended lines are re-read.
     """
-    from tokenroute.importers import codex
+    from tokenroute.ledger.importers import codex
 
     _import_logs(
         codex.SOURCE, path, codex.default_roots, codex.parse_file, since, dry_run, ledger, as_json
@@ -1618,7 +1622,7 @@ def import_jsonl(
     """Import JSON lines in record's format from files, incrementally (only appended lines
     on the next run). A line's source_key, or its timestamp and bytes, count it once.
     """
-    from tokenroute.importers import jsonl
+    from tokenroute.ledger.importers import jsonl
 
     if not source.strip() or source in ("run", "record"):
         raise UsageError(f"--source must name the tool the calls came from (got '{source}')")
@@ -1653,7 +1657,7 @@ def import_llm(
     Reads the responses table (and the older logs table); LLM_USER_PATH moves the default.
     Only rows added since the last import are read.
     """
-    from tokenroute.importers import llm_logs
+    from tokenroute.ledger.importers import llm_logs
 
     if path is not None and not path.is_file():
         raise BadInputError(f"{path}: no such file (--path)")
@@ -1685,8 +1689,8 @@ def _import_logs(
 ) -> None:
     """Read the logs under `roots` into the ledger and say what came of it."""
     from tokenroute import views
-    from tokenroute.importers.files import log_files
-    from tokenroute.importers.load import import_files
+    from tokenroute.ledger.importers.files import log_files
+    from tokenroute.ledger.importers.load import import_files
 
     missing = [str(p) for p in given or [] if not p.exists()]
     if missing:
@@ -1735,9 +1739,9 @@ def keys_set(
     as_json: JsonOpt = False,
 ) -> None:
     """Store a key for NAME (asked for without echo, or piped in). Never printed."""
-    from tokenroute.config import load_config
-    from tokenroute.endpoints import endpoint_specs
-    from tokenroute.keys import set_key
+    from tokenroute.dispatch.config import load_config
+    from tokenroute.dispatch.endpoints import endpoint_specs
+    from tokenroute.dispatch.keys import set_key
     from tokenroute.settings import resolve_paths
 
     paths = resolve_paths()
@@ -1762,10 +1766,10 @@ def keys_set(
 def keys_list(as_json: JsonOpt = False) -> None:
     """Which endpoints have a key, and where it comes from (names only, never keys)."""
     from tokenroute import views
-    from tokenroute.config import load_config
-    from tokenroute.endpoints import effective_url, endpoint_specs, key_source
-    from tokenroute.keys import read_keys
-    from tokenroute.providers.base import shown_url
+    from tokenroute.dispatch.config import load_config
+    from tokenroute.dispatch.endpoints import effective_url, endpoint_specs, key_source
+    from tokenroute.dispatch.keys import read_keys
+    from tokenroute.dispatch.providers.base import shown_url
     from tokenroute.settings import resolve_paths
 
     paths = resolve_paths()
@@ -1787,7 +1791,7 @@ def keys_remove(
     as_json: JsonOpt = False,
 ) -> None:
     """Forget the stored key for NAME (environment variables are yours to unset)."""
-    from tokenroute.keys import remove_key
+    from tokenroute.dispatch.keys import remove_key
     from tokenroute.settings import resolve_paths
 
     if not remove_key(resolve_paths().keys, name):
@@ -1812,9 +1816,9 @@ def config_path(as_json: JsonOpt = False) -> None:
 def config_show(as_json: JsonOpt = False) -> None:
     """Show the settings in force: run defaults and every endpoint (no keys)."""
     from tokenroute import render
-    from tokenroute.config import load_config, run_defaults
-    from tokenroute.endpoints import effective_url, endpoint_specs
-    from tokenroute.providers.base import shown_url
+    from tokenroute.dispatch.config import load_config, run_defaults
+    from tokenroute.dispatch.endpoints import effective_url, endpoint_specs
+    from tokenroute.dispatch.providers.base import shown_url
     from tokenroute.settings import resolve_paths
 
     config = load_config(resolve_paths().config)
@@ -1843,7 +1847,7 @@ def config_edit() -> None:
     import shlex
     import subprocess
 
-    from tokenroute.config import load_config, write_default_config
+    from tokenroute.dispatch.config import load_config, write_default_config
     from tokenroute.settings import resolve_paths
 
     path = resolve_paths().config

@@ -19,7 +19,7 @@ from tokenroute.errors import ExitCode, Terminated, TokenrouteError, UsageError
 from tokenroute.taxonomy import TIERS
 
 if TYPE_CHECKING:
-    from tokenroute.pricing import PriceTable
+    from tokenroute.prices.table import PriceTable
 
 PROG = "tokenroute"
 T = TypeVar("T")
@@ -156,14 +156,15 @@ def check_tier(tier: str | None) -> None:
 
 def shipped_tables() -> Path:
     """The shipped tables, or the folder TOKENROUTE_PRICING_DIR names in their place."""
-    from tokenroute.pricing import shipped_dir
+    from tokenroute.prices.table import shipped_dir
 
     return Path(os.environ.get("TOKENROUTE_PRICING_DIR") or shipped_dir())
 
 
 def load_table() -> PriceTable:
     """The price table in use, with a warning on stderr when it has gone stale."""
-    from tokenroute import pricing, render
+    from tokenroute import render
+    from tokenroute.prices import table as pricing
     from tokenroute.settings import resolve_paths
 
     where = resolve_paths()

@@ -42,7 +42,8 @@ def _say(message: str) -> None:
 
 
 def pick(options: PickOptions) -> None:
-    from tokenroute import pick_flow, views
+    from tokenroute import views
+    from tokenroute.advisor import pick as pick_flow
     from tokenroute.settings import detect_project
 
     target = options.quality_target

@@ -13,21 +13,21 @@ from tokenroute.render import Column
 from tokenroute.taxonomy import TIERS
 
 if TYPE_CHECKING:
-    from tokenroute.budgets import Burn
-    from tokenroute.dispatch import RunResult
-    from tokenroute.doctor import Check
+    from tokenroute.dispatch.budgets import Burn
+    from tokenroute.dispatch.attempts import RunResult
+    from tokenroute.dispatch.doctor import Check
     from tokenroute.errors import TokenrouteError
-    from tokenroute.estimate import EstimateRow
-    from tokenroute.importers.load import ImportSummary
-    from tokenroute.litellm import ImportResult
+    from tokenroute.prices.estimate import EstimateRow
+    from tokenroute.ledger.importers.load import ImportSummary
+    from tokenroute.prices.litellm import ImportResult
     from tokenroute.models import AttemptFilter, Model, PricePeriod, TokenCount, Usage
-    from tokenroute.pick_flow import PickResult
-    from tokenroute.pricing import PriceTable
-    from tokenroute.recorder import Recorded, Rejected
-    from tokenroute.report import GroupReport, PriceNote, Report
-    from tokenroute.reprice import RepriceResult
-    from tokenroute.router import Estimate
-    from tokenroute.run_flow import Choice
+    from tokenroute.advisor.pick import PickResult
+    from tokenroute.prices.table import PriceTable
+    from tokenroute.ledger.intake import Recorded, Rejected
+    from tokenroute.ledger.report import GroupReport, PriceNote, Report
+    from tokenroute.ledger.reprice import RepriceResult
+    from tokenroute.advisor.router import Estimate
+    from tokenroute.dispatch.plan import Choice
 
 _TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
 
@@ -472,7 +472,7 @@ def show_report(
     as_csv: bool,
     budgets: Sequence[Burn] = (),
 ) -> None:
-    from tokenroute.report import Report, empty_group
+    from tokenroute.ledger.report import Report, empty_group
 
     result = result or Report(groups=[], total=empty_group())
     window = {"start": where.start, "end": where.end}
@@ -875,7 +875,7 @@ def _burn_share(burn: Burn) -> str:
 
 
 def show_budgets(burned: list[Burn], *, as_json: bool) -> None:
-    from tokenroute.budgets import unpriced_warning
+    from tokenroute.dispatch.budgets import unpriced_warning
 
     for burn in burned:
         if burn.maybe_over:

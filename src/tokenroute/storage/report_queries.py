@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from tokenroute.models import AttemptFilter
-from tokenroute.report import (
+from tokenroute.ledger.report import (
     AttemptTotals,
     ContextRepeat,
     HistoryTax,

@@ -1,0 +1,104 @@
+"""The user's config file (YAML; `tokenroute config path`): endpoints and run defaults.
+
+retries: 2            # tries after the first, on 429, 5xx, timeouts, dropped connections
+timeout: 60           # seconds without a byte from the provider before giving up a try
+deadline: 600         # seconds for a whole try, however the bytes trickle in
+retry_base: 0.5       # first backoff in seconds; doubles each retry, with jitter
+max_wait: 60          # never wait longer than this for one retry (Retry-After included)
+store_text: true      # keep run's prompts and answers for `run -c` (false: hashes only)
+endpoints: {...}      # see endpoints.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from tokenroute.errors import BadInputError
+
+KNOWN = {"retries", "timeout", "deadline", "retry_base", "max_wait", "store_text", "endpoints"}
+
+
+class RunDefaults(NamedTuple):
+    retries: int = 2
+    timeout: float = 60.0
+    retry_base: float = 0.5
+    max_wait: float = 60.0
+    deadline: float = 600.0
+    store_text: bool = True  # false: run keeps no prompt or answer, only their hashes
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    from tokenroute.prices.table import UNREADABLE, parse_yaml
+
+    problems: list[str] = []
+    try:
+        data = parse_yaml(path, path.read_bytes(), problems)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if data is UNREADABLE:
+        raise BadInputError(problems[0])
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadInputError(f"{path}: the config must be a mapping (retries: 2, ...)")
+    unknown = set(data) - KNOWN
+    if unknown:
+        raise BadInputError(
+            f"{path}: unknown setting '{sorted(map(str, unknown))[0]}' "
+            f"(known: {', '.join(sorted(KNOWN))})"
+        )
+    return data
+
+
+# setting -> (lowest, highest): the same bounds as the command-line options
+BOUNDS = {
+    "retries": (0, 10),
+    "timeout": (0.1, 3600),
+    "retry_base": (0, 60),
+    "max_wait": (0, 3600),
+    "deadline": (0.1, 86400),
+}
+
+
+def run_defaults(config: dict[str, Any]) -> RunDefaults:
+    values = {}
+    for name, default in RunDefaults._field_defaults.items():
+        value = config.get(name, default)
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise BadInputError(f"config: {name} must be true or false (got {value!r})")
+            values[name] = value
+            continue
+        low, high = BOUNDS[name]
+        whole = isinstance(default, int)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int if whole else int | float)
+            or not low <= value <= high
+        ):
+            kind = "a whole number" if whole else "a number"
+            raise BadInputError(
+                f"config: {name} must be {kind} from {low} to {high} (got {value!r})"
+            )
+        values[name] = type(default)(value)
+    return RunDefaults(**values)
+
+
+DEFAULT_TEXT = """\
+# tokenroute's config: run defaults and extra endpoints. See 'tokenroute config show'.
+retries: 2        # tries after the first, on 429, 5xx, timeouts and dropped connections
+timeout: 60       # seconds without a byte from the provider before a try is given up
+deadline: 600     # seconds for a whole try, however slowly the bytes come
+retry_base: 0.5   # the first backoff in seconds; it doubles each retry, with jitter
+max_wait: 60      # never wait longer than this before a retry (Retry-After included)
+store_text: true  # keep run's prompts and answers for 'run -c' (false: only their hashes)
+endpoints: {}     # e.g. ollama: {base_url: "http://gpu-box:11434/v1"}
+"""
+
+
+def write_default_config(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(DEFAULT_TEXT, encoding="utf-8")
