@@ -17,8 +17,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tokenroute.prices.cost import cost, to_micro_dollars
 from tokenroute.models import Usage
+from tokenroute.prices.cost import cost, to_micro_dollars
 from tokenroute.prices.table import load_price_table, shipped_dir
 from tokenroute.storage.sqlite import open_ledger
 from tokenroute.timewindow import stamp

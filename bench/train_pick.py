@@ -1,4 +1,5 @@
-"""Build pick's classifier from real task descriptions: src/tokenroute/advisor/data/pick_model.json.gz.
+"""Build pick's classifier from real task descriptions:
+src/tokenroute/advisor/data/pick_model.json.gz.
 
 Usage (a build step, not run by CI; needs ../shared beside the project):
     pip install scikit-learn          # numpy and scipy come with it
@@ -49,8 +50,13 @@ from tokenroute.advisor.policy import load_policy  # noqa: E402
 REAL = ROOT.parent / "shared" / "data" / "tasks" / "tasks_real.jsonl"
 UNITS = ROOT / "bench" / "pick_checkset_units.txt"
 RELABELS = ROOT / "bench" / "pick_relabels.jsonl"  # rows relabelled by the rubric (ids only)
-POLICY = ROOT / "src" / "tokenroute" / "advisor" / "data" / "policy.yaml"  # its keywords are features
-OWN = (ROOT / "src" / "tokenroute" / "advisor" / "data" / "tasks.jsonl", ROOT / "bench" / "pick_holdout.jsonl")
+POLICY = (
+    ROOT / "src" / "tokenroute" / "advisor" / "data" / "policy.yaml"
+)  # its keywords are features
+OWN = (
+    ROOT / "src" / "tokenroute" / "advisor" / "data" / "tasks.jsonl",
+    ROOT / "bench" / "pick_holdout.jsonl",
+)
 OWN_WEIGHT = 3.0  # a self-written request counts as much as three real rows
 C = 2.0  # inverse L2 strength (scikit-learn's default is 1)
 MIN_DF = 2  # a feature must occur in two descriptions

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tokenroute.prices.cost import cost, cost_micros, to_micro_dollars
 from tokenroute.models import LongContext, PricePeriod, Rates, Usage
+from tokenroute.prices.cost import cost, cost_micros, to_micro_dollars
 
 D = Decimal
 

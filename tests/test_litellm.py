@@ -10,8 +10,8 @@ import pytest
 from conftest import FIXTURES, write
 
 from tokenroute.errors import BadInputError
-from tokenroute.prices.litellm import import_file
 from tokenroute.models import AFTER_RETIREMENT, Usage
+from tokenroute.prices.litellm import import_file
 from tokenroute.prices.table import check_files, load_price_table, shipped_dir
 
 SOURCE = FIXTURES / "litellm_prices.json"

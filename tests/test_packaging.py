@@ -35,7 +35,10 @@ def test_wheel_contains_every_price_table(wheel):
 
 def test_wheel_contains_the_policy_and_the_labelled_tasks(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert "tokenroute/advisor/data/policy.yaml" in names and "tokenroute/advisor/data/tasks.jsonl" in names
+    assert (
+        "tokenroute/advisor/data/policy.yaml" in names
+        and "tokenroute/advisor/data/tasks.jsonl" in names
+    )
 
 
 def test_installed_wheel_loads_its_own_tables(wheel, tmp_path):

@@ -10,12 +10,15 @@ import pytest
 from conftest import ROOT, assert_one_line_error
 
 from tokenroute.advisor.classifier import MODEL_FILE, classify, model_inputs, trained_model
-from tokenroute.errors import ExitCode
 from tokenroute.advisor.policy import load_policy
+from tokenroute.errors import ExitCode
 from tokenroute.taxonomy import TASK_TYPES
 
 SHARED = ROOT.parent / "shared" / "data" / "tasks" / "tasks_real.jsonl"
-OWN = (ROOT / "src" / "tokenroute" / "advisor" / "data" / "tasks.jsonl", ROOT / "bench" / "pick_holdout.jsonl")
+OWN = (
+    ROOT / "src" / "tokenroute" / "advisor" / "data" / "tasks.jsonl",
+    ROOT / "bench" / "pick_holdout.jsonl",
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +51,9 @@ def test_the_artefact_is_built_from_the_files_here():
     shipped = json.loads(gzip.decompress(MODEL_FILE.read_bytes()))
     units = ROOT / "bench" / "pick_checkset_units.txt"
     relabels = ROOT / "bench" / "pick_relabels.jsonl"
-    policy = ROOT / "src" / "tokenroute" / "advisor" / "data" / "policy.yaml"  # keywords are features
+    policy = (
+        ROOT / "src" / "tokenroute" / "advisor" / "data" / "policy.yaml"
+    )  # keywords are features
     assert shipped["inputs"] == model_inputs(SHARED, units, (*OWN, relabels, policy)), (
         "stale: run python bench/train_pick.py"
     )

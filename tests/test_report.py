@@ -338,9 +338,9 @@ def test_money_with_unknown_prices_is_marked_as_a_lower_bound(run):
 
 def test_percentiles_over_many_tasks_come_from_a_sample(tmp_path):
     """Above 10,000 tasks: sampled; a group too thin in the sample is unknown, not $0."""
+    from tokenroute.ledger.report import build_report
     from tokenroute.models import AttemptFilter
     from tokenroute.prices.table import load_price_table, shipped_dir
-    from tokenroute.ledger.report import build_report
     from tokenroute.storage.report_queries import ReportReader
     from tokenroute.storage.sqlite import open_ledger
 

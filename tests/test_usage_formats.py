@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tokenroute.models import Usage
 from tokenroute.ledger.usage_formats import UsageFormatError, parse_usage
+from tokenroute.models import Usage
 
 
 @pytest.mark.parametrize(

@@ -410,8 +410,8 @@ def estimate(
     lists each model in force, cheapest first.
     """
     from tokenroute import views
-    from tokenroute.prices.estimate import estimate_costs
     from tokenroute.inputs import read_text
+    from tokenroute.prices.estimate import estimate_costs
     from tokenroute.prices.tokens import count_tokens
 
     check_tier(tier)
@@ -1161,13 +1161,13 @@ def run(
     from decimal import Decimal, InvalidOperation
 
     from tokenroute import views
+    from tokenroute.advisor.policy import load_user_policy
     from tokenroute.dispatch import plan as run_flow
+    from tokenroute.dispatch.attempts import RunOptions, dispatch
     from tokenroute.dispatch.budgets import read_budgets
     from tokenroute.dispatch.config import load_config, run_defaults
-    from tokenroute.dispatch.attempts import RunOptions, dispatch
     from tokenroute.dispatch.endpoints import endpoint_specs
     from tokenroute.dispatch.keys import read_keys
-    from tokenroute.advisor.policy import load_user_policy
     from tokenroute.dispatch.providers import served_models
     from tokenroute.settings import detect_project, resolve_paths
 
@@ -1379,7 +1379,13 @@ def budget_set(
 
     Example: tokenroute budget set --daily 5 --monthly 100 --task-type code --downgrade
     """
-    from tokenroute.dispatch.budgets import Budget, parse_amount, read_budgets, replace_budget, write_budgets
+    from tokenroute.dispatch.budgets import (
+        Budget,
+        parse_amount,
+        read_budgets,
+        replace_budget,
+        write_budgets,
+    )
     from tokenroute.settings import resolve_paths
 
     scope, value = _budget_scope(task_type, tag, project)
@@ -1474,8 +1480,8 @@ def doctor(
 
     Exit code 0 when nothing failed (warnings allowed), 9 when a check failed.
     """
-    from tokenroute.dispatch import doctor as checks
     from tokenroute import views
+    from tokenroute.dispatch import doctor as checks
     from tokenroute.dispatch.config import load_config
     from tokenroute.dispatch.endpoints import endpoint_specs, find_key, resolve_endpoint
     from tokenroute.dispatch.keys import read_keys

@@ -13,21 +13,21 @@ from tokenroute.render import Column
 from tokenroute.taxonomy import TIERS
 
 if TYPE_CHECKING:
-    from tokenroute.dispatch.budgets import Burn
-    from tokenroute.dispatch.attempts import RunResult
-    from tokenroute.dispatch.doctor import Check
-    from tokenroute.errors import TokenrouteError
-    from tokenroute.prices.estimate import EstimateRow
-    from tokenroute.ledger.importers.load import ImportSummary
-    from tokenroute.prices.litellm import ImportResult
-    from tokenroute.models import AttemptFilter, Model, PricePeriod, TokenCount, Usage
     from tokenroute.advisor.pick import PickResult
-    from tokenroute.prices.table import PriceTable
+    from tokenroute.advisor.router import Estimate
+    from tokenroute.dispatch.attempts import RunResult
+    from tokenroute.dispatch.budgets import Burn
+    from tokenroute.dispatch.doctor import Check
+    from tokenroute.dispatch.plan import Choice
+    from tokenroute.errors import TokenrouteError
+    from tokenroute.ledger.importers.load import ImportSummary
     from tokenroute.ledger.intake import Recorded, Rejected
     from tokenroute.ledger.report import GroupReport, PriceNote, Report
     from tokenroute.ledger.reprice import RepriceResult
-    from tokenroute.advisor.router import Estimate
-    from tokenroute.dispatch.plan import Choice
+    from tokenroute.models import AttemptFilter, Model, PricePeriod, TokenCount, Usage
+    from tokenroute.prices.estimate import EstimateRow
+    from tokenroute.prices.litellm import ImportResult
+    from tokenroute.prices.table import PriceTable
 
 _TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
 

@@ -12,11 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
 from tokenroute.advisor.classifier import Classification, LinearModel, classify, trained_model
-from tokenroute.errors import BadInputError, UsageError
-from tokenroute.inputs import read_text
-from tokenroute.models import Task, Usage
 from tokenroute.advisor.policy import Policy, load_user_policy
-from tokenroute.prices.table import PriceTable
 from tokenroute.advisor.router import (
     CONFIDENT,
     Answers,
@@ -27,6 +23,10 @@ from tokenroute.advisor.router import (
     recommend,
     tier_costs,
 )
+from tokenroute.errors import BadInputError, UsageError
+from tokenroute.inputs import read_text
+from tokenroute.models import Task, Usage
+from tokenroute.prices.table import PriceTable
 from tokenroute.taxonomy import GIVEN, TASK_TYPES, TIERS
 
 NEIGHBOUR_TASKS = 200  # a neighbouring type's newest tasks read (each counts a fifth)

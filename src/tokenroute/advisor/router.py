@@ -13,9 +13,9 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
-from tokenroute.prices.cost import cost_at_rates
-from tokenroute.models import Model, Usage
 from tokenroute.advisor.policy import Policy
+from tokenroute.models import Model, Usage
+from tokenroute.prices.cost import cost_at_rates
 from tokenroute.prices.table import PriceTable
 from tokenroute.taxonomy import GIVEN, TIERS
 

@@ -15,10 +15,10 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, NamedTuple, Protocol
 
-from tokenroute.prices.cost import cost, to_micro_dollars
+from tokenroute.dispatch.providers.base import Endpoint, Finished, Request, TextDelta
 from tokenroute.errors import InvalidAnswerError, OverBudgetError, ProviderError, TokenrouteError
 from tokenroute.models import Attempt, Model, Task, Usage
-from tokenroute.dispatch.providers.base import Endpoint, Finished, Request, TextDelta
+from tokenroute.prices.cost import cost, to_micro_dollars
 from tokenroute.timewindow import stamp
 
 # Stop reasons that mean the answer was not finished (OpenAI, Anthropic, Gemini spellings).

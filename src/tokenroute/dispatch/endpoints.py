@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from tokenroute.errors import BadInputError, UsageError
 from tokenroute.dispatch.providers.base import Endpoint
+from tokenroute.errors import BadInputError, UsageError
 
 PROTOCOLS = ("openai", "anthropic", "gemini")
 

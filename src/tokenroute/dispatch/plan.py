@@ -17,15 +17,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
+from tokenroute.advisor.policy import Policy
+from tokenroute.advisor.router import choose_models, price_models, step
 from tokenroute.dispatch.attempts import Services, Target, estimate_cost, prompt_text
 from tokenroute.dispatch.endpoints import EndpointSpec, keyed_paid_endpoints, resolve_endpoint
+from tokenroute.dispatch.providers.base import Message, Request
 from tokenroute.errors import BadInputError, UnknownModelError, UsageError
 from tokenroute.inputs import read_text
 from tokenroute.models import Task, Usage
-from tokenroute.advisor.policy import Policy
 from tokenroute.prices.table import PriceTable
-from tokenroute.dispatch.providers.base import Message, Request
-from tokenroute.advisor.router import choose_models, price_models, step
 from tokenroute.taxonomy import TASK_TYPES, TIERS
 
 

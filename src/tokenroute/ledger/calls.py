@@ -6,12 +6,12 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from tokenroute.prices.cost import cost_micros as cost_of_call
 from tokenroute.errors import UsageError
+from tokenroute.ledger.usage_formats import UsageFormatError, parse_usage
 from tokenroute.models import STATUSES, Attempt, Task, Usage, new_task_id
+from tokenroute.prices.cost import cost_micros as cost_of_call
 from tokenroute.prices.table import PriceTable
 from tokenroute.timewindow import parse_moment, stamp
-from tokenroute.ledger.usage_formats import UsageFormatError, parse_usage
 
 BUCKET_FIELDS = {
     "input_tokens": "input",

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
+from tokenroute.ledger.calls import MAX_LINE, Call, CallError, call_from_line, price_call
 from tokenroute.models import Attempt
 from tokenroute.prices.table import PriceTable
-from tokenroute.ledger.calls import MAX_LINE, Call, CallError, call_from_line, price_call
 
 
 @dataclass(frozen=True)

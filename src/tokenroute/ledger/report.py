@@ -22,8 +22,8 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
-from tokenroute.prices.cost import cost_at_rates
 from tokenroute.models import AFTER_RETIREMENT, Model, PricePeriod, Usage
+from tokenroute.prices.cost import cost_at_rates
 from tokenroute.prices.table import PriceTable
 
 MICROS = Decimal(1_000_000)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from tokenroute.prices.cost import cost
 from tokenroute.models import Cost, Model, PricePeriod, TokenCount, Usage
+from tokenroute.prices.cost import cost
 from tokenroute.prices.table import PriceTable
 
 

@@ -20,7 +20,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tokenroute.prices.cost import cost as cost_of
 from tokenroute.errors import PricingTableError, UnknownModelError
 from tokenroute.models import (
     TASK_TYPES,
@@ -32,6 +31,7 @@ from tokenroute.models import (
     Rates,
     Usage,
 )
+from tokenroute.prices.cost import cost as cost_of
 
 STALE_AFTER_DAYS = 90
 TABLE_SUFFIXES = (".yaml", ".yml")

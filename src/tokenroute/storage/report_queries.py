@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tokenroute.models import AttemptFilter
 from tokenroute.ledger.report import (
     AttemptTotals,
     ContextRepeat,
@@ -25,6 +24,7 @@ from tokenroute.ledger.report import (
     TierOutcome,
     TokenMix,
 )
+from tokenroute.models import AttemptFilter
 
 # Group expressions over the unified usage rows `u` and over the tasks table `t`.
 USAGE_KEYS = {

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tokenroute.errors import ProviderError
 from tokenroute.dispatch.providers.base import (
     Endpoint,
     Finished,
@@ -17,6 +16,7 @@ from tokenroute.dispatch.providers.base import (
     error_in_stream,
     load_json,
 )
+from tokenroute.errors import ProviderError
 from tokenroute.ledger.usage_formats import UsageFormatError, from_gemini
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from tokenroute.errors import ProviderError
 from tokenroute.dispatch.providers.base import Endpoint, Finished, HttpCall, TextDelta, redact
+from tokenroute.errors import ProviderError
 
 Event = TextDelta | Finished
 Parser = Callable[[Iterator[tuple[str, str]], Endpoint], Iterator[Event]]

@@ -30,9 +30,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tokenroute.ledger.calls import Call, CallError, logged_call
 from tokenroute.ledger.importers import json_lines
 from tokenroute.ledger.importers.load import Parsed
-from tokenroute.ledger.calls import Call, CallError, logged_call
 from tokenroute.ledger.usage_formats import from_anthropic
 
 SOURCE = "claude-code"

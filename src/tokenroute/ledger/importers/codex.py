@@ -25,11 +25,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tokenroute.ledger.calls import Call, CallError, logged_call
 from tokenroute.ledger.importers import json_lines
 from tokenroute.ledger.importers.files import lines_before
 from tokenroute.ledger.importers.load import Parsed, first_copies
 from tokenroute.models import Usage
-from tokenroute.ledger.calls import Call, CallError, logged_call
 
 SOURCE = "codex"
 UNKNOWN_MODEL = "codex-unknown-model"  # stored unpriced and named in the summary

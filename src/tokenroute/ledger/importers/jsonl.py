@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from tokenroute.ledger.importers.load import Parsed, first_copies
 from tokenroute.ledger.calls import Call, CallError, call_from_line
+from tokenroute.ledger.importers.load import Parsed, first_copies
 
 SOURCE = "jsonl"
 

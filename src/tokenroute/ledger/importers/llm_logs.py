@@ -30,11 +30,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tokenroute.ledger.calls import Call, CallError, logged_call
 from tokenroute.ledger.importers.files import Chunk, Position
 from tokenroute.ledger.importers.load import Parsed
-from tokenroute.models import Usage
-from tokenroute.ledger.calls import Call, CallError, logged_call
 from tokenroute.ledger.usage_formats import UsageFormatError, parse_usage
+from tokenroute.models import Usage
 
 SOURCE = "llm"
 TURN_ROWS = 1 << 40  # a turn's row number is offset by this: where a rejected row was

@@ -17,10 +17,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tokenroute.ledger.calls import Call, price_call
 from tokenroute.ledger.importers.files import Chunk, Position, line_number, read_new
 from tokenroute.ledger.importers.parallel import MAX_WORKERS, in_order, usable_cpus
 from tokenroute.prices.table import PriceTable
-from tokenroute.ledger.calls import Call, price_call
 from tokenroute.storage.sqlite import BulkRow, bulk_row
 
 MAX_REASONS = 5  # rejected lines named in the summary; the rest are counted
