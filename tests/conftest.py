@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tokenroute.cli import app
+from tokenroute.cli.app import app
 from tokenroute.prices.table import load_price_table, shipped_dir
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -48,7 +48,7 @@ def test_help_path_imports_nothing_heavy():
     import sys
 
     program = (
-        "import sys; from tokenroute import cli; "
+        "import sys; from tokenroute.cli import app; "
         "heavy = {'yaml', 'rich', 'httpx', 'tiktoken', 'sqlite_utils', 'pydantic', 'decimal'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )

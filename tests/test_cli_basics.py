@@ -26,7 +26,7 @@ def test_help_lists_every_command(run):
 
 def entry_output(argv: list[str], capsys, monkeypatch) -> tuple[int, str]:
     """What the installed `tokenroute` command prints, run in this process."""
-    from tokenroute.entry import main
+    from tokenroute.cli.entry import main
 
     monkeypatch.setattr(sys, "argv", ["tokenroute", *argv])
     try:
@@ -42,7 +42,7 @@ def test_the_quick_help_screen_is_the_full_apps(capsys, monkeypatch):
     """`tokenroute --help` builds commands without their options; the screen must not change."""
     import typer
 
-    from tokenroute.cli import PROG, app
+    from tokenroute.cli.app import PROG, app
 
     full_app = typer.main.get_command(app)
     with full_app.make_context(PROG, ["--help"], resilient_parsing=True) as ctx:

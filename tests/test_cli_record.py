@@ -400,7 +400,7 @@ def test_forget_clears_task_descriptions_too(run, isolated_home):
 
 
 def test_printable_escapes_controls_and_bidi_overrides_but_not_other_text():
-    from tokenroute.render import printable
+    from tokenroute.cli.render import printable
 
     assert printable("naïve\u00a0x 👩\u200d💻 é") == "naïve\u00a0x 👩\u200d💻 é"
     assert printable("a\u001b[2Jb\u202ec\td") == "a\\x1b[2Jb\\u202ec\\td"

@@ -9,8 +9,8 @@ import pytest
 import typer
 from conftest import ROOT
 
-from tokenroute.cli import app
-from tokenroute.completion import SHELLS, generate, walk
+from tokenroute.cli.app import app
+from tokenroute.cli.completion import SHELLS, generate, walk
 
 COMMITTED = ROOT / "completions"
 

@@ -37,7 +37,7 @@ SHIFTED_DAY = "2026-11-20"
 # a kill can fall between two committed groups of files, as it does in a big first import.
 SMALL_GROUPS = (
     "import sys; from tokenroute.ledger.importers import load; load.GROUP_ROWS = 150; "
-    "from tokenroute.entry import main; main()"
+    "from tokenroute.cli.entry import main; main()"
 )
 RECORD_LINES = 1400  # `record` commits 500 lines at a time: three commits
 SETTLE_SECONDS = 2.0  # how long the processes of a killed run may take to go

@@ -7,8 +7,8 @@ import re
 import typer
 from conftest import ROOT
 
-from tokenroute.cli import app
-from tokenroute.completion import walk
+from tokenroute.cli.app import app
+from tokenroute.cli.completion import walk
 from tokenroute.errors import ExitCode
 
 README = (ROOT / "README.md").read_text()

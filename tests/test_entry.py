@@ -12,10 +12,9 @@ import pytest
 import typer
 from conftest import assert_one_line_error, write
 
-from tokenroute.cli import app
-from tokenroute.entry import PICK_FLAGS, PICK_PATHS, plain_pick
+from tokenroute.cli.app import app
+from tokenroute.cli.fast_pick import PICK_FLAGS, PICK_PATHS, PickOptions, plain_pick
 from tokenroute.errors import ExitCode
-from tokenroute.pick_command import PickOptions
 
 
 def pick_params() -> dict[str, object]:
@@ -121,7 +120,7 @@ def test_the_fast_path_never_imports_typer(isolated_home):
     program = (
         "import sys\n"
         "sys.argv = ['tokenroute', 'pick', 'refactor auth', '--no-log', '--json']\n"
-        "from tokenroute.entry import main\n"
+        "from tokenroute.cli.entry import main\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
         "print('typer' in sys.modules, code, file=sys.stderr)\n"
     )

@@ -48,7 +48,7 @@ def test_installed_wheel_loads_its_own_tables(wheel, tmp_path):
     program = (
         "import tokenroute.prices.table as p, json, sys; "
         "print(json.dumps(str(p.shipped_dir()))); "
-        "from tokenroute.entry import main; sys.argv = ['tokenroute', 'prices', '--json']; main()"
+        "from tokenroute.cli.entry import main; sys.argv = ['tokenroute', 'prices', '--json']; main()"
     )
     done = subprocess.run(
         [sys.executable, "-c", program], capture_output=True, text=True, env=env, cwd=tmp_path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import sys
 
-from tokenroute import render
+from tokenroute.cli import render
 
 
 class Terminal(io.StringIO):

@@ -11,6 +11,7 @@ endpoints: {...}      # see endpoints.py
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -102,3 +103,21 @@ endpoints: {}     # e.g. ollama: {base_url: "http://gpu-box:11434/v1"}
 def write_default_config(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(DEFAULT_TEXT, encoding="utf-8")
+
+
+def settings_in_force(config: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """`config show`: the run defaults and every endpoint, addresses without secrets."""
+    from tokenroute.dispatch.endpoints import effective_url, endpoint_specs
+    from tokenroute.dispatch.providers.base import shown_url
+
+    return {
+        **run_defaults(config)._asdict(),
+        "endpoints": {
+            name: {
+                "protocol": spec.protocol,
+                "base_url": shown_url(effective_url(spec, environ)),
+                "local": spec.local,
+            }
+            for name, spec in sorted(endpoint_specs(config).items())
+        },
+    }

@@ -174,3 +174,19 @@ def keyed_paid_endpoints(
         for name, spec in specs.items()
         if not spec.local and find_key(name, spec, environ, stored_keys)
     }
+
+
+def key_rows(
+    specs: Mapping[str, EndpointSpec], environ: Mapping[str, str], stored_keys: Mapping[str, str]
+) -> list[dict[str, str | None]]:
+    """`keys list`: each endpoint, where its key comes from and its address (no key)."""
+    from tokenroute.dispatch.providers.base import shown_url
+
+    rows = []
+    for name, spec in sorted(specs.items()):
+        source = key_source(name, spec, environ, stored_keys)
+        if spec.local and source is None:
+            source = "not needed (local)"
+        url = shown_url(effective_url(spec, environ))
+        rows.append({"endpoint": name, "key_source": source, "base_url": url})
+    return rows

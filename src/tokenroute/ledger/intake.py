@@ -1,15 +1,36 @@
-"""`record`'s workflow: read calls (JSON lines), price them, store them together."""
+"""`record`'s workflow: the call given as flags, or calls read as JSON lines; priced, then
+stored together."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
-from tokenroute.ledger.calls import MAX_LINE, Call, CallError, call_from_line, price_call
+from tokenroute.errors import UsageError
+from tokenroute.ledger.calls import (
+    MAX_LINE,
+    Call,
+    CallError,
+    call_from_line,
+    make_call,
+    price_call,
+)
 from tokenroute.models import Attempt
 from tokenroute.prices.table import PriceTable
+
+# record's options that are token counts, and those that are text, as JSON lines name them
+BUCKET_OPTIONS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read",
+    "cache_write",
+    "cache_write_1h",
+    "reasoning_tokens",
+)
+TEXT_OPTIONS = ("task_id", "task_type", "error_kind", "project", "source_key")
 
 
 @dataclass(frozen=True)
@@ -24,6 +45,66 @@ class Recorded:
     id: int | None  # None: the same call (source, source_key) was already in the ledger
     number: int | None
     warnings: list[str]
+
+
+def calls_given(
+    options: Mapping[str, Any], lines: BinaryIO | None, now: datetime
+) -> tuple[list[Call], list[Rejected]]:
+    """The call record's flags describe (with --model), else one per JSON line of `lines`,
+    where the flags are every line's defaults. `options` holds record's options by name
+    (`at` for --at, `tags` for --tag); `lines` is None when stdin is a terminal."""
+    from tokenroute.timewindow import parse_moment
+
+    at = options.get("at")
+    if at is not None:
+        parse_moment(at, "--at")  # a bad default is a usage error, not a bad line each
+    buckets = {k: options[k] for k in BUCKET_OPTIONS if options.get(k) is not None}
+    text = {k: options.get(k) for k in TEXT_OPTIONS}
+    if options.get("model") is None:
+        if lines is None:
+            raise UsageError("give --model and token counts, or pipe JSON lines on stdin")
+        defaults = {**buckets, **{k: v for k, v in text.items() if v is not None}}
+        defaults.update(
+            status=options["status"], estimated=options["estimated"], batch=options["batch"]
+        )
+        if options.get("latency_ms") is not None:
+            defaults["latency_ms"] = options["latency_ms"]
+        if options.get("tags"):
+            defaults["tags"] = list(options["tags"])
+        if at is not None:
+            defaults["timestamp"] = at
+        return read_call_lines(lines, now, defaults)
+    try:
+        call = make_call(
+            model=options["model"],
+            buckets=buckets,
+            usage=None,
+            at=at,
+            now=now,
+            status=options["status"],
+            latency_ms=options.get("latency_ms"),
+            tags=tuple(options.get("tags") or ()),
+            estimated=options["estimated"],
+            batch=options["batch"],
+            text=text,
+            at_option="--at",
+        )
+    except CallError as exc:
+        raise UsageError(str(exc)) from None
+    return [call], []
+
+
+def record_into(
+    path: Path, table: PriceTable, calls: Iterable[Call], project: str | None
+) -> list[Recorded]:
+    """record_calls on the ledger at `path` (created when there is none yet)."""
+    from tokenroute.storage.sqlite import open_ledger
+
+    ledger = open_ledger(path, create=True)
+    try:
+        return record_calls(ledger, table, calls, project)
+    finally:
+        ledger.close()
 
 
 def read_call_lines(

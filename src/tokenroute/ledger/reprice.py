@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NamedTuple
 
+from tokenroute.errors import NotFoundError
 from tokenroute.prices.cost import cost_micros
 from tokenroute.prices.table import PriceTable
 
@@ -22,6 +24,21 @@ class RepriceResult(NamedTuple):
     still_unknown: dict[str, int]  # per name: models still not in the price table
     dry_run: bool
     unreadable: int = 0  # rows whose time cannot be read: left unknown
+
+
+def reprice_ledger(
+    path: Path, table: PriceTable, since: str | None, *, dry_run: bool
+) -> RepriceResult:
+    """`reprice` on the ledger file at `path`, which must exist."""
+    from tokenroute.storage.sqlite import open_ledger
+
+    ledger = open_ledger(path, create=False)
+    if ledger is None:
+        raise NotFoundError(f"there is no ledger at {path} yet: nothing to reprice")
+    try:
+        return reprice(ledger, table, since, dry_run=dry_run)
+    finally:
+        ledger.close()
 
 
 def reprice(ledger: Any, table: PriceTable, since: str | None, *, dry_run: bool) -> RepriceResult:

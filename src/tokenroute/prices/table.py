@@ -798,3 +798,15 @@ def _not_offered_message(model: Model, day: date) -> str:
         if later:
             when += f" and is offered again from {min(later)}"
     return f"no price for {model.id} on {day}: {when} (see 'tokenroute prices show {model.id}')"
+
+
+_TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
+
+
+def prices_in_force(
+    table: PriceTable, day: date, *, provider: str | None, tier: str | None
+) -> list[tuple[Model, PricePeriod]]:
+    """The models in force on `day`, as `prices` lists them: by provider, dearest tier first."""
+    rows = table.in_force(day, provider=provider, tier=tier)
+    rows.sort(key=lambda r: (r[0].provider, -_TIER_RANK[r[0].tier], r[1].rates.input, r[0].id))
+    return rows

@@ -167,6 +167,11 @@ def usd_amount(value: Decimal | None) -> str:
     return f"${rounded:,.{places}f}"
 
 
+def usd(micros: int | None) -> Decimal | None:
+    """The ledger's integer micro-dollars as dollars (None: the price is unknown)."""
+    return None if micros is None else Decimal(micros) / 1_000_000
+
+
 def count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 

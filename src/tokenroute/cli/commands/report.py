@@ -1,0 +1,166 @@
+"""`tokenroute report`: cost per task, per successful task, I/O ratio and retry tax, by
+group; `--watch` redraws today's figures live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tokenroute.cli.options import JsonOpt, LedgerOpt
+from tokenroute.errors import UsageError
+
+HELP = """Cost per task, per successful task, I/O ratio and retry tax, by group.
+
+\b
+Definitions:
+  spend            what the attempts in the window cost (an unknown price is
+                   never counted as $0: those attempts are counted apart)
+  cost per task    each task's spend; mean, median and p95 (nearest rank;
+                   above 10,000 tasks, median and p95 come from a uniform
+                   sample and are marked ~)
+  $/success        the whole cost of the group's tasks (failed tasks and
+                   failed attempts included) divided by their successes
+  in:out           every input token (uncached, cache read, cache write)
+                   per output token
+  cache            the share of input tokens read from cache
+  retry tax        the share of spend on attempts that did not succeed
+                   (errors, invalid output, cancelled): retries and escalations
+  failed $         all spend on tasks whose outcome is failure
+  frontier $       the same tokens on the newest frontier model of the same
+                   provider (base rates, per day)
+  cheapest used $  the same tokens on the cheapest model this ledger used for
+                   that task type
+Spend, attempts, tokens and retry tax count each attempt in its own group;
+tasks, outcomes and cost per task count each task once, in the group of its
+last attempt (the model that finished it) and the window of its first.
+
+--watch shows today's spend by model and task type, the last attempts and
+budget burn, redrawn every --interval seconds until Ctrl-C; --import
+claude-code (or codex) re-imports the new log lines before each redraw.
+
+\b
+Example:
+  tokenroute report --last 30d --by model,task-type
+  tokenroute report --since 2026-11-01 --until 2026-11-15 --by day --csv
+  tokenroute report --watch --import claude-code
+"""
+
+
+def report(
+    last: Annotated[
+        str | None, typer.Option("--last", metavar="SPAN", help="e.g. 30d, 12h, 2w.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="DATE", help="From this day (inclusive).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", metavar="DATE", help="To this day (inclusive).")
+    ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            metavar="GROUP",
+            help="model, tier, task-type, provider, project, tag, day, week or month; "
+            "comma-separated or repeated.",
+        ),
+    ] = None,
+    task_type: Annotated[
+        str | None, typer.Option("--task-type", metavar="TYPE", help="Only this task type.")
+    ] = None,
+    project: Annotated[
+        str | None, typer.Option("--project", metavar="NAME", help="Only this project.")
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source", metavar="NAME", help="Only this source: record, run, an importer."
+        ),
+    ] = None,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    live: Annotated[
+        bool,
+        typer.Option("--watch", help="Today's spend, last attempts, budgets; redrawn live."),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", metavar="SECONDS", help="Seconds between redraws.")
+    ] = 5.0,
+    count: Annotated[
+        int | None, typer.Option("--count", metavar="N", help="Stop after N redraws.")
+    ] = None,
+    import_from: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--import", metavar="SOURCE", help="Re-import claude-code or codex at each redraw."
+        ),
+    ] = None,
+) -> None:
+    from tokenroute.cli.context import ledger_path, load_table, today
+    from tokenroute.cli.options import attempt_filter, parse_groups
+    from tokenroute.cli.views import report as view
+    from tokenroute.ledger.budgets import read_budgets
+    from tokenroute.ledger.queries import report_and_burns
+    from tokenroute.settings import resolve_paths
+
+    if live:
+        if as_json or as_csv or by or last or since or until:
+            raise UsageError("--watch shows today; it takes no --json, --csv, --by or window")
+        _watch(interval, count, import_from or [], ledger, task_type, project, source)
+        return
+    if import_from or count is not None:
+        raise UsageError("--import and --count go with --watch")
+    groups = parse_groups(by)
+    where = attempt_filter(last, since, until, task_type=task_type, project=project, source=source)
+    if as_json and as_csv:
+        raise UsageError("choose one of --json and --csv")
+    table = load_table()
+    budgets = read_budgets(resolve_paths().budgets)
+    result, burned = report_and_burns(ledger_path(ledger), table, groups, where, budgets, today())
+    view.show_report(result, groups, where, as_json=as_json, as_csv=as_csv, budgets=burned)
+
+
+def _watch(
+    interval: float,
+    count: int | None,
+    sources: list[str],
+    ledger: Path | None,
+    task_type: str | None,
+    project: str | None,
+    source: str | None,
+) -> None:
+    """report --watch: today's figures redrawn until Ctrl-C, re-importing logs first."""
+    from tokenroute.cli.context import ledger_path, load_table, now, today
+    from tokenroute.cli.options import attempt_filter
+    from tokenroute.cli.views.watch import frame_text
+    from tokenroute.cli.watch import watch
+    from tokenroute.ledger.budgets import read_budgets
+    from tokenroute.ledger.importers.sources import agent_log, import_logs
+    from tokenroute.ledger.queries import today_figures
+    from tokenroute.settings import resolve_paths
+
+    if not 0.2 <= interval <= 3600:
+        raise UsageError(f"--interval must be between 0.2 and 3600 seconds (got {interval})")
+    if count is not None and count < 1:
+        raise UsageError(f"--count must be 1 or more (got {count})")
+    logs = [agent_log(name) for name in sources]
+    roots = [log.default_roots(os.environ, Path.home()) for log in logs]
+    table = load_table()
+    budgets = read_budgets(resolve_paths().budgets)
+    path = ledger_path(ledger)
+
+    def refresh() -> None:
+        for log, where in zip(logs, roots, strict=True):
+            import_logs(log, where, path, table, now())
+
+    def frame() -> str:
+        day = today()
+        filters = dict(task_type=task_type, project=project, source=source)
+        where = attempt_filter(None, day.isoformat(), None, **filters)
+        return frame_text(today_figures(path, table, where, budgets, day), where, now())
+
+    watch(frame, interval=interval, count=count, refresh=refresh)

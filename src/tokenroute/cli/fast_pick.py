@@ -1,0 +1,131 @@
+"""`tokenroute pick` without typer: its fast path, and the body both ways in run.
+
+`tokenroute pick "refactor auth" [--json] [--no-log] ...` is what people type many times a
+day, and importing typer alone costs about four times Python's own start-up. When pick's
+arguments are only a description, on/off flags and `--ledger PATH`, `plain_pick` reads them
+and `pick` runs without typer; anything else (help, a value to check, a typo) goes to the
+full command line, which owns every message about arguments. The typer command
+(commands/pick.py) calls the same `pick`, so both give the same output, errors and ledger
+rows. `tests/test_entry.py` keeps the flags below in step with the typer command.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+from tokenroute.cli.context import ask_yes_no, ledger_path, load_table, now, today
+from tokenroute.errors import UsageError
+from tokenroute.taxonomy import TASK_TYPES
+
+# flag -> (PickOptions field, value it sets)
+PICK_FLAGS: dict[str, tuple[str, bool]] = {
+    "--json": ("as_json", True),
+    "--no-log": ("no_log", True),
+    "--no-explore": ("no_explore", True),
+    "--explain-policy": ("explain_policy", True),
+    "--local": ("local", True),
+    "--no-local": ("local", False),
+    "--deep": ("deep", True),
+    "--execution": ("deep", False),
+    "--good-enough": ("good_enough", True),
+    "--must-be-best": ("good_enough", False),
+    "--need": ("need", True),
+    "--convenience": ("need", False),
+}
+# option -> PickOptions field, for options whose value needs no checking
+PICK_PATHS: dict[str, str] = {"--ledger": "ledger"}
+
+
+def plain_pick(argv: list[str]) -> PickOptions | None:
+    """pick's options when argv is `pick` with arguments the fast path reads; else None."""
+    if not argv or argv[0] != "pick":
+        return None
+    fields: dict[str, object] = {}
+    words = iter(argv[1:])
+    for word in words:
+        if word in PICK_FLAGS:
+            name, value = PICK_FLAGS[word]
+            if fields.get(name, value) != value:
+                return None  # --deep --execution: the full command line says they clash
+            fields[name] = value
+        elif word in PICK_PATHS:
+            value = next(words, None)
+            if value is None or value.startswith("-"):
+                return None
+            fields[PICK_PATHS[word]] = Path(value)
+        elif word.startswith("-") or "description" in fields:
+            return None
+        else:
+            fields["description"] = word
+    return PickOptions(**fields)  # type: ignore[arg-type]
+
+
+class PickOptions(NamedTuple):
+    """pick's options, with the defaults of its command line."""
+
+    description: str | None = None
+    file: Path | None = None
+    prompt_file: Path | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    deep: bool | None = None
+    good_enough: bool | None = None
+    need: bool | None = None
+    quality_target: float | None = None
+    local: bool = False
+    no_explore: bool = False
+    no_log: bool = False
+    explain_policy: bool = False
+    task_type: str | None = None
+    ledger: Path | None = None
+    as_json: bool = False
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(f"{message}\n")
+    sys.stderr.flush()
+
+
+def pick(options: PickOptions) -> None:
+    from tokenroute.advisor import pick as pick_flow
+    from tokenroute.cli.views import pick as view
+    from tokenroute.settings import detect_project
+
+    target = options.quality_target
+    if target is not None and not 0 < target <= 1:
+        raise UsageError(f"--quality-target must be in (0, 1], e.g. 0.9 (got {target})")
+    if options.task_type is not None and options.task_type not in TASK_TYPES:
+        raise UsageError(
+            f"--task-type must be one of {', '.join(TASK_TYPES)} (got '{options.task_type}')"
+        )
+    flow = pick_flow.PickFlow(
+        table=load_table(),
+        ledger_path=ledger_path(options.ledger),
+        day=today(),
+        now=now(),
+        project=detect_project(Path.cwd()),
+    )
+    if options.explain_policy:
+        view.show_policy(flow.explain(), as_json=options.as_json)
+        return
+    text = pick_flow.read_description(options.description, options.file, sys.stdin)
+    answers = pick_flow.Answers(options.deep, options.good_enough, options.need)
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    result = flow.pick(
+        text,
+        answers,
+        interactive=interactive,
+        ask=ask_yes_no if interactive else None,
+        tell=_say,
+        prompt_file=options.prompt_file,
+        input_tokens=options.input_tokens,
+        output_tokens=options.output_tokens,
+        quality_target=target,
+        local=options.local,
+        explore=not options.no_explore,
+        log=not options.no_log,
+        task_type=options.task_type,
+    )
+    view.show_pick(result, as_json=options.as_json)

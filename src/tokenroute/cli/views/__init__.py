@@ -1,0 +1,1 @@
+"""What each command group prints: domain results as tables, lines or JSON, via render."""

@@ -1,0 +1,34 @@
+"""One frame of `report --watch`: the same text `report`, `log` and `budget list` print in a
+pipe, so the live view and the one-off commands never disagree."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from tokenroute.cli.views.budget import show_budgets
+from tokenroute.cli.views.calls import show_log
+from tokenroute.cli.views.report import show_report
+from tokenroute.cli.watch import captured
+
+if TYPE_CHECKING:
+    from tokenroute.ledger.queries import Today
+    from tokenroute.models import AttemptFilter
+
+
+def frame_text(figures: Today | None, where: AttemptFilter, now: datetime) -> str:
+    if figures is None:
+        return f"tokenroute: nothing recorded yet ({now:%H:%M:%S} UTC)\n"
+    parts = [f"tokenroute report --watch: today, {now:%Y-%m-%d %H:%M:%S} UTC\n"]
+    for groups, result in ((["model"], figures.by_model), (["task-type"], figures.by_task_type)):
+        parts.append(
+            captured(
+                lambda r=result, g=groups: show_report(
+                    r, g, where, as_json=False, as_csv=False, budgets=[]
+                )
+            )
+        )
+    parts.append(captured(lambda: show_log(figures.recent, as_json=False)))
+    if figures.burns:
+        parts.append(captured(lambda: show_budgets(figures.burns, as_json=False)))
+    return "\n".join(parts)

@@ -1,0 +1,111 @@
+"""What report, log, budget list and report --watch read from a ledger file.
+
+Each opens the ledger once and closes it; a ledger that does not exist yet reads as empty
+(reading never creates one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from tokenroute.ledger.budgets import Budget, Burn, SpendReader, burns
+from tokenroute.ledger.report import Report, build_report
+from tokenroute.models import AttemptFilter
+from tokenroute.prices.table import PriceTable
+
+
+def spend_reader(store: Any) -> SpendReader:
+    """USD spent since a day, per budget scope, from an open ledger (None: nothing yet)."""
+
+    def spend(scope: str | None, value: str | None, since: date) -> tuple[Decimal, int]:
+        if store is None:
+            return Decimal(0), 0
+        micros, unpriced = store.spend_since(scope, value, since.isoformat())
+        return Decimal(micros) / 1_000_000, unpriced
+
+    return spend
+
+
+def budget_burns(path: Path, budgets: Sequence[Budget], day: date) -> list[Burn]:
+    """Each budget's spend so far today and this month."""
+    if not budgets:
+        return []
+    store = _open(path)
+    try:
+        return burns(budgets, spend_reader(store), day)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def report_and_burns(
+    path: Path,
+    table: PriceTable,
+    groups: Sequence[str],
+    where: AttemptFilter,
+    budgets: Sequence[Budget],
+    day: date,
+) -> tuple[Report | None, list[Burn]]:
+    """The report of the window (None: no ledger yet) and each budget's burn on `day`."""
+    from tokenroute.storage.report_queries import ReportReader
+
+    store = _open(path)
+    result = None
+    try:
+        if store is not None:
+            result = build_report(ReportReader(store.conn), table, groups, where)
+        return result, burns(budgets, spend_reader(store), day)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def recent_attempts(path: Path, where: AttemptFilter, count: int) -> list[dict[str, Any]]:
+    """The newest `count` attempts that match, newest first."""
+    store = _open(path)
+    if store is None:
+        return []
+    try:
+        return store.recent_attempts(where, count)
+    finally:
+        store.close()
+
+
+class Today(NamedTuple):
+    """One frame of report --watch: today by model and by task type, the last attempts."""
+
+    by_model: Report
+    by_task_type: Report
+    recent: list[dict[str, Any]]
+    burns: list[Burn]
+
+
+def today_figures(
+    path: Path, table: PriceTable, where: AttemptFilter, budgets: Sequence[Budget], day: date
+) -> Today | None:
+    """What report --watch draws, read with the ledger opened once (None: nothing yet)."""
+    from tokenroute.storage.report_queries import ReportReader
+
+    store = _open(path)
+    if store is None:
+        return None
+    try:
+        reader = ReportReader(store.conn)
+        return Today(
+            build_report(reader, table, ["model"], where),
+            build_report(reader, table, ["task-type"], where),
+            store.recent_attempts(where, 8),
+            burns(budgets, spend_reader(store), day),
+        )
+    finally:
+        store.close()
+
+
+def _open(path: Path) -> Any:
+    from tokenroute.storage.sqlite import open_ledger
+
+    return open_ledger(path, create=False)
