@@ -16,7 +16,8 @@ from conftest import assert_one_line_error
 
 from tokenroute.errors import ExitCode, LedgerError
 from tokenroute.models import Attempt, Task, Usage
-from tokenroute.storage.sqlite import MIGRATIONS, SCHEMA_VERSION, open_ledger
+from tokenroute.storage.schema import MIGRATIONS, SCHEMA_VERSION
+from tokenroute.storage.sqlite import open_ledger
 
 
 def attempt(task_id: str, **fields) -> tuple[Attempt, Task]:

@@ -15,7 +15,6 @@ from tokenroute.taxonomy import TIERS
 
 if TYPE_CHECKING:
     from tokenroute.prices.table import PriceTable
-    from tokenroute.storage.sqlite import Ledger
 
 CLOCK_VARIABLE = "TOKENROUTE_NOW"
 
@@ -95,21 +94,6 @@ def ledger_path(option: Path | None) -> Path:
     from tokenroute.settings import resolve_paths
 
     return option if option is not None else resolve_paths().ledger
-
-
-def open_for_writing(option: Path | None) -> Ledger:
-    from tokenroute.storage.sqlite import open_ledger
-
-    ledger = open_ledger(ledger_path(option), create=True)
-    assert ledger is not None  # create=True makes one
-    return ledger
-
-
-def open_existing(option: Path | None) -> Ledger | None:
-    """The ledger for reading; None when nothing was recorded yet (reading creates nothing)."""
-    from tokenroute.storage.sqlite import open_ledger
-
-    return open_ledger(ledger_path(option), create=False)
 
 
 def ask_yes_no(question: str) -> bool:

@@ -25,49 +25,17 @@ from typing import NamedTuple
 from tokenroute.models import AFTER_RETIREMENT, Model, PricePeriod, Usage
 from tokenroute.prices.cost import cost_at_rates
 from tokenroute.prices.table import PriceTable
+from tokenroute.storage.report_rows import (
+    AttemptTotals,
+    ContextRepeat,
+    HistoryTax,
+    TaskTotals,
+    TierOutcome,
+    TokenMix,
+)
 
 MICROS = Decimal(1_000_000)
 GROUPINGS = ("model", "tier", "task-type", "provider", "project", "tag", "day", "week", "month")
-
-
-class AttemptTotals(NamedTuple):
-    """Sums over the attempts of one group (a task using two models is in two groups)."""
-
-    key: tuple[str, ...]
-    attempts: int
-    unpriced: int
-    cost_micros: int
-    failed_attempt_micros: int
-    input_tokens: int
-    cache_read: int
-    cache_write: int
-    cache_write_1h: int
-    output: int
-
-
-class TaskTotals(NamedTuple):
-    """Tasks of one group (by the task's last attempt) and the spread of their cost."""
-
-    key: tuple[str, ...]
-    tasks: int
-    successes: int
-    failures: int
-    cost_micros: int
-    failed_task_micros: int
-    median_micros: int | None  # None: too few of the group's tasks in the sample
-    p95_micros: int | None
-    estimated: bool = False  # the percentiles come from a uniform sample of the tasks
-
-
-class TokenMix(NamedTuple):
-    """Tokens and spend of priced attempts, per group, day, provider and task type."""
-
-    key: tuple[str, ...]
-    day: date
-    provider: str | None
-    task_type: str | None
-    tokens: tuple[int, int, int, int, int]  # input, cache read, cache write 5m and 1h, output
-    cost_micros: int
 
 
 @dataclass
@@ -98,20 +66,6 @@ class GroupReport:
     failed_task_spend: Decimal = Decimal(0)
     frontier_cost: Decimal | None = None
     cheapest_used_cost: Decimal | None = None
-
-
-class HistoryTax(NamedTuple):
-    """One conversation's re-read history: earlier turns resent as input on every `run -c`."""
-
-    conversation_id: str
-    attempts: int
-    total_input_tokens: int  # every input bucket
-    history_tokens: int
-    cost_usd: Decimal
-
-    @property
-    def share(self) -> float:
-        return self.history_tokens / self.total_input_tokens if self.total_input_tokens else 0.0
 
 
 class PriceNote(NamedTuple):
@@ -261,20 +215,6 @@ def newest_frontier(table: PriceTable, provider: str | None, day: date) -> Model
 
 
 # ---------------------------------------------------------------- diagnostics
-
-
-class TierOutcome(NamedTuple):
-    task_type: str | None
-    tier: str | None
-    tasks: int
-    successes: int
-
-
-class ContextRepeat(NamedTuple):
-    context_hash: str
-    attempts: int
-    cache_read: int
-    input_tokens: int
 
 
 MIN_EVIDENCE = 5

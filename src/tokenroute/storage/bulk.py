@@ -13,21 +13,19 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from tokenroute.storage.sqlite import (
+from tokenroute.storage.rows import (
     ADD_TO_DAILY_ROW,
-    EMPTIED_TASKS,
     ROW_OUTPUT,
     ROW_SOURCE,
     ROW_SOURCE_KEY,
     ROW_STARTED_AT,
     ROW_TASK_ID,
-    TASK_TOTALS,
     BulkRow,
     insert_attempt,
     insert_attempts,
     insert_tasks,
-    statements,
 )
+from tokenroute.storage.schema import EMPTIED_TASKS, TASK_TOTALS, statements
 
 CHUNK = 500  # ids per IN (...) list, well under SQLite's bound-parameter limit
 

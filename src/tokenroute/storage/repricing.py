@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from tokenroute.models import Usage
-from tokenroute.storage.sqlite import TASK_TOTALS, TASKS_DAILY_ROWS, USAGE_DAILY_ROWS
+from tokenroute.storage.schema import TASK_TOTALS, TASKS_DAILY_ROWS, USAGE_DAILY_ROWS
 
 
 class Unpriced(NamedTuple):

@@ -1,4 +1,5 @@
-"""The ledger: a plain SQLite file, one row per attempt. The only module that knows SQL.
+"""The ledger: a plain SQLite file, one row per attempt; the storage package is the only
+one that knows SQL.
 
 WAL mode and a busy timeout let parallel pipelines write while a report reads. The schema
 version lives in `PRAGMA user_version`; migrations only ever add, so no data is lost, and
@@ -11,13 +12,19 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from itertools import compress
-from operator import attrgetter, is_not
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from tokenroute.errors import LedgerError
-from tokenroute.models import Attempt, AttemptFilter, Task, Usage
+from tokenroute.models import Attempt, AttemptFilter, Task
+from tokenroute.storage.rows import (
+    BulkRow,
+    Stored,
+    insert_task,
+    store_attempt,
+    task_summary_moves,
+)
+from tokenroute.storage.schema import REBUILD_SUMMARIES, SCHEMA_VERSION, migrate, statements
 
 if TYPE_CHECKING:
     from tokenroute.storage.repricing import NewPrice, Unpriced
@@ -25,202 +32,11 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT_MS = 30_000
 BULK_CACHE_KB = 64 * 1024  # page cache for imports (used only as it fills)
 
-# Each entry moves the schema one version up. Never edit one that has shipped: add another.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE tasks (
-        id TEXT PRIMARY KEY,
-        created_at TEXT NOT NULL,
-        ended_at TEXT,
-        type TEXT,
-        description TEXT,
-        project TEXT,
-        outcome TEXT NOT NULL DEFAULT 'unknown'
-            CHECK (outcome IN ('success', 'failure', 'unknown')),
-        outcome_by TEXT
-    );
-    CREATE TABLE attempts (
-        id INTEGER PRIMARY KEY,
-        started_at TEXT NOT NULL,
-        ended_at TEXT,
-        task_id TEXT NOT NULL REFERENCES tasks(id),
-        attempt INTEGER NOT NULL,
-        task_type TEXT,
-        tier TEXT,
-        provider TEXT,
-        model TEXT NOT NULL,
-        model_requested TEXT,
-        model_answered TEXT,
-        input_tokens INTEGER NOT NULL DEFAULT 0,
-        cache_read_tokens INTEGER NOT NULL DEFAULT 0,
-        cache_write_tokens INTEGER NOT NULL DEFAULT 0,
-        cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0,
-        output_tokens INTEGER NOT NULL DEFAULT 0,
-        reasoning_tokens INTEGER NOT NULL DEFAULT 0,
-        input_estimated INTEGER NOT NULL DEFAULT 0,
-        batch INTEGER NOT NULL DEFAULT 0,
-        cost_micros INTEGER,
-        price_revision TEXT,
-        latency_ms INTEGER,
-        status TEXT NOT NULL CHECK (status IN ('ok', 'error', 'invalid', 'cancelled')),
-        error_kind TEXT,
-        source TEXT NOT NULL,
-        source_key TEXT,
-        project TEXT,
-        prompt_hash TEXT,
-        context_hash TEXT
-    );
-    CREATE UNIQUE INDEX attempts_source_key ON attempts (source, source_key)
-        WHERE source_key IS NOT NULL;
-    CREATE INDEX attempts_started_at ON attempts (started_at);
-    CREATE INDEX attempts_task ON attempts (task_id, attempt);
-    CREATE TABLE attempt_tags (
-        attempt_id INTEGER NOT NULL REFERENCES attempts(id),
-        tag TEXT NOT NULL,
-        PRIMARY KEY (attempt_id, tag)
-    );
-    CREATE INDEX attempt_tags_tag ON attempt_tags (tag);
-    """,
-    # 2: summaries kept up to date on every write, so reports never scan every attempt.
-    """
-    ALTER TABLE tasks ADD COLUMN first_at TEXT;
-    ALTER TABLE tasks ADD COLUMN last_at TEXT;
-    ALTER TABLE tasks ADD COLUMN source TEXT;
-    ALTER TABLE tasks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE tasks ADD COLUMN cost_micros INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE tasks ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE tasks ADD COLUMN last_model TEXT;
-    ALTER TABLE tasks ADD COLUMN last_tier TEXT;
-    ALTER TABLE tasks ADD COLUMN last_provider TEXT;
-    ALTER TABLE tasks ADD COLUMN last_task_type TEXT;
-    ALTER TABLE tasks ADD COLUMN sample INTEGER NOT NULL DEFAULT 0;
-    UPDATE tasks SET sample = abs(random()) % 1000;
-    CREATE INDEX tasks_by_first_at ON tasks (
-        first_at, cost_micros, last_model, last_tier, last_provider, last_task_type, type,
-        project, source);
-    CREATE INDEX tasks_by_sample ON tasks (
-        sample, first_at, cost_micros, last_model, last_tier, last_provider, last_task_type,
-        type, project, source);
-    CREATE TABLE usage_daily (
-        day TEXT NOT NULL,
-        model TEXT NOT NULL,
-        task_type TEXT NOT NULL,
-        tier TEXT NOT NULL,
-        provider TEXT NOT NULL,
-        project TEXT NOT NULL,
-        source TEXT NOT NULL,
-        ok INTEGER NOT NULL,
-        attempts INTEGER NOT NULL,
-        unpriced INTEGER NOT NULL,
-        cost_micros INTEGER NOT NULL,
-        input_tokens INTEGER NOT NULL,
-        cache_read_tokens INTEGER NOT NULL,
-        cache_write_tokens INTEGER NOT NULL,
-        cache_write_1h_tokens INTEGER NOT NULL,
-        output_tokens INTEGER NOT NULL,
-        PRIMARY KEY (day, model, task_type, tier, provider, project, source, ok)
-    ) WITHOUT ROWID;
-    CREATE TABLE tasks_daily (
-        day TEXT NOT NULL,
-        model TEXT NOT NULL,
-        task_type TEXT NOT NULL,
-        tier TEXT NOT NULL,
-        provider TEXT NOT NULL,
-        project TEXT NOT NULL,
-        source TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        tasks INTEGER NOT NULL,
-        cost_micros INTEGER NOT NULL,
-        PRIMARY KEY (day, model, task_type, tier, provider, project, source, outcome)
-    ) WITHOUT ROWID;
-    CREATE TABLE context_daily (
-        day TEXT NOT NULL,
-        context_hash TEXT NOT NULL,
-        attempts INTEGER NOT NULL,
-        cache_read_tokens INTEGER NOT NULL,
-        other_input_tokens INTEGER NOT NULL,
-        PRIMARY KEY (day, context_hash)
-    ) WITHOUT ROWID
-    """,
-    # 3: conversations. `run -c` resends the history, so the turns are kept; each attempt
-    # says which conversation it belongs to and how many of its input tokens were history.
-    """
-    ALTER TABLE attempts ADD COLUMN conversation_id TEXT;
-    ALTER TABLE attempts ADD COLUMN history_tokens INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX attempts_conversation ON attempts (conversation_id, started_at)
-        WHERE conversation_id IS NOT NULL;
-    CREATE TABLE messages (
-        conversation_id TEXT NOT NULL,
-        turn INTEGER NOT NULL,
-        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-        content TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (conversation_id, turn, role)
-    ) WITHOUT ROWID
-    """,
-    # 4: where each imported log file was read up to, so the next import reads only the rest.
-    """
-    CREATE TABLE import_files (
-        source TEXT NOT NULL,
-        path TEXT NOT NULL,
-        size INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL,
-        offset INTEGER NOT NULL,
-        head TEXT NOT NULL,
-        PRIMARY KEY (source, path)
-    ) WITHOUT ROWID
-    """,
-    # 5: Claude Code calls are keyed by message id alone (gateways send no request id, and
-    # older fork copies drop it); stored 'msg:req' keys lose the request id.
-    # Each task's first tier, and tasks by type: pick learns from first tries, per task.
-    """
-    UPDATE OR IGNORE attempts SET source_key = substr(source_key, 1, instr(source_key, ':') - 1)
-    WHERE source = 'claude-code' AND source_key LIKE 'msg%:%';
-    ALTER TABLE tasks ADD COLUMN first_tier TEXT;
-    UPDATE tasks SET first_tier = (
-        SELECT tier FROM attempts WHERE attempts.task_id = tasks.id
-        ORDER BY started_at, attempt LIMIT 1);
-    CREATE INDEX tasks_by_type ON tasks (COALESCE(type, last_task_type), first_at)
-        WHERE first_tier IS NOT NULL AND COALESCE(type, last_task_type) IS NOT NULL;
-    CREATE INDEX tasks_escalated ON tasks (first_at)
-        WHERE first_tier IS NOT last_tier AND outcome != 'unknown'
-    """,
-)
-# Each task's totals and newest attempt, recomputed from its attempts ({which} picks them).
-TASK_TOTALS = """
-    UPDATE tasks SET
-        first_at = s.first_at, last_at = s.last_at, attempts = s.attempts,
-        cost_micros = s.cost, unpriced = s.unpriced, source = l.source,
-        last_model = l.model, last_tier = l.tier, last_provider = l.provider,
-        last_task_type = l.task_type, project = COALESCE(tasks.project, l.project),
-        first_tier = l.first_tier
-    FROM (
-        SELECT task_id, MIN(started_at) AS first_at, MAX(started_at) AS last_at,
-            COUNT(*) AS attempts, COALESCE(SUM(cost_micros), 0) AS cost,
-            SUM(cost_micros IS NULL) AS unpriced
-        FROM attempts WHERE {which} GROUP BY task_id
-    ) AS s
-    JOIN (
-        SELECT task_id, source, model, tier, provider, task_type, project, first_tier FROM (
-            SELECT task_id, source, model, tier, provider, task_type, project,
-                ROW_NUMBER() OVER (PARTITION BY task_id ORDER BY started_at DESC, attempt DESC)
-                    AS newest,
-                FIRST_VALUE(tier) OVER (PARTITION BY task_id ORDER BY started_at, attempt)
-                    AS first_tier
-            FROM attempts WHERE {which})
-        WHERE newest = 1
-    ) AS l ON l.task_id = s.task_id
-    WHERE tasks.id = s.task_id
-"""
-# What each task of a type says about the tier it started at (its first try): a success
-# there, or a failure there (an answer came back there and it escalated or ended as a
-# failure, or an invalid answer on a task with no outcome yet, or the user said so). Not
-# evidence: no answer at that tier at all (transport errors only, escalated or not), and a
-# task with neither outcome nor invalid answer.
+
 # The newest EVIDENCE_TASKS of a type only: what a tier does now, read in a few ms whatever
 # the ledger's size (tasks_by_type).
 EVIDENCE_TASKS = 1000
-_FIRST_TRIES = """
+FIRST_TRIES = """
     SELECT first_tier,
         SUM(outcome = 'success' AND last_tier IS first_tier),
         SUM((last_tier IS NOT first_tier AND answered)
@@ -243,125 +59,6 @@ _FIRST_TRIES = """
     ) AS e
     GROUP BY 1
 """
-# A task left with no attempts (its only call moved to another task) has no totals.
-EMPTIED_TASKS = """
-    UPDATE tasks SET first_at = NULL, last_at = NULL, attempts = 0, cost_micros = 0,
-        unpriced = 0
-    WHERE {which} AND first_at IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM attempts WHERE attempts.task_id = tasks.id)
-"""
-# The summary rows of the attempts or tasks that {where} picks (all of them: "1").
-USAGE_DAILY_ROWS = """
-    INSERT INTO usage_daily
-    SELECT substr(started_at, 1, 10), model, COALESCE(task_type, ''), COALESCE(tier, ''),
-        COALESCE(provider, ''), COALESCE(project, ''), source, status = 'ok', COUNT(*),
-        SUM(cost_micros IS NULL), COALESCE(SUM(cost_micros), 0), SUM(input_tokens),
-        SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cache_write_1h_tokens),
-        SUM(output_tokens)
-    FROM attempts WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-"""
-TASKS_DAILY_ROWS = """
-    INSERT INTO tasks_daily
-    SELECT substr(first_at, 1, 10), COALESCE(last_model, ''), COALESCE(type, last_task_type, ''),
-        COALESCE(last_tier, ''), COALESCE(last_provider, ''), COALESCE(project, ''),
-        COALESCE(source, ''), outcome, COUNT(*), SUM(cost_micros)
-    FROM tasks WHERE first_at IS NOT NULL AND {where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-"""
-# Rebuilds every summary from the attempts: after migration 2, and after bulk loads.
-REBUILD_SUMMARIES = f"""
-    DELETE FROM usage_daily;
-    {USAGE_DAILY_ROWS.format(where="1")};
-    DELETE FROM context_daily;
-    INSERT INTO context_daily
-    SELECT substr(started_at, 1, 10), context_hash, COUNT(*), SUM(cache_read_tokens),
-        SUM(input_tokens + cache_write_tokens + cache_write_1h_tokens)
-    FROM attempts WHERE context_hash IS NOT NULL GROUP BY 1, 2;
-    {TASK_TOTALS.format(which="1")};
-    {EMPTIED_TASKS.format(which="1")};
-    DELETE FROM tasks_daily;
-    {TASKS_DAILY_ROWS.format(where="1")}
-"""
-SCHEMA_VERSION = len(MIGRATIONS)
-
-# An attempt's own fields are columns of the same name; its usage and flags are spelled out,
-# and its number (given when it is stored) comes last. Read with one attrgetter: an import
-# writes hundreds of thousands of rows.
-_SPELLED_OUT = ("usage", "tags", "input_estimated", "batch")
-_PLAIN_FIELDS = tuple(name for name in Attempt._fields if name not in _SPELLED_OUT)
-_plain_values = attrgetter(*_PLAIN_FIELDS)
-_ATTEMPT_COLUMNS = (
-    *_PLAIN_FIELDS,
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "input_estimated",
-    "batch",
-    "attempt",
-)
-# Where attempt_row puts what the bulk writer reads back out of a row.
-ROW_STARTED_AT = _ATTEMPT_COLUMNS.index("started_at")
-ROW_TASK_ID = _ATTEMPT_COLUMNS.index("task_id")
-ROW_SOURCE = _ATTEMPT_COLUMNS.index("source")
-ROW_SOURCE_KEY = _ATTEMPT_COLUMNS.index("source_key")
-ROW_OUTPUT = _ATTEMPT_COLUMNS.index("output_tokens")
-# One attempt for the bulk writer: its row (attempt_row), its task (Task's fields in order)
-# and its tags, all plain tuples.
-BulkRow = tuple[tuple[Any, ...], tuple[Any, ...], tuple[str, ...]]
-
-
-def bulk_row(attempt: Attempt, task: Task) -> BulkRow:
-    return attempt_row(attempt), tuple(task), attempt.tags
-
-
-# Binding None costs Python's sqlite3 about a microsecond a value (it tries to adapt it), a
-# third of an imported row's time; so a row is inserted with only its non-NULL columns. That
-# is the same row: no nullable column of attempts has a default.
-_INSERTS: dict[tuple[bool, ...], str] = {}
-_NONES = (None,) * len(_ATTEMPT_COLUMNS)
-
-
-def _insert_for(shape: tuple[bool, ...]) -> str:
-    """The INSERT of the columns `shape` marks present."""
-    if shape not in _INSERTS:
-        columns = list(compress(_ATTEMPT_COLUMNS, shape))
-        _INSERTS[shape] = (
-            f"INSERT OR IGNORE INTO attempts ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' for _ in columns)})"
-        )
-    return _INSERTS[shape]
-
-
-def _non_null(values: tuple[Any, ...]) -> tuple[tuple[bool, ...], tuple[Any, ...]]:
-    """Which columns a row fills, and their values."""
-    shape = tuple(map(is_not, values, _NONES))
-    return shape, tuple(compress(values, shape))
-
-
-def insert_attempt(conn: sqlite3.Connection, values: tuple[Any, ...]) -> sqlite3.Cursor:
-    """Insert one row (from `attempt_values`); a copy of a stored source key is ignored."""
-    shape, present = _non_null(values)
-    return conn.execute(_insert_for(shape), present)
-
-
-def insert_attempts(conn: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -> None:
-    """Insert many rows, one executemany per set of non-NULL columns (imports have few)."""
-    by_shape: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
-    for values in rows:
-        shape, present = _non_null(values)
-        by_shape.setdefault(shape, []).append(present)
-    for shape, group in by_shape.items():
-        conn.executemany(_insert_for(shape), group)
-
-
-class Stored(NamedTuple):
-    """What became of one attempt: its row id and number, or None when it was a duplicate."""
-
-    id: int | None
-    attempt: int | None
-    task_id: str
 
 
 class Ledger:
@@ -414,7 +111,7 @@ class Ledger:
 
     def set_outcome(self, task_id: str, outcome: str, by: str, ended_at: str | None) -> bool:
         """Set a task's outcome; False when there is no such task."""
-        with self.transaction() as conn, _task_summary_moves(conn, task_id):
+        with self.transaction() as conn, task_summary_moves(conn, task_id):
             cursor = conn.execute(
                 "UPDATE tasks SET outcome = ?, outcome_by = ?, ended_at = COALESCE(?, ended_at) "
                 "WHERE id = ?",
@@ -425,7 +122,7 @@ class Ledger:
     def add_attempts(self, batch: Sequence[tuple[Attempt, Task]]) -> list[Stored]:
         """Store attempts (each with the task it belongs to, created if new) in one transaction."""
         with self.transaction() as conn:
-            return [_store_attempt(conn, attempt, task) for attempt, task in batch]
+            return [store_attempt(conn, attempt, task) for attempt, task in batch]
 
     def import_rows(
         self,
@@ -531,7 +228,7 @@ class Ledger:
         """outcomes_by_tier of each of these types, from its `newest` tasks of evidence."""
         found: dict[str, dict[str, tuple[int, int]]] = {}
         for task_type in task_types:
-            for tier, wins, losses in self.conn.execute(_FIRST_TRIES, (task_type, newest)):
+            for tier, wins, losses in self.conn.execute(FIRST_TRIES, (task_type, newest)):
                 if tier and (wins or losses):
                     found.setdefault(task_type, {})[tier] = (wins, losses)
         return found
@@ -703,238 +400,3 @@ def _refuse_foreign(conn: sqlite3.Connection, path: Path, version: int) -> None:
             f"{path}: another program's SQLite database (tables {shown}), not a tokenroute "
             "ledger: give the ledger's own path (--ledger PATH)"
         )
-
-
-def migrate(conn: sqlite3.Connection, version: int) -> None:
-    """Apply every migration after `version`, each in its own transaction with its version."""
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            current = conn.execute("PRAGMA user_version").fetchone()[0]
-            if current >= number:  # another process migrated while we waited for the lock
-                conn.execute("COMMIT")
-                continue
-            for statement in statements(script):
-                conn.execute(statement)
-            if number == len(MIGRATIONS) and version < 2:
-                # the summaries came with migration 2; they are built with the last schema
-                for statement in statements(REBUILD_SUMMARIES):
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-
-def statements(script: str) -> Iterable[str]:
-    return (s.strip() for s in script.split(";") if s.strip())
-
-
-def _inherit_from_task(conn: sqlite3.Connection, attempt: Attempt) -> Attempt:
-    """An attempt of a typed task is of that type, whatever it says itself (a task is one
-    piece of work: its evidence and its spend stay under one type); without a project, it
-    is the task's."""
-    task_type, project = conn.execute(
-        "SELECT type, project FROM tasks WHERE id = ?", (attempt.task_id,)
-    ).fetchone()
-    return attempt._replace(
-        task_type=task_type or attempt.task_type, project=attempt.project or project
-    )
-
-
-# usage_daily rows add up: a row for a group already there is added to it.
-ADD_TO_DAILY_ROW = """
-    ON CONFLICT DO UPDATE SET
-        attempts = attempts + excluded.attempts,
-        unpriced = unpriced + excluded.unpriced,
-        cost_micros = cost_micros + excluded.cost_micros,
-        input_tokens = input_tokens + excluded.input_tokens,
-        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-        cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-        output_tokens = output_tokens + excluded.output_tokens
-"""
-_ADD_DAILY = (
-    "INSERT INTO usage_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)"
-    + ADD_TO_DAILY_ROW
-)
-_ADD_TO_TASK = """
-    UPDATE tasks SET
-        attempts = attempts + 1,
-        cost_micros = cost_micros + ?,
-        unpriced = unpriced + ?,
-        first_tier = CASE WHEN ? < COALESCE(first_at, '~') THEN ? ELSE first_tier END,
-        first_at = MIN(COALESCE(first_at, ?), ?),
-        source = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE source END,
-        project = COALESCE(project, ?),
-        last_model = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE last_model END,
-        last_tier = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE last_tier END,
-        last_provider = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE last_provider END,
-        last_task_type = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE last_task_type END,
-        last_at = MAX(COALESCE(last_at, ?), ?)
-    WHERE id = ?
-"""
-
-
-_TASK_GROUP = """
-    SELECT substr(first_at, 1, 10), COALESCE(last_model, ''), COALESCE(type, last_task_type, ''),
-        COALESCE(last_tier, ''), COALESCE(last_provider, ''), COALESCE(project, ''),
-        COALESCE(source, ''), outcome, cost_micros
-    FROM tasks WHERE id = ? AND first_at IS NOT NULL
-"""
-_MOVE_TASK = """
-    INSERT INTO tasks_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT DO UPDATE SET
-        tasks = tasks + excluded.tasks, cost_micros = cost_micros + excluded.cost_micros
-"""
-_ADD_CONTEXT = """
-    INSERT INTO context_daily VALUES (?, ?, 1, ?, ?)
-    ON CONFLICT DO UPDATE SET
-        attempts = attempts + 1,
-        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-        other_input_tokens = other_input_tokens + excluded.other_input_tokens
-"""
-
-
-@contextmanager
-def _task_summary_moves(conn: sqlite3.Connection, task_id: str) -> Iterator[None]:
-    """Take a task out of tasks_daily before it changes, and put it back after."""
-    before = conn.execute(_TASK_GROUP, (task_id,)).fetchone()
-    if before is not None:
-        conn.execute(_MOVE_TASK, (*before[:8], -1, -before[8]))
-        conn.execute(
-            "DELETE FROM tasks_daily WHERE day = ? AND model = ? AND task_type = ? AND tier = ? "
-            "AND provider = ? AND project = ? AND source = ? AND outcome = ? AND tasks = 0",
-            before[:8],
-        )
-    yield
-    after = conn.execute(_TASK_GROUP, (task_id,)).fetchone()
-    if after is not None:
-        conn.execute(_MOVE_TASK, (*after[:8], 1, after[8]))
-
-
-def _add_to_summaries(conn: sqlite3.Connection, a: Attempt) -> None:
-    """Keep every summary in step with one new attempt."""
-    u = a.usage
-    if a.context_hash is not None:
-        other = u.input + u.cache_write + u.cache_write_1h
-        conn.execute(_ADD_CONTEXT, (a.started_at[:10], a.context_hash, u.cache_read, other))
-    known = a.cost_micros is not None
-    conn.execute(
-        _ADD_DAILY,
-        (
-            a.started_at[:10],
-            a.model,
-            a.task_type or "",
-            a.tier or "",
-            a.provider or "",
-            a.project or "",
-            a.source,
-            int(a.status == "ok"),
-            int(not known),
-            a.cost_micros or 0,
-            u.input,
-            u.cache_read,
-            u.cache_write,
-            u.cache_write_1h,
-            u.output,
-        ),
-    )
-    at = a.started_at
-    with _task_summary_moves(conn, a.task_id):
-        conn.execute(
-            _ADD_TO_TASK,
-            (
-                a.cost_micros or 0,
-                int(not known),
-                at,
-                a.tier,
-                at,
-                at,
-                at,
-                a.source,
-                a.project,
-                at,
-                a.model,
-                at,
-                a.tier,
-                at,
-                a.provider,
-                at,
-                a.task_type,
-                at,
-                at,
-                a.task_id,
-            ),
-        )
-
-
-def _store_attempt(
-    conn: sqlite3.Connection,
-    attempt: Attempt,
-    task: Task,
-) -> Stored:
-    """Insert one attempt (and its task when new); a known (source, source_key) is skipped."""
-    if (
-        attempt.source_key is not None
-        and conn.execute(
-            "SELECT 1 FROM attempts WHERE source = ? AND source_key = ?",
-            (attempt.source, attempt.source_key),
-        ).fetchone()
-    ):
-        return Stored(None, None, attempt.task_id)  # the same call: no attempt, no new task
-    insert_task(conn, task)
-    if attempt.task_type is None or attempt.project is None:
-        attempt = _inherit_from_task(conn, attempt)
-    number = conn.execute(
-        "SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE task_id = ?",
-        (attempt.task_id,),
-    ).fetchone()[0]
-    cursor = insert_attempt(conn, attempt_values(attempt, number))
-    if cursor.rowcount == 0:  # the same (source, source_key) is already stored
-        return Stored(None, None, attempt.task_id)
-    row_id = cursor.lastrowid
-    conn.executemany(
-        "INSERT OR IGNORE INTO attempt_tags (attempt_id, tag) VALUES (?, ?)",
-        [(row_id, tag) for tag in attempt.tags],
-    )
-    _add_to_summaries(conn, attempt)
-    return Stored(row_id, number, attempt.task_id)
-
-
-def insert_task(conn: sqlite3.Connection, task: Task) -> None:
-    insert_tasks(conn, [task])
-
-
-def insert_tasks(conn: sqlite3.Connection, tasks: Iterable[tuple[Any, ...]]) -> None:
-    """Tasks (Task, or a plain tuple in its field order) not stored yet; a task already
-    stored keeps what it has."""
-    conn.executemany(
-        "INSERT OR IGNORE INTO tasks "
-        "(id, created_at, type, description, project, outcome, outcome_by, ended_at, sample) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, abs(random()) % 1000)",
-        tasks,
-    )
-
-
-def attempt_row(attempt: Attempt) -> tuple[Any, ...]:
-    """The attempt's row without its number, in `_ATTEMPT_COLUMNS` order (tags live in
-    their own table). A plain tuple: imports send rows between processes."""
-    usage: Usage = attempt.usage
-    return (
-        *_plain_values(attempt),
-        usage.input,
-        usage.cache_read,
-        usage.cache_write,
-        usage.cache_write_1h,
-        usage.output,
-        usage.reasoning,
-        int(attempt.input_estimated),
-        int(attempt.batch),
-    )
-
-
-def attempt_values(attempt: Attempt, number: int) -> tuple[Any, ...]:
-    """The attempt's whole row, numbered."""
-    return (*attempt_row(attempt), number)

@@ -21,7 +21,7 @@ from tokenroute.ledger.calls import Call, price_call
 from tokenroute.ledger.importers.files import Chunk, Position, line_number, read_new
 from tokenroute.ledger.importers.parallel import MAX_WORKERS, in_order, usable_cpus
 from tokenroute.prices.table import PriceTable
-from tokenroute.storage.sqlite import BulkRow, bulk_row
+from tokenroute.storage.rows import BulkRow, bulk_row
 
 MAX_REASONS = 5  # rejected lines named in the summary; the rest are counted
 GROUP_ROWS = 50_000  # attempts per transaction: few commits (each rewrites the pages it touched)

@@ -1,0 +1,302 @@
+"""How an attempt becomes a row of `attempts`, and the summaries kept in step as it is
+stored: one attempt at a time here (record, run), many at once in bulk.py (imports)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from itertools import compress
+from operator import attrgetter, is_not
+from typing import Any, NamedTuple
+
+from tokenroute.models import Attempt, Task, Usage
+
+# An attempt's own fields are columns of the same name; its usage and flags are spelled out,
+# and its number (given when it is stored) comes last. Read with one attrgetter: an import
+# writes hundreds of thousands of rows.
+_SPELLED_OUT = ("usage", "tags", "input_estimated", "batch")
+_PLAIN_FIELDS = tuple(name for name in Attempt._fields if name not in _SPELLED_OUT)
+_plain_values = attrgetter(*_PLAIN_FIELDS)
+_ATTEMPT_COLUMNS = (
+    *_PLAIN_FIELDS,
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "input_estimated",
+    "batch",
+    "attempt",
+)
+# Where attempt_row puts what the bulk writer reads back out of a row.
+ROW_STARTED_AT = _ATTEMPT_COLUMNS.index("started_at")
+ROW_TASK_ID = _ATTEMPT_COLUMNS.index("task_id")
+ROW_SOURCE = _ATTEMPT_COLUMNS.index("source")
+ROW_SOURCE_KEY = _ATTEMPT_COLUMNS.index("source_key")
+ROW_OUTPUT = _ATTEMPT_COLUMNS.index("output_tokens")
+# One attempt for the bulk writer: its row (attempt_row), its task (Task's fields in order)
+# and its tags, all plain tuples.
+BulkRow = tuple[tuple[Any, ...], tuple[Any, ...], tuple[str, ...]]
+
+
+class Stored(NamedTuple):
+    """What became of one attempt: its row id and number, or None when it was a duplicate."""
+
+    id: int | None
+    attempt: int | None
+    task_id: str
+
+
+def bulk_row(attempt: Attempt, task: Task) -> BulkRow:
+    return attempt_row(attempt), tuple(task), attempt.tags
+
+
+# Binding None costs Python's sqlite3 about a microsecond a value (it tries to adapt it), a
+# third of an imported row's time; so a row is inserted with only its non-NULL columns. That
+# is the same row: no nullable column of attempts has a default.
+_INSERTS: dict[tuple[bool, ...], str] = {}
+_NONES = (None,) * len(_ATTEMPT_COLUMNS)
+
+
+def _insert_for(shape: tuple[bool, ...]) -> str:
+    """The INSERT of the columns `shape` marks present."""
+    if shape not in _INSERTS:
+        columns = list(compress(_ATTEMPT_COLUMNS, shape))
+        _INSERTS[shape] = (
+            f"INSERT OR IGNORE INTO attempts ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})"
+        )
+    return _INSERTS[shape]
+
+
+def _non_null(values: tuple[Any, ...]) -> tuple[tuple[bool, ...], tuple[Any, ...]]:
+    """Which columns a row fills, and their values."""
+    shape = tuple(map(is_not, values, _NONES))
+    return shape, tuple(compress(values, shape))
+
+
+def insert_attempt(conn: sqlite3.Connection, values: tuple[Any, ...]) -> sqlite3.Cursor:
+    """Insert one row (from `attempt_values`); a copy of a stored source key is ignored."""
+    shape, present = _non_null(values)
+    return conn.execute(_insert_for(shape), present)
+
+
+def insert_attempts(conn: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+    """Insert many rows, one executemany per set of non-NULL columns (imports have few)."""
+    by_shape: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
+    for values in rows:
+        shape, present = _non_null(values)
+        by_shape.setdefault(shape, []).append(present)
+    for shape, group in by_shape.items():
+        conn.executemany(_insert_for(shape), group)
+
+
+def _inherit_from_task(conn: sqlite3.Connection, attempt: Attempt) -> Attempt:
+    """An attempt of a typed task is of that type, whatever it says itself (a task is one
+    piece of work: its evidence and its spend stay under one type); without a project, it
+    is the task's."""
+    task_type, project = conn.execute(
+        "SELECT type, project FROM tasks WHERE id = ?", (attempt.task_id,)
+    ).fetchone()
+    return attempt._replace(
+        task_type=task_type or attempt.task_type, project=attempt.project or project
+    )
+
+
+# usage_daily rows add up: a row for a group already there is added to it.
+ADD_TO_DAILY_ROW = """
+    ON CONFLICT DO UPDATE SET
+        attempts = attempts + excluded.attempts,
+        unpriced = unpriced + excluded.unpriced,
+        cost_micros = cost_micros + excluded.cost_micros,
+        input_tokens = input_tokens + excluded.input_tokens,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+        output_tokens = output_tokens + excluded.output_tokens
+"""
+_ADD_DAILY = (
+    "INSERT INTO usage_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)"
+    + ADD_TO_DAILY_ROW
+)
+_ADD_TO_TASK = """
+    UPDATE tasks SET
+        attempts = attempts + 1,
+        cost_micros = cost_micros + ?,
+        unpriced = unpriced + ?,
+        first_tier = CASE WHEN ? < COALESCE(first_at, '~') THEN ? ELSE first_tier END,
+        first_at = MIN(COALESCE(first_at, ?), ?),
+        source = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE source END,
+        project = COALESCE(project, ?),
+        last_model = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE last_model END,
+        last_tier = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE last_tier END,
+        last_provider = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE last_provider END,
+        last_task_type = CASE WHEN ? >= COALESCE(last_at, '') THEN ? ELSE last_task_type END,
+        last_at = MAX(COALESCE(last_at, ?), ?)
+    WHERE id = ?
+"""
+
+
+_TASK_GROUP = """
+    SELECT substr(first_at, 1, 10), COALESCE(last_model, ''), COALESCE(type, last_task_type, ''),
+        COALESCE(last_tier, ''), COALESCE(last_provider, ''), COALESCE(project, ''),
+        COALESCE(source, ''), outcome, cost_micros
+    FROM tasks WHERE id = ? AND first_at IS NOT NULL
+"""
+_MOVE_TASK = """
+    INSERT INTO tasks_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT DO UPDATE SET
+        tasks = tasks + excluded.tasks, cost_micros = cost_micros + excluded.cost_micros
+"""
+_ADD_CONTEXT = """
+    INSERT INTO context_daily VALUES (?, ?, 1, ?, ?)
+    ON CONFLICT DO UPDATE SET
+        attempts = attempts + 1,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        other_input_tokens = other_input_tokens + excluded.other_input_tokens
+"""
+
+
+@contextmanager
+def task_summary_moves(conn: sqlite3.Connection, task_id: str) -> Iterator[None]:
+    """Take a task out of tasks_daily before it changes, and put it back after."""
+    before = conn.execute(_TASK_GROUP, (task_id,)).fetchone()
+    if before is not None:
+        conn.execute(_MOVE_TASK, (*before[:8], -1, -before[8]))
+        conn.execute(
+            "DELETE FROM tasks_daily WHERE day = ? AND model = ? AND task_type = ? AND tier = ? "
+            "AND provider = ? AND project = ? AND source = ? AND outcome = ? AND tasks = 0",
+            before[:8],
+        )
+    yield
+    after = conn.execute(_TASK_GROUP, (task_id,)).fetchone()
+    if after is not None:
+        conn.execute(_MOVE_TASK, (*after[:8], 1, after[8]))
+
+
+def _add_to_summaries(conn: sqlite3.Connection, a: Attempt) -> None:
+    """Keep every summary in step with one new attempt."""
+    u = a.usage
+    if a.context_hash is not None:
+        other = u.input + u.cache_write + u.cache_write_1h
+        conn.execute(_ADD_CONTEXT, (a.started_at[:10], a.context_hash, u.cache_read, other))
+    known = a.cost_micros is not None
+    conn.execute(
+        _ADD_DAILY,
+        (
+            a.started_at[:10],
+            a.model,
+            a.task_type or "",
+            a.tier or "",
+            a.provider or "",
+            a.project or "",
+            a.source,
+            int(a.status == "ok"),
+            int(not known),
+            a.cost_micros or 0,
+            u.input,
+            u.cache_read,
+            u.cache_write,
+            u.cache_write_1h,
+            u.output,
+        ),
+    )
+    at = a.started_at
+    with task_summary_moves(conn, a.task_id):
+        conn.execute(
+            _ADD_TO_TASK,
+            (
+                a.cost_micros or 0,
+                int(not known),
+                at,
+                a.tier,
+                at,
+                at,
+                at,
+                a.source,
+                a.project,
+                at,
+                a.model,
+                at,
+                a.tier,
+                at,
+                a.provider,
+                at,
+                a.task_type,
+                at,
+                at,
+                a.task_id,
+            ),
+        )
+
+
+def store_attempt(
+    conn: sqlite3.Connection,
+    attempt: Attempt,
+    task: Task,
+) -> Stored:
+    """Insert one attempt (and its task when new); a known (source, source_key) is skipped."""
+    if (
+        attempt.source_key is not None
+        and conn.execute(
+            "SELECT 1 FROM attempts WHERE source = ? AND source_key = ?",
+            (attempt.source, attempt.source_key),
+        ).fetchone()
+    ):
+        return Stored(None, None, attempt.task_id)  # the same call: no attempt, no new task
+    insert_task(conn, task)
+    if attempt.task_type is None or attempt.project is None:
+        attempt = _inherit_from_task(conn, attempt)
+    number = conn.execute(
+        "SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE task_id = ?",
+        (attempt.task_id,),
+    ).fetchone()[0]
+    cursor = insert_attempt(conn, attempt_values(attempt, number))
+    if cursor.rowcount == 0:  # the same (source, source_key) is already stored
+        return Stored(None, None, attempt.task_id)
+    row_id = cursor.lastrowid
+    conn.executemany(
+        "INSERT OR IGNORE INTO attempt_tags (attempt_id, tag) VALUES (?, ?)",
+        [(row_id, tag) for tag in attempt.tags],
+    )
+    _add_to_summaries(conn, attempt)
+    return Stored(row_id, number, attempt.task_id)
+
+
+def insert_task(conn: sqlite3.Connection, task: Task) -> None:
+    insert_tasks(conn, [task])
+
+
+def insert_tasks(conn: sqlite3.Connection, tasks: Iterable[tuple[Any, ...]]) -> None:
+    """Tasks (Task, or a plain tuple in its field order) not stored yet; a task already
+    stored keeps what it has."""
+    conn.executemany(
+        "INSERT OR IGNORE INTO tasks "
+        "(id, created_at, type, description, project, outcome, outcome_by, ended_at, sample) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, abs(random()) % 1000)",
+        tasks,
+    )
+
+
+def attempt_row(attempt: Attempt) -> tuple[Any, ...]:
+    """The attempt's row without its number, in `_ATTEMPT_COLUMNS` order (tags live in
+    their own table). A plain tuple: imports send rows between processes."""
+    usage: Usage = attempt.usage
+    return (
+        *_plain_values(attempt),
+        usage.input,
+        usage.cache_read,
+        usage.cache_write,
+        usage.cache_write_1h,
+        usage.output,
+        usage.reasoning,
+        int(attempt.input_estimated),
+        int(attempt.batch),
+    )
+
+
+def attempt_values(attempt: Attempt, number: int) -> tuple[Any, ...]:
+    """The attempt's whole row, numbered."""
+    return (*attempt_row(attempt), number)
