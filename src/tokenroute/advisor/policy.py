@@ -41,7 +41,7 @@ def load_policy(path: Path | None = None, cache: Path | None = None) -> Policy:
 
     With `cache`, the parsed YAML is kept as JSON by content hash, as price tables are.
     """
-    from tokenroute.prices.table import read_documents
+    from tokenroute.prices.yaml_files import read_documents
 
     where = path or DEFAULT_POLICY
     problems: list[str] = []

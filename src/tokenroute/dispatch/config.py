@@ -32,7 +32,7 @@ class RunDefaults(NamedTuple):
 def load_config(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
-    from tokenroute.prices.table import UNREADABLE, parse_yaml
+    from tokenroute.prices.yaml_files import UNREADABLE, parse_yaml
 
     problems: list[str] = []
     try:
