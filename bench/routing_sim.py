@@ -25,8 +25,8 @@ import random
 from decimal import Decimal
 from pathlib import Path
 
+from tokenroute.advisor.learning import TierRecord, choose_start
 from tokenroute.advisor.policy import load_policy
-from tokenroute.advisor.router import TierRecord, choose_start
 
 WEAK, STRONG = "mixtral-8x7b-instruct", "gpt-4-1106-preview"
 PRICES = {WEAK: (Decimal("0.60"), Decimal("0.60")), STRONG: (Decimal(10), Decimal(30))}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tokenroute.advisor.learning import TierRecord, choose_start
 from tokenroute.advisor.policy import load_policy
-from tokenroute.advisor.router import TierRecord, choose_start
 
 COSTS = {"economy": Decimal("0.001"), "small": Decimal("0.004"), "mid": Decimal("0.02")}
 
@@ -50,8 +50,8 @@ def test_when_no_tier_meets_the_target_the_cheapest_per_eventual_success_wins():
     costs less per finished task, so the rule must not drift to the surest tier."""
     from decimal import Decimal
 
+    from tokenroute.advisor.learning import TierRecord, learned_tier
     from tokenroute.advisor.policy import load_policy
-    from tokenroute.advisor.router import TierRecord, learned_tier
 
     record = {"small": TierRecord(120, 80), "frontier": TierRecord(170, 30)}  # 60%, 85%
     costs = {"small": Decimal("0.001"), "mid": Decimal("0.004"), "frontier": Decimal("0.01")}
@@ -69,7 +69,7 @@ def test_when_no_tier_meets_the_target_the_cheapest_per_eventual_success_wins():
 def test_a_start_that_mostly_fails_is_never_chosen_however_cheap():
     """Ten architecture tasks tried on economy, all failed: one escalation up would still
     look cheap per success, but a first try that fails more often than not is no start."""
-    from tokenroute.advisor.router import TierRecord, learned_tier
+    from tokenroute.advisor.learning import TierRecord, learned_tier
 
     record = {"economy": TierRecord(0, 10)}
     costs = {
@@ -84,7 +84,7 @@ def test_a_start_that_mostly_fails_is_never_chosen_however_cheap():
 
 
 def test_a_tier_with_one_first_try_cannot_start_yet():
-    from tokenroute.advisor.router import TierRecord, learned_tier
+    from tokenroute.advisor.learning import TierRecord, learned_tier
 
     record = {"small": TierRecord(1, 0), "mid": TierRecord(20, 0)}
     best, _, _ = learned_tier("mid", record, COSTS, load_policy(), 0.9, tasks=21)
@@ -94,8 +94,8 @@ def test_a_tier_with_one_first_try_cannot_start_yet():
 def test_a_dearer_first_try_that_adds_no_success_is_not_bought():
     from decimal import Decimal
 
+    from tokenroute.advisor.learning import TierRecord, learned_tier
     from tokenroute.advisor.policy import load_policy
-    from tokenroute.advisor.router import TierRecord, learned_tier
 
     record = {"small": TierRecord(380, 20), "mid": TierRecord(385, 15)}  # 95% and 96%
     costs = {"small": Decimal("0.001"), "mid": Decimal("0.004"), "frontier": Decimal("0.01")}
@@ -163,7 +163,7 @@ def test_a_new_type_explores_on_its_neighbours_evidence():
 
 
 def test_a_start_must_finish_half_its_own_first_tries_whatever_the_prior_believes():
-    from tokenroute.advisor.router import learned_tier
+    from tokenroute.advisor.learning import learned_tier
 
     # mid's prior (78%, worth ten tasks) outweighs three failures: the belief is still 60%,
     # but a tier that has finished none of its three first tries cannot start

@@ -12,17 +12,9 @@ from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
 from tokenroute.advisor.classifier import Classification, LinearModel, classify, trained_model
+from tokenroute.advisor.learning import TierRecord, learned_tier, posteriors
 from tokenroute.advisor.policy import Policy, load_user_policy
-from tokenroute.advisor.router import (
-    CONFIDENT,
-    Answers,
-    Recommendation,
-    TierRecord,
-    learned_tier,
-    posteriors,
-    recommend,
-    tier_costs,
-)
+from tokenroute.advisor.router import CONFIDENT, Answers, Recommendation, recommend, tier_costs
 from tokenroute.errors import BadInputError, UsageError
 from tokenroute.inputs import read_text
 from tokenroute.models import Task, Usage

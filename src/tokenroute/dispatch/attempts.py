@@ -7,7 +7,6 @@ the CLI decides what they are. Retry and escalation policy live here, never in a
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -15,26 +14,16 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, NamedTuple, Protocol
 
-from tokenroute.dispatch.providers.base import Endpoint, Finished, Request, TextDelta
+from tokenroute.dispatch.answers import CUT_SHORT, answer_problem, usable_answer
+from tokenroute.dispatch.providers.base import Finished, Request, TextDelta
+from tokenroute.dispatch.targets import Target, estimate_cost, prompt_text, target_price
 from tokenroute.errors import InvalidAnswerError, OverBudgetError, ProviderError, TokenrouteError
-from tokenroute.models import Attempt, Model, Task, Usage
-from tokenroute.prices.cost import cost, to_micro_dollars
+from tokenroute.models import Attempt, Task, Usage
+from tokenroute.prices.cost import to_micro_dollars
 from tokenroute.timewindow import stamp
 
-# Stop reasons that mean the answer was not finished (OpenAI, Anthropic, Gemini spellings).
-CUT_SHORT = {"length", "content_filter", "max_tokens", "MAX_TOKENS", "SAFETY", "RECITATION"}
 # A try that failed this way will fail the same way on the next model too: stop, say why.
 NOT_ESCALATED = {"auth", "bad_request", "too_large"}
-
-
-class Target(NamedTuple):
-    """One model to try: its price-table entry (None: unknown price) and where it lives."""
-
-    name: str  # what the ledger calls it: the table's id, else the name as given
-    api_model: str  # what the provider's API calls it
-    endpoint: Endpoint
-    tier: str | None
-    model: Model | None
 
 
 class RunOptions(NamedTuple):
@@ -260,7 +249,7 @@ def _try_target(
                     else ""
                 )
             )
-        problem = _invalid(answer, options)
+        problem = answer_problem(answer, options.expect_json, options.check_json)
         status = "invalid" if problem else "ok"
         _store(
             services,
@@ -276,7 +265,7 @@ def _try_target(
             model_answered,
         )
         if not problem:
-            return _clean(answer, options)
+            return usable_answer(answer, options.expect_json)
         services.notify(f"{target.name}: {problem[1]}")
         if last:
             raise _Failed(
@@ -303,7 +292,7 @@ def _store(
 ) -> None:
     """Write the attempt to the ledger now, so a crash later loses nothing already spent."""
     ended = services.clock()
-    price = _price(target, usage, started)
+    price = target_price(target, usage, started)
     attempt = Attempt(
         started_at=stamp(started),
         task_id=task.id,
@@ -331,21 +320,6 @@ def _store(
     )
     services.ledger.add_attempts([(attempt, task)])
     tries.append(TryRecord(attempt, target, price))
-
-
-def _price(target: Target, usage: Usage, at: datetime) -> Decimal | None:
-    if target.endpoint.local:
-        return Decimal(0)  # the user's own machine: free by the config's say-so
-    if target.model is None:
-        return None
-    period = target.model.period_at(at.date())
-    return None if period is None else cost(period, usage).total
-
-
-def estimate_cost(
-    target: Target, input_tokens: int, output_tokens: int, at: datetime
-) -> Decimal | None:
-    return _price(target, Usage(input=input_tokens, output=output_tokens), at)
 
 
 def _check_budget(
@@ -418,33 +392,3 @@ def _backoff(number: int, options: RunOptions, rng: random.Random) -> float:
     """Exponential backoff with jitter: base, 2x base, 4x base ... each between half and all."""
     ceiling = min(options.max_wait, options.retry_base * 2**number)
     return ceiling * (0.5 + rng.random() / 2)
-
-
-def _invalid(answer: str, options: RunOptions) -> tuple[str, str] | None:
-    """(error kind, what is wrong) when the answer fails --expect json or --schema."""
-    if not options.expect_json:
-        return None
-    try:
-        value = json.loads(_unfenced(answer))
-    except ValueError as exc:
-        return "invalid_json", f"the answer is not valid JSON ({exc.args[0] if exc.args else exc})"
-    problem = options.check_json(value) if options.check_json else None
-    return ("schema", problem) if problem else None
-
-
-def _clean(answer: str, options: RunOptions) -> str:
-    """With --expect json, the JSON itself: a ```json fence around it is dropped."""
-    return _unfenced(answer) if options.expect_json else answer
-
-
-def _unfenced(answer: str) -> str:
-    text = answer.strip()
-    if text.startswith("```") and text.endswith("```"):
-        text = text[3:-3]
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-    return text.strip()
-
-
-def prompt_text(request: Request) -> str:
-    """Everything sent as input, for counting its tokens."""
-    return "\n".join([request.system or "", *(m.content for m in request.messages)])

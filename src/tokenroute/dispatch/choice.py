@@ -12,8 +12,8 @@ from typing import Any, NamedTuple
 
 from tokenroute.advisor.policy import Policy
 from tokenroute.advisor.router import choose_models, price_models, step
-from tokenroute.dispatch.attempts import Target
 from tokenroute.dispatch.endpoints import EndpointSpec, keyed_paid_endpoints, resolve_endpoint
+from tokenroute.dispatch.targets import Target
 from tokenroute.errors import UnknownModelError, UsageError
 from tokenroute.models import Usage
 from tokenroute.prices.table import PriceTable

@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from tokenroute.advisor.router import step
-from tokenroute.dispatch.attempts import Target, estimate_cost, prompt_text
 from tokenroute.dispatch.choice import Choice, best_target
 from tokenroute.dispatch.endpoints import EndpointSpec, keyed_paid_endpoints, resolve_endpoint
 from tokenroute.dispatch.providers.base import Request
+from tokenroute.dispatch.targets import Target, estimate_cost, prompt_text
 from tokenroute.prices.table import PriceTable
 from tokenroute.taxonomy import TIERS
 
