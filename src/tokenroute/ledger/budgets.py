@@ -108,6 +108,21 @@ def write_budgets(path: Path, budgets: Sequence[Budget]) -> None:
     temp.replace(path)
 
 
+def set_budget(path: Path, new: Budget) -> None:
+    """Store a budget in the file at `path`, in place of any of the same scope."""
+    write_budgets(path, replace_budget(read_budgets(path), new))
+
+
+def remove_budget(path: Path, scope: str | None, value: str | None) -> bool:
+    """Forget the budget of a scope; False when there was none."""
+    budgets = read_budgets(path)
+    kept = [b for b in budgets if (b.scope, b.value) != (scope, value)]
+    if len(kept) == len(budgets):
+        return False
+    write_budgets(path, kept)
+    return True
+
+
 def replace_budget(budgets: Sequence[Budget], new: Budget) -> list[Budget]:
     """One budget per scope: setting it again replaces it."""
     return [b for b in budgets if (b.scope, b.value) != (new.scope, new.value)] + [new]

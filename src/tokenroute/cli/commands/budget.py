@@ -36,13 +36,8 @@ def budget_set(
 
     Example: tokenroute budget set --daily 5 --monthly 100 --task-type code --downgrade
     """
-    from tokenroute.ledger.budgets import (
-        Budget,
-        parse_amount,
-        read_budgets,
-        replace_budget,
-        write_budgets,
-    )
+    from tokenroute.cli.views import budget as view
+    from tokenroute.ledger.budgets import Budget, parse_amount, set_budget
     from tokenroute.settings import resolve_paths
 
     scope, value = _budget_scope(task_type, tag, project)
@@ -55,21 +50,8 @@ def budget_set(
         parse_amount(monthly, "--monthly") if monthly is not None else None,
         "downgrade" if downgrade else "refuse",
     )
-    path = resolve_paths().budgets
-    write_budgets(path, replace_budget(read_budgets(path), budget))
-    done(
-        f"budget for {budget.label} set",
-        {
-            "budget": {
-                "scope": scope,
-                "value": value,
-                "daily_limit_usd": budget.daily,
-                "monthly_limit_usd": budget.monthly,
-                "action": budget.action,
-            }
-        },
-        as_json,
-    )
+    set_budget(resolve_paths().budgets, budget)
+    view.show_budget_set(budget, as_json=as_json)
 
 
 @group.command("list")
@@ -93,16 +75,12 @@ def budget_remove(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove the budget of a scope (no option: the overall one)."""
-    from tokenroute.ledger.budgets import read_budgets, write_budgets
+    from tokenroute.ledger.budgets import remove_budget
     from tokenroute.settings import resolve_paths
 
     scope, value = _budget_scope(task_type, tag, project)
-    path = resolve_paths().budgets
-    budgets = read_budgets(path)
-    kept = [b for b in budgets if (b.scope, b.value) != (scope, value)]
-    if len(kept) == len(budgets):
+    if not remove_budget(resolve_paths().budgets, scope, value):
         raise NotFoundError("no such budget (see 'tokenroute budget list')")
-    write_budgets(path, kept)
     done("budget removed", {"removed": {"scope": scope, "value": value}}, as_json)
 
 

@@ -135,9 +135,9 @@ def _watch(
 ) -> None:
     """report --watch: today's figures redrawn until Ctrl-C, re-importing logs first."""
     from tokenroute.cli.context import ledger_path, load_table, now, today
+    from tokenroute.cli.live import watch
     from tokenroute.cli.options import attempt_filter
     from tokenroute.cli.views.watch import frame_text
-    from tokenroute.cli.watch import watch
     from tokenroute.ledger.budgets import read_budgets
     from tokenroute.ledger.importers.sources import agent_log, import_logs
     from tokenroute.ledger.queries import today_figures

@@ -120,15 +120,11 @@ def run(
     if dry_run:
         view.show_dry_run(plan.choice, *session.dry_run(plan, where), as_json=as_json)
         return
-    talk = (lambda line: None) if quiet else view.notify
-    for line in (f"-> {plan.choice.why}", *(f"warning: {w}" for w in plan.budget_warnings)):
-        talk(line)
+    talk = view.announce(plan, quiet=quiet)
     try:
         done = session.execute(plan, where, write=view.answer_writer(), notify=talk)
     except Exception as exc:
-        so_far = getattr(exc, "run_so_far", None)
-        if as_json and so_far is not None:  # the same object, with the error
-            view.show_run(so_far, plan, streamed=False, quiet=True, as_json=True, error=exc)
+        view.show_failed_run(exc, plan, as_json=as_json)
         raise
     view.show_run(done.result, plan, streamed=ask.stream, quiet=quiet, as_json=as_json,
                   stored=done.stored)  # fmt: skip

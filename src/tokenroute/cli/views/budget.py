@@ -9,7 +9,7 @@ from tokenroute.cli import render
 from tokenroute.cli.render import Column
 
 if TYPE_CHECKING:
-    from tokenroute.ledger.budgets import Burn
+    from tokenroute.ledger.budgets import Budget, Burn
 
 
 def burn_json(burned: Sequence[Burn]) -> list[dict[str, Any]]:
@@ -69,3 +69,17 @@ def show_budgets(burned: list[Burn], *, as_json: bool) -> None:
         Column("over it"),
     ]
     render.emit_table(columns, cells, title="Budgets (UTC days and months)")
+
+
+def show_budget_set(budget: Budget, *, as_json: bool) -> None:
+    if as_json:
+        body = {
+            "scope": budget.scope,
+            "value": budget.value,
+            "daily_limit_usd": budget.daily,
+            "monthly_limit_usd": budget.monthly,
+            "action": budget.action,
+        }
+        render.emit_json({"budget": body})
+    else:
+        render.say(f"budget for {budget.label} set")

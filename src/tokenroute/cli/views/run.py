@@ -48,6 +48,22 @@ def _usage_sum(usages: Sequence[Usage]) -> dict[str, int]:
     return {key: sum(t[key] for t in totals) for key in keys}
 
 
+def announce(plan: Plan, *, quiet: bool) -> Callable[[str], None]:
+    """Say which model and why, and any budget warning; the talk function for the run."""
+    talk = (lambda line: None) if quiet else notify
+    talk(f"-> {plan.choice.why}")
+    for warning in plan.budget_warnings:
+        talk(f"warning: {warning}")
+    return talk
+
+
+def show_failed_run(exc: Exception, plan: Plan, *, as_json: bool) -> None:
+    """With --json, a failed run prints the run's object all the same, with the error."""
+    so_far = getattr(exc, "run_so_far", None)
+    if as_json and so_far is not None:
+        show_run(so_far, plan, streamed=False, quiet=True, as_json=True, error=exc)  # type: ignore[arg-type]
+
+
 def answer_writer() -> Callable[[str], None]:
     """Where a streamed answer goes: stdout as it is now (tests and pipes replace it)."""
     stream = sys.stdout

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from tokenroute.cli.live import captured
 from tokenroute.cli.views.budget import show_budgets
 from tokenroute.cli.views.calls import show_log
 from tokenroute.cli.views.report import show_report
-from tokenroute.cli.watch import captured
 
 if TYPE_CHECKING:
     from tokenroute.ledger.queries import Today

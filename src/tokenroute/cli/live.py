@@ -1,5 +1,5 @@
-"""`tokenroute report --watch`: today's spend, the last attempts and budget burn, redrawn
-every few seconds; optionally re-importing agents' logs first, to follow a running session.
+"""A live view, for `tokenroute report --watch`: a frame redrawn every few seconds until
+Ctrl-C, after a refresh (re-importing agents' logs, to follow a running session).
 
 Each frame is the same text `report` and `log` print in a pipe, so the live view and the
 one-off commands never disagree. On a terminal the screen is redrawn in place; in a pipe the
