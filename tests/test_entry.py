@@ -13,7 +13,8 @@ import typer
 from conftest import assert_one_line_error, write
 
 from tokenroute.cli.app import app
-from tokenroute.cli.fast_pick import PICK_FLAGS, PICK_PATHS, PickOptions, plain_pick
+from tokenroute.cli.entry import PICK_FLAGS, PICK_PATHS, plain_pick
+from tokenroute.cli.fast_pick import PickOptions
 from tokenroute.errors import ExitCode
 
 

@@ -1,12 +1,6 @@
-"""`tokenroute pick` without typer: its fast path, and the body both ways in run.
-
-`tokenroute pick "refactor auth" [--json] [--no-log] ...` is what people type many times a
-day, and importing typer alone costs about four times Python's own start-up. When pick's
-arguments are only a description, on/off flags and `--ledger PATH`, `plain_pick` reads them
-and `pick` runs without typer; anything else (help, a value to check, a typo) goes to the
-full command line, which owns every message about arguments. The typer command
-(commands/pick.py) calls the same `pick`, so both give the same output, errors and ledger
-rows. `tests/test_entry.py` keeps the flags below in step with the typer command.
+"""`tokenroute pick` without typer: the body both ways in run, the fast path (entry.py)
+and the typer command (commands/pick.py), so both give the same output, errors and ledger
+rows; the fast path only reads the arguments differently.
 """
 
 from __future__ import annotations
@@ -18,48 +12,6 @@ from typing import NamedTuple
 from tokenroute.cli.context import ask_yes_no, ledger_path, load_table, now, today
 from tokenroute.errors import UsageError
 from tokenroute.taxonomy import TASK_TYPES
-
-# flag -> (PickOptions field, value it sets)
-PICK_FLAGS: dict[str, tuple[str, bool]] = {
-    "--json": ("as_json", True),
-    "--no-log": ("no_log", True),
-    "--no-explore": ("no_explore", True),
-    "--explain-policy": ("explain_policy", True),
-    "--local": ("local", True),
-    "--no-local": ("local", False),
-    "--deep": ("deep", True),
-    "--execution": ("deep", False),
-    "--good-enough": ("good_enough", True),
-    "--must-be-best": ("good_enough", False),
-    "--need": ("need", True),
-    "--convenience": ("need", False),
-}
-# option -> PickOptions field, for options whose value needs no checking
-PICK_PATHS: dict[str, str] = {"--ledger": "ledger"}
-
-
-def plain_pick(argv: list[str]) -> PickOptions | None:
-    """pick's options when argv is `pick` with arguments the fast path reads; else None."""
-    if not argv or argv[0] != "pick":
-        return None
-    fields: dict[str, object] = {}
-    words = iter(argv[1:])
-    for word in words:
-        if word in PICK_FLAGS:
-            name, value = PICK_FLAGS[word]
-            if fields.get(name, value) != value:
-                return None  # --deep --execution: the full command line says they clash
-            fields[name] = value
-        elif word in PICK_PATHS:
-            value = next(words, None)
-            if value is None or value.startswith("-"):
-                return None
-            fields[PICK_PATHS[word]] = Path(value)
-        elif word.startswith("-") or "description" in fields:
-            return None
-        else:
-            fields["description"] = word
-    return PickOptions(**fields)  # type: ignore[arg-type]
 
 
 class PickOptions(NamedTuple):

@@ -17,17 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from tokenroute.errors import LedgerError
 from tokenroute.models import Attempt, AttemptFilter, Task
-from tokenroute.storage.rows import (
-    BulkRow,
-    Stored,
-    insert_task,
-    store_attempt,
-    task_summary_moves,
-)
 from tokenroute.storage.schema import REBUILD_SUMMARIES, SCHEMA_VERSION, migrate, statements
 
 if TYPE_CHECKING:
     from tokenroute.storage.repricing import NewPrice, Unpriced
+    from tokenroute.storage.rows import BulkRow, Stored
 
 BUSY_TIMEOUT_MS = 30_000
 BULK_CACHE_KB = 64 * 1024  # page cache for imports (used only as it fills)
@@ -104,13 +98,18 @@ class Ledger:
             conn.execute("COMMIT")
 
     # ------------------------------------------------------------ writes
+    # (storage.rows is imported by the writes only: pick and report read, and start faster)
 
     def add_task(self, task: Task) -> None:
+        from tokenroute.storage.rows import insert_task
+
         with self.transaction() as conn:
             insert_task(conn, task)
 
     def set_outcome(self, task_id: str, outcome: str, by: str, ended_at: str | None) -> bool:
         """Set a task's outcome; False when there is no such task."""
+        from tokenroute.storage.rows import task_summary_moves
+
         with self.transaction() as conn, task_summary_moves(conn, task_id):
             cursor = conn.execute(
                 "UPDATE tasks SET outcome = ?, outcome_by = ?, ended_at = COALESCE(?, ended_at) "
@@ -121,6 +120,8 @@ class Ledger:
 
     def add_attempts(self, batch: Sequence[tuple[Attempt, Task]]) -> list[Stored]:
         """Store attempts (each with the task it belongs to, created if new) in one transaction."""
+        from tokenroute.storage.rows import store_attempt
+
         with self.transaction() as conn:
             return [store_attempt(conn, attempt, task) for attempt, task in batch]
 
