@@ -41,7 +41,7 @@ def _say(message: str) -> None:
 
 
 def pick(options: PickOptions) -> None:
-    from tokenroute.advisor import pick as pick_flow
+    from tokenroute.advisor.pick import Answers, PickFlow, read_description
     from tokenroute.cli.views import pick as view
     from tokenroute.settings import detect_project
 
@@ -52,7 +52,7 @@ def pick(options: PickOptions) -> None:
         raise UsageError(
             f"--task-type must be one of {', '.join(TASK_TYPES)} (got '{options.task_type}')"
         )
-    flow = pick_flow.PickFlow(
+    flow = PickFlow(
         table=load_table(),
         ledger_path=ledger_path(options.ledger),
         day=today(),
@@ -62,8 +62,8 @@ def pick(options: PickOptions) -> None:
     if options.explain_policy:
         view.show_policy(flow.explain(), as_json=options.as_json)
         return
-    text = pick_flow.read_description(options.description, options.file, sys.stdin)
-    answers = pick_flow.Answers(options.deep, options.good_enough, options.need)
+    text = read_description(options.description, options.file, sys.stdin)
+    answers = Answers(options.deep, options.good_enough, options.need)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     result = flow.pick(
         text,

@@ -1,4 +1,4 @@
-"""`tokenroute run`: send the prompt, stream the answer, retry, escalate; one ledger row per try.
+"""Attempts: send the prompt, stream the answer, retry, escalate; one ledger row per try.
 
 Plain Python: the provider call (`send`), the clock, `sleep`, the token counter, the output
 and the ledger all come in as arguments, so every path here is tested without a network and
