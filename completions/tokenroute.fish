@@ -4,7 +4,7 @@ function __tokenroute_path
     set -l cmdpath ""
     for word in (commandline -opc)[2..-1]
         set -l candidate (string trim -- "$cmdpath $word")
-        if contains -- $candidate 'pick' 'run' 'prices' 'prices show' 'prices check' 'prices import' 'prices reprice' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'forget' 'import' 'import claude-code' 'import codex' 'import jsonl' 'import llm' 'budget' 'budget set' 'budget list' 'budget remove' 'keys' 'keys set' 'keys list' 'keys remove' 'config' 'config path' 'config show' 'config edit' 'doctor' 'paths' 'completions'
+        if contains -- $candidate 'pick' 'run' 'compare' 'prices' 'prices show' 'prices check' 'prices import' 'prices reprice' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'forget' 'import' 'import claude-code' 'import codex' 'import jsonl' 'import llm' 'budget' 'budget set' 'budget list' 'budget remove' 'keys' 'keys set' 'keys list' 'keys remove' 'config' 'config path' 'config show' 'config edit' 'doctor' 'paths' 'completions'
             set cmdpath $candidate
         end
     end
@@ -16,6 +16,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = ""' -l debug -d 'Show trac
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a pick -d 'Which model does this job need? The tier, a model and two alternatives, cost, reasons'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a run -d 'Send a prompt to the model the task needs; stream the answer; log every attempt'
+complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a compare -d 'Run the same examples on each candidate model and compare cost per successful task'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a prices -d 'List, show, check and import prices (per 1M tokens)'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a estimate -d 'What a prompt would cost on each model'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a record -d 'Log a call made by something else, costed at the price in force when it was made'
@@ -71,6 +72,26 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l quiet -s q -d 'N
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l json -d 'Print JSON (a stable, versioned shape)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "run"' -l help -s h -d 'Show the help and exit'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l models -r -d 'The candidates, your current one first'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l name -r -d 'Tags its attempts compare:NAME'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l system -r -d 'The system prompt'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l task-type -r -d 'Default: classified'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l repeat -r -d ''
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l concurrency -r -d 'Calls at once'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l max-cost -r -d 'The most it may spend'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l yes -d 'Spend over $1 without --max-cost'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l expect -r -d 'Answers must be JSON'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l schema -r -d 'Answers\' JSON Schema'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l match -d 'Right when the answer is \'expected\' (trimmed)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l match-regex -r -d 'Right when RE is found'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l check -r -d 'Right when CMD, fed the answer, exits 0'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l judge -r -d 'An LLM grades each answer'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l rubric -r -d 'What the judge grades'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l max-tokens -r -d ''
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l dry-run -d 'Show the plan and its cost; send nothing'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l json -d 'Print JSON (a stable, versioned shape)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "compare"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices"' -l provider -r -d 'Only this provider, e.g. anthropic'
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices"' -l tier -x -a 'local economy small mid frontier' -d 'Only this tier: local, economy, small, mid, frontier'
 complete -c tokenroute -n 'test (__tokenroute_path) = "prices"' -l at -r -d 'Use the prices in force on this day (YYYY-MM-DD)'

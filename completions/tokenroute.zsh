@@ -8,7 +8,7 @@ _tokenroute() {
         word="${words[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"run"|"prices"|"prices show"|"prices check"|"prices import"|"prices reprice"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"forget"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"compare"|"prices"|"prices show"|"prices check"|"prices import"|"prices reprice"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"forget"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:${words[CURRENT-1]}" in
@@ -33,6 +33,21 @@ _tokenroute() {
         "run:--tag") values="" ;;
         "run:--cid") values="" ;;
         "run:--ledger") values="" ;;
+        "compare:--models") values="" ;;
+        "compare:--name") values="" ;;
+        "compare:--system") values="" ;;
+        "compare:--task-type") values="" ;;
+        "compare:--repeat") values="" ;;
+        "compare:--concurrency") values="" ;;
+        "compare:--max-cost") values="" ;;
+        "compare:--expect") values="" ;;
+        "compare:--schema") values="" ;;
+        "compare:--match-regex") values="" ;;
+        "compare:--check") values="" ;;
+        "compare:--judge") values="" ;;
+        "compare:--rubric") values="" ;;
+        "compare:--max-tokens") values="" ;;
+        "compare:--ledger") values="" ;;
         "prices:--provider") values="" ;;
         "prices:--tier") values="local economy small mid frontier" ;;
         "prices:--at") values="" ;;
@@ -115,9 +130,10 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run prices estimate record task mark report log forget import budget keys config doctor paths completions); fi ;;
+        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run compare prices estimate record task mark report log forget import budget keys config doctor paths completions); fi ;;
         "pick") if [[ "$PREFIX" == -* ]]; then choices=(--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --task-type --ledger --json --help -h); else choices=(); fi ;;
         "run") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --system -s --task --tier --escalate --local --retries --timeout --deadline --expect --schema --max-cost --max-tokens --cache --no-store --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h); else choices=(); fi ;;
+        "compare") if [[ "$PREFIX" == -* ]]; then choices=(--models --name --system --task-type --repeat --concurrency --max-cost --yes --expect --schema --match --match-regex --check --judge --rubric --max-tokens --dry-run --ledger --json --help -h); else choices=(); fi ;;
         "prices") if [[ "$PREFIX" == -* ]]; then choices=(--provider --tier --at --json --help -h); else choices=(show check import reprice); fi ;;
         "prices show") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); fi ;;
         "prices check") if [[ "$PREFIX" == -* ]]; then choices=(--json --help -h); else choices=(); _files; fi ;;

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,6 +43,9 @@ class FakeProvider:
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.requests: list[dict[str, Any]] = []
+        # when set, answers each request by its model (and body) instead of the queue
+        self.respond: Callable[[str, dict[str, Any]], Reply] | None = None
+        self.lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"provider": self})
         self.server = _QuietServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
@@ -57,8 +61,11 @@ class FakeProvider:
     def queue(self, *replies: Reply) -> None:
         self.replies.extend(replies)
 
-    def next_reply(self) -> Reply:
-        return self.replies.popleft() if self.replies else Reply()
+    def next_reply(self, model: str = "", body: dict[str, Any] | None = None) -> Reply:
+        if self.respond is not None:
+            return self.respond(model, body or {})
+        with self.lock:
+            return self.replies.popleft() if self.replies else Reply()
 
     def close(self) -> None:
         self.server.shutdown()
@@ -109,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": {"message": f"no route {self.path}"}})
             return
-        reply = self.provider.next_reply()
+        reply = self.provider.next_reply(body.get("model") or _gemini_model(self.path), body)
         if reply.delay:
             time.sleep(reply.delay)
         if reply.kind == "status":

@@ -1,6 +1,6 @@
 """The parts of tokenroute and the one way their arrows point.
 
-    cli  ->  dispatch  ->  advisor, ledger  ->  prices, storage  ->  the shared records
+    cli  ->  compare  ->  dispatch  ->  advisor, ledger  ->  prices, storage  ->  shared records
 
 The CLI imports the parts and nothing imports it; dispatch (run) asks the advisor which
 model and writes to the ledger; the advisor and the ledger read prices and storage; those
@@ -27,7 +27,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "advisor": {"prices", "storage"},
     "ledger": {"prices", "storage"},
     "dispatch": {"advisor", "ledger", "prices", "storage"},
-    "cli": {"advisor", "dispatch", "ledger", "prices", "storage"},
+    "compare": {"dispatch", "advisor", "ledger", "prices", "storage"},
+    "cli": {"compare", "dispatch", "advisor", "ledger", "prices", "storage"},
 }
 # library -> the only modules (path prefixes inside the package) that may import it
 ADAPTERS = {

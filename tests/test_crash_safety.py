@@ -531,8 +531,11 @@ def imports(tmp_path_factory):
         elif source == "claude-code":
             plan = [(grouped, p) for p in points(f"{name} 2", ("stored", 0.0, 0.1))]
             plan += [(plain, p) for p in points(f"{name} 2", ("workers", 0.05, 0.25))]
-        else:
-            plan = [(grouped, p) for p in points(f"{name} 2", ("workers", 0.05, 0.25))]
+        else:  # a kill at once, too: on a loaded machine the later one may miss the workers
+            plan = [
+                (grouped, p)
+                for p in points(f"{name} 2", ("workers", 0.05, 0.25), ("workers", 0.0, 0.02))
+            ]
         results = []
         for number, (command, point) in enumerate(plan):
             home = base / f"{source}-{workers}-{number}"

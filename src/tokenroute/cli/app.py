@@ -17,6 +17,7 @@ from tokenroute.cli.boundary import PROG, PipeClosed, fail, guarded, stopped_by_
 from tokenroute.cli.commands import (
     budget,
     calls,
+    compare,
     completions,
     config,
     doctor,
@@ -37,6 +38,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 COMMAND_ORDER = (
     "pick",
     "run",
+    "compare",
     "prices",
     "estimate",
     "record",
@@ -146,6 +148,7 @@ app = typer.Typer(
 
 app.command("pick")(pick.pick)
 app.command("run")(run.run)
+app.command("compare", help=compare.HELP)(compare.compare)
 app.add_typer(prices.group, name="prices")
 app.command("estimate")(prices.estimate)
 app.command("record")(calls.record)

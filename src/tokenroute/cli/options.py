@@ -12,6 +12,8 @@ from tokenroute.errors import UsageError
 from tokenroute.taxonomy import TIERS
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from tokenroute.models import AttemptFilter
     from tokenroute.prices.table import PriceTable
 
@@ -82,6 +84,21 @@ def attempt_filter(
 
     window = report_window(last, since, until, now())
     return AttemptFilter(start=window.start_stamp, end=window.end_stamp, **fields)
+
+
+def parse_usd(given: str | None, option: str) -> Decimal | None:
+    """--max-cost 0.05 (or $0.05): an amount in USD above 0."""
+    from decimal import Decimal, InvalidOperation
+
+    if given is None:
+        return None
+    try:
+        amount = Decimal(given.removeprefix("$"))
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount <= 0:
+        raise UsageError(f"{option} must be an amount in USD above 0, e.g. 0.05 (got '{given}')")
+    return amount
 
 
 def done(said: str, body: dict[str, Any], as_json: bool) -> None:

@@ -43,6 +43,7 @@ class RunOptions(NamedTuple):
     budget_gate: Callable[[Target, Decimal, str], None] | None = None
     prompt_hash: str | None = None  # the prompt's, and the system prompt's (report: cache it?)
     context_hash: str | None = None
+    source: str = "run"  # the ledger's source of each attempt: run, compare, council
 
 
 class Ledger(Protocol):
@@ -299,7 +300,7 @@ def _store(
         model=target.name,
         usage=usage,
         status=status,
-        source="run",
+        source=options.source,
         cost_micros=None if price is None else to_micro_dollars(price),
         price_revision=services.price_revision if target.model is not None else None,
         model_requested=target.api_model,

@@ -53,7 +53,7 @@ def choose(
         return resolve_endpoint(name, specs, environ, stored_keys, need_key=need_key)
 
     if model is not None:
-        target = _explicit_target(model, table, specs, endpoint_for)
+        target = explicit_target(model, table, specs, endpoint_for)
         ladder = [target]
         if escalate and target.tier in TIERS:
             ladder += _ladder_above(
@@ -173,7 +173,7 @@ def best_target(
     return Target(best.model.id, best.model.id, endpoint_for(best.model.provider), tier, best.model)
 
 
-def _explicit_target(name: str, table: PriceTable, specs, endpoint_for) -> Target:
+def explicit_target(name: str, table: PriceTable, specs, endpoint_for) -> Target:
     """-m MODEL (a table model), or -m ENDPOINT/MODEL for any model a server knows."""
     found = table.find(name)
     if found is not None:

@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from tokenroute.cli.options import JsonOpt, LedgerOpt, TierOpt
+from tokenroute.cli.options import JsonOpt, LedgerOpt, TierOpt, parse_usd
 from tokenroute.errors import UsageError
-
-if TYPE_CHECKING:
-    from decimal import Decimal
 
 
 def run(
@@ -108,7 +105,7 @@ def run(
         raise UsageError(f"--expect takes json (got '{expect}')")
     ask = session.RunAsk(
         prompt, model, system, task, tier, escalate, local, retries, timeout, deadline,
-        expect == "json", schema, _max_cost(max_cost), max_tokens, cache, no_store,
+        expect == "json", schema, parse_usd(max_cost, "--max-cost"), max_tokens, cache, no_store,
         not (as_json or no_stream or expect or schema), tuple(tags or ()), continue_last, cid,
         dry_run,
     )  # fmt: skip
@@ -128,18 +125,3 @@ def run(
         raise
     view.show_run(done.result, plan, streamed=ask.stream, quiet=quiet, as_json=as_json,
                   stored=done.stored)  # fmt: skip
-
-
-def _max_cost(given: str | None) -> Decimal | None:
-    """--max-cost 0.05 (or $0.05): an amount in USD above 0."""
-    from decimal import Decimal, InvalidOperation
-
-    if given is None:
-        return None
-    try:
-        budget = Decimal(given.removeprefix("$"))
-    except InvalidOperation:
-        budget = None
-    if budget is None or not budget.is_finite() or budget <= 0:
-        raise UsageError(f"--max-cost must be an amount in USD above 0, e.g. 0.05 (got '{given}')")
-    return budget

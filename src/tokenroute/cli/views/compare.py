@@ -1,0 +1,186 @@
+"""What `compare` prints: the plan (or --dry-run's), a table per model, and the verdict."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tokenroute.cli import render
+from tokenroute.cli.render import Column
+
+if TYPE_CHECKING:
+    from tokenroute.compare.comparison import Scored
+    from tokenroute.compare.plan import Plan
+    from tokenroute.compare.scores import ModelScore
+
+FAILURE_KINDS = ("invalid", "error", "wrong", "judge_error")
+RULE = (
+    "the cheapest per successful task among the models whose success rate is not clearly "
+    "below the best (a two-sided two-proportion z-test at 5%)"
+)
+
+
+def _judged_by(plan: Plan, expect_json: bool) -> str:
+    names = (["--expect json/--schema"] if expect_json else []) + plan.judges.names
+    return ", ".join(names) if names else "nothing: every valid answer counts as a success"
+
+
+def _money(value: Decimal | None) -> str:
+    return render.usd_amount(value) if value is not None else "unknown"
+
+
+def announce(plan: Plan, *, expect_json: bool) -> None:
+    """The plan in one line on stderr, before any call."""
+    render.say(
+        f"tokenroute: compare {plan.name}: {len(plan.targets)} models x {len(plan.examples):,} "
+        f"examples x {plan.repeat} = {plan.calls:,} calls, about {_money(plan.total)} "
+        f"(task type {plan.task_type or 'unknown'}); judged by {_judged_by(plan, expect_json)}"
+    )
+
+
+def progress(calls: int):
+    return render.progress(calls, "comparing", after=0.5)
+
+
+def plan_json(plan: Plan, expect_json: bool) -> dict[str, Any]:
+    return {
+        "name": plan.name,
+        "task_type": plan.task_type,
+        "examples": len(plan.examples),
+        "repeat": plan.repeat,
+        "calls": plan.calls,
+        "models": [
+            {
+                "id": t.name,
+                "provider": t.endpoint.name,
+                "tier": t.tier,
+                "estimated_cost_usd": plan.estimates[t.name],
+            }
+            for t in plan.targets
+        ],
+        "judge": plan.judge_target.name if plan.judge_target else None,
+        "judge_estimated_cost_usd": plan.judge_estimate if plan.judge_target else None,
+        "judged_by": ([] if not expect_json else ["expect_json"]) + plan.judges.names,
+        "estimated_cost_usd": plan.total,
+        "tag": f"compare:{plan.name}",
+    }
+
+
+def show_plan(plan: Plan, *, expect_json: bool, as_json: bool) -> None:
+    """--dry-run: what would be sent and what it would cost; nothing is sent."""
+    if as_json:
+        render.emit_json({"plan": plan_json(plan, expect_json), "dry_run": True})
+        return
+    cells = [
+        [t.name, t.endpoint.name, t.tier or "-", _money(plan.estimates[t.name])]
+        for t in plan.targets
+    ]
+    if plan.judge_target is not None:
+        judge = plan.judge_target
+        cells.append([f"{judge.name} (judge)", judge.endpoint.name, judge.tier or "-",
+                      _money(plan.judge_estimate)])  # fmt: skip
+    columns = [Column("model"), Column("provider"), Column("tier"), Column("estimate", True)]
+    render.emit_table(columns, cells, title=f"compare {plan.name}: would send {plan.calls:,} "
+                      f"calls, about {_money(plan.total)}; nothing sent (--dry-run)")  # fmt: skip
+
+
+def _score_json(s: ModelScore) -> dict[str, Any]:
+    per_task = s.cost_per_task
+    return {
+        "model": s.model,
+        "tasks": s.tasks,
+        "successes": s.successes,
+        "success_rate": s.success_rate,
+        "success_interval_95": list(s.interval) if s.interval else None,
+        "cost_usd": s.cost,
+        "cost_per_successful_task_usd": s.cost_per_success,
+        "cost_per_task_mean_usd": per_task[0] if per_task else None,
+        "cost_per_task_median_usd": per_task[1] if per_task else None,
+        "cost_per_task_p95_usd": per_task[2] if per_task else None,
+        "total_input_tokens": s.input_tokens,
+        "output_tokens": s.output_tokens,
+        "retry_tax": s.retry_tax,
+        "latency_p50_ms": s.latency_ms[0] if s.latency_ms else None,
+        "latency_p95_ms": s.latency_ms[1] if s.latency_ms else None,
+        "failures": {kind: s.failures.get(kind, 0) for kind in FAILURE_KINDS},
+    }
+
+
+def show_comparison(plan: Plan, done: Scored, *, expect_json: bool, as_json: bool) -> None:
+    trial, verdict = done.trial, done.verdict
+    spent = [s.cost for s in done.scores] + [trial.judge_cost]
+    total = None if any(c is None for c in spent) else sum(spent, Decimal(0))  # type: ignore[arg-type]
+    if as_json:
+        body = plan_json(plan, expect_json)
+        body.update(
+            partial=trial.partial,
+            done=len(trial.outcomes),
+            cost_usd=total,
+            judge_cost_usd=trial.judge_cost,
+            results=[_score_json(s) for s in done.scores],
+            verdict=None if verdict is None else {
+                "model": verdict.model, "versus": verdict.versus,
+                "saves_per_1000_tasks_usd": verdict.saves_per_1000,
+                "clearly_below_best": verdict.clearly_below, "rule": RULE,
+            },
+        )  # fmt: skip
+        render.emit_json({"comparison": body})
+        return
+    columns = [
+        Column("model"), Column("tasks", True), Column("success", True), Column("95%"),
+        Column("$/success", True), Column("$/task", True), Column("median", True),
+        Column("p95", True), Column("in", True), Column("out", True), Column("retry tax", True),
+        Column("p50 s", True), Column("p95 s", True), Column("invalid", True),
+        Column("error", True), Column("wrong", True),
+    ]  # fmt: skip
+    render.emit_table(columns, [_cells(s) for s in done.scores], title=_title(plan, done, total))
+    render.emit_lines(["", _verdict_line(done)])
+
+
+def _title(plan: Plan, done: Scored, total: Decimal | None) -> str:
+    trial = done.trial
+    title = f"compare {plan.name}: {len(trial.outcomes):,} of {plan.calls:,} tasks, {_money(total)}"
+    if trial.judge_cost:
+        title += f" ({render.usd_amount(trial.judge_cost)} of it the judge)"
+    if trial.partial:
+        title += " (partial: stopped before the end)"
+    return title
+
+
+def _cells(s: ModelScore) -> list[str]:
+    def seconds(ms: int) -> str:
+        return f"{ms / 1000:.1f}"
+
+    per_task = s.cost_per_task
+    return [
+        s.model,
+        render.count(s.tasks),
+        "-" if s.success_rate is None else f"{s.success_rate:.0%}",
+        "-" if s.interval is None else f"{s.interval[0]:.0%}-{s.interval[1]:.0%}",
+        "-" if s.cost_per_success is None else render.usd_amount(s.cost_per_success),
+        *(("-", "-", "-") if per_task is None else (render.usd_amount(v) for v in per_task)),
+        render.count(s.input_tokens),
+        render.count(s.output_tokens),
+        "-" if s.retry_tax is None else f"{s.retry_tax:.0%}",
+        *(("-", "-") if s.latency_ms is None else (seconds(v) for v in s.latency_ms)),
+        str(s.failures.get("invalid", 0)),
+        str(s.failures.get("error", 0)),
+        str(s.failures.get("wrong", 0) + s.failures.get("judge_error", 0)),
+    ]
+
+
+def _verdict_line(done: Scored) -> str:
+    verdict = done.verdict
+    if verdict is None:
+        return "verdict: none: no model finished a task it was judged right on"
+    line = f"verdict: {verdict.model}, {RULE}"
+    if verdict.clearly_below:
+        line += f"; clearly below the best: {', '.join(verdict.clearly_below)}"
+    if verdict.model == verdict.versus:
+        return line + f"; {verdict.versus} (the first given) is already it"
+    if verdict.saves_per_1000 is None:
+        return line + f"; {verdict.versus} (the first given) finished none, so no saving is known"
+    return (
+        line + f"; switching from {verdict.versus} saves "
+        f"{render.usd_amount(verdict.saves_per_1000)} per 1,000 successful tasks"
+    )
