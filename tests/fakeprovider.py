@@ -130,7 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(page)
             return
-        events = _events(protocol, reply, body.get("model") or _gemini_model(self.path))
+        forced = (body.get("tool_choice") or {}).get("name") if protocol == "anthropic" else None
+        events = _events(protocol, reply, body.get("model") or _gemini_model(self.path), forced)
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
@@ -187,7 +188,9 @@ def _sse(data: Any, event: str | None = None) -> str:
     return head + "data: " + (data if isinstance(data, str) else json.dumps(data)) + "\n\n"
 
 
-def _events(protocol: str, reply: Reply, model: str) -> list[str]:
+def _events(protocol: str, reply: Reply, model: str, tool: str | None = None) -> list[str]:
+    """The stream of one reply; `tool`: Anthropic was made to call it, so the reply's text
+    comes as the tool's input (input_json_delta), as the real API sends it."""
     model = reply.model or model
     usage = reply.kind != "no_usage"
     if protocol == "openai":
@@ -241,7 +244,9 @@ def _events(protocol: str, reply: Reply, model: str) -> list[str]:
                 {
                     "type": "content_block_start",
                     "index": 0,
-                    "content_block": {"type": "text", "text": ""},
+                    "content_block": {"type": "text", "text": ""}
+                    if tool is None
+                    else {"type": "tool_use", "id": "toolu_1", "name": tool, "input": {}},
                 },
                 "content_block_start",
             ),
@@ -253,7 +258,9 @@ def _events(protocol: str, reply: Reply, model: str) -> list[str]:
                     {
                         "type": "content_block_delta",
                         "index": 0,
-                        "delta": {"type": "text_delta", "text": t},
+                        "delta": {"type": "text_delta", "text": t}
+                        if tool is None
+                        else {"type": "input_json_delta", "partial_json": t},
                     },
                     "content_block_delta",
                 )
@@ -276,7 +283,7 @@ def _events(protocol: str, reply: Reply, model: str) -> list[str]:
             _sse(
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": "end_turn"},
+                    "delta": {"stop_reason": "end_turn" if tool is None else "tool_use"},
                     "usage": {"output_tokens": reply.output} if usage else {},
                 },
                 "message_delta",

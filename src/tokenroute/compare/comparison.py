@@ -105,19 +105,20 @@ def execute(plan: Plan, ask: CompareAsk, where: Surroundings, advance) -> Scored
     from tokenroute.compare.trial import Setting, run_trial
     from tokenroute.dispatch.attempts import RunOptions
     from tokenroute.dispatch.config import load_config, run_defaults
-    from tokenroute.dispatch.session import schema_checker
+    from tokenroute.dispatch.session import load_schema, schema_checker
     from tokenroute.ledger.budgets import read_budgets
 
     defaults = run_defaults(load_config(where.paths.config))
+    schema = load_schema(ask.schema) if ask.schema is not None else None
     options = RunOptions(
         retries=defaults.retries, timeout=defaults.timeout, deadline=defaults.deadline,
         retry_base=defaults.retry_base, max_wait=defaults.max_wait,
         expect_json=ask.expect_json or ask.schema is not None,
-        check_json=schema_checker(ask.schema) if ask.schema is not None else None,
+        check_json=schema_checker(schema) if schema is not None else None,
     )  # fmt: skip
     setting = Setting(
         where.ledger, where.clock, where.project, where.load_table().revision, options,
-        ask.max_cost, read_budgets(where.paths.budgets), ask.concurrency,
+        ask.max_cost, read_budgets(where.paths.budgets), ask.concurrency, schema,
     )  # fmt: skip
     trial = run_trial(plan, setting, advance=advance)
     return scored(plan, trial)

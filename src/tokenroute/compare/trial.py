@@ -52,6 +52,7 @@ class Setting(NamedTuple):
     max_cost: Decimal | None
     budgets: list
     concurrency: int
+    answer_schema: dict[str, Any] | None = None  # --schema's: asked of each provider
 
 
 def run_trial(
@@ -166,7 +167,7 @@ class _Runner:
             description=f"compare {plan.name}: example {example.id} on {target.name}",
             project=setting.project,
         )
-        request = _request(example, plan)
+        request = _request(example, plan, setting)
         detail, judge_cost = "", Decimal(0)
         try:
             result = self._dispatch(request, target, task, self._expected_output(example))
@@ -282,10 +283,15 @@ class _Counted:
         return stored
 
 
-def _request(example: Example, plan: Plan) -> Request:
+def _request(example: Example, plan: Plan, setting: Setting) -> Request:
+    """The example as `run` would send it; with --expect json or --schema, JSON is asked of
+    the provider the way it takes it (see the providers), and checked once it arrives."""
     system = example.system if example.system is not None else plan.system
     messages = tuple(Message(role, content) for role, content in example.messages)
-    return Request(model="", messages=messages, system=system, max_tokens=plan.max_tokens)
+    return Request(
+        model="", messages=messages, system=system, max_tokens=plan.max_tokens,
+        json_answer=setting.options.expect_json, answer_schema=setting.answer_schema,
+    )  # fmt: skip
 
 
 def _outcome(

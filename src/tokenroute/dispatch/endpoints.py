@@ -28,8 +28,10 @@ class EndpointSpec(NamedTuple):
     key_env: tuple[str, ...] = ()
     base_url_env: str | None = None
     local: bool = False
+    structured: str | None = None  # json_schema | json_object | instruction (see openai.py)
 
 
+STRUCTURED = ("json_schema", "json_object", "instruction")
 BUILT_IN: dict[str, EndpointSpec] = {
     "openai": EndpointSpec(
         "openai", "https://api.openai.com/v1", ("OPENAI_API_KEY",), "OPENAI_BASE_URL"
@@ -61,7 +63,7 @@ def endpoint_specs(config: Mapping[str, Any]) -> dict[str, EndpointSpec]:
         where = f"config: endpoints: {name}"
         if not isinstance(raw, Mapping):
             raise BadInputError(f"{where}: must be a mapping (base_url, protocol, ...)")
-        unknown = set(raw) - {"protocol", "base_url", "key_env", "local"}
+        unknown = set(raw) - {"protocol", "base_url", "key_env", "local", "structured"}
         if unknown:
             raise BadInputError(f"{where}: unknown setting '{sorted(unknown)[0]}'")
         base = specs.get(name)
@@ -78,10 +80,15 @@ def endpoint_specs(config: Mapping[str, Any]) -> dict[str, EndpointSpec]:
         local = raw.get("local", base.local if base else False)
         if not isinstance(local, bool):
             raise BadInputError(f"{where}: local must be true or false (got {local!r})")
+        structured = raw.get("structured", base.structured if base else None)
+        if structured is not None and structured not in STRUCTURED:
+            raise BadInputError(f"{where}: structured must be one of {', '.join(STRUCTURED)}")
         # an address set in the config beats the environment variable; one it leaves alone
         # does not
         base_url_env = None if "base_url" in raw else (base.base_url_env if base else None)
-        specs[name] = EndpointSpec(protocol, base_url, tuple(key_env), base_url_env, local)
+        specs[name] = EndpointSpec(
+            protocol, base_url, tuple(key_env), base_url_env, local, structured
+        )
     return specs
 
 
@@ -118,7 +125,7 @@ def resolve_endpoint(
         from_env = spec.base_url_env and environ.get(spec.base_url_env)
         where = f"${spec.base_url_env}" if from_env else f"endpoints: {name}: base_url"
         raise BadInputError(f"{where} is not a usable address: {problem}")
-    return Endpoint(name, spec.protocol, url, key, spec.local)
+    return Endpoint(name, spec.protocol, url, key, spec.local, spec.structured)
 
 
 def url_problem(url: str) -> str | None:

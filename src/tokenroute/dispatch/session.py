@@ -132,7 +132,10 @@ def plan_run(ask: RunAsk, where: Surroundings) -> Plan:
     choice, warnings = _keep_to_budgets(
         choice, request, output_tokens, ask, where, table, specs, stored_keys
     )
-    options = None if ask.dry_run else _run_options(ask, defaults, chat, text)
+    if ask.expect_json or ask.schema is not None:  # asked of the provider, checked after
+        schema = load_schema(ask.schema) if ask.schema is not None else None
+        request = request._replace(json_answer=True, answer_schema=schema)
+    options = None if ask.dry_run else _run_options(ask, defaults, chat, text, request)
     task, own_task = new_task(choice.task_type, where.project, where.clock())
     return Plan(
         choice, request, chat, text, output_tokens, warnings, options, task, own_task,
@@ -197,7 +200,9 @@ def dry_run(plan: Plan, where: Surroundings) -> tuple[dict[str, Any], Decimal | 
     return request_shown(plan.choice, plan.request), expected
 
 
-def _run_options(ask: RunAsk, defaults: Any, chat: Conversation, text: str) -> RunOptions:
+def _run_options(
+    ask: RunAsk, defaults: Any, chat: Conversation, text: str, request: Request
+) -> RunOptions:
     from tokenroute.dispatch.conversation import history_tokens
 
     return RunOptions(
@@ -207,7 +212,9 @@ def _run_options(ask: RunAsk, defaults: Any, chat: Conversation, text: str) -> R
         retry_base=defaults.retry_base,
         max_wait=defaults.max_wait,
         expect_json=ask.expect_json or ask.schema is not None,
-        check_json=schema_checker(ask.schema) if ask.schema is not None else None,
+        check_json=schema_checker(request.answer_schema)
+        if request.answer_schema is not None
+        else None,
         max_cost=ask.max_cost,
         stream=ask.stream,
         tags=ask.tags,
@@ -300,8 +307,8 @@ def make_services(
     )
 
 
-def schema_checker(path: Path) -> Callable[[Any], str | None]:
-    """--schema FILE: a function saying what in an answer breaks the JSON Schema, or None."""
+def load_schema(path: Path) -> dict[str, Any]:
+    """--schema FILE: a JSON Schema, checked as one before anything is sent."""
     import json
 
     import jsonschema
@@ -313,10 +320,19 @@ def schema_checker(path: Path) -> Callable[[Any], str | None]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadInputError(f"{path}: the schema is not JSON ({exc})") from None
     try:
-        validator_class = jsonschema.validators.validator_for(schema)
-        validator_class.check_schema(schema)
+        jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise BadInputError(f"{path}: not a valid JSON Schema ({exc.message})") from None
+    if not isinstance(schema, dict):
+        raise BadInputError(f"{path}: a JSON Schema here must be an object")
+    return schema
+
+
+def schema_checker(schema: dict[str, Any]) -> Callable[[Any], str | None]:
+    """A function saying what in an answer breaks the JSON Schema, or None."""
+    import jsonschema
+
+    validator_class = jsonschema.validators.validator_for(schema)
     validator = validator_class(schema)
 
     def check(value: Any) -> str | None:

@@ -176,6 +176,8 @@ def show_dry_run(
     sys.stdout.write(
         f"estimated cost: {render.usd_amount(expected) if expected is not None else 'unknown'}\n"
     )
+    if request.get("structured_output"):
+        sys.stdout.write(f"structured output: {request['structured_output']}\n")
     sys.stdout.write(f"POST {request['url']}\n")
     for name, value in request["headers"].items():
         sys.stdout.write(f"{name}: {value}\n")

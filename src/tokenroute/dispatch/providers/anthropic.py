@@ -14,12 +14,14 @@ from tokenroute.dispatch.providers.base import (
     TextDelta,
     cut_short,
     error_in_stream,
+    json_instruction,
     load_json,
 )
 from tokenroute.ledger.usage_formats import UsageFormatError, from_anthropic
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096  # the Messages API requires max_tokens
+ANSWER_TOOL = "answer"  # --schema: the tool the model must call, its input the answer
 
 
 def build(request: Request, endpoint: Endpoint) -> HttpCall:
@@ -36,10 +38,24 @@ def build(request: Request, endpoint: Endpoint) -> HttpCall:
             ]
         else:
             body["system"] = request.system
+    mode = None
+    if request.answer_schema is not None:  # a forced tool whose input is the schema
+        mode = "tool"
+        body["tools"] = [
+            {
+                "name": ANSWER_TOOL,
+                "description": "Give the answer: its input is the whole answer.",
+                "input_schema": request.answer_schema,
+            }
+        ]
+        body["tool_choice"] = {"type": "tool", "name": ANSWER_TOOL}
+    elif request.json_answer:  # no JSON mode to ask for: say it
+        mode = "instruction"
+        body["system"] = json_instruction(request.system, None)
     headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
     if endpoint.key:
         headers["x-api-key"] = endpoint.key
-    return HttpCall(endpoint.base_url.rstrip("/") + "/v1/messages", headers, body)
+    return HttpCall(endpoint.base_url.rstrip("/") + "/v1/messages", headers, body, mode)
 
 
 def parse(events: Iterator[tuple[str, str]], endpoint: Endpoint) -> Iterator[TextDelta | Finished]:
@@ -61,6 +77,8 @@ def parse(events: Iterator[tuple[str, str]], endpoint: Endpoint) -> Iterator[Tex
             delta = message.get("delta") or {}
             if delta.get("type") == "text_delta" and delta.get("text"):
                 yield TextDelta(delta["text"])
+            elif delta.get("type") == "input_json_delta" and delta.get("partial_json"):
+                yield TextDelta(delta["partial_json"])  # the forced tool's input: the answer
         elif kind == "message_delta":
             stop = (message.get("delta") or {}).get("stop_reason") or stop
             counts.update({k: v for k, v in (message.get("usage") or {}).items() if v is not None})

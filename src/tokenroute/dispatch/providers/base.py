@@ -23,6 +23,9 @@ class Endpoint(NamedTuple):
     base_url: str
     key: str | None = None
     local: bool = False  # a model on the user's own machine: tier local, cost $0
+    # how an OpenAI-compatible server is asked for JSON: json_schema, json_object or
+    # instruction (None: as its name says, see openai.structured_mode)
+    structured: str | None = None
 
     def __repr__(self) -> str:  # keep the key out of tracebacks and debug output
         return f"Endpoint({self.name!r}, {self.protocol!r}, {shown_url(self.base_url)!r}, key=***)"
@@ -43,6 +46,8 @@ class Request(NamedTuple):
     system: str | None = None
     max_tokens: int | None = None
     cache_system: bool = False  # ask Anthropic to cache the system prompt
+    json_answer: bool = False  # --expect json or --schema: ask the provider for JSON
+    answer_schema: dict[str, Any] | None = None  # --schema's, sent where the API takes one
 
 
 class TextDelta(NamedTuple):
@@ -55,12 +60,25 @@ class Finished(NamedTuple):
     stop_reason: str | None = None
 
 
+JSON_INSTRUCTION = "Answer with one JSON value only: no prose before or after it, no code fence."
+
+
+def json_instruction(system: str | None, schema: dict[str, Any] | None) -> str:
+    """The system prompt with the request for JSON (and the schema) after it: for APIs that
+    take no schema, and for those whose JSON mode wants the word JSON in the prompt."""
+    text = JSON_INSTRUCTION
+    if schema is not None:
+        text += " It must be valid against this JSON Schema: " + json.dumps(schema)
+    return f"{system}\n\n{text}" if system else text
+
+
 class HttpCall(NamedTuple):
     """The HTTP request an adapter would send: what --dry-run shows (key redacted)."""
 
     url: str
     headers: dict[str, str]
     body: dict
+    structured: str | None = None  # how it asks for JSON, when it does (--dry-run says)
 
 
 _KEY_SHAPES = re.compile(r"\b(?:sk-|xai-|AIza|gsk_|sk_)[A-Za-z0-9_\-*.]{4,}")
@@ -129,12 +147,15 @@ def dry_run_view(call: HttpCall, endpoint: Endpoint) -> dict[str, Any]:
         k: ("[redacted]" if k.lower() in secret_headers else redact(v, endpoint.key))
         for k, v in call.headers.items()
     }
-    return {
+    view = {
         "method": "POST",
         "url": shown_url(redact(call.url, endpoint.key)),
         "headers": headers,
         "body": call.body,
     }
+    if call.structured is not None:
+        view["structured_output"] = call.structured
+    return view
 
 
 def cut_short(endpoint: Endpoint) -> ProviderError:

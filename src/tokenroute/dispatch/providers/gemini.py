@@ -29,13 +29,40 @@ def build(request: Request, endpoint: Endpoint) -> HttpCall:
     }
     if request.system:
         body["systemInstruction"] = {"parts": [{"text": request.system}]}
+    settings: dict = {}
     if request.max_tokens is not None:
-        body["generationConfig"] = {"maxOutputTokens": request.max_tokens}
+        settings["maxOutputTokens"] = request.max_tokens
+    mode = None
+    if request.json_answer:
+        mode = "response_schema" if request.answer_schema is not None else "json_mime_type"
+        settings["responseMimeType"] = "application/json"
+        if request.answer_schema is not None:
+            settings["responseSchema"] = gemini_schema(request.answer_schema)
+    if settings:
+        body["generationConfig"] = settings
     headers = {"content-type": "application/json"}
     if endpoint.key:
         headers["x-goog-api-key"] = endpoint.key
     url = f"{endpoint.base_url.rstrip('/')}/v1beta/models/{request.model}:streamGenerateContent"
-    return HttpCall(url + "?alt=sse", headers, body)
+    return HttpCall(url + "?alt=sse", headers, body, mode)
+
+
+# JSON Schema keywords Gemini's responseSchema (an OpenAPI subset) refuses with a 400
+UNSUPPORTED_BY_GEMINI = {"additionalProperties", "$schema", "$id", "$ref", "$defs", "$comment"}
+
+
+def gemini_schema(schema: object) -> object:
+    """The schema as responseSchema takes it: the keywords it refuses left out (the answer is
+    still validated against the whole schema once it arrives)."""
+    if isinstance(schema, list):
+        return [gemini_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {
+        key: value if key in ("enum", "required") else gemini_schema(value)
+        for key, value in schema.items()
+        if key not in UNSUPPORTED_BY_GEMINI
+    }
 
 
 def parse(events: Iterator[tuple[str, str]], endpoint: Endpoint) -> Iterator[TextDelta | Finished]:

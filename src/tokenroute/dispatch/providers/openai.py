@@ -17,6 +17,7 @@ from tokenroute.dispatch.providers.base import (
     TextDelta,
     cut_short,
     error_in_stream,
+    json_instruction,
     load_json,
 )
 from tokenroute.ledger.usage_formats import UsageFormatError, from_openai_chat
@@ -33,10 +34,64 @@ def build(request: Request, endpoint: Endpoint) -> HttpCall:
         body["max_completion_tokens" if endpoint.name == "openai" else "max_tokens"] = (
             request.max_tokens
         )
+    mode = structured_mode(request, endpoint)
+    if mode == "json_schema":
+        schema = request.answer_schema or {}
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": schema, "strict": strict_ready(schema)},
+        }
+    elif mode is not None:  # json_object wants the word JSON in the prompt; instruction is it
+        if mode == "json_object":
+            body["response_format"] = {"type": "json_object"}
+        instruction = json_instruction(request.system, request.answer_schema)
+        messages = [m for m in messages if m["role"] != "system"]
+        body["messages"] = [{"role": "system", "content": instruction}, *messages]
     headers = {"content-type": "application/json"}
     if endpoint.key:
         headers["authorization"] = f"Bearer {endpoint.key}"
-    return HttpCall(endpoint.base_url.rstrip("/") + "/chat/completions", headers, body)
+    url = endpoint.base_url.rstrip("/") + "/chat/completions"
+    return HttpCall(url, headers, body, mode)
+
+
+# What each server takes, as far as its documentation says: a JSON Schema (OpenAI's
+# structured outputs, and the servers that copied them), JSON mode only, or neither (a
+# server named in the config: an instruction always works; its `structured` says better).
+JSON_SCHEMA_SERVERS = {"openai", "xai", "openrouter", "mistral", "ollama", "llamacpp", "vllm"}
+JSON_SCHEMA_SERVERS |= {"lmstudio"}
+JSON_OBJECT_SERVERS = {"deepseek"}
+
+
+def structured_mode(request: Request, endpoint: Endpoint) -> str | None:
+    """json_schema, json_object or instruction: how this call asks for JSON (None: not)."""
+    if not request.json_answer:
+        return None
+    mode = endpoint.structured or (
+        "json_schema"
+        if endpoint.name in JSON_SCHEMA_SERVERS
+        else "json_object"
+        if endpoint.name in JSON_OBJECT_SERVERS
+        else "instruction"
+    )
+    if mode == "json_schema" and request.answer_schema is None:
+        return "json_object"  # --expect json: any JSON, which JSON mode is
+    return mode
+
+
+def strict_ready(schema: object) -> bool:
+    """OpenAI's strict mode takes a schema only when every object closes its properties
+    (additionalProperties: false) and requires all of them; else it is sent not strict."""
+    if isinstance(schema, list):
+        return all(strict_ready(item) for item in schema)
+    if not isinstance(schema, dict):
+        return True
+    if schema.get("type") == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        if schema.get("additionalProperties") is not False:
+            return False
+        if set(schema.get("required") or ()) != set(properties):
+            return False
+    return all(strict_ready(value) for value in schema.values())
 
 
 def parse(events: Iterator[tuple[str, str]], endpoint: Endpoint) -> Iterator[TextDelta | Finished]:
