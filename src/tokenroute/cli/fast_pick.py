@@ -31,6 +31,9 @@ class PickOptions(NamedTuple):
     no_log: bool = False
     explain_policy: bool = False
     task_type: str | None = None
+    council: bool = False
+    council_models: str | None = None
+    timeout: float = 20.0
     ledger: Path | None = None
     as_json: bool = False
 
@@ -80,4 +83,26 @@ def pick(options: PickOptions) -> None:
         log=not options.no_log,
         task_type=options.task_type,
     )
-    view.show_pick(result, as_json=options.as_json)
+    council = _council(options, text, flow, result) if options.council else None
+    view.show_pick(result, as_json=options.as_json, council=council)
+
+
+def _council(options: PickOptions, text: str | None, flow, result) -> tuple:
+    """The council's decision on the description, and the models of its tier."""
+    import os
+
+    from tokenroute.dispatch import council
+    from tokenroute.settings import detect_project, resolve_paths
+
+    named = [n.strip() for n in (options.council_models or "").split(",") if n.strip()]
+    if options.council_models is not None and not named:
+        raise UsageError("--council-models lists no model: give names separated by commas")
+    if not 0.5 <= options.timeout <= 600:
+        raise UsageError(f"--timeout must be between 0.5 and 600 seconds (got {options.timeout})")
+    decision = council.advise(
+        text or "", named=named or None, timeout=options.timeout, table=flow.table,
+        paths=resolve_paths(), ledger=ledger_path(options.ledger), environ=os.environ, clock=now,
+        project=detect_project(Path.cwd()),
+    )  # fmt: skip
+    usage = result.recommendation.usage
+    return decision, council.models_for(decision, flow.table, today(), usage, flow.configured)

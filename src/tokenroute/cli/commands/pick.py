@@ -71,6 +71,21 @@ def pick(
         str | None,
         typer.Option("--task-type", metavar="TYPE", help="The task type, when you know it."),
     ] = None,
+    council: Annotated[
+        bool, typer.Option("--council", help="Also ask several models which tier it needs.")
+    ] = False,
+    council_models: Annotated[
+        str | None,
+        typer.Option(
+            "--council-models",
+            metavar="A,B",
+            help="The council (default: a cheap model per keyed provider, at most three).",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", metavar="SECONDS", help="The most the council waits."),
+    ] = 20.0,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -98,6 +113,9 @@ def pick(
             no_log=no_log,
             explain_policy=explain_policy,
             task_type=task_type,
+            council=council,
+            council_models=council_models,
+            timeout=timeout,
             ledger=ledger,
             as_json=as_json,
         )

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from tokenroute.advisor.router import Estimate
 
 
-def show_pick(result: PickResult, *, as_json: bool) -> None:
+def show_pick(result: PickResult, *, as_json: bool, council: tuple | None = None) -> None:
     rec = result.recommendation
     for note in result.notes:
         render.say(note)
@@ -33,6 +33,7 @@ def show_pick(result: PickResult, *, as_json: bool) -> None:
                 "explored": rec.explored,
                 "provider_configured": rec.configured,
                 "task_id": result.task_id,
+                **({"council": _council_json(council, rec)} if council else {}),
             }
         )
         return
@@ -53,6 +54,8 @@ def show_pick(result: PickResult, *, as_json: bool) -> None:
             lines.append(f"alternatives: {others}")
         render.emit_lines(lines)
     render.emit_lines(["why:", *(f"  - {reason}" for reason in rec.reasons)])
+    if council:
+        render.emit_lines(["", *_council_lines(council, rec)])
 
 
 def _estimate_json(estimate: Estimate | None) -> dict[str, Any] | None:
@@ -92,3 +95,56 @@ def show_policy(rows: list[dict[str, Any]], *, as_json: bool) -> None:
             ]
         )
     render.emit_table(columns, cells, title="Routing policy, and what the ledger taught it")
+
+
+def _council_json(council: tuple, rec: Any) -> dict[str, Any]:
+    decision, (best, alternatives) = council
+    return {
+        "tier": decision.tier,
+        "task_type": decision.task_type,
+        "how": decision.how,
+        "cached": decision.cached,
+        "cost_usd": decision.cost,
+        "votes": [
+            {
+                "model": v.member,
+                "provider": v.provider,
+                "task_type": v.task_type,
+                "tier": v.tier,
+                "why": v.why,
+                "cost_usd": v.cost,
+                "left_out": v.problem,
+            }
+            for v in decision.votes
+        ],
+        "model": _estimate_json(best),
+        "alternatives": [_estimate_json(e) for e in alternatives],
+        "agrees_with_pick": decision.tier == rec.tier,
+    }
+
+
+def _council_lines(council: tuple, rec: Any) -> list[str]:
+    decision, (best, _) = council
+    counted = len(decision.counted)
+    cost = "cached: no cost" if decision.cached else f"{render.usd_amount(decision.cost)}"
+    lines = [f"council ({len(decision.votes)} members, {counted} counted, {cost}):"]
+    for v in decision.votes:
+        said = f"left out: {v.problem}" if v.problem else f"{v.tier}, {v.task_type}: {v.why}"
+        lines.append(f"  - {v.member} ({v.provider}): {said}")
+    how = {
+        "unanimous": "every counted vote",
+        "majority": "a clear majority",
+        "split": "split: the dearest tier voted is taken",
+    }[decision.how]
+    head = f"council decision: {decision.tier} ({how})"
+    if best is not None:
+        head += f" -> {best.model.id} ({best.model.provider}), about {render.usd_amount(best.cost)}"
+    lines.append(head)
+    beside = f"beside it: the offline classifier and the ledger say {rec.task_type or 'task'}"
+    lines.append(beside + f" -> {rec.tier} ({rec.confidence:.0%} sure)")
+    if decision.tier != rec.tier:
+        lines.append(
+            f"warning: the council ({decision.tier}) and pick ({rec.tier}) disagree: "
+            "look closer before choosing"
+        )
+    return lines
