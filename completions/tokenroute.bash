@@ -88,6 +88,7 @@ _tokenroute() {
         "report:--task-type") values="" ;;
         "report:--project") values="" ;;
         "report:--source") values="" ;;
+        "report:--tag") values="" ;;
         "report:--ledger") values="" ;;
         "report:--interval") values="" ;;
         "report:--count") values="" ;;
@@ -100,6 +101,7 @@ _tokenroute() {
         "log:--project") values="" ;;
         "log:--source") values="" ;;
         "log:--model"|"log:-m") values="" ;;
+        "log:--tag") values="" ;;
         "log:--ledger") values="" ;;
         "forget:--before") values="" ;;
         "forget:--ledger") values="" ;;
@@ -147,8 +149,8 @@ _tokenroute() {
         "task start") opts="--type --ledger --json --help -h"; words="" ;;
         "task end") opts="--success --failure --ledger --json --help -h"; words="" ;;
         "mark") opts="--success --failure --ledger --json --help -h"; words="" ;;
-        "report") opts="--last --since --until --by --task-type --project --source --ledger --json --csv --watch --interval --count --import --help -h"; words="" ;;
-        "log") opts="--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h"; words="" ;;
+        "report") opts="--last --since --until --by --task-type --project --source --tag --ledger --json --csv --watch --interval --count --import --help -h"; words="" ;;
+        "log") opts="--count -n --last --since --until --task-type --project --source --model -m --tag --ledger --json --help -h"; words="" ;;
         "forget") opts="--before --dry-run --ledger --json --help -h"; words="" ;;
         "import") opts="--help -h"; words="claude-code codex jsonl llm" ;;
         "import claude-code") opts="--path --since --dry-run --ledger --json --help -h"; words="" ;;

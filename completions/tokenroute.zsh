@@ -88,6 +88,7 @@ _tokenroute() {
         "report:--task-type") values="" ;;
         "report:--project") values="" ;;
         "report:--source") values="" ;;
+        "report:--tag") values="" ;;
         "report:--ledger") values="" ;;
         "report:--interval") values="" ;;
         "report:--count") values="" ;;
@@ -100,6 +101,7 @@ _tokenroute() {
         "log:--project") values="" ;;
         "log:--source") values="" ;;
         "log:--model"|"log:-m") values="" ;;
+        "log:--tag") values="" ;;
         "log:--ledger") values="" ;;
         "forget:--before") values="" ;;
         "forget:--ledger") values="" ;;
@@ -147,8 +149,8 @@ _tokenroute() {
         "task start") if [[ "$PREFIX" == -* ]]; then choices=(--type --ledger --json --help -h); else choices=(); fi ;;
         "task end") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --json --help -h); else choices=(); fi ;;
         "mark") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --json --help -h); else choices=(); fi ;;
-        "report") if [[ "$PREFIX" == -* ]]; then choices=(--last --since --until --by --task-type --project --source --ledger --json --csv --watch --interval --count --import --help -h); else choices=(); fi ;;
-        "log") if [[ "$PREFIX" == -* ]]; then choices=(--count -n --last --since --until --task-type --project --source --model -m --ledger --json --help -h); else choices=(); fi ;;
+        "report") if [[ "$PREFIX" == -* ]]; then choices=(--last --since --until --by --task-type --project --source --tag --ledger --json --csv --watch --interval --count --import --help -h); else choices=(); fi ;;
+        "log") if [[ "$PREFIX" == -* ]]; then choices=(--count -n --last --since --until --task-type --project --source --model -m --tag --ledger --json --help -h); else choices=(); fi ;;
         "forget") if [[ "$PREFIX" == -* ]]; then choices=(--before --dry-run --ledger --json --help -h); else choices=(); fi ;;
         "import") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(claude-code codex jsonl llm); fi ;;
         "import claude-code") if [[ "$PREFIX" == -* ]]; then choices=(--path --since --dry-run --ledger --json --help -h); else choices=(); fi ;;

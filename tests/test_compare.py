@@ -288,8 +288,19 @@ def test_max_cost_stops_midway_across_concurrent_calls(run, provider, tmp_path):
 def test_pick_and_report_see_the_comparison(run, provider, tmp_path, isolated_home):
     provider.respond = answering({m: doubled for m in MODELS.split(",")})
     compared(run, str(examples_file(tmp_path, 3)), "--match", "--task-type", "qa")
-    report = run("report", "--source", "compare", "--json")
-    assert json.loads(report.stdout)["total"]["attempts"] == 9
+    compared(run, str(examples_file(tmp_path, 2)), "--name", "other")
+    other = run("record", "--model", "gpt-5-mini", "--input-tokens", "10", "--output-tokens", "5")
+    assert other.exit_code == 0
+    report = json.loads(run("report", "--tag", "compare:sums", "--json").stdout)
+    assert report["total"]["attempts"] == 9 and report["total"]["tasks"] == 9
+    assert report["total"]["successful_tasks"] == 9
+    by_model = json.loads(run("report", "--tag", "compare:other", "--by", "model", "--json").stdout)
+    assert [g["attempts"] for g in by_model["groups"]] == [2, 2, 2]
+    assert (
+        json.loads(run("report", "--source", "compare", "--json").stdout)["total"]["attempts"] == 15
+    )
+    logged = json.loads(run("log", "--tag", "compare:other", "--json").stdout)["attempts"]
+    assert len(logged) == 6 and all(a["tags"] == ["compare:other"] for a in logged)
     evidence = ledger_rows(
         isolated_home, "SELECT COUNT(*) FROM tasks WHERE type = 'qa' AND outcome = 'success'"
     )

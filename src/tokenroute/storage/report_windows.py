@@ -53,8 +53,11 @@ def window_rows(
 
 def _usage_rows(where: AttemptFilter, *, with_tag: bool = False) -> tuple[str, list[Any]]:
     """SQL for per-day usage rows of the window: summaries for whole days, attempts at edges."""
-    if with_tag:  # no summary by tag: read the attempts of the whole window
+    if with_tag or where.tag is not None:  # no summary by tag: the whole window's attempts
         conditions, params = attempt_conditions(where)
+        if not with_tag:
+            clause = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+            return f"SELECT {_ATTEMPT_AS_USAGE} FROM attempts a {clause}", params
         clause = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         return (
             f"SELECT {_ATTEMPT_AS_USAGE}, COALESCE(g.tag, '') AS tag FROM attempts a "
@@ -83,6 +86,9 @@ _TASK_AS_DAILY = (
 
 def _task_rows(where: AttemptFilter) -> tuple[str, list[Any]]:
     """SQL for per-day task rows of the window: tasks_daily for whole days, tasks at edges."""
+    if where.tag is not None:  # no summary by tag: the whole window's tasks
+        clause, params = task_where(where)
+        return f"SELECT {_TASK_AS_DAILY} FROM tasks t {clause}", params
     first_day, end_day = _whole_days(where)
     daily, params = _summary_conditions(where, first_day, end_day)
     parts = [
@@ -185,6 +191,11 @@ def attempt_conditions(where: AttemptFilter) -> tuple[list[str], list[Any]]:
     for column, value in _dimension_filters(where, "a."):
         conditions.append(f"{column} = ?")
         params.append(value)
+    if where.tag is not None:  # --tag: attempts carrying it
+        conditions.append(
+            "EXISTS (SELECT 1 FROM attempt_tags g WHERE g.attempt_id = a.id AND g.tag = ?)"
+        )
+        params.append(where.tag)
     return conditions, params
 
 
@@ -202,6 +213,12 @@ def task_where(where: AttemptFilter, *extra: str) -> tuple[str, list[Any]]:
         if value is not None:
             conditions.append(condition)
             params.append(value)
+    if where.tag is not None:  # --tag: tasks with an attempt carrying it
+        conditions.append(
+            "EXISTS (SELECT 1 FROM attempts a JOIN attempt_tags g ON g.attempt_id = a.id "
+            "WHERE a.task_id = t.id AND g.tag = ?)"
+        )
+        params.append(where.tag)
     return "WHERE " + " AND ".join(conditions), params
 
 

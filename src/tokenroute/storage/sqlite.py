@@ -197,6 +197,11 @@ class Ledger:
             if value is not None:
                 conditions.append(f"a.{column} {op} ?")
                 params.append(value)
+        if where.tag is not None:
+            conditions.append(
+                "EXISTS (SELECT 1 FROM attempt_tags g WHERE g.attempt_id = a.id AND g.tag = ?)"
+            )
+            params.append(where.tag)
         clause = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         cursor = self.conn.execute(
             f"""SELECT a.id, a.started_at, a.task_id, a.attempt, a.task_type, a.provider,

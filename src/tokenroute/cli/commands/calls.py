@@ -194,6 +194,7 @@ def log(
     project: Annotated[str | None, typer.Option("--project", metavar="NAME")] = None,
     source: Annotated[str | None, typer.Option("--source", metavar="NAME")] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", metavar="MODEL")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", metavar="TAG")] = None,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -207,8 +208,9 @@ def log(
         known = load_table().find(model)
         model = known.id if known is not None else model
     where = attempt_filter(
-        last, since, until, task_type=task_type, project=project, source=source, model=model
-    )
+        last, since, until, task_type=task_type, project=project, source=source, model=model,
+        tag=tag,
+    )  # fmt: skip
     view.show_log(recent_attempts(ledger_path(ledger), where, count), as_json=as_json)
 
 

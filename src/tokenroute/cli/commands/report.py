@@ -80,6 +80,9 @@ def report(
             "--source", metavar="NAME", help="Only this source: record, run, an importer."
         ),
     ] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", metavar="TAG", help="Only attempts with this tag.")
+    ] = None,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
@@ -110,12 +113,13 @@ def report(
     if live:
         if as_json or as_csv or by or last or since or until:
             raise UsageError("--watch shows today; it takes no --json, --csv, --by or window")
-        _watch(interval, count, import_from or [], ledger, task_type, project, source)
+        _watch(interval, count, import_from or [], ledger, task_type, project, source, tag)
         return
     if import_from or count is not None:
         raise UsageError("--import and --count go with --watch")
     groups = parse_groups(by)
-    where = attempt_filter(last, since, until, task_type=task_type, project=project, source=source)
+    filters = dict(task_type=task_type, project=project, source=source, tag=tag)
+    where = attempt_filter(last, since, until, **filters)
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
     table = load_table()
@@ -132,6 +136,7 @@ def _watch(
     task_type: str | None,
     project: str | None,
     source: str | None,
+    tag: str | None,
 ) -> None:
     """report --watch: today's figures redrawn until Ctrl-C, re-importing logs first."""
     from tokenroute.cli.context import ledger_path, load_table, now, today
@@ -159,7 +164,7 @@ def _watch(
 
     def frame() -> str:
         day = today()
-        filters = dict(task_type=task_type, project=project, source=source)
+        filters = dict(task_type=task_type, project=project, source=source, tag=tag)
         where = attempt_filter(None, day.isoformat(), None, **filters)
         return frame_text(today_figures(path, table, where, budgets, day), where, now())
 
