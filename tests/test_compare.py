@@ -427,3 +427,14 @@ def test_an_unknown_price_leaves_the_cost_unknown_not_zero():
     outcomes = [outcome("m", "success"), outcome("m", "success")._replace(cost=None)]
     scored = score("m", outcomes)
     assert scored.cost is None and scored.cost_per_success is None
+
+
+def test_repeat_and_a_system_prompt_file(run, provider, tmp_path, isolated_home):
+    provider.respond = answering({m: doubled for m in MODELS.split(",")})
+    system = write(tmp_path / "system.txt", "Answer with the number only.")
+    body = compared(run, str(examples_file(tmp_path, 2)), "--repeat", "3", "--system", str(system))
+    assert [r["tasks"] for r in body["results"]] == [6, 6, 6] and body["repeat"] == 3
+    sent = provider.requests[0]["body"]
+    assert "Answer with the number only." in json.dumps(sent)
+    tasks = ledger_rows(isolated_home, "SELECT COUNT(*) FROM tasks")[0][0]
+    assert tasks == 18
