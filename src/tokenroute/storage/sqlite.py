@@ -185,23 +185,9 @@ class Ledger:
 
     def recent_attempts(self, where: AttemptFilter, limit: int) -> list[dict[str, Any]]:
         """The newest attempts first, as plain rows (what `tokenroute log` shows)."""
-        conditions, params = [], []
-        for column, value, op in (
-            ("started_at", where.start, ">="),
-            ("started_at", where.end, "<"),
-            ("task_type", where.task_type, "="),
-            ("project", where.project, "="),
-            ("source", where.source, "="),
-            ("model", where.model, "="),
-        ):
-            if value is not None:
-                conditions.append(f"a.{column} {op} ?")
-                params.append(value)
-        if where.tag is not None:
-            conditions.append(
-                "EXISTS (SELECT 1 FROM attempt_tags g WHERE g.attempt_id = a.id AND g.tag = ?)"
-            )
-            params.append(where.tag)
+        from tokenroute.storage.report_windows import attempt_conditions
+
+        conditions, params = attempt_conditions(where)
         clause = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         cursor = self.conn.execute(
             f"""SELECT a.id, a.started_at, a.task_id, a.attempt, a.task_type, a.provider,

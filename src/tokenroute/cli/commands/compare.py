@@ -88,12 +88,10 @@ def compare(
     from tokenroute.dispatch.session import Surroundings
     from tokenroute.settings import detect_project, resolve_paths
 
-    if expect not in (None, "json"):
-        raise UsageError(f"--expect takes json (got '{expect}')")
     judges = Judges(match, _regex(match_regex), check, judge)
     ask = comparison.CompareAsk(
         examples, _models(models), name, system, _task_type(task_type), repeat, concurrency,
-        parse_usd(max_cost, "--max-cost"), yes, expect == "json", schema, judges, rubric,
+        parse_usd(max_cost, "--max-cost"), yes, _expect_json(expect), schema, judges, rubric,
         max_tokens, dry_run,
     )  # fmt: skip
     where = Surroundings(
@@ -107,18 +105,32 @@ def compare(
         return
     comparison.check_spend(plan, ask.max_cost, yes)
     view.announce(plan, expect_json=strict)
+    done = _compared(plan, ask, where, strict=strict, as_json=as_json)
+    view.show_comparison(plan, done, expect_json=strict, as_json=as_json)
+    if done.trial.stopped_by is not None:
+        raise done.trial.stopped_by
+
+
+def _compared(plan, ask, where, *, strict: bool, as_json: bool):
+    """The trial with its progress bar; on Ctrl-C, what was done is shown, then re-raised."""
+    from tokenroute.cli.views import compare as view
+    from tokenroute.compare import comparison
+
     try:
         with view.progress(plan.calls) as advance:
-            done = comparison.execute(plan, ask, where, advance)
-    except KeyboardInterrupt as exc:  # what was done is reported, then the boundary's exit
+            return comparison.execute(plan, ask, where, advance)
+    except KeyboardInterrupt as exc:  # the boundary then says "interrupted" (exit 130)
         partial = getattr(exc, "trial", None)
         if partial is not None:
             done = comparison.scored(plan, partial)
             view.show_comparison(plan, done, expect_json=strict, as_json=as_json)
         raise
-    view.show_comparison(plan, done, expect_json=strict, as_json=as_json)
-    if done.trial.stopped_by is not None:
-        raise done.trial.stopped_by
+
+
+def _expect_json(expect: str | None) -> bool:
+    if expect not in (None, "json"):
+        raise UsageError(f"--expect takes json (got '{expect}')")
+    return expect == "json"
 
 
 def _models(given: str) -> tuple[str, ...]:
