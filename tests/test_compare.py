@@ -7,6 +7,7 @@ in a real SQLite ledger, where `report --tag` and `pick` read it back.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -438,3 +439,90 @@ def test_repeat_and_a_system_prompt_file(run, provider, tmp_path, isolated_home)
     assert "Answer with the number only." in json.dumps(sent)
     tasks = ledger_rows(isolated_home, "SELECT COUNT(*) FROM tasks")[0][0]
     assert tasks == 18
+
+
+# ---------------------------------------------------------------- when judging or calls fail
+
+
+def test_a_broken_judge_blames_no_model(run, provider, tmp_path, isolated_home):
+    def respond(model: str, body: dict) -> Reply:
+        if "Rubric:" in _prompt(body):
+            return Reply(kind="status", status=500)
+        return Reply(text=("an answer",))
+
+    provider.respond = respond
+    rubric = write(tmp_path / "rubric.md", "Pass good answers.\n")
+    outcome = run(
+        "compare", "--models", MODELS, str(examples_file(tmp_path, 2)), "--judge", "gpt-5-nano",
+        "--rubric", str(rubric), "--json",
+    )  # fmt: skip
+    assert outcome.exit_code == ExitCode.BAD_INPUT
+    assert "no answer could be judged" in outcome.stderr
+    results = json.loads(outcome.stdout)["comparison"]["results"]
+    assert all(r["judged"] == 0 and r["success_rate"] is None for r in results)
+    assert all(r["failures"]["judge_error"] == 2 for r in results)
+    outcomes = ledger_rows(
+        isolated_home, "SELECT DISTINCT outcome FROM tasks WHERE description LIKE '%example%'"
+    )
+    assert outcomes == [("unknown",)]  # pick learns nothing from an unjudged answer
+
+
+def test_a_check_that_cannot_run_is_the_checks_fault(run, provider, tmp_path):
+    provider.respond = answering({m: "4" for m in MODELS.split(",")})
+    outcome = run(
+        "compare", "--models", MODELS, str(examples_file(tmp_path, 2)),
+        "--check", "no-such-command-xyz", "--json",
+    )  # fmt: skip
+    assert outcome.exit_code == ExitCode.BAD_INPUT
+    assert "--check could not run (exit 127)" in outcome.stderr
+
+
+def test_check_sees_no_api_key(run, provider, tmp_path):
+    provider.respond = answering({m: "4" for m in MODELS.split(",")})
+    check = write(
+        tmp_path / "check.py",
+        "import os, sys\nsys.exit(1 if any(k.endswith('_API_KEY') for k in os.environ) else 0)\n",
+    )
+    body = compared(run, str(examples_file(tmp_path, 1)), "--check", f"{sys.executable} {check}")
+    assert all(r["successes"] == 1 for r in body["results"])
+
+
+def test_a_refused_key_drops_that_model_and_says_why(run, provider, tmp_path):
+    def respond(model: str, body: dict) -> Reply:
+        if model == "gpt-5-mini":
+            return Reply(kind="status", status=401, message="invalid key")
+        return Reply(text=(doubled(_prompt(body)),))
+
+    provider.respond = respond
+    body = compared(run, str(examples_file(tmp_path, 8)), "--match", "--concurrency", "1")
+    gpt = by_model(body)["gpt-5-mini"]
+    assert gpt["tasks"] == 1 and gpt["failures"]["error"] == 1  # not sent seven more times
+    assert gpt["top_problems"][0]["kind"] == "error"
+    human = run("compare", "--models", MODELS, str(examples_file(tmp_path, 2)), "--name", "again")
+    assert re.search(r"gpt-5-mini: \d error: .*401", human.stdout), human.stdout
+
+
+def test_no_model_answering_exits_with_the_provider_code(run, provider, tmp_path):
+    provider.respond = lambda model, body: Reply(kind="status", status=401, message="bad key")
+    outcome = run("compare", "--models", MODELS, str(examples_file(tmp_path, 2)))
+    assert outcome.exit_code == ExitCode.PROVIDER
+    assert "no model answered" in outcome.stderr
+
+
+def test_repeats_do_not_narrow_the_interval():
+    once = [outcome("m", "success") for _ in range(2)]
+    repeated = [outcome("m", "success") for _ in range(20)]
+    assert score("m", repeated, repeat=10).interval == score("m", once).interval
+
+
+def test_a_cheaper_first_model_that_is_clearly_worse_is_said_so():
+    from tokenroute.cli.views.compare import _verdict_line
+    from tokenroute.compare.comparison import Scored
+    from tokenroute.compare.trial import Trial
+
+    outcomes = [outcome("cheap", "success", "0.01") for _ in range(30)]
+    outcomes += [outcome("cheap", "wrong", "0.01") for _ in range(20)]
+    outcomes += [outcome("dear", "success", "0.03") for _ in range(50)]
+    scores = [score("cheap", outcomes), score("dear", outcomes)]
+    line = _verdict_line(Scored(Trial(outcomes, False, None, Decimal(0)), scores, verdict(scores)))
+    assert "costs" in line and "more per 1,000" in line and "saves $-" not in line

@@ -153,3 +153,31 @@ def test_decide_needs_one_counted_vote():
         decide([Vote("a", "x", problem="down")])
     decision = decide([Vote("a", "x", "code", "small"), Vote("b", "y", "code", "mid")])
     assert (decision.tier, decision.how) == ("mid", "split")
+
+
+def test_every_member_failing_is_a_provider_failure(run, provider):
+    provider.respond = lambda model, body: Reply(kind="status", status=500)
+    outcome = run("pick", "refactor auth", "--no-log", "--council", "--council-models", MEMBERS)
+    assert_one_line_error(outcome, ExitCode.PROVIDER, "no council member answered")
+
+
+def test_a_decision_with_a_member_left_out_is_not_cached(run, provider):
+    provider.respond = voting({"gpt-5-mini": Reply(kind="status", status=500)})
+    council(run, "--council-models", MEMBERS)
+    sent = len(provider.requests)
+    again = council(run, "--council-models", MEMBERS)
+    assert not again["cached"] and len(provider.requests) > sent
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--council-models", MEMBERS], "go with --council"),
+        (["--council", "--council-models", "gpt-5-mini,gpt-5-mini"], "twice"),
+        (["--council", "--timeout", "0.1"], "--timeout"),
+    ],
+)
+def test_council_options_are_checked_before_pick_logs(run, provider, isolated_home, args, fragment):
+    outcome = run("pick", "refactor auth", *args)
+    assert_one_line_error(outcome, ExitCode.USAGE, fragment)
+    assert not (isolated_home / "ledger.db").exists()

@@ -143,3 +143,24 @@ def test_a_bad_structured_setting_in_the_config_is_named(run, isolated_home):
     outcome = run("run", "-m", "box/m", "hi", "--dry-run")
     assert outcome.exit_code == 3
     assert "endpoints: box: structured must be one of" in outcome.stderr
+
+
+def test_a_schema_of_an_array_is_asked_in_words(run, provider, tmp_path):
+    array = {"type": "array", "items": {"type": "integer"}}
+    path = str(write(tmp_path / "array.json", json.dumps(array)))
+    provider.queue(Reply(text=("[1, 2]",)), Reply(text=("[1, 2]",)))
+    assert run("run", "-m", "claude-haiku-4-5", "--schema", path, "list").exit_code == 0
+    assert "tools" not in sent(provider) and '"array"' in sent(provider)["system"]
+    assert run("run", "-m", "gpt-5-mini", "--schema", path, "list").exit_code == 0
+    assert "response_format" not in sent(provider)
+
+
+def test_a_cached_system_prompt_stays_cached_when_json_is_asked(run, provider):
+    provider.queue(Reply(text=('{"a": 1}',)))
+    outcome = run(
+        "run", "-m", "claude-haiku-4-5", "--expect", "json", "--cache", "-s", "rules", "x"
+    )
+    assert outcome.exit_code == 0, outcome.stderr
+    system = sent(provider)["system"]
+    assert system[0] == {"type": "text", "text": "rules", "cache_control": {"type": "ephemeral"}}
+    assert "JSON" in system[1]["text"]

@@ -55,6 +55,7 @@ def pick(options: PickOptions) -> None:
         raise UsageError(
             f"--task-type must be one of {', '.join(TASK_TYPES)} (got '{options.task_type}')"
         )
+    _check_council_options(options)
     flow = PickFlow(
         table=load_table(),
         ledger_path=ledger_path(options.ledger),
@@ -87,6 +88,21 @@ def pick(options: PickOptions) -> None:
     view.show_pick(result, as_json=options.as_json, council=council)
 
 
+def _check_council_options(options: PickOptions) -> None:
+    """Before pick logs anything: the council's options make sense."""
+    if not options.council:
+        if options.council_models is not None or options.timeout != PickOptions().timeout:
+            raise UsageError("--council-models and --timeout go with --council")
+        return
+    named = [n.strip() for n in (options.council_models or "").split(",") if n.strip()]
+    if options.council_models is not None and not named:
+        raise UsageError("--council-models lists no model: give names separated by commas")
+    if len(set(named)) != len(named):
+        raise UsageError("--council-models names a model twice: each member votes once")
+    if not 0.5 <= options.timeout <= 600:
+        raise UsageError(f"--timeout must be between 0.5 and 600 seconds (got {options.timeout})")
+
+
 def _council(options: PickOptions, text: str | None, flow, result) -> tuple:
     """The council's decision on the description, and the models of its tier."""
     import os
@@ -95,10 +111,6 @@ def _council(options: PickOptions, text: str | None, flow, result) -> tuple:
     from tokenroute.settings import detect_project, resolve_paths
 
     named = [n.strip() for n in (options.council_models or "").split(",") if n.strip()]
-    if options.council_models is not None and not named:
-        raise UsageError("--council-models lists no model: give names separated by commas")
-    if not 0.5 <= options.timeout <= 600:
-        raise UsageError(f"--timeout must be between 0.5 and 600 seconds (got {options.timeout})")
     decision = council.advise(
         text or "", named=named or None, timeout=options.timeout, table=flow.table,
         paths=resolve_paths(), ledger=ledger_path(options.ledger), environ=os.environ, clock=now,

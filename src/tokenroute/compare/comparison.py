@@ -63,6 +63,12 @@ def prepare(ask: CompareAsk, where: Surroundings) -> Plan:
             raise UsageError("--judge needs --rubric FILE: what the judge grades against")
         judges = judges._replace(rubric=_text(ask.rubric_file, "--rubric"))
     check_examples(judges, examples)
+    if ask.schema is not None:  # a bad schema is said now, --dry-run included
+        from tokenroute.dispatch.session import load_schema
+
+        load_schema(ask.schema)
+    if ask.rubric_file is not None and not judges.judge_model:
+        raise UsageError("--rubric goes with --judge MODEL")
     config = load_config(where.paths.config)
     return plan_comparison(
         ask.models, examples, name=name, repeat=ask.repeat, task_type=ask.task_type,
@@ -127,8 +133,25 @@ def execute(plan: Plan, ask: CompareAsk, where: Surroundings, advance) -> Scored
 def scored(plan: Plan, trial: Trial) -> Scored:
     from tokenroute.compare.scores import score, verdict
 
-    scores = [score(t.name, trial.outcomes) for t in plan.targets]
+    scores = [score(t.name, trial.outcomes, plan.repeat) for t in plan.targets]
     return Scored(trial, scores, verdict(scores))
+
+
+def check_outcome(done: Scored) -> None:
+    """After the results are shown: a comparison that learned nothing exits non-zero."""
+    from tokenroute.errors import ProviderError
+
+    outcomes = done.trial.outcomes
+    if done.trial.stopped_by is not None:
+        raise done.trial.stopped_by
+    if outcomes and all(o.verdict == "error" for o in outcomes):
+        raise ProviderError(
+            f"no model answered: {outcomes[0].detail}", kind="error", retryable=False
+        )
+    if outcomes and not any(o.verdict in ("success", "wrong") for o in outcomes):
+        problems = [o.detail for o in outcomes if o.verdict == "judge_error"]
+        if problems:
+            raise BadInputError(f"no answer could be judged: {problems[0]}")
 
 
 def _default_name(source: str) -> str:

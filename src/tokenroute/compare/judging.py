@@ -20,6 +20,7 @@ from tokenroute.errors import BadInputError
 
 CHECK_TIMEOUT = 120.0  # seconds a --check command may take for one answer
 EXAMPLE_VARIABLE = "TOKENROUTE_EXAMPLE"  # --check's example, as JSON
+SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "PASSWORD")  # kept from --check's environment
 JUDGE_INSTRUCTIONS = (
     "You grade one answer against a rubric. Reply with JSON only, exactly "
     '{"pass": true or false, "why": "one short line"}.'
@@ -84,7 +85,9 @@ def _matches(answer: str, expected: Any) -> bool:
 
 
 def _run_check(command: str, answer: str, example: Example) -> tuple[str, str]:
-    environ = {**os.environ, EXAMPLE_VARIABLE: json.dumps(example.as_json(), ensure_ascii=False)}
+    # the generated code may run here: it gets no API key of the user's
+    environ = {k: v for k, v in os.environ.items() if not k.endswith(SECRET_SUFFIXES)}
+    environ[EXAMPLE_VARIABLE] = json.dumps(example.as_json(), ensure_ascii=False)
     try:
         done = subprocess.run(
             command,
@@ -101,6 +104,10 @@ def _run_check(command: str, answer: str, example: Example) -> tuple[str, str]:
         return "judge_error", f"--check could not start: {exc.strerror or exc}"
     if done.returncode == 0:
         return "success", ""
+    if done.returncode < 0:  # stopped by a signal (Ctrl-C reaches the whole process group)
+        return "judge_error", f"--check was stopped by signal {-done.returncode}"
+    if done.returncode in (126, 127):  # the shell could not run it: the check, not the answer
+        return "judge_error", f"--check could not run (exit {done.returncode}): {command}"
     said = done.stderr.decode(errors="replace").strip().splitlines()
     return "wrong", f"--check exited {done.returncode}" + (f": {said[-1][:200]}" if said else "")
 

@@ -4,6 +4,11 @@ Success rates carry a 95% Wilson score interval (right at 0 and 1, unlike the no
 approximation). A model is *clearly* below the best one when a two-sided two-proportion
 z-test at the 5% level says so (|z| > 1.96, pooled variance). The verdict is the model with
 the lowest cost per successful task among those not clearly below the best.
+
+Only judged tasks count in a success rate: a task whose judge failed (`judge_error`) or that a
+budget stopped (`unjudged`) says nothing of the model. With --repeat, the repeats of one
+example are not independent evidence: intervals and tests count each example once (successes
+and tasks divided by the repeats), so repeating cannot make a difference look clearer.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ class Outcome(NamedTuple):
     example: str
     repeat: int
     task_id: str
-    verdict: str  # success | invalid | error | wrong | judge_error
+    verdict: str  # success | invalid | error | wrong | judge_error | unjudged
     cost: Decimal | None  # every try of the model (None: a price is unknown)
     judge_cost: Decimal | None  # the judge's own calls (0 without a judge)
     input_tokens: int
@@ -33,10 +38,15 @@ class Outcome(NamedTuple):
     detail: str = ""  # what was wrong
 
 
+JUDGED = ("success", "invalid", "error", "wrong")  # verdicts about the model itself
+
+
 class ModelScore(NamedTuple):
     model: str
     tasks: int
     successes: int
+    judged: int  # tasks with a verdict about the model (not judge_error or unjudged)
+    evidence: tuple[float, float]  # (successes, judged) per example: divided by --repeat
     success_rate: float | None
     interval: tuple[float, float] | None  # 95% Wilson
     cost: Decimal | None  # all of the model's tasks (None: a price is unknown)
@@ -56,7 +66,7 @@ class Verdict(NamedTuple):
     clearly_below: list[str]  # models whose success rate is clearly below the best
 
 
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+def wilson(successes: float, n: float, z: float = Z95) -> tuple[float, float] | None:
     if n == 0:
         return None
     p = successes / n
@@ -67,7 +77,7 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None
     return low, high
 
 
-def clearly_below(a: tuple[int, int], best: tuple[int, int], z: float = Z95) -> bool:
+def clearly_below(a: tuple[float, float], best: tuple[float, float], z: float = Z95) -> bool:
     """Is the rate a = (successes, n) below best's beyond chance (pooled z-test, 5%)?"""
     (ka, na), (kb, nb) = a, best
     if not na or not nb:
@@ -83,9 +93,11 @@ def nearest_rank(ordered: Sequence, quantile: float):
     return ordered[max(0, math.ceil(quantile * len(ordered)) - 1)]
 
 
-def score(model: str, outcomes: Sequence[Outcome]) -> ModelScore:
+def score(model: str, outcomes: Sequence[Outcome], repeat: int = 1) -> ModelScore:
     done = [o for o in outcomes if o.model == model]
     successes = sum(o.verdict == "success" for o in done)
+    judged = sum(o.verdict in JUDGED for o in done)
+    evidence = (successes / repeat, judged / repeat)
     costs = [o.cost for o in done]
     known = None if any(c is None for c in costs) else sum(costs, Decimal(0))  # type: ignore[arg-type]
     per_task = None
@@ -103,8 +115,10 @@ def score(model: str, outcomes: Sequence[Outcome]) -> ModelScore:
         model=model,
         tasks=len(done),
         successes=successes,
-        success_rate=successes / len(done) if done else None,
-        interval=wilson(successes, len(done)),
+        judged=judged,
+        evidence=evidence,
+        success_rate=successes / judged if judged else None,
+        interval=wilson(*evidence),
         cost=known,
         cost_per_success=known / successes if known is not None and successes else None,
         cost_per_task=per_task,
@@ -120,15 +134,11 @@ def score(model: str, outcomes: Sequence[Outcome]) -> ModelScore:
 
 def verdict(scores: Sequence[ModelScore]) -> Verdict | None:
     """The cheapest per success among the models not clearly below the best success rate."""
-    tried = [s for s in scores if s.tasks]
+    tried = [s for s in scores if s.judged]
     if not tried:
         return None
-    best = max(tried, key=lambda s: (s.success_rate or 0.0, s.tasks))
-    below = [
-        s.model
-        for s in tried
-        if clearly_below((s.successes, s.tasks), (best.successes, best.tasks))
-    ]
+    best = max(tried, key=lambda s: (s.success_rate or 0.0, s.judged))
+    below = [s.model for s in tried if clearly_below(s.evidence, best.evidence)]
     candidates = [s for s in tried if s.model not in below and s.cost_per_success is not None]
     if not candidates:
         return None

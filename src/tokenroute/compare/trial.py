@@ -24,14 +24,25 @@ from tokenroute.compare.examples import Example
 from tokenroute.compare.judging import judge
 from tokenroute.compare.plan import Plan
 from tokenroute.compare.scores import Outcome
-from tokenroute.dispatch.attempts import RunOptions, RunResult, Services, dispatch
+from tokenroute.dispatch.attempts import (
+    Cancelled,
+    RunOptions,
+    RunResult,
+    Services,
+    cancellable,
+    dispatch,
+)
 from tokenroute.dispatch.providers.base import Message, Request
 from tokenroute.dispatch.targets import Target
 from tokenroute.errors import InvalidAnswerError, OverBudgetError, TokenrouteError
 from tokenroute.models import Task, new_task_id
 from tokenroute.timewindow import stamp
 
-GRACE_SECONDS = 2.0  # after Ctrl-C, how long the calls in flight may still finish
+GRACE_SECONDS = 2.0  # after Ctrl-C, how long the calls in flight have to record themselves
+# a provider error of this kind on one call will be the same on every call of that model
+STOPS_A_MODEL = {"auth", "bad_request"}
+# a verdict -> the task's outcome in the ledger (the rest are not judgements: left unknown)
+JUDGED = {"success": "success", "invalid": "failure", "wrong": "failure", "error": "failure"}
 
 
 class Trial(NamedTuple):
@@ -86,6 +97,7 @@ def run_trial(
             done += 1
             advance(1)
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: what was done goes with it
+        runner.cancel.set()
         runner.stop.set()
         _settle(workers, GRACE_SECONDS)
         exc.trial = runner.result(plan)  # type: ignore[attr-defined]
@@ -108,7 +120,8 @@ class _Runner:
 
     def __init__(self, plan: Plan, setting: Setting) -> None:
         self.plan, self.setting = plan, setting
-        self.stop = threading.Event()
+        self.stop = threading.Event()  # start nothing new
+        self.cancel = threading.Event()  # Ctrl-C: cut the calls in flight short, too
         self.finished: queue.Queue[Outcome] = queue.Queue()
         self.outcomes: list[Outcome] = []
         self.lock = threading.Lock()
@@ -117,6 +130,7 @@ class _Runner:
         self.local = threading.local()
         self.refused: TokenrouteError | None = None
         self.crashed: BaseException | None = None  # a worker's unexpected failure
+        self.dropped: set[str] = set()  # models whose key or requests were refused
         self.judge_cost: Decimal | None = Decimal(0)
         self.judge_task = Task(
             id=new_task_id(),
@@ -145,6 +159,8 @@ class _Runner:
                     target, example, repeat = jobs.get_nowait()
                 except queue.Empty:
                     return
+                if target.name in self.dropped:  # its key or requests are refused: no use
+                    continue
                 outcome = self._one(target, example, repeat)
                 if outcome is None:  # refused by a budget: the comparison stops
                     return
@@ -169,22 +185,30 @@ class _Runner:
         )
         request = _request(example, plan, setting)
         detail, judge_cost = "", Decimal(0)
+        result = None
         try:
             result = self._dispatch(request, target, task, self._expected_output(example))
             verdict, detail, judge_cost = judge(result.answer, example, plan.judges, self._ask)
-        except OverBudgetError as exc:
+        except Cancelled:
+            return None  # Ctrl-C: the cancelled try is in the ledger; the task is not judged
+        except OverBudgetError as exc:  # the comparison stops; what was paid stays counted
             with self.lock:
                 self.refused = self.refused or exc
             self.stop.set()
-            return None
+            result = result or getattr(exc, "run_so_far", None)
+            if result is None or not result.tries:
+                return None
+            verdict, detail = "unjudged", exc.message
         except TokenrouteError as exc:
             result = getattr(exc, "run_so_far", None) or RunResult("", target, [], [])
             verdict = "invalid" if isinstance(exc, InvalidAnswerError) else "error"
             detail = exc.message
-        self.local.store.set_outcome(
-            task.id, "success" if verdict == "success" else "failure", "compare",
-            stamp(setting.clock()),
-        )  # fmt: skip
+            if getattr(exc, "kind", None) in STOPS_A_MODEL:
+                with self.lock:
+                    self.dropped.add(target.name)
+        outcome = JUDGED.get(verdict)
+        if outcome is not None:  # an unjudged answer teaches pick nothing: left unknown
+            self.local.store.set_outcome(task.id, outcome, "compare", stamp(setting.clock()))
         with self.lock:
             if self.judge_cost is not None:
                 self.judge_cost = None if judge_cost is None else self.judge_cost + judge_cost
@@ -238,17 +262,16 @@ class _Runner:
         )
 
         def gate(target: Target, expected: Decimal, what: str) -> None:
-            if budgets is not None:
-                budgets(target, expected, what)
             limit = self.setting.max_cost
-            if limit is None:
-                return
-            with self.lock:
-                if self.spent + self.reserved + expected > limit:
+            with self.lock:  # the calls in flight count as spent, for --max-cost and budgets
+                if budgets is not None:
+                    budgets(target, expected + self.reserved, what)
+                if limit is not None and self.spent + self.reserved + expected > limit:
                     raise OverBudgetError(
-                        f"the comparison would pass --max-cost ${limit} with {target.name} "
-                        f"(spent ${self.spent:.4f}, about ${expected:.4f} more): stopped; "
-                        "raise --max-cost or compare fewer examples"
+                        f"stopped: the comparison has spent ${self.spent:.4f} (and "
+                        f"${self.reserved:.4f} is in flight) of --max-cost ${limit}, and the next "
+                        f"call to {target.name} would pass it; raise --max-cost or compare "
+                        "fewer examples"
                     )
                 self.reserved += expected
                 self.local.reservation += expected
@@ -262,7 +285,7 @@ class _Runner:
             _Counted(self), price_revision=self.setting.price_revision,
             write=lambda text: None, notify=lambda line: None, clock=self.setting.clock,
         )  # fmt: skip
-        return services._replace(rng=random.Random())
+        return services._replace(rng=random.Random(), send=cancellable(services.send, self.cancel))
 
 
 class _Counted:
@@ -305,7 +328,7 @@ def _outcome(
     judge_cost: Decimal | None,
 ) -> Outcome:
     tries = result.tries
-    costs = [t.cost for t in tries]
+    costs = [_stored_cost(t.attempt) for t in tries]  # as the ledger holds them: rounded
     cost = None if any(c is None for c in costs) else sum(costs, Decimal(0))  # type: ignore[arg-type]
     failed = [t for t in tries if t.attempt.status != "ok"]
     return Outcome(
@@ -318,7 +341,12 @@ def _outcome(
         judge_cost=judge_cost,
         input_tokens=sum(t.attempt.usage.total_input for t in tries),
         output_tokens=sum(t.attempt.usage.output for t in tries),
-        retry_spend=sum((t.cost or Decimal(0) for t in failed), Decimal(0)),
+        retry_spend=sum((_stored_cost(t.attempt) or Decimal(0) for t in failed), Decimal(0)),
         latency_ms=sum(t.attempt.latency_ms or 0 for t in tries),
         detail=detail,
     )
+
+
+def _stored_cost(attempt: Any) -> Decimal | None:
+    micros = attempt.cost_micros
+    return None if micros is None else Decimal(micros) / 1_000_000

@@ -30,6 +30,7 @@ from tokenroute.prices.table import PriceTable
 from tokenroute.taxonomy import TASK_TYPES, TIERS
 
 MAX_MEMBERS = 3
+RECORD_GRACE = 0.3  # seconds past the timeout for a cut-short member to record its try
 VOTING_TIERS = TIERS[1:]  # economy .. frontier: where a task runs is the user's, not a vote
 QUESTION = (
     "You advise which model tier a task needs. Tiers, cheapest first: economy (simple "
@@ -78,6 +79,9 @@ class Decision(NamedTuple):
 
     @property
     def cost(self) -> Decimal | None:
+        """What this decision cost now: nothing when it came from the cache."""
+        if self.cached:
+            return Decimal(0)
         costs = [v.cost for v in self.votes]
         return None if any(c is None for c in costs) else sum(costs, Decimal(0))  # type: ignore[arg-type]
 
@@ -102,6 +106,8 @@ def members(
         return resolve_endpoint(name, specs, environ, stored_keys)
 
     if named:
+        if len(set(named)) != len(named):
+            raise UsageError("--council-models names a model twice: each member votes once")
         return [explicit_target(name, table, specs, endpoint_for) for name in named]
     keyed = keyed_paid_endpoints(specs, environ, stored_keys)
     cheapest: dict[str, Any] = {}
@@ -201,9 +207,10 @@ def convene(description: str, targets: Sequence[Target], where: Convened) -> Dec
     )
     votes: dict[int, Vote] = {}
     lock = threading.Lock()
+    cancel = threading.Event()  # the timeout, or Ctrl-C: members still asking record a cancel
 
     def ask(index: int, target: Target) -> None:
-        vote = _ask_member(description, target, task, where)
+        vote = _ask_member(description, target, task, where, cancel)
         with lock:
             votes[index] = vote
 
@@ -213,8 +220,13 @@ def convene(description: str, targets: Sequence[Target], where: Convened) -> Dec
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + where.timeout
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
+    try:
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    finally:  # the slow ones are cut short; a moment lets each record its cancelled try
+        cancel.set()
+        for thread in threads:
+            thread.join(RECORD_GRACE)
     with lock:
         final = [
             votes.get(i)
@@ -224,9 +236,11 @@ def convene(description: str, targets: Sequence[Target], where: Convened) -> Dec
     return decide(final)
 
 
-def _ask_member(description: str, target: Target, task: Task, where: Convened) -> Vote:
+def _ask_member(
+    description: str, target: Target, task: Task, where: Convened, cancel: threading.Event
+) -> Vote:
     from tokenroute.dispatch.answers import unfenced
-    from tokenroute.dispatch.attempts import RunOptions, dispatch
+    from tokenroute.dispatch.attempts import Cancelled, RunOptions, cancellable, dispatch
     from tokenroute.dispatch.providers.base import Message, Request
     from tokenroute.dispatch.session import make_services
     from tokenroute.storage.sqlite import open_ledger
@@ -249,7 +263,11 @@ def _ask_member(description: str, target: Target, task: Task, where: Convened) -
             store, price_revision=where.price_revision, write=lambda text: None,
             notify=lambda line: None, clock=where.clock,
         )  # fmt: skip
+        services = services._replace(send=cancellable(services.send, cancel))
         result = dispatch(request, [target], task, options, services, estimated_output=60)
+    except Cancelled:
+        return Vote(target.name, target.endpoint.name, cost=None,
+                    problem=f"no answer in {where.timeout:g} s")  # fmt: skip
     except TokenrouteError as exc:
         so_far = getattr(exc, "run_so_far", None)
         return Vote(target.name, target.endpoint.name, cost=so_far.spent if so_far else Decimal(0),
@@ -275,8 +293,14 @@ def decide(votes: list[Vote]) -> Decision:
     """A clear majority of the counted votes wins; a split goes to the dearest tier voted."""
     counted = [v for v in votes if v.problem is None]
     if not counted:
+        from tokenroute.errors import ProviderError
+
         said = "; ".join(f"{v.member}: {v.problem}" for v in votes)
-        raise UsageError(f"no council member answered ({said}): try again, or other members")
+        raise ProviderError(
+            f"no council member answered ({said}): try again, or other members",
+            kind="error",
+            retryable=False,
+        )
     tiers = Counter(v.tier for v in counted)
     tier, count = tiers.most_common(1)[0]
     if count == len(counted):
@@ -326,7 +350,8 @@ def advise(
         ledger, clock, project, table.revision, timeout, min(run_defaults(config).retries, 1)
     )
     decision = convene(description, targets, where)
-    keep(paths.cache, key, decision)
+    if len(decision.counted) == len(decision.votes):  # a member left out: ask it again next time
+        keep(paths.cache, key, decision)
     return decision
 
 

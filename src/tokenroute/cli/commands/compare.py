@@ -107,8 +107,7 @@ def compare(
     view.announce(plan, expect_json=strict)
     done = _compared(plan, ask, where, strict=strict, as_json=as_json)
     view.show_comparison(plan, done, expect_json=strict, as_json=as_json)
-    if done.trial.stopped_by is not None:
-        raise done.trial.stopped_by
+    comparison.check_outcome(done)
 
 
 def _compared(plan, ask, where, *, strict: bool, as_json: bool):

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from tokenroute.compare.plan import Plan
     from tokenroute.compare.scores import ModelScore
 
-FAILURE_KINDS = ("invalid", "error", "wrong", "judge_error")
+FAILURE_KINDS = ("invalid", "error", "wrong", "judge_error", "unjudged")
 RULE = (
     "the cheapest per successful task among the models whose success rate is not clearly "
     "below the best (a two-sided two-proportion z-test at 5%)"
@@ -89,6 +89,7 @@ def _score_json(s: ModelScore) -> dict[str, Any]:
     return {
         "model": s.model,
         "tasks": s.tasks,
+        "judged": s.judged,
         "successes": s.successes,
         "success_rate": s.success_rate,
         "success_interval_95": list(s.interval) if s.interval else None,
@@ -106,6 +107,10 @@ def _score_json(s: ModelScore) -> dict[str, Any]:
     }
 
 
+def _problems_json(done: Scored, model: str) -> list[dict[str, Any]]:
+    return [{"kind": k, "what": w, "count": n} for k, w, n in top_problems(done, model)]
+
+
 def show_comparison(plan: Plan, done: Scored, *, expect_json: bool, as_json: bool) -> None:
     trial, verdict = done.trial, done.verdict
     spent = [s.cost for s in done.scores] + [trial.judge_cost]
@@ -117,7 +122,10 @@ def show_comparison(plan: Plan, done: Scored, *, expect_json: bool, as_json: boo
             done=len(trial.outcomes),
             cost_usd=total,
             judge_cost_usd=trial.judge_cost,
-            results=[_score_json(s) for s in done.scores],
+            results=[
+                {**_score_json(s), "top_problems": _problems_json(done, s.model)}
+                for s in done.scores
+            ],
             verdict=None if verdict is None else {
                 "model": verdict.model, "versus": verdict.versus,
                 "saves_per_1000_tasks_usd": verdict.saves_per_1000,
@@ -131,10 +139,10 @@ def show_comparison(plan: Plan, done: Scored, *, expect_json: bool, as_json: boo
         Column("$/success", True), Column("$/task", True), Column("median", True),
         Column("p95", True), Column("in", True), Column("out", True), Column("retry tax", True),
         Column("p50 s", True), Column("p95 s", True), Column("invalid", True),
-        Column("error", True), Column("wrong", True),
+        Column("error", True), Column("wrong", True), Column("unjudged", True),
     ]  # fmt: skip
     render.emit_table(columns, [_cells(s) for s in done.scores], title=_title(plan, done, total))
-    render.emit_lines(["", _verdict_line(done)])
+    render.emit_lines(["", *_problem_lines(done), _verdict_line(done)])
 
 
 def _title(plan: Plan, done: Scored, total: Decimal | None) -> str:
@@ -165,21 +173,48 @@ def _cells(s: ModelScore) -> list[str]:
         *(("-", "-") if s.latency_ms is None else (seconds(v) for v in s.latency_ms)),
         str(s.failures.get("invalid", 0)),
         str(s.failures.get("error", 0)),
-        str(s.failures.get("wrong", 0) + s.failures.get("judge_error", 0)),
+        str(s.failures.get("wrong", 0)),
+        str(s.failures.get("judge_error", 0) + s.failures.get("unjudged", 0)),
     ]
+
+
+def top_problems(done: Scored, model: str, most: int = 2) -> list[tuple[str, str, int]]:
+    """The commonest reasons a model's tasks were not successes: (kind, what, how many)."""
+    counts: dict[tuple[str, str], int] = {}
+    for o in done.trial.outcomes:
+        if o.model == model and o.verdict != "success" and o.detail:
+            key = (o.verdict, o.detail[:160])
+            counts[key] = counts.get(key, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: -item[1])[:most]
+    return [(kind, what, n) for (kind, what), n in ranked]
+
+
+def _problem_lines(done: Scored) -> list[str]:
+    lines = []
+    for s in done.scores:
+        for kind, what, n in top_problems(done, s.model):
+            lines.append(f"{s.model}: {n} {kind}: {what}")
+    return [*lines, ""] if lines else []
 
 
 def _verdict_line(done: Scored) -> str:
     verdict = done.verdict
+    if len(done.scores) == 1:
+        return "verdict: one model compared: nothing to choose between"
     if verdict is None:
-        return "verdict: none: no model finished a task it was judged right on"
+        return "verdict: none: no model has a known cost per successful task"
     line = f"verdict: {verdict.model}, {RULE}"
     if verdict.clearly_below:
         line += f"; clearly below the best: {', '.join(verdict.clearly_below)}"
     if verdict.model == verdict.versus:
         return line + f"; {verdict.versus} (the first given) is already it"
     if verdict.saves_per_1000 is None:
-        return line + f"; {verdict.versus} (the first given) finished none, so no saving is known"
+        return line + f"; {verdict.versus} (the first given) has no known cost per success"
+    if verdict.saves_per_1000 < 0:  # the first model is cheaper, but clearly less successful
+        return (
+            line + f"; it costs {render.usd_amount(-verdict.saves_per_1000)} more per 1,000 "
+            f"successful tasks than {verdict.versus}, which succeeds clearly less often"
+        )
     return (
         line + f"; switching from {verdict.versus} saves "
         f"{render.usd_amount(verdict.saves_per_1000)} per 1,000 successful tasks"

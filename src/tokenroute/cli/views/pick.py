@@ -132,7 +132,7 @@ def _council_lines(council: tuple, rec: Any) -> list[str]:
         said = f"left out: {v.problem}" if v.problem else f"{v.tier}, {v.task_type}: {v.why}"
         lines.append(f"  - {v.member} ({v.provider}): {said}")
     how = {
-        "unanimous": "every counted vote",
+        "unanimous": f"every counted vote, {counted} of {len(decision.votes)}",
         "majority": "a clear majority",
         "split": "split: the dearest tier voted is taken",
     }[decision.how]

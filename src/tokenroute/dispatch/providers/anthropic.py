@@ -16,6 +16,7 @@ from tokenroute.dispatch.providers.base import (
     error_in_stream,
     json_instruction,
     load_json,
+    object_schema,
 )
 from tokenroute.ledger.usage_formats import UsageFormatError, from_anthropic
 
@@ -39,7 +40,8 @@ def build(request: Request, endpoint: Endpoint) -> HttpCall:
         else:
             body["system"] = request.system
     mode = None
-    if request.answer_schema is not None:  # a forced tool whose input is the schema
+    schema = request.answer_schema
+    if object_schema(schema):  # a forced tool whose input, the answer, is the schema
         mode = "tool"
         body["tools"] = [
             {
@@ -49,9 +51,14 @@ def build(request: Request, endpoint: Endpoint) -> HttpCall:
             }
         ]
         body["tool_choice"] = {"type": "tool", "name": ANSWER_TOOL}
-    elif request.json_answer:  # no JSON mode to ask for: say it
+    elif request.json_answer:  # no JSON mode to ask for (a tool's input must be an object)
         mode = "instruction"
-        body["system"] = json_instruction(request.system, None)
+        instruction = json_instruction(None, schema)
+        blocks = body.get("system")
+        if isinstance(blocks, list):  # --cache: the cached system prompt stays as it was
+            body["system"] = [*blocks, {"type": "text", "text": instruction}]
+        else:
+            body["system"] = f"{blocks}\n\n{instruction}" if blocks else instruction
     headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
     if endpoint.key:
         headers["x-api-key"] = endpoint.key

@@ -63,6 +63,13 @@ class Finished(NamedTuple):
 JSON_INSTRUCTION = "Answer with one JSON value only: no prose before or after it, no code fence."
 
 
+def object_schema(schema: dict[str, Any] | None) -> bool:
+    """A schema whose answer is an object: the only kind a tool's input or a JSON mode takes."""
+    if schema is None:
+        return False
+    return schema.get("type", "object" if "properties" in schema else None) == "object"
+
+
 def json_instruction(system: str | None, schema: dict[str, Any] | None) -> str:
     """The system prompt with the request for JSON (and the schema) after it: for APIs that
     take no schema, and for those whose JSON mode wants the word JSON in the prompt."""

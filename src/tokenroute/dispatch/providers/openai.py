@@ -73,8 +73,15 @@ def structured_mode(request: Request, endpoint: Endpoint) -> str | None:
         if endpoint.name in JSON_OBJECT_SERVERS
         else "instruction"
     )
-    if mode == "json_schema" and request.answer_schema is None:
+    schema = request.answer_schema
+    if mode == "json_schema" and schema is None:
         return "json_object"  # --expect json: any JSON, which JSON mode is
+    if (
+        mode in ("json_schema", "json_object")
+        and schema is not None
+        and (schema.get("type") != "object")
+    ):
+        return "instruction"  # both modes answer with an object: an array is asked in words
     return mode
 
 
