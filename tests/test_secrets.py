@@ -91,17 +91,19 @@ def assert_clean(where: str, text: str | bytes) -> None:
     assert not found, f"secret in {where}:\n" + "\n".join(found)
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _closed_port() -> socket.socket:
+    """A port bound but never listening: connections are refused, and for as long as the
+    socket is held no other test's server can take the port (a closed one could be)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 @dataclass
 class World:
     server: FakeProvider
     home: Path
-    dead_port: int
+    dead: socket.socket
 
     @property
     def host(self) -> str:
@@ -111,7 +113,7 @@ class World:
         return f"http://{USER}:{password}@{host or self.host}{path}"
 
     def dead_url(self, password: str, path: str = "") -> str:
-        return self.url(password, path, f"127.0.0.1:{self.dead_port}")
+        return self.url(password, path, f"127.0.0.1:{self.dead.getsockname()[1]}")
 
     def configure(self, **extra: dict) -> None:
         """Every built-in endpoint and one custom one behind a password in the config."""
@@ -151,6 +153,7 @@ def world(isolated_home, monkeypatch):
     write_keys_file(state.keys, {"xai": STORED_KEY})
     yield state
     server.close()
+    state.dead.close()
 
 
 def assert_home_clean(home: Path) -> None:
