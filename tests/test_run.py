@@ -846,14 +846,14 @@ def test_a_malformed_base_url_is_one_line_naming_the_setting_not_the_password(
 def test_a_refused_local_connection_is_not_retried(run, isolated_home):
     import socket
 
-    with socket.socket() as probe:  # a port nothing listens on
+    with socket.socket() as probe:  # bound, never listening: refused, and no one else's
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    write(
-        isolated_home / "config.yaml",
-        f"retry_base: 0.01\nendpoints:\n  ollama: {{base_url: 'http://127.0.0.1:{port}/v1'}}\n",
-    )
-    out = run("run", "-m", "ollama/llama3", "hi", "--retries", "3")
+        write(
+            isolated_home / "config.yaml",
+            f"retry_base: 0.01\nendpoints:\n  ollama: {{base_url: 'http://127.0.0.1:{port}/v1'}}\n",
+        )
+        out = run("run", "-m", "ollama/llama3", "hi", "--retries", "3")
     assert_one_line_error(out, ExitCode.PROVIDER, "is the server running?")
     assert "retrying" not in out.stderr
 
