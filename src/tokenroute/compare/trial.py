@@ -24,14 +24,8 @@ from tokenroute.compare.examples import Example
 from tokenroute.compare.judging import judge
 from tokenroute.compare.plan import Plan
 from tokenroute.compare.scores import Outcome
-from tokenroute.dispatch.attempts import (
-    Cancelled,
-    RunOptions,
-    RunResult,
-    Services,
-    cancellable,
-    dispatch,
-)
+from tokenroute.dispatch.attempts import RunOptions, RunResult, Services, dispatch
+from tokenroute.dispatch.cancelling import Cancelled, cancellable
 from tokenroute.dispatch.providers.base import Message, Request
 from tokenroute.dispatch.targets import Target
 from tokenroute.errors import InvalidAnswerError, OverBudgetError, TokenrouteError

@@ -393,20 +393,3 @@ def _backoff(number: int, options: RunOptions, rng: random.Random) -> float:
     """Exponential backoff with jitter: base, 2x base, 4x base ... each between half and all."""
     ceiling = min(options.max_wait, options.retry_base * 2**number)
     return ceiling * (0.5 + rng.random() / 2)
-
-
-class Cancelled(KeyboardInterrupt):
-    """Raised inside a stream another thread cut short (compare's Ctrl-C, the council's
-    timeout): `dispatch` records the try as cancelled, as Ctrl-C does in `run`."""
-
-
-def cancellable(send: Callable[..., Any], cancel: Any) -> Callable[..., Any]:
-    """`send`, raising Cancelled at its next event once `cancel` (an Event) is set."""
-
-    def send_until_cancelled(*args: Any) -> Any:
-        for event in send(*args):
-            if cancel.is_set():
-                raise Cancelled
-            yield event
-
-    return send_until_cancelled

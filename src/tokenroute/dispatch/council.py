@@ -240,7 +240,8 @@ def _ask_member(
     description: str, target: Target, task: Task, where: Convened, cancel: threading.Event
 ) -> Vote:
     from tokenroute.dispatch.answers import unfenced
-    from tokenroute.dispatch.attempts import Cancelled, RunOptions, cancellable, dispatch
+    from tokenroute.dispatch.attempts import RunOptions, dispatch
+    from tokenroute.dispatch.cancelling import Cancelled, cancellable
     from tokenroute.dispatch.providers.base import Message, Request
     from tokenroute.dispatch.session import make_services
     from tokenroute.storage.sqlite import open_ledger
