@@ -526,3 +526,13 @@ def test_a_cheaper_first_model_that_is_clearly_worse_is_said_so():
     scores = [score("cheap", outcomes), score("dear", outcomes)]
     line = _verdict_line(Scored(Trial(outcomes, False, None, Decimal(0)), scores, verdict(scores)))
     assert "costs" in line and "more per 1,000" in line and "saves $-" not in line
+
+
+def test_an_example_over_a_context_window_is_said_before_any_call(run, provider, tmp_path):
+    huge = write(tmp_path / "huge.jsonl", json.dumps({"prompt": "word " * 300_000}) + "\n")
+    outcome = run(
+        "compare", "--models", "gpt-5-mini,claude-haiku-4-5", str(huge), "--dry-run", "--json"
+    )
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "do not fit claude-haiku-4-5's context window" in outcome.stderr
+    assert json.loads(outcome.stdout)["plan"]["too_big_for_context"]["claude-haiku-4-5"] == ["1"]

@@ -34,6 +34,7 @@ class Plan(NamedTuple):
     estimates: dict[str, Decimal | None]  # per model, all its calls (None: price unknown)
     judge_estimate: Decimal | None
     output_tokens: int  # expected per answer, when an example has no `expected` text
+    too_big: dict[str, list[str]]  # model -> examples over its context window
 
     @property
     def calls(self) -> int:
@@ -85,6 +86,11 @@ def plan_comparison(
     output_tokens = max_tokens or (rule.output_tokens if rule else 1000)
     sizes = [answer_sizes(e, system, max_tokens, output_tokens) for e in examples]
     estimates = {t.name: _estimate(t, sizes, repeat, at) for t in targets}
+    too_big = {
+        t.name: [e.id for e, (i, o) in zip(examples, sizes, strict=True) if i + o > window]
+        for t in targets
+        if (window := t.model.context_window if t.model else None)
+    }
     judge_estimate: Decimal | None = Decimal(0)
     if judge_target is not None:
         judged = [
@@ -94,7 +100,7 @@ def plan_comparison(
         judge_estimate = _estimate(judge_target, judged, repeat * len(targets), at)
     return Plan(
         name, targets, examples, repeat, task_type, system, max_tokens, judges, judge_target,
-        estimates, judge_estimate, output_tokens,
+        estimates, judge_estimate, output_tokens, {m: ids for m, ids in too_big.items() if ids},
     )  # fmt: skip
 
 

@@ -31,11 +31,20 @@ def _money(value: Decimal | None) -> str:
 
 def announce(plan: Plan, *, expect_json: bool) -> None:
     """The plan in one line on stderr, before any call."""
+    warn_too_big(plan)
     render.say(
         f"tokenroute: compare {plan.name}: {len(plan.targets)} models x {len(plan.examples):,} "
         f"examples x {plan.repeat} = {plan.calls:,} calls, about {_money(plan.total)} "
         f"(task type {plan.task_type or 'unknown'}); judged by {_judged_by(plan, expect_json)}"
     )
+
+
+def warn_too_big(plan: Plan) -> None:
+    for model, ids in plan.too_big.items():
+        render.warn(
+            f"{len(ids):,} example(s) do not fit {model}'s context window (e.g. {ids[0]}): "
+            "they will fail as errors"
+        )
 
 
 def progress(calls: int):
@@ -62,12 +71,14 @@ def plan_json(plan: Plan, expect_json: bool) -> dict[str, Any]:
         "judge_estimated_cost_usd": plan.judge_estimate if plan.judge_target else None,
         "judged_by": ([] if not expect_json else ["expect_json"]) + plan.judges.names,
         "estimated_cost_usd": plan.total,
+        "too_big_for_context": plan.too_big,
         "tag": f"compare:{plan.name}",
     }
 
 
 def show_plan(plan: Plan, *, expect_json: bool, as_json: bool) -> None:
     """--dry-run: what would be sent and what it would cost; nothing is sent."""
+    warn_too_big(plan)
     if as_json:
         render.emit_json({"plan": plan_json(plan, expect_json), "dry_run": True})
         return
