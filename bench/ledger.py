@@ -166,10 +166,12 @@ def main() -> None:
         ["report", "--last", "30d", "--by", "model,task-type"],
         ["report", "--last", "30d", "--json"],
         ["report", "--last", "90d", "--by", "day"],
+        ["report", "--top", "10", "--last", "30d"],  # issue 17: <= 1 s
         ["log", "-n", "20"],
     ):
         seconds = median_seconds([*base, *extra], args.runs, env)
-        worst = max(worst, seconds) if extra[0] == "report" and "90d" not in extra else worst
+        timed = extra[0] == "report" and "90d" not in extra and "--top" not in extra
+        worst = max(worst, seconds) if timed else worst
         print(f"tokenroute {' '.join(extra):<40} {seconds * 1000:7.0f} ms")
     verdict = "meets" if worst <= 0.5 else "MISSES"
     print(f"slowest 30-day report {worst * 1000:.0f} ms: {verdict} the 0.5 s target")

@@ -86,6 +86,12 @@ def report(
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            "--top", min=1, max=1000, metavar="N", help="The N tasks, types, projects costing most."
+        ),
+    ] = None,
     live: Annotated[
         bool,
         typer.Option("--watch", help="Today's spend, last attempts, budgets; redrawn live."),
@@ -111,8 +117,8 @@ def report(
     from tokenroute.settings import resolve_paths
 
     if live:
-        if as_json or as_csv or by or last or since or until:
-            raise UsageError("--watch shows today; it takes no --json, --csv, --by or window")
+        if as_json or as_csv or by or last or since or until or top:
+            raise UsageError("--watch shows today: it takes no --json, --csv, --by, --top, window")
         _watch(interval, count, import_from or [], ledger, task_type, project, source, tag)
         return
     if import_from or count is not None:
@@ -122,10 +128,23 @@ def report(
     where = attempt_filter(last, since, until, **filters)
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
+    if top is not None:
+        _top(top, groups, as_csv, ledger_path(ledger), where, as_json)
+        return
     table = load_table()
     budgets = read_budgets(resolve_paths().budgets)
     result, burned = report_and_burns(ledger_path(ledger), table, groups, where, budgets, today())
     view.show_report(result, groups, where, as_json=as_json, as_csv=as_csv, budgets=burned)
+
+
+def _top(n: int, groups: list[str], as_csv: bool, path: Path, where, as_json: bool) -> None:
+    """report --top N: where the money goes."""
+    from tokenroute.cli.views.top import show_top
+    from tokenroute.ledger.top import top_spend
+
+    if groups or as_csv:
+        raise UsageError("--top lists tasks, task types and projects: it takes no --by or --csv")
+    show_top(top_spend(path, where, n), as_json=as_json)
 
 
 def _watch(

@@ -1,0 +1,81 @@
+"""Where the money goes: the tasks, task types and projects with the most spend in a window,
+read from the tasks table (each task's whole cost is kept on its row)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import NamedTuple
+
+from tokenroute.models import AttemptFilter
+from tokenroute.storage.report_windows import task_where
+
+
+class TaskSpend(NamedTuple):
+    id: str
+    description: str | None
+    project: str | None
+    task_type: str | None
+    model: str | None  # the last attempt's: the model that finished it
+    tier: str | None
+    outcome: str
+    attempts: int
+    unpriced: int
+    cost_micros: int
+    failed_attempts: int  # errors, invalid answers, cancels: the task's retry tax
+
+
+class GroupSpend(NamedTuple):
+    key: str  # a task type or a project ('' when none)
+    tasks: int
+    successes: int
+    cost_micros: int
+
+
+class Concentration(NamedTuple):
+    tasks: int  # in the window
+    cost_micros: int  # theirs, in all
+    top_tasks: int  # the dearest share of them
+    top_cost_micros: int
+
+
+def top_tasks(conn: sqlite3.Connection, where: AttemptFilter, n: int) -> list[TaskSpend]:
+    clause, params = task_where(where)
+    rows = conn.execute(
+        "SELECT t.id, t.description, t.project, COALESCE(t.type, t.last_task_type), "
+        "t.last_model, t.last_tier, t.outcome, t.attempts, t.unpriced, t.cost_micros, "
+        "(SELECT COUNT(*) FROM attempts a WHERE a.task_id = t.id AND a.status != 'ok') "
+        f"FROM tasks t {clause} ORDER BY t.cost_micros DESC, t.id LIMIT ?",
+        (*params, n),
+    )
+    return [TaskSpend(*row) for row in rows]
+
+
+GROUPS = {
+    "task-type": "COALESCE(t.type, t.last_task_type, '')",
+    "project": "COALESCE(t.project, '')",
+}
+
+
+def top_groups(conn: sqlite3.Connection, where: AttemptFilter, by: str, n: int) -> list[GroupSpend]:
+    clause, params = task_where(where)
+    rows = conn.execute(
+        f"SELECT {GROUPS[by]}, COUNT(*), SUM(t.outcome = 'success'), SUM(t.cost_micros) "
+        f"FROM tasks t {clause} GROUP BY 1 ORDER BY 4 DESC, 1 LIMIT ?",
+        (*params, n),
+    )
+    return [GroupSpend(*row) for row in rows]
+
+
+def concentration(conn: sqlite3.Connection, where: AttemptFilter, share: float) -> Concentration:
+    """How much of the spend the dearest `share` of the tasks took."""
+    clause, params = task_where(where)
+    tasks, cost = conn.execute(
+        f"SELECT COUNT(*), COALESCE(SUM(t.cost_micros), 0) FROM tasks t {clause}", params
+    ).fetchone()
+    top = max(1, round(tasks * share)) if tasks else 0
+    (top_cost,) = conn.execute(
+        f"SELECT COALESCE(SUM(c), 0) FROM (SELECT t.cost_micros AS c FROM tasks t {clause} "
+        "ORDER BY t.cost_micros DESC LIMIT ?)",
+        (*params, top),
+    ).fetchone()
+    return Concentration(tasks, cost, top, top_cost)

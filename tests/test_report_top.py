@@ -1,0 +1,101 @@
+"""`report --top N`: where the money goes, on a real ledger built with `record`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import assert_one_line_error
+
+from tokenroute.errors import ExitCode
+
+
+def line(task: str, tokens: int, **extra) -> str:
+    """One gpt-5 call of `tokens` output tokens ($10 per 1M): its cost is tokens / 100,000."""
+    body = {
+        "model": "gpt-5",
+        "input_tokens": 0,
+        "output_tokens": tokens,
+        "task_id": task,
+        "timestamp": "2026-11-20T10:00:00Z",
+        **extra,
+    }
+    return json.dumps(body)
+
+
+@pytest.fixture
+def ledger(run):
+    lines = [
+        line("big", 500_000, task_type="code", project="web"),  # $5
+        line("big", 100_000, task_type="code", project="web", status="error"),  # $1, a retry
+        line("mid", 300_000, task_type="code", project="web"),  # $3
+        line("small", 100_000, task_type="write", project="docs"),  # $1
+        *(line(f"t{i}", 10_000, task_type="write", project="docs") for i in range(20)),  # $0.1 each
+        line("old", 900_000, task_type="code", timestamp="2026-09-01T10:00:00Z"),  # outside 30d
+    ]
+    assert run("record", input="\n".join(lines) + "\n").exit_code == 0
+    for task in ("big", "small"):
+        assert run("mark", task, "--success").exit_code == 0
+    assert run("mark", "mid", "--failure").exit_code == 0
+    return run
+
+
+def top(run, *args: str) -> dict:
+    outcome = run("report", "--top", *args, "--json")
+    assert outcome.exit_code == 0, outcome.stderr
+    return json.loads(outcome.stdout)["top"]
+
+
+def test_the_dearest_tasks_first_with_their_share_and_questions(ledger):
+    body = top(ledger, "3", "--last", "30d")
+    tasks = body["tasks"]
+    assert [t["task_id"] for t in tasks] == ["big", "mid", "small"]
+    assert tasks[0]["cost_usd"] == 6 and body["cost_usd"] == 12
+    assert tasks[0]["share_of_spend"] == pytest.approx(0.5)
+    assert any("1 of its 2 attempts did not succeed" in q for q in tasks[0]["questions"])
+    assert any("failed" in q for q in tasks[1]["questions"])
+
+
+def test_task_types_and_projects_by_spend_with_cost_per_success(ledger):
+    body = top(ledger, "5", "--last", "30d")
+    code, write = body["task_types"]
+    assert (code["task_type"], code["tasks"], code["cost_usd"]) == ("code", 2, 9)
+    assert code["cost_per_task_usd"] == 4.5 and code["cost_per_successful_task_usd"] == 9
+    assert (write["task_type"], write["tasks"], write["successful_tasks"]) == ("write", 21, 1)
+    assert [p["project"] for p in body["projects"]] == ["web", "docs"]
+
+
+def test_the_top_five_percent_line(ledger):
+    body = top(ledger, "2", "--last", "30d")
+    spread = body["top_5_percent"]
+    assert (spread["tasks"], spread["of_tasks"]) == (1, 23)  # 5% of 23 tasks: the dearest one
+    assert spread["share_of_spend"] == pytest.approx(0.5)
+    human = ledger("report", "--top", "2", "--last", "30d")
+    assert "the top 5% of tasks (1 of 23) took 50% of spend" in human.stdout
+    assert "Questions worth asking:" in human.stdout
+
+
+def test_the_window_and_filters_apply(ledger):
+    everything = top(ledger, "1")
+    assert everything["tasks"][0]["task_id"] == "old"
+    docs = top(ledger, "10", "--last", "30d", "--project", "docs")
+    assert docs["tasks"][0]["task_id"] == "small" and len(docs["tasks"]) == 10
+    assert [p["project"] for p in docs["projects"]] == ["docs"]
+
+
+def test_no_ledger_yet(run):
+    assert top(run, "5") == {"tasks": [], "task_types": [], "projects": [], "cost_usd": 0}
+    assert "no tasks in this window" in run("report", "--top", "5").stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--top", "5", "--by", "model"], "--top"),
+        (["--top", "5", "--csv"], "--top"),
+        (["--top", "0"], "--top"),
+        (["--top", "5", "--watch"], "--watch"),
+    ],
+)
+def test_top_refuses_what_it_cannot_show(run, args, fragment):
+    assert_one_line_error(run("report", *args), ExitCode.USAGE, fragment)
