@@ -172,6 +172,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l tag -r -d 'On
 complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
 complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l json -d 'Print JSON (a stable, versioned shape)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l csv -d 'Print CSV'
+complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l breakdown -r -d 'Split each group by this, e.g. model'
 complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l top -r -d 'The N tasks, types, projects costing most'
 complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l watch -d 'Today\'s spend, last attempts, budgets; redrawn live'
 complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l interval -r -d 'Seconds between redraws'

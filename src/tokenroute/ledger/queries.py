@@ -49,16 +49,21 @@ def report_and_burns(
     where: AttemptFilter,
     budgets: Sequence[Budget],
     day: date,
-) -> tuple[Report | None, list[Burn]]:
-    """The report of the window (None: no ledger yet) and each budget's burn on `day`."""
+    breakdown: str | None = None,
+) -> tuple[Report | None, list[Burn], Report | None]:
+    """The report of the window (None: no ledger yet), each budget's burn on `day`, and with
+    `breakdown` the same groups split by it (--by day --breakdown model)."""
     from tokenroute.storage.report_queries import ReportReader
 
     store = _open(path)
-    result = None
+    result = split = None
     try:
         if store is not None:
-            result = build_report(ReportReader(store.conn), table, groups, where)
-        return result, burns(budgets, spend_reader(store), day)
+            reader = ReportReader(store.conn)
+            result = build_report(reader, table, groups, where)
+            if breakdown is not None:
+                split = build_report(reader, table, [*groups, breakdown], where)
+        return result, burns(budgets, spend_reader(store), day), split
     finally:
         if store is not None:
             store.close()

@@ -86,6 +86,10 @@ def report(
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    breakdown: Annotated[
+        str | None,
+        typer.Option("--breakdown", metavar="GROUP", help="Split each group by this, e.g. model."),
+    ] = None,
     top: Annotated[
         int | None,
         typer.Option(
@@ -131,10 +135,29 @@ def report(
     if top is not None:
         _top(top, groups, as_csv, ledger_path(ledger), where, as_json)
         return
+    split_by = _breakdown(breakdown, groups)
     table = load_table()
     budgets = read_budgets(resolve_paths().budgets)
-    result, burned = report_and_burns(ledger_path(ledger), table, groups, where, budgets, today())
-    view.show_report(result, groups, where, as_json=as_json, as_csv=as_csv, budgets=burned)
+    result, burned, split = report_and_burns(
+        ledger_path(ledger), table, groups, where, budgets, today(), split_by
+    )
+    view.show_report(
+        result, groups, where, as_json=as_json, as_csv=as_csv, budgets=burned,
+        breakdown=(split_by, split) if split_by else None,
+    )  # fmt: skip
+
+
+def _breakdown(given: str | None, groups: list[str]) -> str | None:
+    from tokenroute.cli.options import parse_groups
+
+    if given is None:
+        return None
+    (name,) = parse_groups([given]) or [""]
+    if not groups:
+        raise UsageError("--breakdown splits the groups of --by: give --by day (or week, ...)")
+    if name in groups:
+        raise UsageError(f"--breakdown {name} is already in --by")
+    return name
 
 
 def _top(n: int, groups: list[str], as_csv: bool, path: Path, where, as_json: bool) -> None:

@@ -103,7 +103,9 @@ def show_report(
     as_json: bool,
     as_csv: bool,
     budgets: Sequence[Burn] = (),
+    breakdown: tuple[str, Report | None] | None = None,
 ) -> None:
+    """`breakdown`: (its grouping, the report by --by and it): each group is split by it."""
     from tokenroute.ledger.report import Report, empty_group
 
     result = result or Report(groups=[], total=empty_group())
@@ -119,7 +121,10 @@ def show_report(
             {
                 "window": window,
                 "by": by,
-                "groups": [group_json(g, by) for g in result.groups],
+                "groups": [
+                    {**group_json(g, by), **_split_json(g, breakdown, len(by))}
+                    for g in result.groups
+                ],
                 "total": group_json(result.total, []),
                 "daily": [{"day": d, "cost_usd": s} for d, s in result.daily],
                 "diagnostics": result.diagnostics,
@@ -143,14 +148,21 @@ def show_report(
         )
         return
     if as_csv:
-        _report_csv(result, by)
+        split_by, split = breakdown or (None, None)
+        _report_csv(split or result, [*by, split_by] if split_by else by)
         return
+    names = [*by, breakdown[0]] if breakdown else by
     columns = [
-        *(Column(name) for name in by),
+        *(Column(name) for name in names),
         *(Column(h, numeric=True) for _, h in REPORT_METRICS),
     ]
-    cells = [[*g.key, *_metric_cells(g)] for g in result.groups]
-    cells.append([*(["total"] + [""] * (len(by) - 1) if by else []), *_metric_cells(result.total)])
+    cells = []
+    for g in result.groups:
+        cells.append([*g.key, *(["all"] if breakdown else []), *_metric_cells(g)])
+        for sub in _parts(g, breakdown, len(by)):
+            cells.append([*[""] * len(by), sub.key[-1], *_metric_cells(sub)])
+    blank = [""] * (len(names) - 1) if names else []
+    cells.append([*(["total", *blank] if names else []), *_metric_cells(result.total)])
     start = where.start[:16].replace("T", " ") if where.start else None
     title = f"Spend from {start}" if start else "Spend since the first call"
     title += f" to {_inclusive_end(where.end)}" if where.end else " to now"
@@ -181,6 +193,21 @@ def show_report(
                 for c in result.conversations
             ]
         )
+
+
+def _parts(group: GroupReport, breakdown, width: int) -> list[GroupReport]:
+    """The sub-groups of `group` in the breakdown report (those whose key starts with its)."""
+    if not breakdown or breakdown[1] is None:
+        return []
+    return [g for g in breakdown[1].groups if g.key[:width] == group.key]
+
+
+def _split_json(group: GroupReport, breakdown, width: int) -> dict[str, Any]:
+    if not breakdown:
+        return {}
+    name = breakdown[0]
+    parts = _parts(group, breakdown, width)
+    return {"breakdown": [{"key": {name: g.key[-1]}, **group_json(g, [])} for g in parts]}
 
 
 def _inclusive_end(end: str) -> str:
