@@ -199,10 +199,34 @@ def spend_chart(daily: Sequence[tuple[Any, Decimal]], *, by_day: bool) -> list[s
         return []
     if not by_day and shutil.get_terminal_size().columns < 100:
         return []
+    if by_day:
+        return ["", "Daily spend", *day_bars(daily, shutil.get_terminal_size().columns)]
     top = max(spend for _, spend in daily) or Decimal(1)
     bars = "".join(_BARS[round(spend / top * (len(_BARS) - 1))] for _, spend in daily)
     first, last = daily[0][0], daily[-1][0]
     return ["", f"Daily spend {first} to {last} (max {usd_amount(top)}/day)", bars]
+
+
+MAX_BAR_DAYS = 62  # --by day on a terminal: a bar per day for the last two months at most
+EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def day_bars(daily: Sequence[tuple[Any, Decimal]], columns: int) -> list[str]:
+    """A horizontal bar per day, in eighths of a cell, scaled to the dearest day."""
+    shown = list(daily)[-MAX_BAR_DAYS:]
+    if not shown:
+        return []
+    labels = [usd_amount(spend) for _, spend in shown]
+    width = max(len(label) for label in labels)
+    labels = [label.rjust(width) for label in labels]  # the amounts line up
+    room = max(10, columns - 12 - width - 2)
+    top = max(spend for _, spend in shown) or Decimal(1)
+    lines = []
+    for (day, spend), label in zip(shown, labels, strict=True):
+        eighths = round(spend / top * room * 8)
+        bar = "█" * (eighths // 8) + (EIGHTHS[eighths % 8] if eighths % 8 else "")
+        lines.append(f"{day}  {bar.ljust(room)}  {label}")
+    return lines
 
 
 @contextmanager
