@@ -57,3 +57,40 @@ def test_csv_has_both_keys(ledger):
 )
 def test_bad_breakdowns(ledger, args, fragment):
     assert_one_line_error(ledger("report", *args), ExitCode.USAGE, fragment)
+
+
+# ---------------------------------------------------------------- --by task: the session view
+
+
+def test_by_task_lists_each_task_with_every_bucket(run):
+    lines = [
+        {"model": "claude-haiku-4-5", "input_tokens": 100, "cache_write": 40, "cache_read": 900,
+         "output_tokens": 50, "task_id": "s1", "timestamp": "2026-11-20T10:00:00Z"},
+        {"model": "gpt-5-mini", "input_tokens": 10, "output_tokens": 5, "reasoning_tokens": 2,
+         "task_id": "s1", "timestamp": "2026-11-20T11:00:00Z"},
+        {"model": "gpt-5-mini", "input_tokens": 7, "output_tokens": 3, "task_id": "s2",
+         "timestamp": "2026-11-21T09:00:00Z", "project": "web"},
+    ]  # fmt: skip
+    assert run("record", input="\n".join(map(json.dumps, lines)) + "\n").exit_code == 0
+    outcome = run("report", "--by", "task", "--json")
+    assert outcome.exit_code == 0, outcome.stderr
+    tasks = json.loads(outcome.stdout)["tasks"]
+    assert [t["task_id"] for t in tasks] == ["s2", "s1"]  # newest activity first
+    s1 = tasks[1]
+    assert (s1["input_tokens"], s1["cache_write_tokens"], s1["cache_read_tokens"]) == (110, 40, 900)
+    assert (s1["output_tokens"], s1["reasoning_tokens"], s1["attempts"]) == (55, 2, 2)
+    assert sorted(s1["models"]) == ["claude-haiku-4-5", "gpt-5-mini"]
+    assert s1["total_tokens"] == 110 + 40 + 900 + 55
+    assert tasks[0]["project"] == "web"
+    human = run("report", "--by", "task", "--since", "2026-11-21")
+    assert "s2" in human.stdout and "s1" not in human.stdout and "web" in human.stdout
+    csv_out = run("report", "--by", "task", "--csv").stdout.splitlines()
+    assert csv_out[0].startswith("task_id,first_at,last_at") and len(csv_out) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [(["--by", "task,model"], "no other grouping"), (["--by", "task", "--top", "3"], "--top")],
+)
+def test_by_task_stands_alone(run, args, fragment):
+    assert_one_line_error(run("report", *args), ExitCode.USAGE, fragment)

@@ -114,3 +114,16 @@ def _open(path: Path) -> Any:
     from tokenroute.storage.sqlite import open_ledger
 
     return open_ledger(path, create=False)
+
+
+def task_usage(path: Path, where: AttemptFilter) -> list[Any]:
+    """report --by task: every task with attempts in the window, newest first."""
+    from tokenroute.storage.top_spend import task_usage as read
+
+    store = _open(path)
+    if store is None:
+        return []
+    try:
+        return read(store.conn, where)
+    finally:
+        store.close()

@@ -88,3 +88,52 @@ def concentration(conn: sqlite3.Connection, where: AttemptFilter, share: float) 
         (*params, top),
     ).fetchone()
     return Concentration(tasks, cost, top, top_cost)
+
+
+class TaskUsage(NamedTuple):
+    """One task as report --by task shows it: ccusage's session view, from the ledger."""
+
+    id: str
+    first_at: str
+    last_at: str
+    description: str | None
+    project: str | None
+    task_type: str | None
+    outcome: str
+    models: str  # the models its attempts used, comma-separated
+    attempts: int
+    input_tokens: int  # uncached
+    cache_write_tokens: int  # 5-minute and 1-hour writes
+    cache_read_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    cost_micros: int
+    unpriced: int
+
+
+def task_usage(conn: sqlite3.Connection, where: AttemptFilter) -> list[TaskUsage]:
+    """Every task with attempts in the window, its tokens by bucket and its cost there;
+    newest activity first."""
+    from tokenroute.storage.report_windows import attempt_conditions
+
+    conditions, params = attempt_conditions(where)
+    clause = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    # the window's attempts first (by the started_at index: `+a.task_id` keeps SQLite from
+    # walking the task index instead), then their tasks; tasks outside the window are not read
+    rows = conn.execute(
+        f"""SELECT t.id, s.first_at, s.last_at, t.description, t.project,
+            COALESCE(t.type, t.last_task_type), t.outcome, s.models, s.attempts, s.input,
+            s.cache_write, s.cache_read, s.output, s.reasoning, s.cost, s.unpriced
+        FROM (SELECT a.task_id, MIN(a.started_at) AS first_at, MAX(a.started_at) AS last_at,
+                group_concat(DISTINCT a.model) AS models, COUNT(*) AS attempts,
+                SUM(a.input_tokens) AS input,
+                SUM(a.cache_write_tokens + a.cache_write_1h_tokens) AS cache_write,
+                SUM(a.cache_read_tokens) AS cache_read, SUM(a.output_tokens) AS output,
+                SUM(a.reasoning_tokens) AS reasoning, COALESCE(SUM(a.cost_micros), 0) AS cost,
+                SUM(a.cost_micros IS NULL) AS unpriced
+            FROM attempts a {clause} GROUP BY +a.task_id) AS s
+        JOIN tasks t ON t.id = s.task_id
+        ORDER BY s.last_at DESC, t.id""",
+        params,
+    )
+    return [TaskUsage(*row) for row in rows]

@@ -127,6 +127,10 @@ def report(
         return
     if import_from or count is not None:
         raise UsageError("--import and --count go with --watch")
+    if _by_task(by):
+        _tasks(last, since, until, ledger, as_json, as_csv, breakdown or top,
+               task_type=task_type, project=project, source=source, tag=tag)  # fmt: skip
+        return
     groups = parse_groups(by)
     filters = dict(task_type=task_type, project=project, source=source, tag=tag)
     where = attempt_filter(last, since, until, **filters)
@@ -145,6 +149,31 @@ def report(
         result, groups, where, as_json=as_json, as_csv=as_csv, budgets=burned,
         breakdown=(split_by, split) if split_by else None,
     )  # fmt: skip
+
+
+def _by_task(by: list[str] | None) -> bool:
+    """--by task: the session view, which takes no other grouping."""
+    names = {part.strip() for value in by or () for part in value.split(",") if part.strip()}
+    if "task" not in names:
+        return False
+    if names != {"task"}:
+        raise UsageError("--by task lists tasks one per row: it takes no other grouping")
+    return True
+
+
+def _tasks(last, since, until, ledger, as_json, as_csv, other, **filters) -> None:
+    """report --by task: every task with attempts in the window, newest first."""
+    from tokenroute.cli.context import ledger_path
+    from tokenroute.cli.options import attempt_filter
+    from tokenroute.cli.views.tasks import show_tasks
+    from tokenroute.ledger.queries import task_usage
+
+    if other:
+        raise UsageError("--by task takes no --breakdown or --top")
+    if as_json and as_csv:
+        raise UsageError("choose one of --json and --csv")
+    where = attempt_filter(last, since, until, **filters)
+    show_tasks(task_usage(ledger_path(ledger), where), as_json=as_json, as_csv=as_csv)
 
 
 def _breakdown(given: str | None, groups: list[str]) -> str | None:
