@@ -94,3 +94,12 @@ def test_by_task_lists_each_task_with_every_bucket(run):
 )
 def test_by_task_stands_alone(run, args, fragment):
     assert_one_line_error(run("report", *args), ExitCode.USAGE, fragment)
+
+
+def test_log_shows_every_bucket(run):
+    line = {"model": "claude-haiku-4-5", "input_tokens": 100, "cache_write": 40,
+            "cache_write_1h": 2, "cache_read": 900, "output_tokens": 50, "reasoning_tokens": 7}  # fmt: skip
+    assert run("record", input=json.dumps(line) + "\n").exit_code == 0
+    header, row = run("log").stdout.splitlines()[:2]
+    assert "cache write" in header and "cache read" in header and "reasoning" in header
+    assert row.split()[-6:-1] == ["100", "42", "900", "50", "7"]

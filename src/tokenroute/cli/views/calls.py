@@ -65,8 +65,10 @@ def show_log(rows: list[dict[str, Any]], *, as_json: bool) -> None:
         Column("model"),
         Column("status"),
         Column("in", numeric=True),
-        Column("cached", numeric=True),
+        Column("cache write", numeric=True),
+        Column("cache read", numeric=True),
         Column("out", numeric=True),
+        Column("reasoning", numeric=True),
         Column("cost", numeric=True),
     ]
     cells = [
@@ -77,8 +79,10 @@ def show_log(rows: list[dict[str, Any]], *, as_json: bool) -> None:
             row["model"],
             row["status"] if not row["error_kind"] else f"{row['status']}:{row['error_kind']}",
             render.count(row["input_tokens"]),
+            render.count(row["cache_write_tokens"] + row["cache_write_1h_tokens"]),
             render.count(row["cache_read_tokens"]),
             render.count(row["output_tokens"]),
+            render.count(row["reasoning_tokens"]),
             render.usd_amount(usd(row["cost_micros"])),
         ]
         for row in rows
