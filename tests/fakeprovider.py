@@ -316,3 +316,19 @@ def _events(protocol: str, reply: Reply, model: str, tool: str | None = None) ->
     if reply.kind == "malformed":
         events.insert(1, "data: {oops\n\n")
     return events
+
+
+TEST_KEYS = {
+    "OPENAI_API_KEY": "sk-test-OPENAI-0123456789abcdef",
+    "ANTHROPIC_API_KEY": "sk-ant-test-0123456789abcdef",
+    "GEMINI_API_KEY": "AIzaTEST0123456789abcdef",
+}
+
+
+def point_clients_at(server: FakeProvider, monkeypatch: Any) -> None:
+    """OpenAI and Anthropic to this server by their environment variables, with test keys
+    for the three (Gemini's address is the config's: `endpoints: google: base_url`)."""
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+    for name, value in TEST_KEYS.items():
+        monkeypatch.setenv(name, value)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, assert_one_line_error, write
-from fakeprovider import FakeProvider, Reply
+from fakeprovider import FakeProvider, Reply, point_clients_at
 
 from tokenroute.compare.scores import Outcome, clearly_below, score, verdict, wilson
 from tokenroute.errors import ExitCode
@@ -28,11 +28,7 @@ MODELS = "claude-haiku-4-5,gpt-5-mini,gemini-2.5-flash"
 @pytest.fixture
 def provider(isolated_home, monkeypatch):
     server = FakeProvider()
-    monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-OPENAI-0123456789abcdef")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdef")
-    monkeypatch.setenv("GEMINI_API_KEY", "AIzaTEST0123456789abcdef")
+    point_clients_at(server, monkeypatch)
     write(
         isolated_home / "config.yaml",
         f"retries: 1\nretry_base: 0.01\nmax_wait: 5\ntimeout: 5\n"

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 from conftest import assert_one_line_error, write
-from fakeprovider import FakeProvider, Reply
+from fakeprovider import FakeProvider, Reply, point_clients_at
 
 from tokenroute.dispatch.council import Vote, decide
 from tokenroute.errors import ExitCode
@@ -19,11 +19,7 @@ CLOSED = "http://127.0.0.1:9/v1"  # the discard port: nothing listens, so no loc
 @pytest.fixture
 def provider(isolated_home, monkeypatch):
     server = FakeProvider()
-    monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-OPENAI-0123456789abcdef")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdef")
-    monkeypatch.setenv("GEMINI_API_KEY", "AIzaTEST0123456789abcdef")
+    point_clients_at(server, monkeypatch)
     write(isolated_home / "config.yaml", config(server.url))
     yield server
     server.close()

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from conftest import write
-from fakeprovider import FakeProvider, Reply
+from fakeprovider import FakeProvider, Reply, point_clients_at
 
 from tokenroute.dispatch.providers.openai import strict_ready
 
@@ -22,11 +22,7 @@ SCHEMA = {
 @pytest.fixture
 def provider(isolated_home, monkeypatch):
     server = FakeProvider()
-    monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-OPENAI-0123456789abcdef")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdef")
-    monkeypatch.setenv("GEMINI_API_KEY", "AIzaTEST0123456789abcdef")
+    point_clients_at(server, monkeypatch)
     monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-test-DEEPSEEK-0123456789")
     write(
         isolated_home / "config.yaml",
