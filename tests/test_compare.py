@@ -493,6 +493,7 @@ def test_a_refused_key_drops_that_model_and_says_why(run, provider, tmp_path):
     body = compared(run, str(examples_file(tmp_path, 8)), "--match", "--concurrency", "1")
     gpt = by_model(body)["gpt-5-mini"]
     assert gpt["tasks"] == 1 and gpt["failures"]["error"] == 1  # not sent seven more times
+    assert not body["partial"]  # the rest of the comparison ran to its end
     assert gpt["top_problems"][0]["kind"] == "error"
     human = run("compare", "--models", MODELS, str(examples_file(tmp_path, 2)), "--name", "again")
     assert re.search(r"gpt-5-mini: \d error: .*401", human.stdout), human.stdout

@@ -123,7 +123,7 @@ def execute(plan: Plan, ask: CompareAsk, where: Surroundings, advance) -> Scored
         check_json=schema_checker(schema) if schema is not None else None,
     )  # fmt: skip
     setting = Setting(
-        where.ledger, where.clock, where.project, where.load_table().revision, options,
+        where.ledger, where.clock, where.project, plan.price_revision, options,
         ask.max_cost, read_budgets(where.paths.budgets), ask.concurrency, schema,
     )  # fmt: skip
     trial = run_trial(plan, setting, advance=advance)

@@ -125,6 +125,7 @@ class _Runner:
         self.refused: TokenrouteError | None = None
         self.crashed: BaseException | None = None  # a worker's unexpected failure
         self.dropped: set[str] = set()  # models whose key or requests were refused
+        self.skipped = 0  # their jobs, not sent (the comparison is not partial for them)
         self.judge_cost: Decimal | None = Decimal(0)
         self.judge_task = Task(
             id=new_task_id(),
@@ -136,7 +137,7 @@ class _Runner:
     def result(self, plan: Plan) -> Trial:
         with self.lock:
             outcomes = list(self.outcomes)
-            partial = len(outcomes) < plan.calls
+            partial = len(outcomes) + self.skipped < plan.calls
             return Trial(outcomes, partial, self.refused, self.judge_cost)
 
     # ------------------------------------------------------------ one worker thread
@@ -154,6 +155,8 @@ class _Runner:
                 except queue.Empty:
                     return
                 if target.name in self.dropped:  # its key or requests are refused: no use
+                    with self.lock:
+                        self.skipped += 1
                     continue
                 outcome = self._one(target, example, repeat)
                 if outcome is None:  # refused by a budget: the comparison stops
