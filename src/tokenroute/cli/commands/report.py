@@ -113,33 +113,38 @@ def report(
         ),
     ] = None,
 ) -> None:
-    from tokenroute.cli.context import ledger_path, load_table, today
+    from tokenroute.cli.context import ledger_path
     from tokenroute.cli.options import attempt_filter, parse_groups
-    from tokenroute.cli.views import report as view
-    from tokenroute.ledger.budgets import read_budgets
-    from tokenroute.ledger.queries import report_and_burns
-    from tokenroute.settings import resolve_paths
 
+    filters = dict(task_type=task_type, project=project, source=source, tag=tag)
     if live:
         if as_json or as_csv or by or last or since or until or top:
             raise UsageError("--watch shows today: it takes no --json, --csv, --by, --top, window")
-        _watch(interval, count, import_from or [], ledger, task_type, project, source, tag)
+        _watch(interval, count, import_from or [], ledger, filters)
         return
     if import_from or count is not None:
         raise UsageError("--import and --count go with --watch")
     if _by_task(by):
-        _tasks(last, since, until, ledger, as_json, as_csv, breakdown or top,
-               task_type=task_type, project=project, source=source, tag=tag)  # fmt: skip
+        _tasks(last, since, until, ledger, as_json, as_csv, breakdown or top, **filters)
         return
     groups = parse_groups(by)
-    filters = dict(task_type=task_type, project=project, source=source, tag=tag)
     where = attempt_filter(last, since, until, **filters)
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
     if top is not None:
         _top(top, groups, as_csv, ledger_path(ledger), where, as_json)
         return
-    split_by = _breakdown(breakdown, groups)
+    _grouped(groups, where, _breakdown(breakdown, groups), ledger, as_json, as_csv)
+
+
+def _grouped(groups, where, split_by, ledger, as_json: bool, as_csv: bool) -> None:
+    """The report by --by (and --breakdown), with each budget's burn."""
+    from tokenroute.cli.context import ledger_path, load_table, today
+    from tokenroute.cli.views import report as view
+    from tokenroute.ledger.budgets import read_budgets
+    from tokenroute.ledger.queries import report_and_burns
+    from tokenroute.settings import resolve_paths
+
     table = load_table()
     budgets = read_budgets(resolve_paths().budgets)
     result, burned, split = report_and_burns(
@@ -204,10 +209,7 @@ def _watch(
     count: int | None,
     sources: list[str],
     ledger: Path | None,
-    task_type: str | None,
-    project: str | None,
-    source: str | None,
-    tag: str | None,
+    filters: dict,
 ) -> None:
     """report --watch: today's figures redrawn until Ctrl-C, re-importing logs first."""
     from tokenroute.cli.context import ledger_path, load_table, now, today
@@ -235,7 +237,6 @@ def _watch(
 
     def frame() -> str:
         day = today()
-        filters = dict(task_type=task_type, project=project, source=source, tag=tag)
         where = attempt_filter(None, day.isoformat(), None, **filters)
         return frame_text(today_figures(path, table, where, budgets, day), where, now())
 
