@@ -88,13 +88,17 @@ def pick(options: PickOptions) -> None:
     view.show_pick(result, as_json=options.as_json, council=council)
 
 
+def _council_names(options: PickOptions) -> list[str]:
+    return [n.strip() for n in (options.council_models or "").split(",") if n.strip()]
+
+
 def _check_council_options(options: PickOptions) -> None:
     """Before pick logs anything: the council's options make sense."""
     if not options.council:
         if options.council_models is not None or options.timeout != PickOptions().timeout:
             raise UsageError("--council-models and --timeout go with --council")
         return
-    named = [n.strip() for n in (options.council_models or "").split(",") if n.strip()]
+    named = _council_names(options)
     if options.council_models is not None and not named:
         raise UsageError("--council-models lists no model: give names separated by commas")
     if len(set(named)) != len(named):
@@ -110,7 +114,7 @@ def _council(options: PickOptions, text: str | None, flow, result) -> tuple:
     from tokenroute.dispatch import council
     from tokenroute.settings import detect_project, resolve_paths
 
-    named = [n.strip() for n in (options.council_models or "").split(",") if n.strip()]
+    named = _council_names(options)
     decision = council.advise(
         text or "", named=named or None, timeout=options.timeout, table=flow.table,
         paths=resolve_paths(), ledger=ledger_path(options.ledger), environ=os.environ, clock=now,

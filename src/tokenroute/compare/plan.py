@@ -35,6 +35,7 @@ class Plan(NamedTuple):
     judge_estimate: Decimal | None
     output_tokens: int  # expected per answer, when an example has no `expected` text
     too_big: dict[str, list[str]]  # model -> examples over its context window
+    answer_tokens: dict[str, int]  # example id -> the answer's expected length
     price_revision: str | None = None  # the table's, stored with each attempt
 
     @property
@@ -102,7 +103,7 @@ def plan_comparison(
     return Plan(
         name, targets, examples, repeat, task_type, system, max_tokens, judges, judge_target,
         estimates, judge_estimate, output_tokens, {m: ids for m, ids in too_big.items() if ids},
-        table.revision,
+        {e.id: o for e, (_, o) in zip(examples, sizes, strict=True)}, table.revision,
     )  # fmt: skip
 
 

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from tokenroute.compare.examples import Example
 from tokenroute.compare.judging import judge
 from tokenroute.compare.plan import Plan
-from tokenroute.compare.scores import Outcome
+from tokenroute.compare.scores import JUDGED, Outcome
 from tokenroute.dispatch.attempts import RunOptions, RunResult, Services, dispatch
 from tokenroute.dispatch.cancelling import Cancelled, cancellable
 from tokenroute.dispatch.providers.base import Message, Request
@@ -35,8 +35,6 @@ from tokenroute.timewindow import stamp
 GRACE_SECONDS = 2.0  # after Ctrl-C, how long the calls in flight have to record themselves
 # a provider error of this kind on one call will be the same on every call of that model
 STOPS_A_MODEL = {"auth", "bad_request"}
-# a verdict -> the task's outcome in the ledger (the rest are not judgements: left unknown)
-JUDGED = {"success": "success", "invalid": "failure", "wrong": "failure", "error": "failure"}
 
 
 class Trial(NamedTuple):
@@ -94,13 +92,13 @@ def run_trial(
         runner.cancel.set()
         runner.stop.set()
         _settle(workers, GRACE_SECONDS)
-        exc.trial = runner.result(plan)  # type: ignore[attr-defined]
+        exc.trial = runner.result()  # type: ignore[attr-defined]
         raise
     runner.stop.set()
     _settle(workers, GRACE_SECONDS if runner.refused else None)
     if runner.crashed is not None:
         raise runner.crashed
-    return runner.result(plan)
+    return runner.result()
 
 
 def _settle(workers: Sequence[threading.Thread], grace: float | None) -> None:
@@ -134,10 +132,10 @@ class _Runner:
             project=setting.project,
         )
 
-    def result(self, plan: Plan) -> Trial:
+    def result(self) -> Trial:
         with self.lock:
             outcomes = list(self.outcomes)
-            partial = len(outcomes) + self.skipped < plan.calls
+            partial = len(outcomes) + self.skipped < self.plan.calls
             return Trial(outcomes, partial, self.refused, self.judge_cost)
 
     # ------------------------------------------------------------ one worker thread
@@ -184,7 +182,7 @@ class _Runner:
         detail, judge_cost = "", Decimal(0)
         result = None
         try:
-            result = self._dispatch(request, target, task, self._expected_output(example))
+            result = self._dispatch(request, target, task, plan.answer_tokens[example.id])
             verdict, detail, judge_cost = judge(result.answer, example, plan.judges, self._ask)
         except Cancelled:
             return None  # Ctrl-C: the cancelled try is in the ledger; the task is not judged
@@ -203,8 +201,8 @@ class _Runner:
             if getattr(exc, "kind", None) in STOPS_A_MODEL:
                 with self.lock:
                     self.dropped.add(target.name)
-        outcome = JUDGED.get(verdict)
-        if outcome is not None:  # an unjudged answer teaches pick nothing: left unknown
+        if verdict in JUDGED:  # an unjudged answer teaches pick nothing: left unknown
+            outcome = "success" if verdict == "success" else "failure"
             self.local.store.set_outcome(task.id, outcome, "compare", stamp(setting.clock()))
         with self.lock:
             if self.judge_cost is not None:
@@ -229,13 +227,6 @@ class _Runner:
             exc.cost = so_far.spent if so_far else Decimal(0)  # type: ignore[attr-defined]
             raise
         return result.answer, result.spent
-
-    def _expected_output(self, example: Example) -> int:
-        from tokenroute.compare.plan import answer_sizes
-
-        return answer_sizes(
-            example, self.plan.system, self.plan.max_tokens, self.plan.output_tokens
-        )[1]
 
     def _options(self, task: Task) -> RunOptions:
         return self.setting.options._replace(

@@ -25,16 +25,12 @@ def _judged_by(plan: Plan, expect_json: bool) -> str:
     return ", ".join(names) if names else "nothing: every valid answer counts as a success"
 
 
-def _money(value: Decimal | None) -> str:
-    return render.usd_amount(value) if value is not None else "unknown"
-
-
 def announce(plan: Plan, *, expect_json: bool) -> None:
     """The plan in one line on stderr, before any call."""
     warn_too_big(plan)
     render.say(
         f"tokenroute: compare {plan.name}: {len(plan.targets)} models x {len(plan.examples):,} "
-        f"examples x {plan.repeat} = {plan.calls:,} calls, about {_money(plan.total)} "
+        f"examples x {plan.repeat} = {plan.calls:,} calls, about {render.usd_amount(plan.total)} "
         f"(task type {plan.task_type or 'unknown'}); judged by {_judged_by(plan, expect_json)}"
     )
 
@@ -83,16 +79,17 @@ def show_plan(plan: Plan, *, expect_json: bool, as_json: bool) -> None:
         render.emit_json({"plan": plan_json(plan, expect_json), "dry_run": True})
         return
     cells = [
-        [t.name, t.endpoint.name, t.tier or "-", _money(plan.estimates[t.name])]
+        [t.name, t.endpoint.name, t.tier or "-", render.usd_amount(plan.estimates[t.name])]
         for t in plan.targets
     ]
     if plan.judge_target is not None:
         judge = plan.judge_target
         cells.append([f"{judge.name} (judge)", judge.endpoint.name, judge.tier or "-",
-                      _money(plan.judge_estimate)])  # fmt: skip
+                      render.usd_amount(plan.judge_estimate)])  # fmt: skip
     columns = [Column("model"), Column("provider"), Column("tier"), Column("estimate", True)]
-    render.emit_table(columns, cells, title=f"compare {plan.name}: would send {plan.calls:,} "
-                      f"calls, about {_money(plan.total)}; nothing sent (--dry-run)")  # fmt: skip
+    total = render.usd_amount(plan.total)
+    title = f"compare {plan.name}: would send {plan.calls:,} calls, about {total}"
+    render.emit_table(columns, cells, title=title + "; nothing sent (--dry-run)")
 
 
 def _score_json(s: ModelScore) -> dict[str, Any]:
@@ -158,7 +155,8 @@ def show_comparison(plan: Plan, done: Scored, *, expect_json: bool, as_json: boo
 
 def _title(plan: Plan, done: Scored, total: Decimal | None) -> str:
     trial = done.trial
-    title = f"compare {plan.name}: {len(trial.outcomes):,} of {plan.calls:,} tasks, {_money(total)}"
+    done_tasks = f"{len(trial.outcomes):,} of {plan.calls:,} tasks"
+    title = f"compare {plan.name}: {done_tasks}, {render.usd_amount(total)}"
     if trial.judge_cost:
         title += f" ({render.usd_amount(trial.judge_cost)} of it the judge)"
     if trial.partial:
