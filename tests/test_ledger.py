@@ -188,12 +188,37 @@ def test_migration_5_keys_claude_code_calls_by_message_id(tmp_path):
     ledger.conn.execute("DROP INDEX tasks_by_type")  # as a version 4 ledger has it
     ledger.conn.execute("DROP INDEX tasks_escalated")
     ledger.conn.execute("ALTER TABLE tasks DROP COLUMN first_tier")
+    ledger.conn.execute("ALTER TABLE usage_daily DROP COLUMN reasoning_tokens")  # from 6
     ledger.conn.execute("PRAGMA user_version = 4")
     ledger.close()
     migrated = open_ledger(path, create=False)
     keys = migrated.query("SELECT source, source_key FROM attempts ORDER BY id")
     assert keys == [("claude-code", "msg_1"), ("claude-code", "u-7"), ("jsonl", "msg_2:req_2")]
-    assert migrated.query("PRAGMA user_version") == [(5,)]
+    assert migrated.query("PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+def test_migration_6_puts_the_reasoning_tokens_already_stored_in_the_daily_summary(tmp_path):
+    path = tmp_path / "ledger.db"
+    ledger = open_ledger(path)
+    ledger.add_attempts(
+        [
+            attempt("t-1", usage=Usage(input=10, output=50, reasoning=30)),
+            attempt("t-1", usage=Usage(input=10, output=20, reasoning=5), status="error"),
+            attempt("t-2", usage=Usage(input=10, output=9), model="gpt-5-mini"),
+        ]
+    )
+    ledger.conn.execute("ALTER TABLE usage_daily DROP COLUMN reasoning_tokens")
+    ledger.conn.execute("PRAGMA user_version = 5")
+    ledger.close()
+    migrated = open_ledger(path, create=False)
+    rows = migrated.query(
+        "SELECT model, ok, output_tokens, reasoning_tokens FROM usage_daily ORDER BY 1, 2"
+    )
+    assert rows == [("gpt-5", 0, 20, 5), ("gpt-5", 1, 50, 30), ("gpt-5-mini", 1, 9, 0)]
+    migrated.add_attempts([attempt("t-3", usage=Usage(input=1, output=8, reasoning=8))])
+    assert migrated.query(
+        "SELECT reasoning_tokens FROM usage_daily WHERE model = 'gpt-5' AND ok = 1"
+    ) == [(38,)]
 
 
 def test_learning_counts_tasks_not_retries_and_ignores_transport_errors(tmp_path):

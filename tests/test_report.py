@@ -176,11 +176,21 @@ def test_empty_window_has_the_same_shape_with_zeros(ledger):
 
 def test_table_and_csv(ledger):
     out = ledger("report", "--by", "task-type")
-    lines = out.stdout.splitlines()
+    spend, tokens = out.stdout.split("\n\n")[:2]
+    lines = spend.splitlines()
     # in a pipe the title is talk
     assert lines[0].split()[:3] == ["task-type", "spend", "tasks"]
     assert lines[-1].split()[:3] == ["total", "$0.1447", "3"]
     assert out.stderr.startswith("Spend since the first call")
+    assert "Tokens by bucket" in out.stderr
+    header, *_, total = tokens.splitlines()
+    assert header.split()[:4] == ["task-type", "uncached", "in", "cache"]
+    json_total = json.loads(ledger("report", "--json").stdout)["total"]
+    assert total.split()[1:] == [
+        f"{json_total[key]:,}"
+        for key in ("input_tokens", "cache_write_tokens", "cache_write_1h_tokens",
+                    "cache_read_tokens", "output_tokens", "reasoning_tokens", "total_tokens")
+    ]  # fmt: skip
     rows = list(csv.DictReader(io.StringIO(ledger("report", "--by", "model", "--csv").stdout)))
     assert [r["model"] for r in rows] == ["claude-sonnet-4-6", "gpt-5-nano", "gpt-5-mini", "total"]
     assert rows[-1]["cost_usd"] == "0.1447"
@@ -332,7 +342,7 @@ def test_money_with_unknown_prices_is_marked_as_a_lower_bound(run):
         {"model": "mystery-9", "input_tokens": 5, "task_id": "T9"},
     ]
     run("record", input="\n".join(json.dumps(x) for x in lines))
-    total = run("report").stdout.splitlines()[-1].split()
+    total = run("report").stdout.split("\n\n")[0].splitlines()[-1].split()
     assert total[0] == "$1.25+?"  # no --by: the one row is the total
 
 

@@ -101,5 +101,7 @@ def test_log_shows_every_bucket(run):
             "cache_write_1h": 2, "cache_read": 900, "output_tokens": 50, "reasoning_tokens": 7}  # fmt: skip
     assert run("record", input=json.dumps(line) + "\n").exit_code == 0
     header, row = run("log").stdout.splitlines()[:2]
-    assert "cache write" in header and "cache read" in header and "reasoning" in header
-    assert row.split()[-6:-1] == ["100", "42", "900", "50", "7"]
+    assert "cache write 5m" in header and "cache write 1h" in header and "reasoning" in header
+    assert row.split()[-8:-1] == ["100", "40", "2", "900", "50", "7", "1,092"]
+    (attempt,) = json.loads(run("log", "--json").stdout)["attempts"]
+    assert attempt["reasoning_tokens"] == 7 and attempt["total_tokens"] == 1092

@@ -59,6 +59,8 @@ class GroupReport:
     cache_write_tokens: int = 0
     cache_write_1h_tokens: int = 0
     output_tokens: int = 0
+    reasoning_tokens: int = 0  # part of output, not added to it
+    total_tokens: int = 0  # every input bucket and output
     io_ratio: float | None = None
     cache_read_share: float | None = None
     retry_tax: float | None = None
@@ -107,6 +109,8 @@ def combine(
         group.cache_write_tokens = a.cache_write
         group.cache_write_1h_tokens = a.cache_write_1h
         group.output_tokens = a.output
+        group.reasoning_tokens = a.reasoning
+        group.total_tokens = group.total_input_tokens + a.output
     for t in tasks:
         group = groups.setdefault(t.key, GroupReport(key=t.key))
         group.tasks = t.tasks
@@ -351,4 +355,4 @@ def _withdrawn_on(model: Model, day: date) -> date | None:
 
 def _fold_attempts(rows: Sequence[AttemptTotals]) -> AttemptTotals:
     sums = [sum(column) for column in zip(*(row[1:] for row in rows), strict=True)]
-    return AttemptTotals((), *sums) if rows else AttemptTotals((), *([0] * 9))
+    return AttemptTotals((), *sums) if rows else AttemptTotals((), *([0] * 10))

@@ -44,7 +44,7 @@ _DAILY_FROM = f"""
         :sign * SUM(cost_micros IS NULL), :sign * COALESCE(SUM(cost_micros), 0),
         :sign * SUM(input_tokens), :sign * SUM(cache_read_tokens),
         :sign * SUM(cache_write_tokens), :sign * SUM(cache_write_1h_tokens),
-        :sign * SUM(output_tokens)
+        :sign * SUM(output_tokens), :sign * SUM(reasoning_tokens)
     FROM attempts WHERE {{where}} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
     {ADD_TO_DAILY_ROW};
     INSERT INTO context_daily

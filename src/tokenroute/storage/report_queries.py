@@ -51,7 +51,7 @@ _SUMS = (
     "SUM(u.attempts), SUM(u.unpriced), SUM(u.cost_micros), "
     "SUM(CASE WHEN u.ok THEN 0 ELSE u.cost_micros END), SUM(u.input_tokens), "
     "SUM(u.cache_read_tokens), SUM(u.cache_write_tokens), SUM(u.cache_write_1h_tokens), "
-    "SUM(u.output_tokens)"
+    "SUM(u.output_tokens), SUM(u.reasoning_tokens)"
 )
 
 

@@ -21,6 +21,7 @@ class AttemptTotals(NamedTuple):
     cache_write: int
     cache_write_1h: int
     output: int
+    reasoning: int  # part of output
 
 
 class TaskTotals(NamedTuple):

@@ -13,7 +13,7 @@ from tokenroute.models import AttemptFilter
 _USAGE_COLUMNS = (
     "day, model, task_type, tier, provider, project, source, ok, attempts, unpriced, "
     "cost_micros, input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, "
-    "output_tokens"
+    "output_tokens, reasoning_tokens"
 )
 _ATTEMPT_AS_USAGE = (
     "substr(a.started_at, 1, 10) AS day, a.model AS model, COALESCE(a.task_type, '') AS task_type, "
@@ -22,7 +22,8 @@ _ATTEMPT_AS_USAGE = (
     "1 AS attempts, a.cost_micros IS NULL AS unpriced, COALESCE(a.cost_micros, 0) AS cost_micros, "
     "a.input_tokens AS input_tokens, a.cache_read_tokens AS cache_read_tokens, "
     "a.cache_write_tokens AS cache_write_tokens, "
-    "a.cache_write_1h_tokens AS cache_write_1h_tokens, a.output_tokens AS output_tokens"
+    "a.cache_write_1h_tokens AS cache_write_1h_tokens, a.output_tokens AS output_tokens, "
+    "a.reasoning_tokens AS reasoning_tokens"
 )
 
 

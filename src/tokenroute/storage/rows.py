@@ -115,10 +115,11 @@ ADD_TO_DAILY_ROW = """
         cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
         cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
         cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-        output_tokens = output_tokens + excluded.output_tokens
+        output_tokens = output_tokens + excluded.output_tokens,
+        reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens
 """
 _ADD_DAILY = (
-    "INSERT INTO usage_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO usage_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)"
     + ADD_TO_DAILY_ROW
 )
 _ADD_TO_TASK = """
@@ -201,6 +202,7 @@ def _add_to_summaries(conn: sqlite3.Connection, a: Attempt) -> None:
             u.cache_write,
             u.cache_write_1h,
             u.output,
+            u.reasoning,
         ),
     )
     at = a.started_at

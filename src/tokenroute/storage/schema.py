@@ -166,6 +166,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX tasks_escalated ON tasks (first_at)
         WHERE first_tier IS NOT last_tier AND outcome != 'unknown'
     """,
+    # 6: reasoning tokens in the daily summary, so a report shows every bucket at any size.
+    """
+    ALTER TABLE usage_daily ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+    UPDATE usage_daily SET reasoning_tokens = s.reasoning FROM (
+        SELECT substr(started_at, 1, 10) AS day, model, COALESCE(task_type, '') AS task_type,
+            COALESCE(tier, '') AS tier, COALESCE(provider, '') AS provider,
+            COALESCE(project, '') AS project, source, status = 'ok' AS ok,
+            SUM(reasoning_tokens) AS reasoning
+        FROM attempts WHERE reasoning_tokens > 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    ) AS s
+    WHERE usage_daily.day = s.day AND usage_daily.model = s.model
+        AND usage_daily.task_type = s.task_type AND usage_daily.tier = s.tier
+        AND usage_daily.provider = s.provider AND usage_daily.project = s.project
+        AND usage_daily.source = s.source AND usage_daily.ok = s.ok
+    """,
 )
 # Each task's totals and newest attempt, recomputed from its attempts ({which} picks them).
 TASK_TOTALS = """
@@ -212,7 +227,7 @@ USAGE_DAILY_ROWS = """
         COALESCE(provider, ''), COALESCE(project, ''), source, status = 'ok', COUNT(*),
         SUM(cost_micros IS NULL), COALESCE(SUM(cost_micros), 0), SUM(input_tokens),
         SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cache_write_1h_tokens),
-        SUM(output_tokens)
+        SUM(output_tokens), SUM(reasoning_tokens)
     FROM attempts WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """
 TASKS_DAILY_ROWS = """

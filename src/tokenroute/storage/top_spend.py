@@ -103,7 +103,8 @@ class TaskUsage(NamedTuple):
     models: str  # the models its attempts used, comma-separated
     attempts: int
     input_tokens: int  # uncached
-    cache_write_tokens: int  # 5-minute and 1-hour writes
+    cache_write_tokens: int  # 5-minute writes
+    cache_write_1h_tokens: int
     cache_read_tokens: int
     output_tokens: int
     reasoning_tokens: int
@@ -123,11 +124,12 @@ def task_usage(conn: sqlite3.Connection, where: AttemptFilter) -> list[TaskUsage
     rows = conn.execute(
         f"""SELECT t.id, s.first_at, s.last_at, t.description, t.project,
             COALESCE(t.type, t.last_task_type), t.outcome, s.models, s.attempts, s.input,
-            s.cache_write, s.cache_read, s.output, s.reasoning, s.cost, s.unpriced
+            s.cache_write, s.cache_write_1h, s.cache_read, s.output, s.reasoning, s.cost, s.unpriced
         FROM (SELECT a.task_id, MIN(a.started_at) AS first_at, MAX(a.started_at) AS last_at,
                 group_concat(DISTINCT a.model) AS models, COUNT(*) AS attempts,
                 SUM(a.input_tokens) AS input,
-                SUM(a.cache_write_tokens + a.cache_write_1h_tokens) AS cache_write,
+                SUM(a.cache_write_tokens) AS cache_write,
+                SUM(a.cache_write_1h_tokens) AS cache_write_1h,
                 SUM(a.cache_read_tokens) AS cache_read, SUM(a.output_tokens) AS output,
                 SUM(a.reasoning_tokens) AS reasoning, COALESCE(SUM(a.cost_micros), 0) AS cost,
                 SUM(a.cost_micros IS NULL) AS unpriced

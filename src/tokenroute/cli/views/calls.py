@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokenroute.cli import render
 from tokenroute.cli.render import Column, usd
+from tokenroute.cli.views import buckets
 
 if TYPE_CHECKING:
     from tokenroute.ledger.intake import Recorded, Rejected
@@ -56,6 +57,7 @@ def show_log(rows: list[dict[str, Any]], *, as_json: bool) -> None:
         for row in rows:
             row["cost_usd"] = usd(row.pop("cost_micros"))
             row["tags"] = row["tags"].split(",") if row["tags"] else []
+            row["total_tokens"] = buckets.total_tokens(row)
         render.emit_json({"attempts": rows})
         return
     columns = [
@@ -64,11 +66,7 @@ def show_log(rows: list[dict[str, Any]], *, as_json: bool) -> None:
         Column("#", numeric=True),
         Column("model"),
         Column("status"),
-        Column("in", numeric=True),
-        Column("cache write", numeric=True),
-        Column("cache read", numeric=True),
-        Column("out", numeric=True),
-        Column("reasoning", numeric=True),
+        *(Column(header, numeric=True) for header in buckets.HEADERS),
         Column("cost", numeric=True),
     ]
     cells = [
@@ -78,11 +76,8 @@ def show_log(rows: list[dict[str, Any]], *, as_json: bool) -> None:
             str(row["attempt"]),
             row["model"],
             row["status"] if not row["error_kind"] else f"{row['status']}:{row['error_kind']}",
-            render.count(row["input_tokens"]),
-            render.count(row["cache_write_tokens"] + row["cache_write_1h_tokens"]),
-            render.count(row["cache_read_tokens"]),
-            render.count(row["output_tokens"]),
-            render.count(row["reasoning_tokens"]),
+            *(render.count(row[key]) for key in buckets.KEYS[:-1]),
+            render.count(buckets.total_tokens(row)),
             render.usd_amount(usd(row["cost_micros"])),
         ]
         for row in rows

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokenroute.cli import render
 from tokenroute.cli.render import Column
+from tokenroute.cli.views import buckets
 from tokenroute.cli.views.budget import burn_json, burn_share, burn_spent
 
 if TYPE_CHECKING:
@@ -78,6 +79,8 @@ GROUP_KEYS = (
     ("cache_write_tokens", "cache_write_tokens"),
     ("cache_write_1h_tokens", "cache_write_1h_tokens"),
     ("output_tokens", "output_tokens"),
+    ("reasoning_tokens", "reasoning_tokens"),
+    ("total_tokens", "total_tokens"),
     ("io_ratio", "io_ratio"),
     ("cache_read_share", "cache_read_share"),
     ("retry_tax", "retry_tax"),
@@ -167,6 +170,7 @@ def show_report(
     title = f"Spend from {start}" if start else "Spend since the first call"
     title += f" to {_inclusive_end(where.end)}" if where.end else " to now"
     render.emit_table(columns, cells, title=title)
+    _token_table(result, names, breakdown, len(by))
     chart = render.spend_chart(result.daily, by_day="day" in by)
     if chart:
         render.emit_lines(chart)
@@ -193,6 +197,27 @@ def show_report(
                 for c in result.conversations
             ]
         )
+
+
+def _token_table(result: Report, names: list[str], breakdown, width: int) -> None:
+    """Every token bucket per group, as a second table (one table of both is too wide)."""
+    columns = [
+        *(Column(name) for name in names),
+        *(Column(h, numeric=True) for h in buckets.HEADERS),
+    ]
+    cells = []
+    for g in result.groups:
+        cells.append([*g.key, *(["all"] if breakdown else []), *_token_cells(g)])
+        for sub in _parts(g, breakdown, width):
+            cells.append([*[""] * width, sub.key[-1], *_token_cells(sub)])
+    blank = [""] * (len(names) - 1) if names else []
+    cells.append([*(["total", *blank] if names else []), *_token_cells(result.total)])
+    render.emit_lines([""])
+    render.emit_table(columns, cells, title="Tokens by bucket")
+
+
+def _token_cells(group: GroupReport) -> list[str]:
+    return [render.count(getattr(group, key)) for key in buckets.KEYS]
 
 
 def _parts(group: GroupReport, breakdown, width: int) -> list[GroupReport]:
