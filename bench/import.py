@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "tools" / "gen_claude_logs.py"
-CCUSAGE = "ccusage@20.0.24"
+CCUSAGE = "ccusage@20.0.11"  # the newest that runs on Node.js 20 without a native binary
 
 
 def generate(root: Path, lines: int, files: int, seed: int) -> None:

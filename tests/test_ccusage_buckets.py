@@ -1,0 +1,124 @@
+"""Every token bucket of `report --by day` equals ccusage's `daily --json` on the same Claude
+Code logs: against the buckets the logs were written with (always), against ccusage itself
+where it is installed (CI installs it), and on the shared generator's larger tree."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from claude_logs import write_tree
+from conftest import PINNED_DAY, ROOT
+
+GENERATOR = ROOT.parent / "shared" / "tools" / "gen_claude_logs.py"
+END = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
+
+
+def ccusage_command() -> list[str] | None:
+    found = os.environ.get("TOKENROUTE_CCUSAGE") or shutil.which("ccusage")
+    return [found] if found else None
+
+
+def our_days(run, tree: Path) -> dict[str, dict[str, int]]:
+    """Our buckets per day, in ccusage's names: its cache creation is both cache writes."""
+    assert run("import", "claude-code", "--path", str(tree / "projects")).exit_code == 0
+    groups = json.loads(run("report", "--by", "day", "--json").stdout)["groups"]
+    return {
+        g["key"]["day"]: {
+            "input": g["input_tokens"],
+            "cache_write": g["cache_write_tokens"] + g["cache_write_1h_tokens"],
+            "cache_read": g["cache_read_tokens"],
+            "output": g["output_tokens"],
+            "total": g["total_tokens"],
+        }
+        for g in groups
+    }
+
+
+def ccusage_days(tree: Path) -> dict[str, dict[str, int]]:
+    command = ccusage_command()
+    assert command is not None
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(tree), "TZ": "UTC"}
+    done = subprocess.run(
+        [*command, "daily", "--json", "--offline"],
+        capture_output=True, text=True, env=env, check=True, timeout=120,
+    )  # fmt: skip
+    return {
+        d["date"]: {
+            "input": d["inputTokens"],
+            "cache_write": d["cacheCreationTokens"],
+            "cache_read": d["cacheReadTokens"],
+            "output": d["outputTokens"],
+            "total": d["totalTokens"],
+        }
+        for d in json.loads(done.stdout)["daily"]
+    }
+
+
+def with_totals(days: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    return {day: {**b, "total": sum(b.values())} for day, b in days.items()}
+
+
+def test_every_bucket_per_day_is_what_the_logs_hold(run, tmp_path):
+    truth = write_tree(tmp_path / "claude", end=END)
+    assert len(truth) >= 4  # several days, so a bucket landing on the wrong day shows
+    assert our_days(run, tmp_path / "claude") == with_totals(truth)
+
+
+def test_the_one_hour_cache_writes_are_kept_apart_and_counted_once(run, tmp_path):
+    write_tree(tmp_path / "claude", end=END, seed=11)
+    assert (
+        run("import", "claude-code", "--path", str(tmp_path / "claude" / "projects")).exit_code == 0
+    )
+    total = json.loads(run("report", "--json").stdout)["total"]
+    assert total["cache_write_1h_tokens"] > 0 and total["cache_write_tokens"] > 0
+    assert total["total_tokens"] == total["total_input_tokens"] + total["output_tokens"]
+    assert total["total_input_tokens"] == sum(
+        total[k]
+        for k in (
+            "input_tokens",
+            "cache_write_tokens",
+            "cache_write_1h_tokens",
+            "cache_read_tokens",
+        )
+    )
+
+
+@pytest.mark.skipif(ccusage_command() is None, reason="ccusage is not installed")
+def test_every_bucket_per_day_equals_ccusage_daily(run, tmp_path):
+    tree = tmp_path / "claude"
+    write_tree(tree, end=END, seed=5)
+    assert our_days(run, tree) == ccusage_days(tree)
+
+
+@pytest.mark.skipif(not GENERATOR.exists(), reason="../shared/tools is not beside this clone")
+def test_every_bucket_per_day_equals_ccusage_on_the_shared_generators_tree(run, tmp_path):
+    """Its tree has no streaming growth here (--growth-rate 0): ccusage keeps the first copy
+    of a response, we keep the one with the most output (the README says why)."""
+    tree = tmp_path / "claude"
+    subprocess.run(
+        [sys.executable, str(GENERATOR), "--root", str(tree), "--lines", "3000", "--files", "15",
+         "--days", "8", "--end-date", PINNED_DAY, "--growth-rate", "0", "--seed", "9"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    manifest = json.loads((tree / "manifest.json").read_text())["per_day_utc_first_wins"]
+    expected = {
+        day: {
+            "input": b["input_tokens"],
+            "cache_write": b["cache_creation_input_tokens"],
+            "cache_read": b["cache_read_input_tokens"],
+            "output": b["output_tokens"],
+            "total": b["total_tokens"],
+        }
+        for day, b in manifest.items()
+    }
+    ours = our_days(run, tree)
+    assert ours == expected
+    if ccusage_command() is not None:
+        assert ours == ccusage_days(tree)
