@@ -127,3 +127,17 @@ def task_usage(path: Path, where: AttemptFilter) -> list[Any]:
         return read(store.conn, where)
     finally:
         store.close()
+
+
+def usage_blocks(path: Path, where: AttemptFilter, now: Any) -> list[Any]:
+    """report --by block: the five-hour usage blocks of the window, oldest first."""
+    from tokenroute.ledger.blocks import blocks_from_hours
+    from tokenroute.storage.usage_hours import hourly_usage
+
+    store = _open(path)
+    if store is None:
+        return []
+    try:
+        return blocks_from_hours(hourly_usage(store.conn, where), now)
+    finally:
+        store.close()

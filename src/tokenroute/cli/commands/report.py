@@ -65,7 +65,7 @@ def report(
             "--by",
             metavar="GROUP",
             help="model, tier, task-type, provider, project, tag, day, week or month; "
-            "comma-separated or repeated.",
+            "comma-separated or repeated. Or alone: task (sessions), block (five-hour blocks).",
         ),
     ] = None,
     task_type: Annotated[
@@ -124,8 +124,11 @@ def report(
         return
     if import_from or count is not None:
         raise UsageError("--import and --count go with --watch")
-    if _by_task(by):
-        _tasks(last, since, until, ledger, as_json, as_csv, breakdown or top, **filters)
+    sole = _sole_grouping(by)
+    if sole is not None:
+        _one_row_each(
+            sole, (last, since, until), ledger, as_json, as_csv, breakdown or top, filters
+        )
         return
     groups = parse_groups(by)
     where = attempt_filter(last, since, until, **filters)
@@ -156,29 +159,42 @@ def _grouped(groups, where, split_by, ledger, as_json: bool, as_csv: bool) -> No
     )  # fmt: skip
 
 
-def _by_task(by: list[str] | None) -> bool:
-    """--by task: the session view, which takes no other grouping."""
+def _sole_grouping(by: list[str] | None) -> str | None:
+    """--by task (the session view) and --by block (five-hour blocks): one row per task or
+    block, so neither takes another grouping."""
     names = {part.strip() for value in by or () for part in value.split(",") if part.strip()}
-    if "task" not in names:
-        return False
-    if names != {"task"}:
-        raise UsageError("--by task lists tasks one per row: it takes no other grouping")
-    return True
+    for sole in ("task", "block"):
+        if sole in names:
+            if names != {sole}:
+                raise UsageError(
+                    f"--by {sole} lists {sole}s one per row: it takes no other grouping"
+                )
+            return sole
+    return None
 
 
-def _tasks(last, since, until, ledger, as_json, as_csv, other, **filters) -> None:
-    """report --by task: every task with attempts in the window, newest first."""
-    from tokenroute.cli.context import ledger_path
+def _one_row_each(sole: str, window, ledger, as_json, as_csv, other, filters) -> None:
+    """report --by task (every task with attempts in the window, newest first) or --by
+    block (the five-hour usage blocks, the active one with its burn rate)."""
+    from tokenroute.cli.context import ledger_path, now
     from tokenroute.cli.options import attempt_filter
-    from tokenroute.cli.views.tasks import show_tasks
-    from tokenroute.ledger.queries import task_usage
+    from tokenroute.ledger import queries
 
     if other:
-        raise UsageError("--by task takes no --breakdown or --top")
+        raise UsageError(f"--by {sole} takes no --breakdown or --top")
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
-    where = attempt_filter(last, since, until, **filters)
-    show_tasks(task_usage(ledger_path(ledger), where), as_json=as_json, as_csv=as_csv)
+    where = attempt_filter(*window, **filters)
+    if sole == "task":
+        from tokenroute.cli.views.tasks import show_tasks
+
+        show_tasks(queries.task_usage(ledger_path(ledger), where), as_json=as_json, as_csv=as_csv)
+        return
+    from tokenroute.cli.views.blocks import show_blocks
+
+    moment = now()
+    blocks = queries.usage_blocks(ledger_path(ledger), where, moment)
+    show_blocks(blocks, moment, as_json=as_json, as_csv=as_csv)
 
 
 def _breakdown(given: str | None, groups: list[str]) -> str | None:

@@ -1,0 +1,129 @@
+"""report --by block: five-hour usage blocks as a Claude subscription meters them, and the
+active block's burn rate and projection, at the pinned clock."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+
+import pytest
+from claude_logs import write_tree
+from conftest import assert_one_line_error
+from test_ccusage_buckets import END, ccusage_command
+
+from tokenroute.errors import ExitCode
+
+
+def call(at: str, output: int, model: str = "claude-sonnet-4-5") -> str:
+    line = {"model": model, "input_tokens": 0, "output_tokens": output, "timestamp": at}
+    return json.dumps(line)
+
+
+def blocks(run, *args: str) -> list[dict]:
+    out = run("report", "--by", "block", "--json", *args)
+    assert out.exit_code == 0, out.stderr
+    return json.loads(out.stdout)["blocks"]
+
+
+def test_a_block_starts_on_the_hour_of_its_first_call_and_lasts_five_hours(run):
+    calls = [
+        call("2026-11-20T09:40:00Z", 100),
+        call("2026-11-20T13:59:00Z", 200),  # 4h19m after the start: same block (ends 14:00)
+        call("2026-11-20T14:05:00Z", 300),  # after the block's end: a new one, from 14:00
+        call("2026-11-20T23:30:00Z", 400),  # a gap of more than five hours: another
+    ]
+    assert run("record", input="\n".join(calls) + "\n").exit_code == 0
+    found = blocks(run)
+    assert [(b["start"], b["end"], b["output_tokens"]) for b in found] == [
+        ("2026-11-20T09:00:00.000Z", "2026-11-20T14:00:00.000Z", 300),
+        ("2026-11-20T14:00:00.000Z", "2026-11-20T19:00:00.000Z", 300),
+        ("2026-11-20T23:00:00.000Z", "2026-11-21T04:00:00.000Z", 400),
+    ]
+    assert [b["first_at"] for b in found][:2] == [
+        "2026-11-20T09:40:00.000Z",
+        "2026-11-20T14:05:00.000Z",
+    ]
+    assert not any(b["active"] for b in found)  # the clock is 2026-11-23 12:00
+
+
+def test_the_active_block_has_a_burn_rate_and_a_projection(run):
+    calls = [call("2026-11-23T10:00:00Z", 1000), call("2026-11-23T10:30:00Z", 2000)]
+    assert run("record", input="\n".join(calls) + "\n").exit_code == 0
+    (active,) = blocks(run)  # now is 12:00: the block 10:00-15:00 has 3h left
+    assert active["active"] is True
+    pace = active["burn_rate"]
+    assert pace["tokens_per_minute"] == 100.0  # 3,000 tokens over the 30 minutes of calls
+    assert pace["minutes_left"] == 180.0
+    assert pace["projected_total_tokens"] == 3000 + 100 * 180
+    cost = active["cost_usd"]
+    assert pace["cost_usd_per_hour"] == pytest.approx(cost * 2, rel=1e-6)
+    assert pace["projected_cost_usd"] == pytest.approx(cost + cost / 30 * 180, rel=1e-6)
+    table = run("report", "--by", "block")
+    assert "active, 3h00m left" in table.stdout
+    assert "100 tokens/min" in table.stdout and "21,000 tokens" in table.stdout
+
+
+def test_a_block_whose_last_call_is_five_hours_old_is_over(run, monkeypatch):
+    monkeypatch.setenv("TOKENROUTE_NOW", "2026-11-23T14:30:00Z")
+    assert run("record", input=call("2026-11-23T10:00:00Z", 10) + "\n").exit_code == 0
+    (block,) = blocks(run)
+    assert block["active"] is True  # 14:30 is inside 10:00-15:00, 4h30m after its call
+    monkeypatch.setenv("TOKENROUTE_NOW", "2026-11-23T15:00:00Z")
+    (block,) = blocks(run)
+    assert block["active"] is False and block["burn_rate"] is None
+
+
+def test_blocks_take_the_window_and_filters_and_csv(run):
+    calls = [
+        call("2026-11-21T08:10:00Z", 10),
+        call("2026-11-22T08:10:00Z", 20, model="claude-haiku-4-5"),
+        call("2026-11-22T09:10:00Z", 30),
+    ]
+    assert run("record", input="\n".join(calls) + "\n").exit_code == 0
+    assert [b["output_tokens"] for b in blocks(run, "--since", "2026-11-22")] == [50]
+    rows = list(csv.DictReader(io.StringIO(run("report", "--by", "block", "--csv").stdout)))
+    assert [r["output_tokens"] for r in rows] == ["10", "50"]
+    assert rows[1]["models"] == "claude-haiku-4-5,claude-sonnet-4-5"
+    assert rows[1]["active"] == "false"
+
+
+def test_no_blocks_is_said_and_json_is_empty(run):
+    assert blocks(run) == []
+    assert "no usage blocks" in run("report", "--by", "block").stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--by", "block,model"),
+        ("--by", "block", "--top", "3"),
+        ("--by", "block", "--json", "--csv"),
+    ],
+)
+def test_wrong_combinations_are_one_line_errors(run, args):
+    assert_one_line_error(run("report", *args), ExitCode.USAGE)
+
+
+@pytest.mark.skipif(ccusage_command() is None, reason="ccusage is not installed")
+def test_the_blocks_equal_ccusages_blocks(run, tmp_path):
+    tree = tmp_path / "claude"
+    write_tree(tree, end=END, seed=8)
+    assert run("import", "claude-code", "--path", str(tree / "projects")).exit_code == 0
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(tree), "TZ": "UTC"}
+    done = subprocess.run(
+        [*ccusage_command(), "blocks", "--json", "--offline"],
+        capture_output=True, text=True, env=env, check=True, timeout=120,
+    )  # fmt: skip
+    theirs = [b for b in json.loads(done.stdout)["blocks"] if not b["isGap"]]
+    ours = blocks(run)
+    assert [b["start"][:16] for b in ours] == [b["startTime"][:16] for b in theirs]
+    assert [
+        (b["input_tokens"], b["cache_write_tokens"] + b["cache_write_1h_tokens"],
+         b["cache_read_tokens"], b["output_tokens"]) for b in ours
+    ] == [
+        (t["inputTokens"], t["cacheCreationInputTokens"], t["cacheReadInputTokens"],
+         t["outputTokens"]) for t in (b["tokenCounts"] for b in theirs)
+    ]  # fmt: skip
