@@ -1,18 +1,20 @@
-"""A live view, for `tokenroute report --watch`: a frame redrawn every few seconds until
-Ctrl-C, after a refresh (re-importing agents' logs, to follow a running session).
+"""A live view, for `tokenroute report --watch`: redrawn every few seconds until Ctrl-C (or
+q), after a refresh (re-importing agents' logs, to follow a running session).
 
-Each frame is the same text `report` and `log` print in a pipe, so the live view and the
-one-off commands never disagree. On a terminal the screen is redrawn in place; in a pipe the
-frames follow one another.
+On a terminal it is a full-screen rich view redrawn in place (the alternate screen, so the
+shell's screen comes back afterwards), with keys: q quits, p pauses. In a pipe the frames
+are the same text `report` and `log` print, one after another.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from tokenroute.errors import Terminated
 
@@ -45,6 +47,78 @@ def watch(
         if isinstance(exc, Terminated):  # SIGTERM or SIGHUP: the boundary says which
             raise
         sys.stdout.write("\n")
+
+
+def watch_screen(
+    read: Callable[[], Any],
+    draw: Callable[[Any, bool, int, int], Any],
+    *,
+    interval: float,
+    count: int | None,
+) -> None:
+    """Full screen: `read()` the figures (refreshing first), `draw(figures, paused, width,
+    height)` them, every `interval` seconds; q quits, p pauses (the figures stay as they
+    were until p again). Ctrl-C ends it quietly, as in a pipe."""
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console(highlight=False, no_color="NO_COLOR" in os.environ or None)
+    paused, drawn, figures = False, 0, None
+    try:
+        with (
+            _keys() as key_within,
+            Live(console=console, screen=True, auto_refresh=False, redirect_stderr=False) as live,
+        ):
+            while count is None or drawn < count:
+                if not paused:
+                    figures = read()
+                live.update(draw(figures, paused, console.width, console.height), refresh=True)
+                drawn += 1
+                deadline = time.monotonic() + interval
+                while count is None or drawn < count:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    key = key_within(left)
+                    if key == "q":
+                        return
+                    if key == "p":
+                        paused = not paused
+                        frame = draw(figures, paused, console.width, console.height)
+                        live.update(frame, refresh=True)
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Terminated):
+            raise
+
+
+@contextlib.contextmanager
+def _keys() -> Iterator[Callable[[float], str | None]]:
+    """A function that waits up to N seconds for one key (lower-cased) and returns it, or
+    None. The terminal is in cbreak mode meanwhile (keys arrive unbuffered, Ctrl-C still
+    interrupts) and restored after; with no terminal on stdin it only waits."""
+    try:
+        import select
+        import termios
+        import tty
+    except ImportError:  # Windows: no keys, only the interval
+        termios = None  # type: ignore[assignment]
+    if termios is None or not sys.stdin.isatty():
+        yield lambda seconds: time.sleep(seconds)
+        return
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
+    try:
+
+        def key_within(seconds: float) -> str | None:
+            ready, _, _ = select.select([fd], [], [], seconds)
+            if not ready:
+                return None
+            return os.read(fd, 1).decode("utf-8", "ignore").lower() or None
+
+        yield key_within
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 def captured(show: Callable[[], None]) -> str:

@@ -7,7 +7,7 @@ Each opens the ledger once and closes it; a ledger that does not exist yet reads
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -81,18 +81,27 @@ def recent_attempts(path: Path, where: AttemptFilter, count: int) -> list[dict[s
 
 
 class Today(NamedTuple):
-    """One frame of report --watch: today by model and by task type, the last attempts."""
+    """One frame of report --watch: today by model and by task type, the last attempts,
+    budget burn, and the month's and the last hour's spend (the pace)."""
 
     by_model: Report
     by_task_type: Report
     recent: list[dict[str, Any]]
     burns: list[Burn]
+    month_spend: Decimal = Decimal(0)
+    last_hour_spend: Decimal = Decimal(0)
 
 
 def today_figures(
-    path: Path, table: PriceTable, where: AttemptFilter, budgets: Sequence[Budget], day: date
+    path: Path,
+    table: PriceTable,
+    where: AttemptFilter,
+    budgets: Sequence[Budget],
+    now: datetime,
+    recent: int = 8,
 ) -> Today | None:
-    """What report --watch draws, read with the ledger opened once (None: nothing yet)."""
+    """What report --watch draws, read with the ledger opened once (None: nothing yet).
+    `where` is today's window and the filters; the month and the last hour take its filters."""
     from tokenroute.storage.report_queries import ReportReader
 
     store = _open(path)
@@ -100,11 +109,16 @@ def today_figures(
         return None
     try:
         reader = ReportReader(store.conn)
+        month = where._replace(start=f"{now:%Y-%m}-01T00:00:00.000Z", end=None)
+        hour_ago = (now - timedelta(hours=1)).isoformat(timespec="milliseconds")
+        last_hour = where._replace(start=hour_ago.replace("+00:00", "Z"), end=None)
         return Today(
             build_report(reader, table, ["model"], where),
             build_report(reader, table, ["task-type"], where),
-            store.recent_attempts(where, 8),
-            burns(budgets, spend_reader(store), day),
+            store.recent_attempts(where, recent),
+            burns(budgets, spend_reader(store), now.date()),
+            sum((spend for _, spend in reader.daily_spend(month)), Decimal(0)),
+            sum((spend for _, spend in reader.daily_spend(last_hour)), Decimal(0)),
         )
     finally:
         store.close()

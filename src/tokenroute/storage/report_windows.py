@@ -3,6 +3,7 @@ size), the partial days at its edges from the attempts and tasks themselves."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +29,9 @@ _ATTEMPT_AS_USAGE = (
 
 
 _WINDOWS: dict[tuple[int, str, AttemptFilter, bool], str] = {}
+# Temporary table names, never reused: a closed connection's id() can come back for the next
+# one, and the name it left in _WINDOWS must not be counted from again.
+_NAMES = itertools.count()
 
 
 def window_rows(
@@ -45,7 +49,7 @@ def window_rows(
         and conn.execute("SELECT 1 FROM temp.sqlite_master WHERE name = ?", (name,)).fetchone()
     )
     if not exists:
-        name = f"window_{kind}_{len(_WINDOWS)}"
+        name = f"window_{kind}_{next(_NAMES)}"
         build = _usage_rows(where, with_tag=with_tag) if kind == "usage" else _task_rows(where)
         conn.execute(f"CREATE TEMP TABLE {name} AS {build[0]}", build[1])
         _WINDOWS[key] = name

@@ -4,8 +4,9 @@ group; `--watch` redraws today's figures live."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,9 +38,13 @@ Spend, attempts, tokens and retry tax count each attempt in its own group;
 tasks, outcomes and cost per task count each task once, in the group of its
 last attempt (the model that finished it) and the window of its first.
 
---watch shows today's spend by model and task type, the last attempts and
-budget burn, redrawn every --interval seconds until Ctrl-C; --import
-claude-code (or codex) re-imports the new log lines before each redraw.
+--watch is a live dashboard of today: spend, burn rate, models, budgets and
+the last attempts, redrawn every --interval seconds (q quits, p pauses; in a
+pipe, plain frames until Ctrl-C); --import claude-code (or codex) re-imports
+the new log lines before each redraw.
+
+--by block shows the five-hour usage blocks of a Claude subscription, the
+active one with its burn rate and projection; --by task one row per task.
 
 \b
 Example:
@@ -228,7 +233,7 @@ def _watch(
     filters: dict,
 ) -> None:
     """report --watch: today's figures redrawn until Ctrl-C, re-importing logs first."""
-    from tokenroute.cli.context import ledger_path, load_table, now, today
+    from tokenroute.cli.context import ledger_path, load_table, now
     from tokenroute.cli.live import watch
     from tokenroute.cli.options import attempt_filter
     from tokenroute.cli.views.watch import frame_text
@@ -251,9 +256,26 @@ def _watch(
         for log, where in zip(logs, roots, strict=True):
             import_logs(log, where, path, table, now())
 
-    def frame() -> str:
-        day = today()
-        where = attempt_filter(None, day.isoformat(), None, **filters)
-        return frame_text(today_figures(path, table, where, budgets, day), where, now())
+    def figures(recent: int = 8) -> Any:
+        refresh()
+        moment = now()
+        where = attempt_filter(None, moment.date().isoformat(), None, **filters)
+        return today_figures(path, table, where, budgets, moment, recent), where, moment
 
-    watch(frame, interval=interval, count=count, refresh=refresh)
+    if sys.stdout.isatty():
+        from tokenroute.cli.live import watch_screen
+        from tokenroute.cli.views.dashboard import dashboard
+
+        def draw(read: Any, paused: bool, width: int, height: int) -> Any:
+            found, _, moment = read
+            return dashboard(found, moment, paused=paused, width=width, height=height)
+
+        # as many of the last attempts as a tall screen has room for
+        watch_screen(lambda: figures(recent=60), draw, interval=interval, count=count)
+        return
+
+    def frame() -> str:
+        found, where, moment = figures()
+        return frame_text(found, where, moment)
+
+    watch(frame, interval=interval, count=count)
