@@ -92,6 +92,7 @@ _tokenroute() {
         "report:--ledger") values="" ;;
         "report:--breakdown") values="" ;;
         "report:--top") values="" ;;
+        "report:--html") values="" ;;
         "report:--interval") values="" ;;
         "report:--count") values="" ;;
         "report:--import") values="" ;;
@@ -151,7 +152,7 @@ _tokenroute() {
         "task start") opts="--type --ledger --json --help -h"; words="" ;;
         "task end") opts="--success --failure --ledger --json --help -h"; words="" ;;
         "mark") opts="--success --failure --ledger --json --help -h"; words="" ;;
-        "report") opts="--last --since --until --by --task-type --project --source --tag --ledger --json --csv --breakdown --top --watch --interval --count --import --help -h"; words="" ;;
+        "report") opts="--last --since --until --by --task-type --project --source --tag --ledger --json --csv --breakdown --top --html --watch --interval --count --import --help -h"; words="" ;;
         "log") opts="--count -n --last --since --until --task-type --project --source --model -m --tag --ledger --json --help -h"; words="" ;;
         "forget") opts="--before --dry-run --ledger --json --help -h"; words="" ;;
         "import") opts="--help -h"; words="claude-code codex jsonl llm" ;;

@@ -92,6 +92,7 @@ _tokenroute() {
         "report:--ledger") values="" ;;
         "report:--breakdown") values="" ;;
         "report:--top") values="" ;;
+        "report:--html") values="" ;;
         "report:--interval") values="" ;;
         "report:--count") values="" ;;
         "report:--import") values="" ;;
@@ -151,7 +152,7 @@ _tokenroute() {
         "task start") if [[ "$PREFIX" == -* ]]; then choices=(--type --ledger --json --help -h); else choices=(); fi ;;
         "task end") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --json --help -h); else choices=(); fi ;;
         "mark") if [[ "$PREFIX" == -* ]]; then choices=(--success --failure --ledger --json --help -h); else choices=(); fi ;;
-        "report") if [[ "$PREFIX" == -* ]]; then choices=(--last --since --until --by --task-type --project --source --tag --ledger --json --csv --breakdown --top --watch --interval --count --import --help -h); else choices=(); fi ;;
+        "report") if [[ "$PREFIX" == -* ]]; then choices=(--last --since --until --by --task-type --project --source --tag --ledger --json --csv --breakdown --top --html --watch --interval --count --import --help -h); else choices=(); fi ;;
         "log") if [[ "$PREFIX" == -* ]]; then choices=(--count -n --last --since --until --task-type --project --source --model -m --tag --ledger --json --help -h); else choices=(); fi ;;
         "forget") if [[ "$PREFIX" == -* ]]; then choices=(--before --dry-run --ledger --json --help -h); else choices=(); fi ;;
         "import") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(claude-code codex jsonl llm); fi ;;

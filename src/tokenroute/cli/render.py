@@ -162,6 +162,8 @@ def usd_amount(value: Decimal | None) -> str:
         return "unknown"
     if value == 0:
         return "$0"
+    if value < 0:  # a saving that is a loss: -$24.27, not $-24.270689
+        return "-" + usd_amount(-value)
     places = 2 if value >= 1 else 4 if value >= Decimal("0.01") else 6
     rounded = value.quantize(Decimal(1).scaleb(-places), rounding="ROUND_HALF_UP")
     return f"${rounded:,.{places}f}"

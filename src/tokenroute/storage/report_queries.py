@@ -249,6 +249,13 @@ class ReportReader:
     def daily_spend(self, where: AttemptFilter) -> list[tuple[date, Decimal]]:
         return daily_spend(self.conn, where)
 
+    def cost_sample_by_type(
+        self, where: AttemptFilter, tasks: int
+    ) -> tuple[dict[str, list[int]], bool]:
+        from tokenroute.storage.task_costs import cost_sample_by_type
+
+        return cost_sample_by_type(self.conn, where, tasks)
+
     def unpriced_models(self, where: AttemptFilter) -> list[str]:
         return unpriced_models(self.conn, where)
 

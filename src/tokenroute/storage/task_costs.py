@@ -190,3 +190,16 @@ def _task_totals_by_tag(
             )
         )
     return result
+
+
+def cost_sample_by_type(
+    conn: sqlite3.Connection, where: AttemptFilter, tasks: int, target: int = SAMPLE_TARGET
+) -> tuple[dict[str, list[int]], bool]:
+    """Each task type's task costs (micro-dollars) in the window: every task up to `target`
+    of the window's `tasks`, else a uniform sample of about `target` (and True)."""
+    estimated = tasks > target
+    cut = math.ceil(1000 * target / tasks) if estimated else 1000
+    costs: dict[str, list[int]] = {}
+    for row in _sampled_tasks(conn, where, cut, {}):
+        costs.setdefault(row[3] or "", []).append(row[0])
+    return costs, estimated

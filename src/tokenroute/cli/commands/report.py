@@ -101,6 +101,10 @@ def report(
             "--top", min=1, max=1000, metavar="N", help="The N tasks, types, projects costing most."
         ),
     ] = None,
+    html_file: Annotated[
+        Path | None,
+        typer.Option("--html", metavar="FILE", help="Write the charts to one self-contained page."),
+    ] = None,
     live: Annotated[
         bool,
         typer.Option("--watch", help="Today's spend, last attempts, budgets; redrawn live."),
@@ -123,12 +127,19 @@ def report(
 
     filters = dict(task_type=task_type, project=project, source=source, tag=tag)
     if live:
-        if as_json or as_csv or by or last or since or until or top:
-            raise UsageError("--watch shows today: it takes no --json, --csv, --by, --top, window")
+        if as_json or as_csv or by or last or since or until or top or html_file:
+            raise UsageError(
+                "--watch shows today: it takes no --json, --csv, --html, --by, --top, window"
+            )
         _watch(interval, count, import_from or [], ledger, filters)
         return
     if import_from or count is not None:
         raise UsageError("--import and --count go with --watch")
+    if html_file is not None:
+        if as_json or as_csv or by or breakdown or top:
+            raise UsageError("--html draws its own charts: it takes no --json, --csv, --by, --top")
+        _html(html_file, attempt_filter(last, since, until, **filters), ledger)
+        return
     sole = _sole_grouping(by)
     if sole is not None:
         _one_row_each(
@@ -200,6 +211,19 @@ def _one_row_each(sole: str, window, ledger, as_json, as_csv, other, filters) ->
     moment = now()
     blocks = queries.usage_blocks(ledger_path(ledger), where, moment)
     show_blocks(blocks, moment, as_json=as_json, as_csv=as_csv)
+
+
+def _html(path: Path, where, ledger: Path | None) -> None:
+    """report --html FILE: the charts of the window, in one page that opens offline."""
+    from tokenroute.cli import render
+    from tokenroute.cli.context import ledger_path, load_table
+    from tokenroute.cli.views.html_page import write_page
+    from tokenroute.ledger.charts import chart_data
+
+    if path.is_dir():
+        raise UsageError(f"--html {path} is a folder: name the page, e.g. {path}/report.html")
+    charts = write_page(chart_data(ledger_path(ledger), load_table(), where), where, path)
+    render.say(f"wrote {path}: {charts} charts, one self-contained page (opens offline)")
 
 
 def _breakdown(given: str | None, groups: list[str]) -> str | None:

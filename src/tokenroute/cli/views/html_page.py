@@ -1,0 +1,246 @@
+"""`report --html FILE`: one self-contained page of charts, drawn with plotly (imported only
+here). plotly.js is inlined once, and a Content-Security-Policy forbids the page any request,
+so it opens offline and nothing is fetched; the test renders it in headless Chromium."""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tokenroute.cli import render
+from tokenroute.errors import UsageError
+
+if TYPE_CHECKING:
+    from tokenroute.ledger.charts import Charts
+    from tokenroute.models import AttemptFilter
+
+# Nothing may leave the page: no script, style, font, image or connection from elsewhere.
+POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+    "style-src 'unsafe-inline'; img-src data: blob:; font-src data:"
+)
+CHART_HEIGHT = 420
+
+
+def write_page(charts: Charts, where: AttemptFilter, path: Path) -> int:
+    """Write the page to `path` whole or not at all; returns how many charts it holds."""
+    import plotly.offline
+
+    figures = _figures(charts)
+    bodies = [
+        figure.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"chart-{number}",
+            config={"displaylogo": False, "responsive": True},
+            # each chart says it drew, for the test (and anyone opening the console)
+            post_script=f"document.getElementById('chart-{number}').dataset.drawn = 'yes';",
+        )
+        for number, figure in enumerate(figures, start=1)
+    ]
+    page = _PAGE.format(
+        policy=POLICY,
+        title=html.escape(_title(where)),
+        summary=_summary(charts),
+        plotly=plotly.offline.get_plotlyjs(),
+        charts="\n".join(f'<section class="chart">{body}</section>' for body in bodies),
+    )
+    _write_whole(path, page)
+    return len(figures)
+
+
+def _write_whole(path: Path, text: str) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"--html {path}: the folder {folder} does not exist")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"--html {path}: cannot write there ({exc.strerror})") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise UsageError(f"--html {path}: cannot write there ({exc.strerror})") from None
+
+
+def _title(where: AttemptFilter) -> str:
+    start = where.start[:10] if where.start else "the first call"
+    return f"tokenroute: spend from {start} to {where.end[:10] if where.end else 'now'}"
+
+
+def _summary(charts: Charts) -> str:
+    total = charts.total
+    saved = sum((r.frontier - r.spend for r in charts.routing), Decimal(0))
+    facts = [
+        ("spend", render.usd_amount(total.spend)),
+        ("tasks", f"{total.tasks:,}"),
+        ("attempts", f"{total.attempts:,}"),
+        ("per successful task", render.usd_amount(total.cost_per_successful_task)
+         if total.cost_per_successful_task is not None else "-"),
+        ("retry tax", "-" if total.retry_tax is None else f"{total.retry_tax:.0%}"),
+        _saving(saved),
+    ]  # fmt: skip
+    cells = "".join(
+        f"<div><span>{html.escape(label)}</span><b>{html.escape(value)}</b></div>"
+        for label, value in facts
+    )
+    note = ""
+    if total.unpriced_attempts:
+        note = (
+            f"<p>{total.unpriced_attempts:,} attempt(s) have no known price and are not "
+            "in the money figures.</p>"
+        )
+    return f'<div class="facts">{cells}</div>{note}'
+
+
+def _saving(saved: Decimal) -> tuple[str, str]:
+    """What routing saved against all-frontier, or what it cost more (older dearer models)."""
+    if saved < 0:
+        return "cost more than all-frontier", render.usd_amount(-saved)
+    return "saved against all-frontier", render.usd_amount(saved)
+
+
+def _type_name(key: str) -> str:
+    return "(no type)" if key in ("", "-", "(none)") else key
+
+
+def _figures(charts: Charts) -> list[Any]:
+    return [draw(charts) for draw in _CHARTS]
+
+
+def _layout(figure: Any, title: str, **axes: Any) -> Any:
+    figure.update_layout(
+        title={"text": title, "x": 0.01}, template="plotly_white", height=CHART_HEIGHT,
+        margin={"l": 60, "r": 20, "t": 60, "b": 50}, legend={"orientation": "h", "y": -0.15},
+        **axes,
+    )  # fmt: skip
+    return figure
+
+
+def _daily_by_model(charts: Charts) -> Any:
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    models = sorted({model for _, model, _ in charts.daily_by_model})
+    for model in models:
+        days = [(d, s) for d, m, s in charts.daily_by_model if m == model]
+        figure.add_bar(
+            name=model, x=[d.isoformat() for d, _ in days], y=[float(s) for _, s in days]
+        )
+    return _layout(
+        figure, "Daily spend by model (USD)", barmode="stack",
+        yaxis={"title": "USD", "tickprefix": "$"}, xaxis={"type": "date"},
+    )  # fmt: skip
+
+
+def _cost_per_task(charts: Charts) -> Any:
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    for kind, costs in charts.cost_samples.items():
+        figure.add_box(name=_type_name(kind), y=[float(c) for c in costs], boxpoints=False)
+    sample = " (a uniform sample of the tasks)" if charts.sampled else ""
+    return _layout(
+        figure, f"Cost per task by task type{sample}", showlegend=False,
+        yaxis={"title": "USD per task", "type": "log", "tickprefix": "$"},
+    )  # fmt: skip
+
+
+def _by_type(metric: str, title: str, axis: dict[str, Any]) -> Callable[[Charts], Any]:
+    def draw(charts: Charts) -> Any:
+        import plotly.graph_objects as go
+
+        groups = [g for g in charts.by_type if getattr(g, metric) is not None]
+        figure = go.Figure(
+            go.Bar(
+                x=[_type_name(g.key[0]) for g in groups],
+                y=[float(getattr(g, metric)) for g in groups],
+            )
+        )
+        return _layout(figure, title, yaxis={"rangemode": "tozero", **axis}, showlegend=False)
+
+    return draw
+
+
+def _routing(charts: Charts) -> Any:
+    import plotly.graph_objects as go
+
+    days = [r.day.isoformat() for r in charts.routing]
+    figure = go.Figure()
+    figure.add_bar(name="spent", x=days, y=[float(r.spend) for r in charts.routing])
+    figure.add_bar(
+        name="all on the frontier model", x=days, y=[float(r.frontier) for r in charts.routing]
+    )
+    label, amount = _saving(sum((r.frontier - r.spend for r in charts.routing), Decimal(0)))
+    return _layout(
+        figure, f"What routing saved against all-frontier ({label}: {amount})",
+        barmode="group", yaxis={"title": "USD", "tickprefix": "$"}, xaxis={"type": "date"},
+    )  # fmt: skip
+
+
+def _top_tasks(charts: Charts) -> Any:
+    import plotly.graph_objects as go
+
+    tasks = list(reversed(charts.top.tasks)) if charts.top else []
+    labels = [_task_label(t.task) for t in tasks]
+    figure = go.Figure(
+        go.Bar(
+            orientation="h", x=[float(t.cost) for t in tasks], y=labels,
+            text=[f"{t.share:.1%}" if t.share is not None else "" for t in tasks],
+            hovertext=[t.task.description or t.task.id for t in tasks],
+        )
+    )  # fmt: skip
+    return _layout(
+        figure, "Top tasks by spend (share of the window)", showlegend=False,
+        xaxis={"title": "USD", "tickprefix": "$"}, yaxis={"automargin": True},
+    )  # fmt: skip
+
+
+def _task_label(task: Any) -> str:
+    name = " ".join((task.description or task.project or "").split())[:40]
+    return f"{task.id} {name}".strip()
+
+
+_CHARTS: tuple[Callable[[Charts], Any], ...] = (
+    _daily_by_model,
+    _cost_per_task,
+    _by_type("io_ratio", "Input/output ratio by task type (input tokens per output token)", {}),
+    _by_type("retry_tax", "Retry tax by task type (share of spend)", {"tickformat": ".0%"}),
+    _routing,
+    _top_tasks,
+)
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{policy}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 24px auto; max-width: 1100px;
+       color: #222; padding: 0 16px; }}
+h1 {{ font-size: 1.4em; }}
+.facts {{ display: flex; flex-wrap: wrap; gap: 12px; margin-bottom: 16px; }}
+.facts div {{ border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; }}
+.facts span {{ display: block; font-size: 0.8em; color: #666; }}
+.chart {{ margin: 18px 0; border-top: 1px solid #eee; }}
+</style>
+<script>{plotly}</script>
+</head>
+<body>
+<h1>{title}</h1>
+{summary}
+{charts}
+</body>
+</html>
+"""
