@@ -29,11 +29,19 @@ CHART_HEIGHT = 420
 
 def write_page(charts: Charts, where: AttemptFilter, path: Path) -> int:
     """Write the page to `path` whole or not at all; returns how many charts it holds."""
+    import plotly.io
     import plotly.offline
 
-    figures = _figures(charts)
+    template = plotly.io.templates["plotly_white"].to_plotly_json()
+    figures = [draw(charts) for draw in _CHARTS]
+    for figure in figures:
+        figure["layout"]["template"] = template
+    # the figures are plain dicts, written without plotly's validation of each property:
+    # validating them took longer than reading a million-attempt ledger
     bodies = [
-        figure.to_html(
+        plotly.io.to_html(
+            figure,
+            validate=False,
             full_html=False,
             include_plotlyjs=False,
             div_id=f"chart-{number}",
@@ -113,96 +121,91 @@ def _type_name(key: str) -> str:
     return "(no type)" if key in ("", "-", "(none)") else key
 
 
-def _figures(charts: Charts) -> list[Any]:
-    return [draw(charts) for draw in _CHARTS]
+def _figure(traces: list[dict[str, Any]], title: str, **layout: Any) -> dict[str, Any]:
+    """A plotly figure as plotly.js takes it: its traces and layout."""
+    return {
+        "data": traces,
+        "layout": {
+            "title": {"text": title, "x": 0.01}, "height": CHART_HEIGHT,
+            "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
+            "legend": {"orientation": "h", "y": -0.15}, **layout,
+        },
+    }  # fmt: skip
 
 
-def _layout(figure: Any, title: str, **axes: Any) -> Any:
-    figure.update_layout(
-        title={"text": title, "x": 0.01}, template="plotly_white", height=CHART_HEIGHT,
-        margin={"l": 60, "r": 20, "t": 60, "b": 50}, legend={"orientation": "h", "y": -0.15},
-        **axes,
-    )  # fmt: skip
-    return figure
-
-
-def _daily_by_model(charts: Charts) -> Any:
-    import plotly.graph_objects as go
-
-    figure = go.Figure()
-    models = sorted({model for _, model, _ in charts.daily_by_model})
-    for model in models:
+def _daily_by_model(charts: Charts) -> dict[str, Any]:
+    traces = []
+    for model in sorted({model for _, model, _ in charts.daily_by_model}):
         days = [(d, s) for d, m, s in charts.daily_by_model if m == model]
-        figure.add_bar(
-            name=model, x=[d.isoformat() for d, _ in days], y=[float(s) for _, s in days]
-        )
-    return _layout(
-        figure, "Daily spend by model (USD)", barmode="stack",
-        yaxis={"title": "USD", "tickprefix": "$"}, xaxis={"type": "date"},
+        traces.append(
+            {"type": "bar", "name": model, "x": [d.isoformat() for d, _ in days],
+             "y": [float(s) for _, s in days]}
+        )  # fmt: skip
+    return _figure(
+        traces, "Daily spend by model (USD)", barmode="stack",
+        yaxis={"title": {"text": "USD"}, "tickprefix": "$"}, xaxis={"type": "date"},
     )  # fmt: skip
 
 
-def _cost_per_task(charts: Charts) -> Any:
-    import plotly.graph_objects as go
-
-    figure = go.Figure()
-    for kind, costs in charts.cost_samples.items():
-        figure.add_box(name=_type_name(kind), y=[float(c) for c in costs], boxpoints=False)
+def _cost_per_task(charts: Charts) -> dict[str, Any]:
+    traces = [
+        {"type": "box", "name": _type_name(kind), "y": [float(c) for c in costs],
+         "boxpoints": False}
+        for kind, costs in charts.cost_samples.items()
+    ]  # fmt: skip
     sample = " (a uniform sample of the tasks)" if charts.sampled else ""
-    return _layout(
-        figure, f"Cost per task by task type{sample}", showlegend=False,
-        yaxis={"title": "USD per task", "type": "log", "tickprefix": "$"},
+    return _figure(
+        traces, f"Cost per task by task type{sample}", showlegend=False,
+        yaxis={"title": {"text": "USD per task"}, "type": "log", "tickprefix": "$"},
     )  # fmt: skip
 
 
 def _by_type(metric: str, title: str, axis: dict[str, Any]) -> Callable[[Charts], Any]:
-    def draw(charts: Charts) -> Any:
-        import plotly.graph_objects as go
-
+    def draw(charts: Charts) -> dict[str, Any]:
         groups = [g for g in charts.by_type if getattr(g, metric) is not None]
-        figure = go.Figure(
-            go.Bar(
-                x=[_type_name(g.key[0]) for g in groups],
-                y=[float(getattr(g, metric)) for g in groups],
-            )
-        )
-        return _layout(figure, title, yaxis={"rangemode": "tozero", **axis}, showlegend=False)
+        bars = {
+            "type": "bar", "x": [_type_name(g.key[0]) for g in groups],
+            "y": [float(getattr(g, metric)) for g in groups],
+        }  # fmt: skip
+        return _figure([bars], title, yaxis={"rangemode": "tozero", **axis}, showlegend=False)
 
     return draw
 
 
-def _routing(charts: Charts) -> Any:
-    import plotly.graph_objects as go
-
+def _routing(charts: Charts) -> dict[str, Any]:
     days = [r.day.isoformat() for r in charts.routing]
-    figure = go.Figure()
-    figure.add_bar(name="spent", x=days, y=[float(r.spend) for r in charts.routing])
-    figure.add_bar(
-        name="all on the frontier model", x=days, y=[float(r.frontier) for r in charts.routing]
-    )
+    traces = [
+        {"type": "bar", "name": "spent", "x": days, "y": [float(r.spend) for r in charts.routing]},
+        {"type": "bar", "name": "all on the frontier model", "x": days,
+         "y": [float(r.frontier) for r in charts.routing]},
+    ]  # fmt: skip
     label, amount = _saving(sum((r.frontier - r.spend for r in charts.routing), Decimal(0)))
-    return _layout(
-        figure, f"What routing saved against all-frontier ({label}: {amount})",
-        barmode="group", yaxis={"title": "USD", "tickprefix": "$"}, xaxis={"type": "date"},
+    return _figure(
+        traces, f"What routing saved against all-frontier ({label}: {amount})",
+        barmode="group", yaxis={"title": {"text": "USD"}, "tickprefix": "$"},
+        xaxis={"type": "date"},
     )  # fmt: skip
 
 
-def _top_tasks(charts: Charts) -> Any:
-    import plotly.graph_objects as go
-
+def _top_tasks(charts: Charts) -> dict[str, Any]:
     tasks = list(reversed(charts.top.tasks)) if charts.top else []
-    labels = [_task_label(t.task) for t in tasks]
-    figure = go.Figure(
-        go.Bar(
-            orientation="h", x=[float(t.cost) for t in tasks], y=labels,
-            text=[f"{t.share:.1%}" if t.share is not None else "" for t in tasks],
-            hovertext=[t.task.description or t.task.id for t in tasks],
-        )
+    bars = {
+        "type": "bar", "orientation": "h", "x": [float(t.cost) for t in tasks],
+        "y": [_task_label(t.task) for t in tasks],
+        "text": [_share(t.share) for t in tasks],
+        "hovertext": [t.task.description or t.task.id for t in tasks],
+    }  # fmt: skip
+    return _figure(
+        [bars], "Top tasks by spend (share of the window)", showlegend=False,
+        xaxis={"title": {"text": "USD"}, "tickprefix": "$"}, yaxis={"automargin": True},
     )  # fmt: skip
-    return _layout(
-        figure, "Top tasks by spend (share of the window)", showlegend=False,
-        xaxis={"title": "USD", "tickprefix": "$"}, yaxis={"automargin": True},
-    )  # fmt: skip
+
+
+def _share(share: float | None) -> str:
+    """A task's share of the window, with the digits a small one needs (0.04%, not 0.0%)."""
+    if share is None:
+        return ""
+    return f"{share:.1%}" if share >= 0.001 else f"{share:.3%}"
 
 
 def _task_label(task: Any) -> str:
