@@ -72,10 +72,12 @@ def ledger_totals(path: Path) -> tuple[int, int, int, int, int]:
 
 def ccusage(tree: Path) -> tuple[float, tuple[int, int, int, int]] | None:
     """ccusage's time for one daily report and its token totals, if npx can run it."""
-    if not shutil.which("npx"):
+    installed = os.environ.get("TOKENROUTE_CCUSAGE")  # as CI installs it
+    if not installed and not shutil.which("npx"):
         return None
-    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(tree)}
-    command = ["npx", "-y", CCUSAGE, "daily", "--json", "--offline"]
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(tree), "TZ": "UTC"}
+    runner = [installed] if installed else ["npx", "-y", CCUSAGE]
+    command = [*runner, "daily", "--json", "--offline"]
     subprocess.run(command, capture_output=True, env=env)  # fetch and warm it once
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env)
