@@ -77,7 +77,7 @@ def ccusage(tree: Path) -> tuple[float, tuple[int, int, int, int]] | None:
         return None
     env = {**os.environ, "CLAUDE_CONFIG_DIR": str(tree), "TZ": "UTC"}
     runner = [installed] if installed else ["npx", "-y", CCUSAGE]
-    command = [*runner, "daily", "--json", "--offline"]
+    command = [*runner, "claude", "daily", "--json", "--offline"]
     subprocess.run(command, capture_output=True, env=env)  # fetch and warm it once
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env)

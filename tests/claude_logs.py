@@ -41,13 +41,13 @@ def write_tree(root: Path, *, end: datetime, days: int = 6, sessions: int = 9, s
                 if call == 3:
                     lines.append(_error_line(session_id, stamp, n > 0))
                     continue
-                usage = _usage(rng)
+                usage, model = _usage(rng), rng.choice(MODELS)  # one response, one model
                 message_id = f"msg_{s:02d}{n}{call:03d}{rng.randrange(10**8):08d}"
                 for block in range(rng.randrange(1, 4)):  # one line per content block
                     lines.append(
                         _assistant_line(
                             session_id, stamp, message_id, f"req_{message_id[4:]}",
-                            rng.choice(MODELS), usage, block, sidechain=n > 0,
+                            model, usage, block, sidechain=n > 0,
                         )
                     )  # fmt: skip
                 day = per_day.setdefault(stamp[:10], dict.fromkeys(BUCKETS, 0))

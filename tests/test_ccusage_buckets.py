@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,7 +47,7 @@ def ccusage_days(tree: Path) -> dict[str, dict[str, int]]:
     assert command is not None
     env = {**os.environ, "CLAUDE_CONFIG_DIR": str(tree), "TZ": "UTC"}
     done = subprocess.run(
-        [*command, "daily", "--json", "--offline"],
+        [*command, "claude", "daily", "--json", "--offline"],
         capture_output=True, text=True, env=env, check=True, timeout=120,
     )  # fmt: skip
     return {
@@ -95,6 +96,46 @@ def test_every_bucket_per_day_equals_ccusage_daily(run, tmp_path):
     tree = tmp_path / "claude"
     write_tree(tree, end=END, seed=5)
     assert our_days(run, tree) == ccusage_days(tree)
+    # and inside each day, per model (ccusage names a model by its dated id)
+    groups = json.loads(run("report", "--by", "day", "--breakdown", "model", "--json").stdout)[
+        "groups"
+    ]
+    ours = {
+        (g["key"]["day"], part["key"]["model"]): (part["input_tokens"], part["output_tokens"])
+        for g in groups
+        for part in g["breakdown"]
+    }
+    done = subprocess.run(
+        [*ccusage_command(), "claude", "daily", "--breakdown", "--json", "--offline"],
+        capture_output=True, text=True, check=True, timeout=120,
+        env={**os.environ, "CLAUDE_CONFIG_DIR": str(tree), "TZ": "UTC"},
+    )  # fmt: skip
+    theirs = {
+        (d["date"], re.sub(r"-\d{8}$", "", m["modelName"])): (m["inputTokens"], m["outputTokens"])
+        for d in json.loads(done.stdout)["daily"]
+        for m in d["modelBreakdowns"]
+    }
+    assert ours == theirs
+
+
+@pytest.mark.skipif(ccusage_command() is None, reason="ccusage is not installed")
+def test_the_cost_per_day_agrees_with_ccusage_to_the_rounding_of_each_call(run, tmp_path):
+    """ccusage prices from its LiteLLM copy, we from our versioned table: for these Claude
+    models the two agree; we round each call to a micro-dollar, it keeps the float."""
+    tree = tmp_path / "claude"
+    write_tree(tree, end=END, seed=6)
+    our_days(run, tree)
+    groups = json.loads(run("report", "--by", "day", "--json").stdout)["groups"]
+    ours = {g["key"]["day"]: (g["cost_usd"], g["attempts"]) for g in groups}
+    done = subprocess.run(
+        [*ccusage_command(), "claude", "daily", "--json", "--offline"],
+        capture_output=True, text=True, check=True, timeout=120,
+        env={**os.environ, "CLAUDE_CONFIG_DIR": str(tree), "TZ": "UTC"},
+    )  # fmt: skip
+    theirs = {d["date"]: d["totalCost"] for d in json.loads(done.stdout)["daily"]}
+    assert set(theirs) == set(ours)
+    for day, (cost, calls) in ours.items():
+        assert abs(cost - theirs[day]) <= 0.000001 * calls, day
 
 
 @pytest.mark.skipif(not GENERATOR.exists(), reason="../shared/tools is not beside this clone")

@@ -114,7 +114,7 @@ def test_the_blocks_equal_ccusages_blocks(run, tmp_path):
     assert run("import", "claude-code", "--path", str(tree / "projects")).exit_code == 0
     env = {**os.environ, "CLAUDE_CONFIG_DIR": str(tree), "TZ": "UTC"}
     done = subprocess.run(
-        [*ccusage_command(), "blocks", "--json", "--offline"],
+        [*ccusage_command(), "claude", "blocks", "--json", "--offline"],
         capture_output=True, text=True, env=env, check=True, timeout=120,
     )  # fmt: skip
     theirs = [b for b in json.loads(done.stdout)["blocks"] if not b["isGap"]]
