@@ -68,6 +68,20 @@ def test_bad_places_and_combinations_are_one_line_errors(run, tmp_path):
     assert not list(tmp_path.glob("*.html")) and not list(tmp_path.glob(".*tmp"))
 
 
+def test_a_page_to_a_pipe_or_device_is_written_into_it_not_renamed_over_it(run, tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    read: list[bytes] = []
+    reader = threading.Thread(target=lambda: read.append(fifo.read_bytes()))
+    reader.start()
+    assert run("report", "--html", str(fifo)).exit_code == 0
+    reader.join(timeout=30)
+    assert fifo.exists() and not fifo.is_file()  # still the pipe, not a file put in its place
+    assert read and read[0].startswith(b"<!DOCTYPE html>")
+
+
 def test_an_empty_ledger_still_gives_a_page(run, tmp_path):
     page = tmp_path / "r.html"
     assert run("report", "--html", str(page)).exit_code == 0

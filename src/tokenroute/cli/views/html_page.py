@@ -63,6 +63,16 @@ def write_page(charts: Charts, where: AttemptFilter, path: Path) -> int:
 
 
 def _write_whole(path: Path, text: str) -> None:
+    """A new temporary file renamed over `path`, so a reader never sees half a page. A path
+    that is not a regular file (/dev/stdout, a pipe) is written to as it is: renaming over it
+    would replace the device itself."""
+    if path.exists() and not path.is_file():
+        try:
+            with path.open("w", encoding="utf-8") as out:
+                out.write(text)
+        except OSError as exc:
+            raise UsageError(f"--html {path}: cannot write there ({exc.strerror})") from None
+        return
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"--html {path}: the folder {folder} does not exist")
