@@ -8,7 +8,7 @@ _tokenroute() {
         word="${COMP_WORDS[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"run"|"compare"|"prices"|"prices show"|"prices check"|"prices import"|"prices reprice"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"forget"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"compare"|"prices"|"prices show"|"prices check"|"prices import"|"prices reprice"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"forget"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"export"|"export otlp"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:$prev" in
@@ -120,6 +120,10 @@ _tokenroute() {
         "import llm:--path") values="" ;;
         "import llm:--since") values="" ;;
         "import llm:--ledger") values="" ;;
+        "export otlp:--endpoint") values="" ;;
+        "export otlp:--header") values="" ;;
+        "export otlp:--since") values="" ;;
+        "export otlp:--ledger") values="" ;;
         "budget set:--daily") values="" ;;
         "budget set:--monthly") values="" ;;
         "budget set:--task-type") values="" ;;
@@ -137,7 +141,7 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") opts="--version --debug --help -h"; words="pick run compare prices estimate record task mark report log forget import budget keys config doctor paths completions" ;;
+        "") opts="--version --debug --help -h"; words="pick run compare prices estimate record task mark report log forget import export budget keys config doctor paths completions" ;;
         "pick") opts="--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --task-type --council --council-models --timeout --ledger --json --help -h"; words="" ;;
         "run") opts="--model -m --system -s --task --tier --escalate --local --retries --timeout --deadline --expect --schema --max-cost --max-tokens --cache --no-store --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h"; words="" ;;
         "compare") opts="--models --name --system --task-type --repeat --concurrency --max-cost --yes --expect --schema --match --match-regex --check --judge --rubric --max-tokens --dry-run --ledger --json --help -h"; words="" ;;
@@ -160,6 +164,8 @@ _tokenroute() {
         "import codex") opts="--path --since --dry-run --ledger --json --help -h"; words="" ;;
         "import jsonl") opts="--source --since --dry-run --ledger --json --help -h"; words="" ;;
         "import llm") opts="--path --since --dry-run --ledger --json --help -h"; words="" ;;
+        "export") opts="--help -h"; words="otlp" ;;
+        "export otlp") opts="--endpoint --header --since --dry-run --ledger --json --help -h"; words="" ;;
         "budget") opts="--help -h"; words="set list remove" ;;
         "budget set") opts="--daily --monthly --task-type --tag --project --downgrade --refuse --json --help -h"; words="" ;;
         "budget list") opts="--ledger --json --help -h"; words="" ;;

@@ -4,7 +4,7 @@ function __tokenroute_path
     set -l cmdpath ""
     for word in (commandline -opc)[2..-1]
         set -l candidate (string trim -- "$cmdpath $word")
-        if contains -- $candidate 'pick' 'run' 'compare' 'prices' 'prices show' 'prices check' 'prices import' 'prices reprice' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'forget' 'import' 'import claude-code' 'import codex' 'import jsonl' 'import llm' 'budget' 'budget set' 'budget list' 'budget remove' 'keys' 'keys set' 'keys list' 'keys remove' 'config' 'config path' 'config show' 'config edit' 'doctor' 'paths' 'completions'
+        if contains -- $candidate 'pick' 'run' 'compare' 'prices' 'prices show' 'prices check' 'prices import' 'prices reprice' 'estimate' 'record' 'task' 'task start' 'task end' 'mark' 'report' 'log' 'forget' 'import' 'import claude-code' 'import codex' 'import jsonl' 'import llm' 'export' 'export otlp' 'budget' 'budget set' 'budget list' 'budget remove' 'keys' 'keys set' 'keys list' 'keys remove' 'config' 'config path' 'config show' 'config edit' 'doctor' 'paths' 'completions'
             set cmdpath $candidate
         end
     end
@@ -26,6 +26,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a report -d 'Cost per
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a log -d 'The most recent attempts in the ledger, newest first'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a forget -d 'Delete the prompts, answers and task descriptions kept before DATE (costs stay)'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a import -d 'Import the usage your coding agents already logged'
+complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a export -d 'Send the ledger to an OpenTelemetry collector'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a budget -d 'Daily and monthly spending limits that run keeps to'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a keys -d 'Store API keys for providers (a file only you can read)'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a config -d 'The config file: endpoints and run defaults'
@@ -227,6 +228,15 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "import llm"' -l dry-run -
 complete -c tokenroute -n 'test (__tokenroute_path) = "import llm"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
 complete -c tokenroute -n 'test (__tokenroute_path) = "import llm"' -l json -d 'Print JSON (a stable, versioned shape)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "import llm"' -l help -s h -d 'Show the help and exit'
+complete -c tokenroute -n 'test (__tokenroute_path) = "export"' -l help -s h -d 'Show the help and exit'
+complete -c tokenroute -n 'test (__tokenroute_path) = "export"' -a otlp -d 'Send every attempt the collector has not got yet: a span each (a trace per task,'
+complete -c tokenroute -n 'test (__tokenroute_path) = "export otlp"' -l endpoint -r -d 'The collector\'s OTLP/HTTP base URL (default: $OTEL_EXPORTER_OTLP_ENDPOINT)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "export otlp"' -l header -r -d 'A request header, e.g. an API key (repeatable; $OTEL_EXPORTER_OTLP_HEADERS)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "export otlp"' -l since -r -d 'Only calls from this day on'
+complete -c tokenroute -n 'test (__tokenroute_path) = "export otlp"' -l dry-run -d 'Print what would be sent as OTLP JSON; send nothing'
+complete -c tokenroute -n 'test (__tokenroute_path) = "export otlp"' -l ledger -r -d 'The ledger file (default: see \'tokenroute paths\')'
+complete -c tokenroute -n 'test (__tokenroute_path) = "export otlp"' -l json -d 'Print JSON (a stable, versioned shape)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "export otlp"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "budget"' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = "budget"' -a set -d 'Set a daily and/or monthly limit (days and months in UTC); setting it again replaces it'
 complete -c tokenroute -n 'test (__tokenroute_path) = "budget"' -a list -d 'Every budget with what was spent so far today and this month (its burn)'

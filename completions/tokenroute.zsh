@@ -8,7 +8,7 @@ _tokenroute() {
         word="${words[i]}"
         candidate="${cmdpath:+$cmdpath }$word"
         case "$candidate" in
-            "pick"|"run"|"compare"|"prices"|"prices show"|"prices check"|"prices import"|"prices reprice"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"forget"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
+            "pick"|"run"|"compare"|"prices"|"prices show"|"prices check"|"prices import"|"prices reprice"|"estimate"|"record"|"task"|"task start"|"task end"|"mark"|"report"|"log"|"forget"|"import"|"import claude-code"|"import codex"|"import jsonl"|"import llm"|"export"|"export otlp"|"budget"|"budget set"|"budget list"|"budget remove"|"keys"|"keys set"|"keys list"|"keys remove"|"config"|"config path"|"config show"|"config edit"|"doctor"|"paths"|"completions") cmdpath="$candidate" ;;
         esac
     done
     case "$cmdpath:${words[CURRENT-1]}" in
@@ -120,6 +120,10 @@ _tokenroute() {
         "import llm:--path") values="" ;;
         "import llm:--since") values="" ;;
         "import llm:--ledger") values="" ;;
+        "export otlp:--endpoint") values="" ;;
+        "export otlp:--header") values="" ;;
+        "export otlp:--since") values="" ;;
+        "export otlp:--ledger") values="" ;;
         "budget set:--daily") values="" ;;
         "budget set:--monthly") values="" ;;
         "budget set:--task-type") values="" ;;
@@ -137,7 +141,7 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run compare prices estimate record task mark report log forget import budget keys config doctor paths completions); fi ;;
+        "") if [[ "$PREFIX" == -* ]]; then choices=(--version --debug --help -h); else choices=(pick run compare prices estimate record task mark report log forget import export budget keys config doctor paths completions); fi ;;
         "pick") if [[ "$PREFIX" == -* ]]; then choices=(--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --task-type --council --council-models --timeout --ledger --json --help -h); else choices=(); fi ;;
         "run") if [[ "$PREFIX" == -* ]]; then choices=(--model -m --system -s --task --tier --escalate --local --retries --timeout --deadline --expect --schema --max-cost --max-tokens --cache --no-store --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h); else choices=(); fi ;;
         "compare") if [[ "$PREFIX" == -* ]]; then choices=(--models --name --system --task-type --repeat --concurrency --max-cost --yes --expect --schema --match --match-regex --check --judge --rubric --max-tokens --dry-run --ledger --json --help -h); else choices=(); fi ;;
@@ -160,6 +164,8 @@ _tokenroute() {
         "import codex") if [[ "$PREFIX" == -* ]]; then choices=(--path --since --dry-run --ledger --json --help -h); else choices=(); fi ;;
         "import jsonl") if [[ "$PREFIX" == -* ]]; then choices=(--source --since --dry-run --ledger --json --help -h); else choices=(); _files; fi ;;
         "import llm") if [[ "$PREFIX" == -* ]]; then choices=(--path --since --dry-run --ledger --json --help -h); else choices=(); fi ;;
+        "export") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(otlp); fi ;;
+        "export otlp") if [[ "$PREFIX" == -* ]]; then choices=(--endpoint --header --since --dry-run --ledger --json --help -h); else choices=(); fi ;;
         "budget") if [[ "$PREFIX" == -* ]]; then choices=(--help -h); else choices=(set list remove); fi ;;
         "budget set") if [[ "$PREFIX" == -* ]]; then choices=(--daily --monthly --task-type --tag --project --downgrade --refuse --json --help -h); else choices=(); fi ;;
         "budget list") if [[ "$PREFIX" == -* ]]; then choices=(--ledger --json --help -h); else choices=(); fi ;;

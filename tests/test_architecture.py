@@ -28,14 +28,17 @@ MAY_IMPORT: dict[str, set[str]] = {
     "ledger": {"prices", "storage"},
     "dispatch": {"advisor", "ledger", "prices", "storage"},
     "compare": {"dispatch", "advisor", "ledger", "prices", "storage"},
-    "cli": {"compare", "dispatch", "advisor", "ledger", "prices", "storage"},
+    "export": {"storage"},
+    "cli": {"compare", "dispatch", "advisor", "ledger", "prices", "storage", "export"},
 }
 # library -> the only modules (path prefixes inside the package) that may import it
 ADAPTERS = {
     "typer": ("cli/",),
     "click": ("cli/",),
     "rich": ("cli/",),
-    "httpx": ("dispatch/providers/wire.py",),
+    "httpx": ("dispatch/providers/wire.py", "export/http.py"),
+    "opentelemetry": ("export/otlp.py",),
+    "google": ("export/otlp.py",),  # protobuf's json_format
     "sqlite_utils": ("storage/",),
     "plotly": ("cli/views/html_page.py",),  # report --html only
 }

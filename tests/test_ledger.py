@@ -189,6 +189,7 @@ def test_migration_5_keys_claude_code_calls_by_message_id(tmp_path):
     ledger.conn.execute("DROP INDEX tasks_escalated")
     ledger.conn.execute("ALTER TABLE tasks DROP COLUMN first_tier")
     ledger.conn.execute("ALTER TABLE usage_daily DROP COLUMN reasoning_tokens")  # from 6
+    ledger.conn.execute("DROP TABLE export_marks")  # from 7
     ledger.conn.execute("PRAGMA user_version = 4")
     ledger.close()
     migrated = open_ledger(path, create=False)
@@ -208,6 +209,7 @@ def test_migration_6_puts_the_reasoning_tokens_already_stored_in_the_daily_summa
         ]
     )
     ledger.conn.execute("ALTER TABLE usage_daily DROP COLUMN reasoning_tokens")
+    ledger.conn.execute("DROP TABLE export_marks")  # from 7
     ledger.conn.execute("PRAGMA user_version = 5")
     ledger.close()
     migrated = open_ledger(path, create=False)

@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     INVALID_ANSWER = 7  # answers came back but none passed --expect/--schema
     OVER_BUDGET = 8  # the run would cost more than --max-cost or a budget allows
     CHECK_FAILED = 9  # `tokenroute doctor` found a problem
+    EXPORT = 10  # the collector could not be reached or refused the data (export otlp)
     HUNG_UP = 129  # SIGHUP: the terminal closed
     INTERRUPTED = 130  # Ctrl-C
     TERMINATED = 143  # SIGTERM: `timeout`, `kill`, a cancelled CI job
@@ -98,6 +99,10 @@ class ProviderError(TokenrouteError):
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
+
+
+class ExportError(TokenrouteError):
+    exit_code = ExitCode.EXPORT
 
 
 class InvalidAnswerError(TokenrouteError):

@@ -21,6 +21,7 @@ from tokenroute.cli.commands import (
     completions,
     config,
     doctor,
+    export,
     imports,
     keys,
     pick,
@@ -48,6 +49,7 @@ COMMAND_ORDER = (
     "log",
     "forget",
     "import",
+    "export",
     "budget",
     "keys",
     "config",
@@ -158,6 +160,7 @@ app.command("report", help=report.HELP)(report.report)
 app.command("log")(calls.log)
 app.command("forget")(calls.forget)
 app.add_typer(imports.group, name="import")
+app.add_typer(export.group, name="export")
 app.add_typer(budget.group, name="budget")
 app.add_typer(keys.group, name="keys")
 app.add_typer(config.group, name="config")

@@ -181,6 +181,16 @@ MIGRATIONS: tuple[str, ...] = (
         AND usage_daily.provider = s.provider AND usage_daily.project = s.project
         AND usage_daily.source = s.source AND usage_daily.ok = s.ok
     """,
+    # 7: how far each export destination (an OTLP collector) has been sent: attempts up to
+    # last_id are there, so the next export sends only what came after.
+    """
+    CREATE TABLE export_marks (
+        destination TEXT PRIMARY KEY,
+        last_id INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
 )
 # Each task's totals and newest attempt, recomputed from its attempts ({which} picks them).
 TASK_TOTALS = """

@@ -1,0 +1,1 @@
+"""Sending the ledger elsewhere: OpenTelemetry (OTLP/HTTP) spans and metrics."""

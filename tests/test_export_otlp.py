@@ -1,0 +1,208 @@
+"""export otlp: the ledger's attempts to a real OTLP/HTTP receiver on 127.0.0.1, decoded
+with opentelemetry-proto: GenAI convention names and values, incremental, resumed after a
+refusal with nothing twice, and never a password or header value in what it prints."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+
+import pytest
+from conftest import assert_one_line_error
+from otlp_receiver import Receiver, attributes
+
+from tokenroute.errors import ExitCode, ExportError
+
+CALLS = [
+    {"model": "claude-sonnet-4-6", "input_tokens": 100, "cache_read": 5000, "cache_write": 300,
+     "cache_write_1h": 20, "output_tokens": 400, "task_id": "T1", "task_type": "code",
+     "provider": "anthropic", "timestamp": "2026-11-22T10:00:00Z", "latency_ms": 1500},
+    {"model": "gpt-5-mini", "input_tokens": 900, "output_tokens": 90, "reasoning_tokens": 60,
+     "status": "error", "error_kind": "timeout", "task_id": "T2", "provider": "openai",
+     "timestamp": "2026-11-22T11:00:00Z"},
+    {"model": "gpt-5", "input_tokens": 900, "output_tokens": 300, "reasoning_tokens": 200,
+     "task_id": "T2", "provider": "openai", "timestamp": "2026-11-22T11:01:00Z"},
+    {"model": "mystery-model-9", "input_tokens": 10, "output_tokens": 5, "task_id": "T3",
+     "timestamp": "2026-11-23T09:00:00Z"},
+]  # fmt: skip
+
+
+def record(run, calls=CALLS) -> None:
+    out = run("record", input="".join(json.dumps(c) + "\n" for c in calls))
+    assert out.exit_code in (0,), out.stderr
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as server:
+        yield server
+
+
+def by_model(spans) -> dict[str, dict]:
+    return {attributes(s)["tokenroute.model"]: (s, attributes(s)) for s in spans}
+
+
+def test_spans_carry_the_genai_names_and_every_bucket(run, receiver):
+    record(run)
+    out = run("export", "otlp", "--endpoint", receiver.url)
+    assert out.exit_code == 0, out.stderr
+    assert "sent 4 attempts" in out.stderr
+    spans = receiver.spans()
+    assert len(spans) == 4 and len({s.span_id for s in spans}) == 4
+    found = by_model(spans)
+    span, sonnet = found["claude-sonnet-4-6"]
+    assert span.name == "chat claude-sonnet-4-6" and span.kind == 3  # CLIENT
+    assert sonnet["gen_ai.operation.name"] == "chat"
+    assert sonnet["gen_ai.provider.name"] == "anthropic"
+    assert sonnet["gen_ai.request.model"] == "claude-sonnet-4-6"
+    assert sonnet["gen_ai.usage.input_tokens"] == 100 + 5000 + 300 + 20  # cache counted in
+    assert sonnet["gen_ai.usage.cache_read.input_tokens"] == 5000
+    assert sonnet["gen_ai.usage.cache_creation.input_tokens"] == 320
+    assert sonnet["gen_ai.usage.output_tokens"] == 400
+    assert sonnet["tokenroute.task.id"] == "T1" and sonnet["tokenroute.task.type"] == "code"
+    assert span.end_time_unix_nano - span.start_time_unix_nano == 1_500_000_000
+    costs = json.loads(run("log", "--json").stdout)["attempts"]
+    cost_of = {a["model"]: a["cost_usd"] for a in costs}
+    assert sonnet["tokenroute.cost.usd"] == pytest.approx(cost_of["claude-sonnet-4-6"])
+    failed, mini = found["gpt-5-mini"]
+    assert failed.status.code == 2 and mini["error.type"] == "timeout"
+    assert mini["gen_ai.usage.reasoning.output_tokens"] == 60
+    assert found["gpt-5"][0].trace_id == failed.trace_id  # one task, one trace
+    assert found["gpt-5"][0].trace_id != span.trace_id
+    assert "tokenroute.cost.usd" not in found["mystery-model-9"][1]  # unknown, never 0
+
+
+def test_the_token_histogram_and_cost_sum_add_up_to_the_ledger(run, receiver):
+    record(run)
+    assert run("export", "otlp", "--endpoint", receiver.url).exit_code == 0
+    (usage,) = receiver.metric("gen_ai.client.token.usage")
+    assert usage.unit == "{token}" and usage.histogram.aggregation_temporality == 1  # delta
+    sums = {"input": 0, "output": 0}
+    for point in usage.histogram.data_points:
+        labels = attributes(point)
+        sums[labels["gen_ai.token.type"]] += point.sum
+        assert sum(point.bucket_counts) == point.count
+        assert len(point.bucket_counts) == len(point.explicit_bounds) + 1
+    total = json.loads(run("report", "--json").stdout)["total"]
+    assert sums == {"input": total["total_input_tokens"], "output": total["output_tokens"]}
+    (cost,) = receiver.metric("tokenroute.cost")
+    assert sum(p.as_double for p in cost.sum.data_points) == pytest.approx(total["cost_usd"])
+
+
+def test_the_next_export_sends_only_what_came_after(run, receiver):
+    record(run, CALLS[:2])
+    assert run("export", "otlp", "--endpoint", receiver.url).exit_code == 0
+    again = run("export", "otlp", "--endpoint", receiver.url)
+    assert again.exit_code == 0 and "nothing new to send" in again.stderr
+    record(run, CALLS[2:])
+    out = run("export", "otlp", "--endpoint", receiver.url, "--json")
+    assert json.loads(out.stdout)["sent"] == 2 and json.loads(out.stdout)["sent_in_all"] == 4
+    assert len({s.span_id for s in receiver.spans()}) == len(receiver.spans()) == 4
+
+
+@pytest.mark.parametrize("refused", ["/v1/traces", "/v1/metrics"])
+def test_a_refused_batch_is_resumed_with_nothing_sent_twice(isolated_home, run, receiver, refused):
+    from tokenroute.export.sending import export_otlp
+
+    calls = [{**CALLS[0], "task_id": f"T{n}", "timestamp": f"2026-11-22T10:0{n}:00Z"}
+             for n in range(5)]  # fmt: skip
+    record(run, calls)
+    ledger = isolated_home / "ledger.db"
+    receiver.refuse_nth = {refused: (2, 503)}  # the first batch of two goes in, the next not
+    with pytest.raises(ExportError, match="HTTP 503"):
+        export_otlp(ledger, receiver.url, {}, since=None, dry_run=False, now="x", batch=2)
+    took = len(receiver.spans())
+    assert took == (2 if refused == "/v1/traces" else 5)
+    done = export_otlp(ledger, receiver.url, {}, since=None, dry_run=False, now="x", batch=2)
+    assert done.total == 5
+    spans = receiver.spans()
+    assert len(spans) == 5 and len({s.span_id for s in spans}) == 5
+    usage = receiver.metric("gen_ai.client.token.usage")
+    points = [p for m in usage for p in m.histogram.data_points]
+    assert sum(p.count for p in points) == 5 * 2  # input and output, once per attempt
+
+
+def test_a_collector_that_answers_503_exits_10_and_the_retry_sends_the_rest(run, receiver):
+    record(run)
+    receiver.refuse = [("/v1/metrics", 503)]
+    out = run("export", "otlp", "--endpoint", receiver.url)
+    assert_one_line_error(out, ExitCode.EXPORT, "HTTP 503", "run the export again")
+    assert len(receiver.spans()) == 4 and receiver.metrics == []
+    assert run("export", "otlp", "--endpoint", receiver.url).exit_code == 0
+    assert len(receiver.spans()) == 4 and len(receiver.metrics) == 1
+
+
+def test_a_collector_that_is_not_there_is_one_line_and_exit_10(run):
+    record(run)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = run("export", "otlp", "--endpoint", f"http://127.0.0.1:{port}")
+    assert_one_line_error(out, ExitCode.EXPORT, "could not be reached")
+
+
+def test_no_password_or_header_value_is_ever_shown_or_stored(run, receiver, isolated_home):
+    record(run)
+    url = receiver.url.replace("http://", "http://team:hunter2-secret@")
+    for args in ([], ["--json"], ["--dry-run"]):
+        out = run("export", "otlp", "--endpoint", url, "--header", "x-api-key=tok-123456", *args)
+        assert out.exit_code == 0, out.stderr
+        assert (
+            "hunter2" not in out.stdout + out.stderr and "tok-123456" not in out.stdout + out.stderr
+        )
+    assert receiver.headers[0]["x-api-key"] == "tok-123456"  # it did reach the collector
+    marks = sqlite3.connect(isolated_home / "ledger.db").execute("SELECT * FROM export_marks")
+    assert "hunter2" not in repr(marks.fetchall())
+    receiver.refuse = [("/v1/traces", 401)]
+    record(run, [{**CALLS[0], "task_id": "T9"}])
+    refused = run("export", "otlp", "--endpoint", url)
+    assert refused.exit_code == ExitCode.EXPORT and "hunter2" not in refused.stderr
+
+
+def test_dry_run_prints_otlp_json_and_sends_nothing(run, receiver):
+    record(run)
+    out = run("export", "otlp", "--endpoint", receiver.url, "--dry-run")
+    body = json.loads(out.stdout)
+    assert body["dry_run"] is True and body["attempts"] == 4
+    spans = body["payloads"][0]["traces"]["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert {s["name"] for s in spans} >= {"chat gpt-5", "chat claude-sonnet-4-6"}
+    assert receiver.traces == [] and receiver.metrics == []
+    assert run("export", "otlp", "--endpoint", receiver.url).exit_code == 0
+    assert len(receiver.spans()) == 4  # the dry run marked nothing as sent
+
+
+def test_since_sends_only_calls_from_that_day(run, receiver):
+    record(run)
+    assert run("export", "otlp", "--endpoint", receiver.url, "--since", "2026-11-23").exit_code == 0
+    assert [attributes(s)["tokenroute.model"] for s in receiver.spans()] == ["mystery-model-9"]
+
+
+@pytest.mark.parametrize(
+    "args, env, fragment",
+    [
+        ([], {}, "give the collector"),
+        (["--endpoint", "ftp://x"], {}, "http:// or https://"),
+        (["--endpoint", "http://127.0.0.1:9", "--header", "novalue"], {}, "KEY=VALUE"),
+        (
+            ["--endpoint", "http://127.0.0.1:9"],
+            {"OTEL_EXPORTER_OTLP_HEADERS": "a=1,=2"},
+            "KEY=VALUE",
+        ),
+        (["--endpoint", "http://127.0.0.1:9", "--since", "yesterday"], {}, "--since"),
+    ],
+)
+def test_bad_options_are_one_line_errors(run, monkeypatch, args, env, fragment):
+    record(run)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert_one_line_error(run("export", "otlp", *args), ExitCode.USAGE, fragment)
+
+
+def test_the_endpoint_and_headers_come_from_the_otel_environment(run, receiver, monkeypatch):
+    record(run)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url + "/")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20abc")
+    assert run("export", "otlp").exit_code == 0
+    assert receiver.headers[0]["authorization"] == "Bearer abc"
+    assert len(receiver.spans()) == 4
