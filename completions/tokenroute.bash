@@ -12,6 +12,7 @@ _tokenroute() {
         esac
     done
     case "$cmdpath:$prev" in
+        ":--user") values="" ;;
         "pick:--file") values="" ;;
         "pick:--prompt-file") values="" ;;
         "pick:--input-tokens") values="" ;;
@@ -141,7 +142,7 @@ _tokenroute() {
         return
     fi
     case "$cmdpath" in
-        "") opts="--version --debug --help -h"; words="pick run compare prices estimate record task mark report log forget import export budget keys config doctor paths completions" ;;
+        "") opts="--version --debug --user --help -h"; words="pick run compare prices estimate record task mark report log forget import export budget keys config doctor paths completions" ;;
         "pick") opts="--file --prompt-file --input-tokens --output-tokens --deep --execution --good-enough --must-be-best --need --convenience --quality-target --local --no-local --no-explore --no-log --explain-policy --task-type --council --council-models --timeout --ledger --json --help -h"; words="" ;;
         "run") opts="--model -m --system -s --task --tier --escalate --local --retries --timeout --deadline --expect --schema --max-cost --max-tokens --cache --no-store --no-stream --dry-run --tag --continue -c --cid --quiet -q --ledger --json --help -h"; words="" ;;
         "compare") opts="--models --name --system --task-type --repeat --concurrency --max-cost --yes --expect --schema --match --match-regex --check --judge --rubric --max-tokens --dry-run --ledger --json --help -h"; words="" ;;

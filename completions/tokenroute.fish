@@ -13,6 +13,7 @@ end
 complete -c tokenroute -f
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -l version -d 'Print the version'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -l debug -d 'Show tracebacks on errors'
+complete -c tokenroute -n 'test (__tokenroute_path) = ""' -l user -r -d 'Record calls as made by NAME (default: TOKENROUTE_USER, config, login name)'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -l help -s h -d 'Show the help and exit'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a pick -d 'Which model does this job need? The tier, a model and two alternatives, cost, reasons'
 complete -c tokenroute -n 'test (__tokenroute_path) = ""' -a run -d 'Send a prompt to the model the task needs; stream the answer; log every attempt'
@@ -165,7 +166,7 @@ complete -c tokenroute -n 'test (__tokenroute_path) = "mark"' -l help -s h -d 'S
 complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l last -r -d 'e.g. 30d, 12h, 2w'
 complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l since -r -d 'From this day (inclusive)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l until -r -d 'To this day (inclusive)'
-complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l by -r -d 'model, tier, task-type, provider, project, tag, day, week or month; comma-separated or repeated. Or alone: task (sessions), block (five-hour blocks)'
+complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l by -r -d 'model, tier, task-type, provider, project, tag, user, host, day, week or month; comma-separated or repeated. Or alone: task (sessions), block (five-hour blocks)'
 complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l task-type -r -d 'Only this task type'
 complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l project -r -d 'Only this project'
 complete -c tokenroute -n 'test (__tokenroute_path) = "report"' -l source -r -d 'Only this source: record, run, an importer'

@@ -32,6 +32,22 @@ def attempt(task_id: str, **fields) -> tuple[Attempt, Task]:
     return Attempt(**values), Task(id=task_id, created_at=values["started_at"])
 
 
+# What each later migration added, to take a new ledger back to an older version's shape.
+UNDO = {
+    6: ["ALTER TABLE usage_daily DROP COLUMN reasoning_tokens"],
+    7: ["DROP TABLE export_marks"],
+    8: ["ALTER TABLE attempts DROP COLUMN user_name", "ALTER TABLE attempts DROP COLUMN host_name"],
+}
+
+
+def undo_migrations_after(conn: sqlite3.Connection, version: int) -> None:
+    assert max(UNDO) == SCHEMA_VERSION, "a new migration needs its undo here"
+    for number in sorted(UNDO, reverse=True):
+        if number > version:
+            for statement in UNDO[number]:
+                conn.execute(statement)
+
+
 def test_a_new_ledger_is_wal_and_at_the_latest_schema(tmp_path):
     ledger = open_ledger(tmp_path / "sub" / "ledger.db")
     assert ledger.query("PRAGMA journal_mode")[0][0] == "wal"
@@ -188,8 +204,7 @@ def test_migration_5_keys_claude_code_calls_by_message_id(tmp_path):
     ledger.conn.execute("DROP INDEX tasks_by_type")  # as a version 4 ledger has it
     ledger.conn.execute("DROP INDEX tasks_escalated")
     ledger.conn.execute("ALTER TABLE tasks DROP COLUMN first_tier")
-    ledger.conn.execute("ALTER TABLE usage_daily DROP COLUMN reasoning_tokens")  # from 6
-    ledger.conn.execute("DROP TABLE export_marks")  # from 7
+    undo_migrations_after(ledger.conn, 5)
     ledger.conn.execute("PRAGMA user_version = 4")
     ledger.close()
     migrated = open_ledger(path, create=False)
@@ -208,8 +223,7 @@ def test_migration_6_puts_the_reasoning_tokens_already_stored_in_the_daily_summa
             attempt("t-2", usage=Usage(input=10, output=9), model="gpt-5-mini"),
         ]
     )
-    ledger.conn.execute("ALTER TABLE usage_daily DROP COLUMN reasoning_tokens")
-    ledger.conn.execute("DROP TABLE export_marks")  # from 7
+    undo_migrations_after(ledger.conn, 5)
     ledger.conn.execute("PRAGMA user_version = 5")
     ledger.close()
     migrated = open_ledger(path, create=False)

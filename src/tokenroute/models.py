@@ -219,6 +219,8 @@ class Attempt(NamedTuple):
     tags: tuple[str, ...] = ()
     conversation_id: str | None = None
     history_tokens: int = 0  # of the input, tokens of earlier turns resent (`run -c`)
+    user_name: str | None = None  # who made the call (None: the writer's, see storage.identity)
+    host_name: str | None = None
 
 
 class Task(NamedTuple):

@@ -182,8 +182,20 @@ def root(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            metavar="NAME",
+            help="Record calls as made by NAME (default: TOKENROUTE_USER, config, login name).",
+        ),
+    ] = None,
 ) -> None:
     """Pick the model a job needs, and learn what each task really cost."""
+    from tokenroute.cli.context import writer_identity
+    from tokenroute.storage import identity
+
+    identity.use(lambda: writer_identity(user))
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from tokenroute.taxonomy import TIERS
 
 if TYPE_CHECKING:
     from tokenroute.prices.table import PriceTable
+    from tokenroute.storage.identity import Writer
 
 CLOCK_VARIABLE = "TOKENROUTE_NOW"
 
@@ -31,6 +32,30 @@ def now() -> datetime:
     from tokenroute.timewindow import parse_moment
 
     return parse_moment(pinned, CLOCK_VARIABLE)
+
+
+def writer_identity(flag: str | None = None) -> Writer:
+    """Who this process records calls as: --user, TOKENROUTE_USER, the config's `user`, or
+    the login name; and the host (TOKENROUTE_HOST, or this machine's name)."""
+    import getpass
+    import socket
+
+    from tokenroute.storage.identity import Writer
+
+    user = flag or os.environ.get("TOKENROUTE_USER") or _configured_user()
+    if not user:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no login name (a container's unnamed uid)
+            user = None
+    return Writer(user or None, os.environ.get("TOKENROUTE_HOST") or socket.gethostname() or None)
+
+
+def _configured_user() -> str | None:
+    from tokenroute.dispatch.config import configured_user, load_config
+    from tokenroute.settings import resolve_paths
+
+    return configured_user(load_config(resolve_paths().config))
 
 
 def today() -> date:

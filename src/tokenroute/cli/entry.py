@@ -63,8 +63,17 @@ def plain_pick(argv: list[str]) -> PickOptions | None:
     return PickOptions(**fields)  # type: ignore[arg-type]
 
 
+def _writer():
+    from tokenroute.cli.context import writer_identity
+
+    return writer_identity()
+
+
 def main() -> None:
     """Entry point of the `tokenroute` command."""
+    from tokenroute.storage import identity
+
+    identity.use(_writer)  # looked up only when a call is written
     options = plain_pick(sys.argv[1:])
     if options is None:
         from tokenroute.cli.app import main as full_command_line

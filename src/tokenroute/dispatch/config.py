@@ -7,6 +7,7 @@ retry_base: 0.5       # first backoff in seconds; doubles each retry, with jitte
 max_wait: 60          # never wait longer than this for one retry (Retry-After included)
 store_text: true      # keep run's prompts and answers for `run -c` (false: hashes only)
 endpoints: {...}      # see endpoints.py
+user: alice           # who this machine's calls are recorded as (default: the login name)
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any, NamedTuple
 
 from tokenroute.errors import BadInputError
 
-KNOWN = {"retries", "timeout", "deadline", "retry_base", "max_wait", "store_text", "endpoints"}
+KNOWN = {
+    "retries", "timeout", "deadline", "retry_base", "max_wait", "store_text", "endpoints", "user",
+}  # fmt: skip
 
 
 class RunDefaults(NamedTuple):
@@ -52,6 +55,13 @@ def load_config(path: Path) -> dict[str, Any]:
             f"(known: {', '.join(sorted(KNOWN))})"
         )
     return data
+
+
+def configured_user(config: dict[str, Any]) -> str | None:
+    value = config.get("user")
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise BadInputError(f"config: user must be a name (got {value!r})")
+    return value.strip() if value else None
 
 
 # setting -> (lowest, highest): the same bounds as the command-line options

@@ -81,6 +81,8 @@ def span_attributes(row: dict[str, Any]) -> dict[str, Any]:
         "tokenroute.tier": row["tier"],
         "tokenroute.source": row["source"],
         "tokenroute.project": row["project"],
+        "user.name": row["user_name"],
+        "host.name": row["host_name"],
         "tokenroute.usage.uncached.input_tokens": row["input_tokens"],
         "tokenroute.usage.cache_creation_1h.input_tokens": row["cache_write_1h_tokens"],
     }

@@ -35,7 +35,10 @@ from tokenroute.storage.report_rows import (
 )
 
 MICROS = Decimal(1_000_000)
-GROUPINGS = ("model", "tier", "task-type", "provider", "project", "tag", "day", "week", "month")
+GROUPINGS = (
+    "model", "tier", "task-type", "provider", "project", "tag", "user", "host", "day", "week",
+    "month",
+)  # fmt: skip
 
 
 @dataclass

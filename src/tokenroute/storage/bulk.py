@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
+from tokenroute.storage.identity import writer
 from tokenroute.storage.rows import (
     ADD_TO_DAILY_ROW,
     ROW_OUTPUT,
@@ -137,6 +138,12 @@ def store_batch(conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> BatchResul
         tags,
     )
     conn.execute(_INHERIT, {"before": before})
+    who = writer()  # an import's calls are the importing person's
+    conn.execute(
+        "UPDATE attempts SET user_name = COALESCE(user_name, :user), "
+        "host_name = COALESCE(host_name, :host) WHERE id > :before",
+        {"user": who.user, "host": who.host, "before": before},
+    )
     _run(conn, _DAILY_FROM.format(where=_NEW_ROWS), sign=1, before=before)
     _run(conn, _RECOMPUTE_TASKS)
     _run(conn, EMPTIED_TASKS.format(which="id IN (SELECT id FROM temp.batch_tasks)"))

@@ -12,7 +12,7 @@ _PENDING = """
         a.provider, a.model, a.model_requested, a.model_answered, a.input_tokens,
         a.cache_read_tokens, a.cache_write_tokens, a.cache_write_1h_tokens, a.output_tokens,
         a.reasoning_tokens, a.cost_micros, a.price_revision, a.latency_ms, a.status,
-        a.error_kind, a.source, a.project, t.outcome
+        a.error_kind, a.source, a.project, a.user_name, a.host_name, t.outcome
     FROM attempts a JOIN tasks t ON t.id = a.task_id
     WHERE a.id > ? AND (? IS NULL OR a.started_at >= ?)
     ORDER BY a.id LIMIT ?

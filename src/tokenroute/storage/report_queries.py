@@ -43,6 +43,8 @@ USAGE_KEYS = {
     "provider": "u.provider",
     "project": "u.project",
     "tag": "u.tag",
+    "user": "u.user_name",
+    "host": "u.host_name",
     "day": "u.day",
     "week": "date(u.day, 'weekday 0', '-6 days')",
     "month": "substr(u.day, 1, 7)",
@@ -59,7 +61,7 @@ def attempt_totals(
     conn: sqlite3.Connection, by: Sequence[str], where: AttemptFilter
 ) -> list[AttemptTotals]:
     keys = [USAGE_KEYS[name] for name in by]
-    source, params = window_rows(conn, "usage", where, with_tag="tag" in by)
+    source, params = window_rows(conn, "usage", where, detail=by)
     sql = f"SELECT {select_keys(keys)} {_SUMS} FROM ({source}) AS u {group_by(keys)}"
     width = len(keys)
     return [
@@ -74,7 +76,7 @@ def token_mixes(
 ) -> list[TokenMix]:
     """Tokens and spend of priced attempts per group, day, provider and task type."""
     keys = [USAGE_KEYS[name] for name in by]
-    source, params = window_rows(conn, "usage", where, with_tag="tag" in by)
+    source, params = window_rows(conn, "usage", where, detail=by)
     sql = f"""
         SELECT {select_keys(keys)} u.day, u.provider, u.task_type, SUM(u.input_tokens),
             SUM(u.cache_read_tokens), SUM(u.cache_write_tokens), SUM(u.cache_write_1h_tokens),

@@ -35,14 +35,15 @@ _NAMES = itertools.count()
 
 
 def window_rows(
-    conn: sqlite3.Connection, kind: str, where: AttemptFilter, *, with_tag: bool = False
+    conn: sqlite3.Connection, kind: str, where: AttemptFilter, *, detail: Sequence[str] = ()
 ) -> tuple[str, list[Any]]:
     """The window's rows, gathered once per report into a temporary table.
 
     A report asks a dozen questions of the same window; reading the edge days from the
     attempts once, not a dozen times, is most of what keeps it fast.
     """
-    key = (id(conn), kind, where, with_tag)
+    detail = tuple(sorted(set(detail) & set(DETAIL_COLUMNS)))
+    key = (id(conn), kind, where, detail)
     name = _WINDOWS.get(key)
     exists = (
         name is not None
@@ -50,25 +51,30 @@ def window_rows(
     )
     if not exists:
         name = f"window_{kind}_{next(_NAMES)}"
-        build = _usage_rows(where, with_tag=with_tag) if kind == "usage" else _task_rows(where)
+        build = _usage_rows(where, detail=detail) if kind == "usage" else _task_rows(where)
         conn.execute(f"CREATE TEMP TABLE {name} AS {build[0]}", build[1])
         _WINDOWS[key] = name
     return f"SELECT * FROM temp.{name}", []
 
 
-def _usage_rows(where: AttemptFilter, *, with_tag: bool = False) -> tuple[str, list[Any]]:
-    """SQL for per-day usage rows of the window: summaries for whole days, attempts at edges."""
-    if with_tag or where.tag is not None:  # no summary by tag: the whole window's attempts
+# What no daily summary holds: grouping by one of these reads the window's attempts.
+DETAIL_COLUMNS = {
+    "tag": "COALESCE(g.tag, '') AS tag",
+    "user": "COALESCE(a.user_name, '') AS user_name",
+    "host": "COALESCE(a.host_name, '') AS host_name",
+}
+
+
+def _usage_rows(where: AttemptFilter, *, detail: Sequence[str] = ()) -> tuple[str, list[Any]]:
+    """SQL for per-day usage rows of the window: summaries for whole days, attempts at edges
+    (or the whole window's attempts, for a --tag filter or a grouping in `detail`)."""
+    if detail or where.tag is not None:
         conditions, params = attempt_conditions(where)
-        if not with_tag:
-            clause = ("WHERE " + " AND ".join(conditions)) if conditions else ""
-            return f"SELECT {_ATTEMPT_AS_USAGE} FROM attempts a {clause}", params
         clause = ("WHERE " + " AND ".join(conditions)) if conditions else ""
-        return (
-            f"SELECT {_ATTEMPT_AS_USAGE}, COALESCE(g.tag, '') AS tag FROM attempts a "
-            f"LEFT JOIN attempt_tags g ON g.attempt_id = a.id {clause}",
-            params,
-        )
+        extra = "".join(f", {DETAIL_COLUMNS[name]}" for name in detail)
+        # one row per tag when grouping by tag: an attempt with two tags is in both groups
+        join = "LEFT JOIN attempt_tags g ON g.attempt_id = a.id " if "tag" in detail else ""
+        return f"SELECT {_ATTEMPT_AS_USAGE}{extra} FROM attempts a {join}{clause}", params
     first_day, end_day = _whole_days(where)
     daily, params = _summary_conditions(where, first_day, end_day)
     parts = [f"SELECT {_USAGE_COLUMNS} FROM usage_daily WHERE {daily}"]

@@ -191,6 +191,11 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL
     ) WITHOUT ROWID
     """,
+    # 8: who made each call, for a ledger several people write to (report --by user,host).
+    """
+    ALTER TABLE attempts ADD COLUMN user_name TEXT;
+    ALTER TABLE attempts ADD COLUMN host_name TEXT
+    """,
 )
 # Each task's totals and newest attempt, recomputed from its attempts ({which} picks them).
 TASK_TOTALS = """

@@ -120,10 +120,22 @@ class Ledger:
 
     def add_attempts(self, batch: Sequence[tuple[Attempt, Task]]) -> list[Stored]:
         """Store attempts (each with the task it belongs to, created if new) in one transaction."""
+        from tokenroute.storage.identity import writer
         from tokenroute.storage.rows import store_attempt
 
+        who = writer()
         with self.transaction() as conn:
-            return [store_attempt(conn, attempt, task) for attempt, task in batch]
+            return [
+                store_attempt(
+                    conn,
+                    attempt._replace(
+                        user_name=attempt.user_name or who.user,
+                        host_name=attempt.host_name or who.host,
+                    ),
+                    task,
+                )
+                for attempt, task in batch
+            ]
 
     def import_rows(
         self,
@@ -194,6 +206,7 @@ class Ledger:
                 a.model, a.tier, a.status, a.error_kind, a.input_tokens, a.cache_read_tokens,
                 a.cache_write_tokens, a.cache_write_1h_tokens, a.output_tokens,
                 a.reasoning_tokens, a.cost_micros, a.latency_ms, a.source, a.project,
+                a.user_name, a.host_name,
                 (SELECT group_concat(tag, ',') FROM attempt_tags WHERE attempt_id = a.id)
                     AS tags
             FROM attempts a {clause} ORDER BY a.started_at DESC LIMIT ?""",

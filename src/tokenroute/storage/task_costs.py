@@ -26,6 +26,8 @@ TASK_KEYS = {
     "provider": "COALESCE(t.last_provider, '')",
     "project": "COALESCE(t.project, '')",
     "tag": "tt.tag",
+    "user": "tt.user_name",
+    "host": "tt.host_name",
     "day": "substr(t.first_at, 1, 10)",
     "week": "date(substr(t.first_at, 1, 10), 'weekday 0', '-6 days')",
     "month": "substr(t.first_at, 1, 7)",
@@ -56,8 +58,8 @@ def task_totals(
 
     `samples` keeps the sampled task rows between calls of one report (each grouping of a
     report reads the same rows); the caller owns it, so it never outlives the connection."""
-    if "tag" in by:
-        return _task_totals_by_tag(conn, by, where)
+    if set(by) & PER_ATTEMPT:
+        return _task_totals_per_attempt(conn, by, where)
     keys = [TASKS_DAILY_KEYS[name] for name in by]
     source, params = window_rows(conn, "tasks", where)
     sql = f"""
@@ -158,16 +160,22 @@ def _nearest_rank(ordered: list[int], quantile: float) -> int:
     return ordered[max(1, math.ceil(quantile * len(ordered))) - 1]
 
 
-def _task_totals_by_tag(
+PER_ATTEMPT = {"tag", "user", "host"}  # a task is in the group of each of its attempts'
+
+
+def _task_totals_per_attempt(
     conn: sqlite3.Connection, by: Sequence[str], where: AttemptFilter
 ) -> list[TaskTotals]:
-    """No summary holds tags: count the tasks that have an attempt with each tag."""
+    """No summary holds tags, users or hosts: count the tasks that have an attempt with each
+    (a task two people worked on is in both their groups)."""
     keys = [TASK_KEYS[name] for name in by]
     clause, params = task_where(where)
+    tags = "JOIN attempt_tags g ON g.attempt_id = a.id" if "tag" in by else ""
+    tag = "g.tag" if "tag" in by else "NULL"
     sql = f"""
         SELECT {select_keys(keys)} t.cost_micros, t.outcome FROM tasks t
-        LEFT JOIN (SELECT DISTINCT a.task_id, g.tag FROM attempts a
-                   JOIN attempt_tags g ON g.attempt_id = a.id) AS tt ON tt.task_id = t.id
+        LEFT JOIN (SELECT DISTINCT a.task_id, {tag} AS tag, a.user_name, a.host_name
+                   FROM attempts a {tags}) AS tt ON tt.task_id = t.id
         {clause}"""
     width = len(keys)
     groups: dict[tuple, list[tuple[int, str]]] = {}

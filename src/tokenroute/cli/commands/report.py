@@ -69,7 +69,7 @@ def report(
         typer.Option(
             "--by",
             metavar="GROUP",
-            help="model, tier, task-type, provider, project, tag, day, week or month; "
+            help="model, tier, task-type, provider, project, tag, user, host, day, week or month; "
             "comma-separated or repeated. Or alone: task (sessions), block (five-hour blocks).",
         ),
     ] = None,
