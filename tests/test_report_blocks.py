@@ -127,3 +127,51 @@ def test_the_blocks_equal_ccusages_blocks(run, tmp_path):
         (t["inputTokens"], t["cacheCreationInputTokens"], t["cacheReadInputTokens"],
          t["outputTokens"]) for t in (b["tokenCounts"] for b in theirs)
     ]  # fmt: skip
+
+
+def test_a_window_that_starts_inside_a_block_shows_the_block_whole(run):
+    calls = [call("2026-11-23T10:00:00Z", 100), call("2026-11-23T11:30:00Z", 50)]
+    assert run("record", input="\n".join(calls) + "\n").exit_code == 0
+    (block,) = blocks(run, "--last", "1h")  # from 11:00: the block began at 10:00
+    assert block["start"] == "2026-11-23T10:00:00.000Z" and block["output_tokens"] == 150
+    assert block["active"] is True and block["burn_rate"]["minutes_left"] == 180.0
+
+
+def test_a_chain_of_calls_older_than_a_day_still_places_the_block(run):
+    """A call every 2h50m for two days: where each block starts depends on the first call
+    of the chain, two days before the window; the block that straddles midnight began at
+    21:00 (cut from the window's calls alone, it would seem to begin at 00:00)."""
+    from datetime import UTC, datetime, timedelta
+
+    first = datetime(2026, 11, 21, 0, 30, tzinfo=UTC)
+    moments = [first + timedelta(minutes=170 * k) for k in range(18)]
+    calls = [call(m.strftime("%Y-%m-%dT%H:%M:%SZ"), 10) for m in moments]
+    assert run("record", input="\n".join(calls) + "\n").exit_code == 0
+    whole = blocks(run)
+    windowed = blocks(run, "--since", "2026-11-23")
+    assert windowed == [b for b in whole if b["end"] > "2026-11-23T00:00:00.000Z"]
+    assert windowed[0]["start"] == "2026-11-22T21:00:00.000Z"
+
+
+def test_a_call_at_the_very_end_of_a_block_belongs_to_it(run):
+    """As ccusage cuts them: the block 10:00-15:00 holds a call at 15:00:00.000; one 30
+    seconds later opens the next block."""
+    calls = [
+        call("2026-11-20T10:20:00.000Z", 1),
+        call("2026-11-20T15:00:00.000Z", 2),
+        call("2026-11-20T15:00:30.000Z", 4),
+    ]
+    assert run("record", input="\n".join(calls) + "\n").exit_code == 0
+    assert [(b["start"][11:16], b["output_tokens"]) for b in blocks(run)] == [
+        ("10:00", 3),
+        ("15:00", 4),
+    ]
+
+
+def test_a_block_of_unknown_prices_costs_unknown_not_zero(run):
+    line = {"model": "mystery-9", "input_tokens": 5, "output_tokens": 5,
+            "timestamp": "2026-11-20T10:00:00Z"}  # fmt: skip
+    assert run("record", input=json.dumps(line) + "\n").exit_code == 0
+    (block,) = blocks(run)
+    assert block["cost_usd"] is None and block["unpriced_attempts"] == 1
+    assert "unknown" in run("report", "--by", "block").stdout

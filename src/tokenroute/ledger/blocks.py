@@ -1,13 +1,16 @@
 """Five-hour usage blocks, as a Claude subscription meters them (and ccusage's `blocks`
 shows them): a block starts at the hour of the first call after the last block ended, and
-lasts five hours; a call five hours or more after the one before starts a new block. The
-block that holds now is active: its burn rate (since its first call) projects its end."""
+lasts five hours (a call at its very end still belongs to it); a call more than five hours
+after the one before starts a new block. The block that holds now is active: its burn rate
+(since its first call) projects its end."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 from tokenroute.storage.usage_hours import HourUsage
 
@@ -40,7 +43,10 @@ class UsageBlock:
         return sum(v for k, v in self.tokens.items() if k != "reasoning_tokens")
 
     @property
-    def cost(self) -> Decimal:
+    def cost(self) -> Decimal | None:
+        """What the block cost; None when no call of it has a known price (never $0)."""
+        if self.unpriced == self.attempts:
+            return None
         return Decimal(self.cost_micros) / 1_000_000
 
 
@@ -61,7 +67,7 @@ def blocks_from_hours(hours: list[HourUsage], now: datetime) -> list[UsageBlock]
     for hour in hours:
         first, last = _instant(hour.first_at), _instant(hour.last_at)
         current = blocks[-1] if blocks else None
-        if current is None or first >= current.end or first - current.last_at >= BLOCK:
+        if current is None or first > current.end or first - current.last_at > BLOCK:
             start = first.replace(minute=0, second=0, microsecond=0)
             current = UsageBlock(start=start, first_at=first, last_at=last)
             blocks.append(current)
@@ -87,14 +93,41 @@ def burn(block: UsageBlock, now: datetime) -> Burn | None:
         return None
     left = max((block.end - now).total_seconds() / 60, 0.0)
     per_minute = block.total_tokens / minutes
-    usd_per_minute = block.cost / Decimal(str(minutes))
+    usd_per_minute = (block.cost or Decimal(0)) / Decimal(str(minutes))
     return Burn(
         tokens_per_minute=per_minute,
         usd_per_hour=usd_per_minute * 60,
         minutes_left=left,
         projected_tokens=round(block.total_tokens + per_minute * left),
-        projected_cost=block.cost + usd_per_minute * Decimal(str(left)),
+        projected_cost=(block.cost or Decimal(0)) + usd_per_minute * Decimal(str(left)),
     )
+
+
+def blocks_for_window(
+    read_hours: Callable[[datetime | None], list[HourUsage]], start: str | None, now: datetime
+) -> list[UsageBlock]:
+    """The blocks a window from `start` shows: those still running at its start, whole, and
+    cut as from the whole history. A block's start depends on every call back to the last
+    gap of more than five hours, so the hours are read from further back (a day, then four,
+    ... up to 64) until such a gap comes before `start`."""
+    if start is None:
+        return blocks_from_hours(read_hours(None), now)
+    since = _instant(start)
+    back = timedelta(days=1)
+    while True:
+        region = since - back
+        blocks = blocks_from_hours(read_hours(region), now)
+        if back >= timedelta(days=64) or _settled(blocks, region, since):
+            return [b for b in blocks if b.end > since]
+        back *= 4
+
+
+def _settled(blocks: list[UsageBlock], region: datetime, since: datetime) -> bool:
+    """Are the blocks read from `region` on cut as the whole history would cut them? Yes
+    when a gap of more than five hours opens a block at or before `since`."""
+    if not blocks or blocks[0].first_at - region > BLOCK:
+        return True
+    return any(b.first_at <= since and b.first_at - a.last_at > BLOCK for a, b in pairwise(blocks))
 
 
 def _instant(text: str) -> datetime:

@@ -145,13 +145,19 @@ def task_usage(path: Path, where: AttemptFilter) -> list[Any]:
 
 def usage_blocks(path: Path, where: AttemptFilter, now: Any) -> list[Any]:
     """report --by block: the five-hour usage blocks of the window, oldest first."""
-    from tokenroute.ledger.blocks import blocks_from_hours
+    from tokenroute.ledger.blocks import blocks_for_window
     from tokenroute.storage.usage_hours import hourly_usage
+    from tokenroute.timewindow import stamp
 
     store = _open(path)
     if store is None:
         return []
     try:
-        return blocks_from_hours(hourly_usage(store.conn, where), now)
+
+        def read(start: datetime | None) -> list[Any]:
+            moved = where if start is None else where._replace(start=stamp(start))
+            return hourly_usage(store.conn, moved)
+
+        return blocks_for_window(read, where.start, now)
     finally:
         store.close()

@@ -89,7 +89,7 @@ def show_blocks(blocks: list[UsageBlock], now: datetime, *, as_json: bool, as_cs
         [
             b.start.strftime("%Y-%m-%d %H:%M"), _state(b, now), ", ".join(sorted(b.models)),
             render.count(b.attempts), render.count(b.total_tokens),
-            render.usd_amount(b.cost) + ("+?" if b.unpriced else ""),
+            render.usd_amount(b.cost) + ("+?" if b.unpriced and b.cost is not None else ""),
         ]
         for b in blocks
     ]  # fmt: skip
