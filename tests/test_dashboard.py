@@ -207,3 +207,41 @@ def test_a_report_table_on_a_terminal_has_colour_only_without_no_color(run, term
     assert "claude-sonnet-4-6" in shown and "EXITED 0" in shown
     styled = screen.screen(escapes=True)
     assert ("\x1b[1m" in styled) is not no_color  # rich's bold header
+
+
+def test_long_names_and_big_amounts_still_fit_80_columns(run, isolated_home):
+    long_model = "vendor/some-extremely-long-fine-tuned-model-name-v2-preview-2026"
+    lines = [
+        {"model": "claude-opus-4-1", "input_tokens": 90_000_000, "output_tokens": 9_000_000,
+         "timestamp": "2026-11-23T11:00:00Z", "task_type": "architecture-and-design-review"},
+        {"model": long_model, "input_tokens": 10, "output_tokens": 10, "status": "error",
+         "error_kind": "server_error", "timestamp": "2026-11-23T11:10:00Z"},
+    ]  # fmt: skip
+    assert run("record", input="".join(json.dumps(x) + "\n" for x in lines)).exit_code == 0
+    assert (
+        run("budget", "set", "--monthly", "2000", "--project", "a-very-long-project").exit_code == 0
+    )
+    assert run("budget", "set", "--daily", "1000").exit_code == 0
+    screen = screen_of(isolated_home)
+    assert max(len(line) for line in screen) <= 80 and len(screen) <= 24
+    opus = next(line for line in screen if line.startswith("11:00:00"))
+    assert opus.split()[-1].startswith("$") and "claude-opus-4-1" in opus  # cost kept whole
+    error = next(line for line in screen if line.startswith("11:10:00"))
+    assert "…" in error and error.split()[-1] == "unknown"  # the long name is cut, not the cost
+    budget = next(line for line in screen if line.startswith("all spend /day"))
+    assert budget.endswith(")") and "of $1,000.00" in budget
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+def test_a_closed_stdin_still_draws_and_count_leaves_the_last_frame(run, terminal):
+    seed(run)
+    screen = terminal("report", "--watch", "--interval", "0.2", "--count", "2", "<&-")
+    shown = screen.wait_for("EXITED")
+    assert "EXITED 0" in shown and "last attempts" in shown  # the frame stays on screen
+    assert "Traceback" not in shown and "internal error" not in shown
+
+
+def test_pipe_frames_keep_each_title_above_its_table(run):
+    seed(run)
+    frame = run("report", "--watch", "--count", "1").stdout
+    assert frame.index("Tokens by bucket") > frame.index("cheapest $")  # below the spend table

@@ -19,6 +19,7 @@ from typing import Any
 from tokenroute.errors import Terminated
 
 CLEAR = "\x1b[H\x1b[2J"
+RESIZE_CHECK = 0.25  # seconds between looks at the terminal's size while waiting
 
 
 def watch(
@@ -64,28 +65,33 @@ def watch_screen(
 
     console = Console(highlight=False, no_color="NO_COLOR" in os.environ or None)
     paused, drawn, figures = False, 0, None
+    # --count N ends on its last frame, left on the terminal: no alternate screen then
+    live = Live(console=console, screen=count is None, auto_refresh=False, redirect_stderr=False)
+
+    def redraw() -> None:
+        live.update(draw(figures, paused, console.width, console.height), refresh=True)
+
     try:
-        with (
-            _keys() as key_within,
-            Live(console=console, screen=True, auto_refresh=False, redirect_stderr=False) as live,
-        ):
+        with _keys() as key_within, live:
             while count is None or drawn < count:
                 if not paused:
                     figures = read()
-                live.update(draw(figures, paused, console.width, console.height), refresh=True)
+                redraw()
                 drawn += 1
-                deadline = time.monotonic() + interval
+                deadline, size = time.monotonic() + interval, console.size
                 while count is None or drawn < count:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
-                    key = key_within(left)
+                    key = key_within(min(left, RESIZE_CHECK))
                     if key == "q":
                         return
                     if key == "p":
                         paused = not paused
-                        frame = draw(figures, paused, console.width, console.height)
-                        live.update(frame, refresh=True)
+                        redraw()
+                    elif console.size != size:  # the terminal was resized: fit it now
+                        size = console.size
+                        redraw()
     except KeyboardInterrupt as exc:
         if isinstance(exc, Terminated):
             raise
@@ -102,7 +108,7 @@ def _keys() -> Iterator[Callable[[float], str | None]]:
         import tty
     except ImportError:  # Windows: no keys, only the interval
         termios = None  # type: ignore[assignment]
-    if termios is None or not sys.stdin.isatty():
+    if termios is None or sys.stdin is None or not sys.stdin.isatty():  # closed, a pipe
         yield lambda seconds: time.sleep(seconds)
         return
     fd = sys.stdin.fileno()
@@ -123,7 +129,7 @@ def _keys() -> Iterator[Callable[[float], str | None]]:
 
 def captured(show: Callable[[], None]) -> str:
     """What a view prints (stdout and stderr, as in a pipe), as text for a frame."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    both = io.StringIO()  # in the order printed: a table's title (talk) stays above it
+    with contextlib.redirect_stdout(both), contextlib.redirect_stderr(both):
         show()
-    return err.getvalue() + out.getvalue()
+    return both.getvalue()

@@ -90,6 +90,7 @@ class Today(NamedTuple):
     burns: list[Burn]
     month_spend: Decimal = Decimal(0)
     last_hour_spend: Decimal = Decimal(0)
+    month_unpriced: int = 0  # calls this month with no known price: month_spend is a floor
 
 
 def today_figures(
@@ -117,11 +118,20 @@ def today_figures(
             build_report(reader, table, ["task-type"], where),
             store.recent_attempts(where, recent),
             burns(budgets, spend_reader(store), now.date()),
-            sum((spend for _, spend in reader.daily_spend(month)), Decimal(0)),
-            sum((spend for _, spend in reader.daily_spend(last_hour)), Decimal(0)),
+            _spent(reader, month)[0],
+            _spent(reader, last_hour)[0],
+            _spent(reader, month)[1],
         )
     finally:
         store.close()
+
+
+def _spent(reader: Any, where: AttemptFilter) -> tuple[Decimal, int]:
+    """USD spent in the window (priced calls) and how many calls have no known price."""
+    totals = reader.attempt_totals((), where)
+    if not totals:
+        return Decimal(0), 0
+    return Decimal(totals[0].cost_micros) / 1_000_000, totals[0].unpriced
 
 
 def _open(path: Path) -> Any:

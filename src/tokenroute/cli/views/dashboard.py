@@ -50,7 +50,7 @@ def dashboard(
     used = 2 + 2 + 1 + min(len(figures.by_model.groups), MODEL_ROWS + 1)
     used += (1 + min(len(figures.burns), BUDGET_ROWS)) if budgets is not None else 0
     room = max(height - used - 3, 1)  # the rule and the header of the attempts
-    parts += [Rule("last attempts", align="left", characters="─"), _attempts(figures, room)]
+    parts += [Rule("last attempts", align="left", characters="─"), _attempts(figures, room, width)]
     return Group(*parts)
 
 
@@ -63,9 +63,10 @@ def _spend(figures: Today, now: datetime) -> Any:
         grid.add_column()
     today = figures.by_model.total
     unknown = "+?" if today.unpriced_attempts else ""
+    month_unknown = "+?" if figures.month_unpriced else ""
     grid.add_row(
         "today", f"[bold]{render.usd_amount(today.spend)}{unknown}[/]",
-        "this month", f"[bold]{render.usd_amount(figures.month_spend)}[/]",
+        "this month", f"[bold]{render.usd_amount(figures.month_spend)}{month_unknown}[/]",
     )  # fmt: skip
     grid.add_row(
         "burn rate", f"{render.usd_amount(per_hour)}/h (last hour)",
@@ -90,10 +91,11 @@ def _model_bars(figures: Today, width: int) -> Any:
         rows.append((f"{len(rest)} more", sum((g.spend or Decimal(0) for g in rest), Decimal(0))))
     top = max((spend for _, spend in rows), default=Decimal(0)) or Decimal(1)
     name_width = min(max((len(name) for name, _ in rows), default=5), 24)
-    room = max(width - name_width - 16, 8)
+    amount_width = max((len(render.usd_amount(spend)) for _, spend in rows), default=2)
+    room = max(width - name_width - amount_width - 2, 4)
     grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True, max_width=name_width)
-    grid.add_column(no_wrap=True)
+    grid.add_column(no_wrap=True, width=name_width, overflow="ellipsis")
+    grid.add_column(no_wrap=True, width=room)
     grid.add_column(justify="right", no_wrap=True)
     for name, spend in rows:
         bar = Text(_bar(float(spend / top), room), style="cyan")
@@ -109,39 +111,54 @@ def _budget_bars(figures: Today, width: int) -> Any:
 
     if not figures.burns:
         return None
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True, max_width=24)
-    grid.add_column(no_wrap=True)
-    grid.add_column(justify="right", no_wrap=True)
-    room = max(width - 24 - 26, 8)
+    rows = []
     for burn in figures.burns[:BUDGET_ROWS]:
         share = float(burn.spent / burn.limit) if burn.limit else 0.0
+        over = "+?" if burn.unpriced else ""
+        amounts = f"{render.usd_amount(burn.spent)}{over} of {render.usd_amount(burn.limit)}"
+        rows.append((render.printable(f"{burn.budget.label} /{burn.period}"), share,
+                     f"{amounts} ({share:.0%})"))  # fmt: skip
+    names = min(max(len(name) for name, _, _ in rows), 24)
+    labels = max(len(label) for _, _, label in rows)
+    room = max(width - names - labels - 2, 4)  # the bar takes what the words leave
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, width=names, overflow="ellipsis")
+    grid.add_column(no_wrap=True, width=room)
+    grid.add_column(justify="right", no_wrap=True)
+    for name, share, label in rows:
         style = "red" if share >= 1 else "yellow" if share >= 0.8 else "green"
-        label = f"{render.usd_amount(burn.spent)} of {render.usd_amount(burn.limit)} ({share:.0%})"
         grid.add_row(
-            Text(render.printable(f"{burn.budget.label} /{burn.period}")),
-            Text(_bar(share, room), style=style),
+            Text(name), Text(_bar(share, room), style=style),
             Text(label, style="red" if share >= 1 else ""),
-        )
+        )  # fmt: skip
     return grid
 
 
-def _attempts(figures: Today, rows: int) -> Any:
+def _attempts(figures: Today, rows: int, width: int) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table.grid(padding=(0, 2))
-    for justify in ("left", "left", "left", "right", "right"):
-        table.add_column(justify=justify, no_wrap=True)
-    table.add_row(*(Text(h, style="bold") for h in ("time", "model", "status", "tokens", "cost")))
+    cells = []
     for row in figures.recent[:rows]:
         status = row["status"] + (f":{row['error_kind']}" if row["error_kind"] else "")
-        tokens = buckets.total_tokens(row)
-        table.add_row(
-            row["started_at"][11:19],
-            Text(render.printable(row["model"])),
-            Text(status, style="green" if row["status"] == "ok" else "bold red"),
-            render.count(tokens),
-            render.usd_amount(render.usd(row["cost_micros"])),
-        )
+        cost = render.usd_amount(render.usd(row["cost_micros"]))
+        tokens = render.count(buckets.total_tokens(row))
+        model = render.printable(row["model"])
+        cells.append((row["started_at"][11:19], model, status, tokens, cost, row["status"] == "ok"))
+    headers = ("time", "model", "status", "tokens", "cost")
+    # time, tokens and cost keep their width; the model and status names take what is left
+    fixed = [max([len(headers[i]), *(len(c[i]) for c in cells)]) for i in (0, 3, 4)]
+    status_width = min(max([6, *(len(c[2]) for c in cells)]), 14)
+    model_width = max(width - sum(fixed) - status_width - 2 * 4, 8)
+    table = Table.grid(padding=(0, 2))
+    for justify, size in zip(
+        ("left", "left", "left", "right", "right"),
+        (fixed[0], model_width, status_width, fixed[1], fixed[2]),
+        strict=True,
+    ):
+        table.add_column(justify=justify, no_wrap=True, width=size, overflow="ellipsis")
+    table.add_row(*(Text(h, style="bold") for h in headers))
+    for when, model, status, tokens, cost, ok in cells:
+        style = "green" if ok else "bold red"
+        table.add_row(when, Text(model), Text(status, style=style), tokens, cost)
     return table
