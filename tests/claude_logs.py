@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 MODELS = ("claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "claude-opus-4-1-20250805")
-BUCKETS = ("input", "cache_write", "cache_read", "output")  # cache_write: 5-minute and 1-hour
+# cache_write: 5-minute and 1-hour writes together (ccusage's cache creation); of it, 1-hour
+BUCKETS = ("input", "cache_write", "cache_read", "output", "cache_write_1h")
 _LINE_NUMBERS = itertools.count()
 
 
@@ -53,6 +54,7 @@ def write_tree(root: Path, *, end: datetime, days: int = 6, sessions: int = 9, s
                 day = per_day.setdefault(stamp[:10], dict.fromkeys(BUCKETS, 0))
                 day["input"] += usage["input_tokens"]
                 day["cache_write"] += usage["cache_creation_input_tokens"]
+                day["cache_write_1h"] += usage["cache_creation"]["ephemeral_1h_input_tokens"]
                 day["cache_read"] += usage["cache_read_input_tokens"]
                 day["output"] += usage["output_tokens"]
             path.parent.mkdir(parents=True, exist_ok=True)

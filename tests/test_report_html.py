@@ -48,12 +48,52 @@ def test_the_page_holds_every_chart_and_fetches_nothing(run, tmp_path):
     text = page.read_text()
     assert text.count(".dataset.drawn = ") == CHARTS
     for title in ("Daily spend by model", "Cost per task by task type", "output ratio by task type",
-                  "Retry tax by task type", "What routing saved", "Top tasks by spend"):  # fmt: skip
+                  "Retry tax by task type", "Spent against all on the frontier model", "Top tasks by spend"):  # fmt: skip
         assert title in text
     assert 'http-equiv="Content-Security-Policy"' in text and "default-src 'none'" in text
     # nothing to fetch: no tag loads anything from an address
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=[\"']?(https?:)?//", text)
     assert "claude-sonnet-4-6" in text and "T2" in text
+
+
+def chart_data(text: str, number: int) -> list[dict]:
+    """The traces plotly was given for chart `number` of the page."""
+    marker = f'"chart-{number}",'
+    at = text.index(marker, text.index("Plotly.newPlot")) + len(marker)
+    traces, _ = json.JSONDecoder().raw_decode(text[at:].lstrip())
+    return traces
+
+
+def test_the_charts_hold_the_reports_numbers(run, tmp_path):
+    seed(run)
+    page = tmp_path / "report.html"
+    assert run("report", "--html", str(page)).exit_code == 0
+    text = page.read_text()
+    body = json.loads(run("report", "--by", "day,model", "--json").stdout)
+    daily = chart_data(text, 1)  # daily spend, a trace per model
+    assert {t["name"] for t in daily} == {g["key"]["model"] for g in body["groups"]}
+    drawn = sum(sum(t["y"]) for t in daily)
+    assert abs(drawn - body["total"]["cost_usd"]) < 1e-9
+    by_type = json.loads(run("report", "--by", "task-type", "--json").stdout)["groups"]
+    retry = chart_data(text, 4)[0]  # retry tax per task type
+    assert dict(zip(retry["x"], retry["y"], strict=True)) == {
+        g["key"]["task-type"]: g["retry_tax"] for g in by_type if g["retry_tax"] is not None
+    }
+    top = chart_data(text, 6)[0]
+    assert top["y"][-1].startswith("T1")  # the dearest task (Sonnet), drawn at the top
+
+
+def test_a_link_is_written_through_and_a_pages_mode_is_kept(run, tmp_path):
+    import os
+
+    real = tmp_path / "real.html"
+    real.write_text("old")
+    real.chmod(0o600)
+    link = tmp_path / "link.html"
+    link.symlink_to(real)
+    assert run("report", "--html", str(link)).exit_code == 0
+    assert link.is_symlink() and real.read_text().startswith("<!DOCTYPE html>")
+    assert os.stat(real).st_mode & 0o777 == 0o600
 
 
 def test_bad_places_and_combinations_are_one_line_errors(run, tmp_path):

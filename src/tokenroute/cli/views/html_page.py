@@ -73,6 +73,8 @@ def _write_whole(path: Path, text: str) -> None:
         except OSError as exc:
             raise UsageError(f"--html {path}: cannot write there ({exc.strerror})") from None
         return
+    if path.is_symlink():  # write the page the link points to, and keep the link
+        path = path.resolve()
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"--html {path}: the folder {folder} does not exist")
@@ -83,16 +85,31 @@ def _write_whole(path: Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, _mode_for(path))
         os.replace(temporary, path)
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
         raise UsageError(f"--html {path}: cannot write there ({exc.strerror})") from None
 
 
+def _mode_for(path: Path) -> int:
+    """An existing page keeps its permissions; a new one gets what the umask allows."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _moment(stamp: str) -> str:
+    """A day, or a day and time when the window does not start at midnight (--last 12h)."""
+    return stamp[:10] if stamp[10:] == "T00:00:00.000Z" else stamp[:16].replace("T", " ")
+
+
 def _title(where: AttemptFilter) -> str:
-    start = where.start[:10] if where.start else "the first call"
-    return f"tokenroute: spend from {start} to {where.end[:10] if where.end else 'now'}"
+    start = _moment(where.start) if where.start else "the first call"
+    return f"tokenroute: spend from {start} to {_moment(where.end) if where.end else 'now'}"
 
 
 def _summary(charts: Charts) -> str:
@@ -189,9 +206,14 @@ def _routing(charts: Charts) -> dict[str, Any]:
         {"type": "bar", "name": "all on the frontier model", "x": days,
          "y": [float(r.frontier) for r in charts.routing]},
     ]  # fmt: skip
-    label, amount = _saving(sum((r.frontier - r.spend for r in charts.routing), Decimal(0)))
+    saved = sum((r.frontier - r.spend for r in charts.routing), Decimal(0))
+    verdict = (
+        f"routing saved {render.usd_amount(saved)}"
+        if saved >= 0
+        else f"routing cost {render.usd_amount(-saved)} more"
+    )
     return _figure(
-        traces, f"What routing saved against all-frontier ({label}: {amount})",
+        traces, f"Spent against all on the frontier model: {verdict}",
         barmode="group", yaxis={"title": {"text": "USD"}, "tickprefix": "$"},
         xaxis={"type": "date"},
     )  # fmt: skip
@@ -202,7 +224,8 @@ def _top_tasks(charts: Charts) -> dict[str, Any]:
     bars = {
         "type": "bar", "orientation": "h", "x": [float(t.cost) for t in tasks],
         "y": [_task_label(t.task) for t in tasks],
-        "text": [_share(t.share) for t in tasks],
+        "text": [_share(t.share) + ("" if not t.task.unpriced else " +? unknown price")
+                 for t in tasks],
         "hovertext": [t.task.description or t.task.id for t in tasks],
     }  # fmt: skip
     return _figure(
