@@ -206,3 +206,57 @@ def test_the_endpoint_and_headers_come_from_the_otel_environment(run, receiver, 
     assert run("export", "otlp").exit_code == 0
     assert receiver.headers[0]["authorization"] == "Bearer abc"
     assert len(receiver.spans()) == 4
+
+
+def test_run_exports_as_it_goes_when_the_config_names_a_collector(
+    run, receiver, isolated_home, monkeypatch
+):
+    from conftest import write
+    from fakeprovider import FakeProvider, Reply, point_clients_at
+
+    provider = FakeProvider()
+    try:
+        point_clients_at(provider, monkeypatch)
+        write(
+            isolated_home / "config.yaml",
+            f"retries: 0\notlp_endpoint: '{receiver.url}'\notlp_headers: {{x-team: blue}}\n",
+        )
+        provider.queue(Reply(input=1000, output=50))
+        out = run("run", "-m", "gpt-5-mini", "say hello")
+        assert out.exit_code == 0, out.stderr
+        (span,) = receiver.spans()
+        assert attributes(span)["gen_ai.request.model"] == "gpt-5-mini"
+        assert attributes(span)["tokenroute.source"] == "run"
+        assert receiver.headers[0]["x-team"] == "blue"
+        receiver.refuse = [("/v1/traces", 503)]
+        provider.queue(Reply(input=10, output=5))
+        late = run("run", "-m", "gpt-5-mini", "again")
+        assert late.exit_code == 0  # a collector that is down costs a warning, not the run
+        assert "not exported yet" in late.stderr and "HTTP 503" in late.stderr
+        assert run("export", "otlp", "--endpoint", receiver.url).exit_code == 0
+        assert len(receiver.spans()) == 2
+    finally:
+        provider.close()
+
+
+def test_config_show_names_the_collector_without_its_secrets(run, isolated_home):
+    from conftest import write
+
+    write(
+        isolated_home / "config.yaml",
+        "user: alice\notlp_endpoint: 'https://team:pw-hunter2@otel.example:4318'\n"
+        "otlp_headers: {x-api-key: key-hunter3}\n",
+    )
+    for args in ([], ["--json"]):
+        out = run("config", "show", *args)
+        assert out.exit_code == 0 and "hunter" not in out.stdout + out.stderr
+    shown = json.loads(run("config", "show", "--json").stdout)["config"]
+    assert shown["user"] == "alice" and shown["otlp_headers"] == {"x-api-key": "<hidden>"}
+    assert shown["otlp_endpoint"].endswith("@otel.example:4318")
+
+
+def test_a_config_collector_that_is_not_a_url_is_one_line(run, isolated_home):
+    from conftest import write
+
+    write(isolated_home / "config.yaml", "otlp_endpoint: 4318\n")
+    assert_one_line_error(run("config", "show"), ExitCode.BAD_INPUT, "otlp_endpoint")

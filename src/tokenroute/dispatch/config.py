@@ -8,6 +8,8 @@ max_wait: 60          # never wait longer than this for one retry (Retry-After i
 store_text: true      # keep run's prompts and answers for `run -c` (false: hashes only)
 endpoints: {...}      # see endpoints.py
 user: alice           # who this machine's calls are recorded as (default: the login name)
+otlp_endpoint: http://127.0.0.1:4318   # run exports its attempts there as it goes
+otlp_headers: {x-api-key: ...}         # sent with each export (never printed)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tokenroute.errors import BadInputError
 
 KNOWN = {
     "retries", "timeout", "deadline", "retry_base", "max_wait", "store_text", "endpoints", "user",
+    "otlp_endpoint", "otlp_headers",
 }  # fmt: skip
 
 
@@ -62,6 +65,21 @@ def configured_user(config: dict[str, Any]) -> str | None:
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise BadInputError(f"config: user must be a name (got {value!r})")
     return value.strip() if value else None
+
+
+def otlp_settings(config: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
+    """The collector `run` exports to, and its headers; None when the config names none."""
+    endpoint = config.get("otlp_endpoint")
+    if endpoint is None:
+        return None
+    if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+        raise BadInputError("config: otlp_endpoint must be an http:// or https:// URL")
+    headers = config.get("otlp_headers") or {}
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise BadInputError("config: otlp_headers must map header names to text values")
+    return endpoint, headers
 
 
 # setting -> (lowest, highest): the same bounds as the command-line options
@@ -130,4 +148,19 @@ def settings_in_force(config: dict[str, Any], environ: Mapping[str, str]) -> dic
             }
             for name, spec in sorted(endpoint_specs(config).items())
         },
+        **_team_settings(config),
     }
+
+
+def _team_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The user and the collector, as set: the URL without its password, header names only."""
+    from tokenroute.dispatch.providers.base import shown_url
+
+    shown: dict[str, Any] = {}
+    if configured_user(config):
+        shown["user"] = configured_user(config)
+    otlp = otlp_settings(config)
+    if otlp is not None:
+        shown["otlp_endpoint"] = shown_url(otlp[0])
+        shown["otlp_headers"] = {name: "<hidden>" for name in otlp[1]}
+    return shown
