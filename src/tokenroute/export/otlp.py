@@ -15,6 +15,7 @@ import hashlib
 from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from tokenroute import __version__
@@ -102,9 +103,16 @@ def _value(value: Any) -> Any:
 
 
 def _attributes(values: dict[str, Any]) -> list[Any]:
+    return [_key_value(k, v) for k, v in values.items() if v is not None]
+
+
+@lru_cache(maxsize=65536)
+def _key_value(key: str, value: Any) -> Any:
+    """One attribute; most repeat from span to span (a model, a provider, a status), and
+    building them was most of an export's time, so each is built once."""
     from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
-    return [KeyValue(key=k, value=_value(v)) for k, v in values.items() if v is not None]
+    return KeyValue(key=key, value=_value(value))
 
 
 def _resource() -> Any:
