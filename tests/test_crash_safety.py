@@ -530,7 +530,12 @@ def imports(tmp_path_factory):
             plan += [(grouped, p) for p in points(name, ("stored", 0.0, 0.15))]
         elif source == "claude-code":
             plan = [(grouped, p) for p in points(f"{name} 2", ("stored", 0.0, 0.1))]
-            plan += [(plain, p) for p in points(f"{name} 2", ("workers", 0.05, 0.25))]
+            # a kill at once too: on a loaded machine (the whole suite on two cores) the
+            # later ones may all miss the workers
+            plan += [
+                (plain, p)
+                for p in points(f"{name} 2", ("workers", 0.05, 0.25), ("workers", 0.0, 0.02))
+            ]
         else:  # a kill at once, too: on a loaded machine the later one may miss the workers
             plan = [
                 (grouped, p)

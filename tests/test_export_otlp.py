@@ -101,26 +101,38 @@ def test_the_next_export_sends_only_what_came_after(run, receiver):
     assert len({s.span_id for s in receiver.spans()}) == len(receiver.spans()) == 4
 
 
-@pytest.mark.parametrize("refused", ["/v1/traces", "/v1/metrics"])
-def test_a_refused_batch_is_resumed_with_nothing_sent_twice(isolated_home, run, receiver, refused):
+@pytest.mark.parametrize(("refused", "nth"), [("/v1/traces", 2), ("/v1/metrics", 1)])
+def test_a_refused_batch_is_resumed_with_nothing_sent_twice(
+    isolated_home, run, receiver, refused, nth
+):
     from tokenroute.export.sending import export_otlp
 
     calls = [{**CALLS[0], "task_id": f"T{n}", "timestamp": f"2026-11-22T10:0{n}:00Z"}
              for n in range(5)]  # fmt: skip
     record(run, calls)
     ledger = isolated_home / "ledger.db"
-    receiver.refuse_nth = {refused: (2, 503)}  # the first batch of two goes in, the next not
+    now = "2026-11-23T12:00:00.000Z"
+    receiver.refuse_nth = {refused: (nth, 503)}  # spans: the first batch of two goes in
     with pytest.raises(ExportError, match="HTTP 503"):
-        export_otlp(ledger, receiver.url, {}, since=None, dry_run=False, now="x", batch=2)
-    took = len(receiver.spans())
-    assert took == (2 if refused == "/v1/traces" else 5)
-    done = export_otlp(ledger, receiver.url, {}, since=None, dry_run=False, now="x", batch=2)
+        export_otlp(ledger, receiver.url, {}, since=None, dry_run=False, now=now, batch=2)
+    assert len(receiver.spans()) == (2 if refused == "/v1/traces" else 5)
+    done = export_otlp(ledger, receiver.url, {}, since=None, dry_run=False, now=now, batch=2)
     assert done.total == 5
     spans = receiver.spans()
     assert len(spans) == 5 and len({s.span_id for s in spans}) == 5
-    usage = receiver.metric("gen_ai.client.token.usage")
-    points = [p for m in usage for p in m.histogram.data_points]
-    assert sum(p.count for p in points) == 5 * 2  # input and output, once per attempt
+    (usage,) = receiver.metric("gen_ai.client.token.usage")  # one request: all five
+    assert sum(p.count for p in usage.histogram.data_points) == 5 * 2  # input and output
+
+
+def test_metric_intervals_follow_one_another(run, receiver):
+    record(run, CALLS[:2])
+    assert run("export", "otlp", "--endpoint", receiver.url).exit_code == 0
+    record(run, CALLS[2:])
+    assert run("export", "otlp", "--endpoint", receiver.url).exit_code == 0
+    first, second = receiver.metric("gen_ai.client.token.usage")
+    a, b = first.histogram.data_points[0], second.histogram.data_points[0]
+    assert a.start_time_unix_nano < a.time_unix_nano <= b.start_time_unix_nano < b.time_unix_nano
+    assert a.start_time_unix_nano == min(s.start_time_unix_nano for s in receiver.spans())
 
 
 def test_a_collector_that_answers_503_exits_10_and_the_retry_sends_the_rest(run, receiver):
@@ -260,3 +272,91 @@ def test_a_config_collector_that_is_not_a_url_is_one_line(run, isolated_home):
 
     write(isolated_home / "config.yaml", "otlp_endpoint: 4318\n")
     assert_one_line_error(run("config", "show"), ExitCode.BAD_INPUT, "otlp_endpoint")
+
+
+def test_a_call_reimported_with_more_output_is_sent_again_under_its_own_span_id(
+    run, receiver, tmp_path
+):
+    """The newest row replaced: its new copy must not reuse the old row id (at or below the
+    mark, it would never be sent); its span keeps the call's id, so a collector sees the
+    same span updated."""
+    log = tmp_path / "calls.jsonl"
+    line = {"model": "gpt-5", "input_tokens": 10, "output_tokens": 10, "source_key": "k1",
+            "timestamp": "2026-11-22T10:00:00Z"}  # fmt: skip
+    log.write_text(json.dumps(line) + "\n")
+    assert run("import", "jsonl", str(log)).exit_code == 0
+    assert run("export", "otlp", "--endpoint", receiver.url).exit_code == 0
+    log.write_text(json.dumps({**line, "output_tokens": 900}) + "\n")
+    assert run("import", "jsonl", str(log)).exit_code == 0
+    assert run("export", "otlp", "--endpoint", receiver.url).exit_code == 0
+    first, second = receiver.spans()
+    assert first.span_id == second.span_id
+    assert attributes(second)["gen_ai.usage.output_tokens"] == 900
+
+
+def test_a_trailing_slash_is_the_same_collector(run, receiver):
+    record(run)
+    assert run("export", "otlp", "--endpoint", receiver.url + "/").exit_code == 0
+    again = run("export", "otlp", "--endpoint", receiver.url)
+    assert "nothing new to send" in again.stderr and len(receiver.spans()) == 4
+
+
+@pytest.mark.parametrize(
+    "endpoint, headers, fragment",
+    [
+        ("http://127.0.0.1:99999", [], "not a URL"),
+        ("http://[::1", [], "not a URL"),
+        ("http://127.0.0.1:4318/?team=a", [], "no ?query"),
+        ("http://", [], "names no host"),
+        ("http://127.0.0.1:4318", ["x-key=caf\u00e9"], "must be ASCII"),
+        ("http://127.0.0.1:4318", ["Authorization: Bearer sk-live-SECRET123"], "KEY=VALUE"),
+    ],
+)
+def test_bad_endpoints_and_headers_are_usage_errors_that_show_no_secret(
+    run, endpoint, headers, fragment
+):
+    record(run)
+    args = [arg for h in headers for arg in ("--header", h)]
+    out = run("export", "otlp", "--endpoint", endpoint, *args)
+    assert_one_line_error(out, ExitCode.USAGE, fragment)
+    assert "SECRET123" not in out.stderr and "caf" not in out.stderr
+
+
+def test_two_exports_of_one_ledger_at_once_do_not_both_send(run, receiver, isolated_home):
+    import fcntl
+
+    record(run)
+    with open(f"{isolated_home / 'ledger.db'}.export-lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        out = run("export", "otlp", "--endpoint", receiver.url)
+        assert_one_line_error(out, ExitCode.EXPORT, "another export")
+    assert receiver.spans() == []
+    assert run("export", "otlp", "--endpoint", receiver.url).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "config, fragment",
+    [
+        ("user: [a, b]\n", "user must be a name"),
+        ("otlp_headers: {x-n: 5}\notlp_endpoint: http://127.0.0.1:4318\n", "otlp_headers"),
+        ("otlp_endpoint: 'http://127.0.0.1:99999'\n", "not a URL"),
+    ],
+)
+def test_a_wrong_team_setting_stops_run_before_anything_is_paid(
+    run, isolated_home, monkeypatch, config, fragment
+):
+    from conftest import write
+    from fakeprovider import FakeProvider, Reply, point_clients_at
+
+    monkeypatch.delenv("TOKENROUTE_USER", raising=False)
+    provider = FakeProvider()
+    try:
+        point_clients_at(provider, monkeypatch)
+        write(isolated_home / "config.yaml", "retries: 0\n" + config)
+        provider.queue(Reply(input=10, output=5))
+        out = run("run", "-m", "gpt-5-mini", "hello")
+        assert out.exit_code in (ExitCode.USAGE, ExitCode.BAD_INPUT), out.stderr
+        assert fragment in out.stderr and len(out.stderr.strip().splitlines()) == 1
+        assert provider.requests == []  # nothing was sent, nothing paid
+    finally:
+        provider.close()

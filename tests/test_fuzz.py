@@ -945,3 +945,38 @@ def test_litellm_import_never_writes_an_unusable_table(
     after = cli(run, "prices", "--json")
     if out.exit_code == 0:
         assert after.exit_code == 0, f"import succeeded but the table is unusable: {after.stderr}"
+
+
+@budget(20)
+@given(
+    headers=st.text(max_size=60).filter(lambda text: "\x00" not in text),
+    flag=st.text(max_size=30).filter(lambda text: "\x00" not in text),
+    endpoint=st.one_of(
+        st.text(max_size=40).filter(lambda text: "\x00" not in text),
+        st.builds(lambda rest: f"http://{rest}", st.text(max_size=30)),
+    ),
+)
+def test_export_options_never_crash(run: Run, headers: str, flag: str, endpoint: str) -> None:
+    """Any OTEL_EXPORTER_OTLP_HEADERS, --header and --endpoint text is a dry run or a
+    one-line usage error; a dry run never prints a header's value."""
+    with environment("OTEL_EXPORTER_OTLP_HEADERS", headers):
+        args = ["export", "otlp", "--endpoint", endpoint, "--header", flag, "--dry-run"]
+        out = cli(run, *args)
+    assert out.exit_code in (0, 2), out.stderr
+    value = flag.partition("=")[2].strip()
+    if out.exit_code == 0 and len(value) > 3:
+        assert value not in out.stdout
+
+
+@budget(20)
+@given(value=nasty_values())
+def test_config_team_settings_are_a_value_or_one_line(
+    run: Run, isolated_home: Path, value: Any
+) -> None:
+    """`user`, `otlp_endpoint` and `otlp_headers` of any shape in the config: used, or one
+    line saying which setting is wrong (exit 3), never a crash."""
+    for key in ("user", "otlp_endpoint", "otlp_headers"):
+        isolated_home.mkdir(exist_ok=True)
+        (isolated_home / "config.yaml").write_text(yaml.safe_dump({key: value}))
+        out = cli(run, "config", "show", "--json")
+        assert out.exit_code in (0, 3), out.stderr

@@ -78,3 +78,20 @@ def test_a_config_user_that_is_not_a_name_is_one_line(run, isolated_home, monkey
     out = run("record", input=line + "\n")
     assert_one_line_error(out, ExitCode.BAD_INPUT, "user must be a name")
     assert json.loads(run("log", "--json").stdout)["attempts"] == []  # nothing half-written
+
+
+def test_a_task_counts_once_per_group_of_the_grouping_asked_for(run, monkeypatch):
+    """One tagged task worked on by bob on two hosts and by alice: by tag it is one task,
+    by user one for each of them, by user and host one per pair."""
+    line = {"model": "gpt-5", "input_tokens": 10, "output_tokens": 1, "task_id": "X", "tags": ["x"]}
+    for user, host in (("bob", "laptop"), ("bob", "ci"), ("alice", "ci")):
+        monkeypatch.setenv("TOKENROUTE_HOST", host)
+        assert run("--user", user, "record", input=json.dumps(line) + "\n").exit_code == 0
+
+    def tasks(by: str) -> dict[tuple, int]:
+        groups = json.loads(run("report", "--by", by, "--json").stdout)["groups"]
+        return {tuple(g["key"].values()): g["tasks"] for g in groups}
+
+    assert tasks("tag") == {("x",): 1}
+    assert tasks("user") == {("bob",): 1, ("alice",): 1}
+    assert tasks("user,host") == {("bob", "laptop"): 1, ("bob", "ci"): 1, ("alice", "ci"): 1}

@@ -24,7 +24,12 @@ from tokenroute import __version__
 TOKEN_BOUNDS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
                 16777216, 67108864)  # fmt: skip
 # our provider names -> gen_ai.provider.name's well-known values
-PROVIDER_NAMES = {"gemini": "gcp.gemini", "google": "gcp.gemini", "xai": "x_ai"}
+PROVIDER_NAMES = {
+    "gemini": "gcp.gemini",
+    "google": "gcp.gemini",
+    "xai": "x_ai",
+    "mistral": "mistral_ai",
+}
 SPAN_KIND_CLIENT = 3
 STATUS_ERROR = 2
 TEMPORALITY_DELTA = 1
@@ -129,6 +134,10 @@ def _scope() -> Any:
 
 
 def span_id(row: dict[str, Any]) -> bytes:
+    """The call's own key where it has one (an imported call re-read with more output keeps
+    its span id), else its row."""
+    if row.get("source_key"):
+        return _id("call", f"{row['source']}:{row['source_key']}", 8)
     return _id("attempt", f"{row['id']}:{row['started_at']}:{row['task_id']}", 8)
 
 
@@ -163,40 +172,53 @@ def traces(rows: Sequence[dict[str, Any]]) -> Any:
     )
 
 
-def metrics(rows: Sequence[dict[str, Any]]) -> Any:
+class MetricTotals:
+    """Token counts and cost of many attempts, per series, for one metrics request."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[tuple, list[int]] = {}
+        self.cost_micros: dict[tuple, int] = {}
+        self.attempts = 0
+        self.first_ns = 0  # the earliest call's time
+
+    def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        for row in rows:
+            self.attempts += 1
+            at = nanos(row["started_at"])
+            self.first_ns = min(self.first_ns, at) if self.first_ns else at
+            common = (
+                ("gen_ai.operation.name", "chat"),
+                ("gen_ai.provider.name", provider_name(row)),
+                ("gen_ai.request.model", row["model_requested"] or row["model"]),
+                ("user.name", row["user_name"]),
+                ("host.name", row["host_name"]),
+            )
+            for kind, tokens in (("input", input_tokens(row)), ("output", row["output_tokens"])):
+                self.tokens.setdefault((*common, ("gen_ai.token.type", kind)), []).append(tokens)
+            if row["cost_micros"] is not None:
+                key = (("tokenroute.model", row["model"]), *common[3:])
+                self.cost_micros[key] = self.cost_micros.get(key, 0) + row["cost_micros"]
+
+
+def metrics(totals: MetricTotals, start: int, end: int) -> Any:
     """ExportMetricsServiceRequest: gen_ai.client.token.usage (a delta histogram per token
-    type, provider and model) and tokenroute.cost (a delta sum in USD per model), over the
-    batch's span of time."""
+    type, provider, model, user and host) and tokenroute.cost (a delta sum in USD per model,
+    user and host), over the interval [start, end] in nanoseconds."""
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
         ExportMetricsServiceRequest,
     )
     from opentelemetry.proto.metrics.v1 import metrics_pb2 as m
 
-    start = min((nanos(r["started_at"]) for r in rows), default=0)
-    end = max((nanos(r["ended_at"] or r["started_at"]) for r in rows), default=0)
-    counts: dict[tuple, list[int]] = {}
-    costs: dict[tuple, int] = {}
-    for row in rows:
-        common = (
-            ("gen_ai.operation.name", "chat"),
-            ("gen_ai.provider.name", provider_name(row)),
-            ("gen_ai.request.model", row["model_requested"] or row["model"]),
-        )
-        for kind, tokens in (("input", input_tokens(row)), ("output", row["output_tokens"])):
-            counts.setdefault((*common, ("gen_ai.token.type", kind)), []).append(tokens)
-        if row["cost_micros"] is not None:
-            key = (("tokenroute.model", row["model"]),)
-            costs[key] = costs.get(key, 0) + row["cost_micros"]
     histogram = m.Histogram(
         aggregation_temporality=TEMPORALITY_DELTA,
-        data_points=[_histogram_point(dict(k), v, start, end) for k, v in counts.items()],
+        data_points=[_histogram_point(dict(k), v, start, end) for k, v in totals.tokens.items()],
     )
     cost = m.Sum(
         aggregation_temporality=TEMPORALITY_DELTA, is_monotonic=True,
         data_points=[
             m.NumberDataPoint(attributes=_attributes(dict(key)), start_time_unix_nano=start,
                               time_unix_nano=end, as_double=micros / 1_000_000)
-            for key, micros in costs.items()
+            for key, micros in totals.cost_micros.items()
         ],
     )  # fmt: skip
     found = [

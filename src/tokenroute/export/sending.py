@@ -1,14 +1,18 @@
-"""`export otlp` from start to end: the attempts the collector has not got yet, in batches,
-spans and metrics each with a mark of their own that moves only once the collector took the
-batch. A failed batch leaves its mark where it was, so the next run sends from there:
-nothing the collector acknowledged is sent twice, nothing is skipped."""
+"""`export otlp` from start to end: the attempts the collector has not got yet. Spans go in
+batches, each marked as sent once the collector took it; the token and cost metrics of all
+of them go in one request, over the interval from the last metrics export to now (delta
+intervals that never overlap). Each signal has its own mark, which moves only once the
+collector took its data: a failed export is run again and sends from there, so nothing the
+collector acknowledged is sent twice. One export per ledger at a time (a lock file)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tokenroute.errors import ExportError
 from tokenroute.export import otlp
 from tokenroute.storage import export_rows
 
@@ -41,35 +45,82 @@ def export_otlp(
     from tokenroute.export.http import without_secrets
     from tokenroute.storage.sqlite import open_ledger
 
-    send = post or http_post
     destination = without_secrets(endpoint)
     base = endpoint.rstrip("/")
+    send = post or http_post
     store = open_ledger(ledger, create=False)
     if store is None:
         return Exported(destination, 0, 0, 0, [])
-    sent = batches = 0
-    payloads: list[dict[str, Any]] = []
     try:
-        totals = []
-        # each signal keeps its own mark: spans the collector took are not sent again
-        # because their batch's metrics failed, and the other way round
-        for signal, build in (("traces", otlp.traces), ("metrics", otlp.metrics)):
-            mark = f"{destination} {signal}"
-            last_id, total = export_rows.sent_up_to(store.conn, mark)
-            count = 0
-            while rows := export_rows.pending(store.conn, last_id, since, batch):
-                message = build(rows)
-                if dry_run:
-                    payloads.append({signal: otlp.as_json(message)})
-                else:
-                    send(f"{base}/v1/{signal}", message.SerializeToString(), headers)
-                    with store.transaction() as conn:
-                        export_rows.mark_sent(conn, mark, rows[-1]["id"], len(rows), now)
-                last_id = rows[-1]["id"]
-                count += len(rows)
-                batches += signal == "traces"
-            sent = max(sent, count)
-            totals.append(total + (0 if dry_run else count))
-        return Exported(destination, sent, batches, min(totals), payloads)
+        with _one_at_a_time(ledger, dry_run):
+            spans = _spans(store, destination, base, headers, since, dry_run, now, send, batch)
+            points = _metrics(store, destination, base, headers, since, dry_run, now, send, batch)
+        sent, batches, total, payloads = spans
+        return Exported(destination, sent, batches, total, payloads + points)
     finally:
         store.close()
+
+
+def _spans(store, destination, base, headers, since, dry_run, now, send, batch) -> tuple:
+    mark = f"{destination} traces"
+    last_id, total, _ = export_rows.mark_of(store.conn, mark)
+    sent = batches = 0
+    payloads: list[dict[str, Any]] = []
+    while rows := export_rows.pending(store.conn, last_id, since, batch):
+        message = otlp.traces(rows)
+        if dry_run:
+            payloads.append({"traces": otlp.as_json(message)})
+        else:
+            send(f"{base}/v1/traces", message.SerializeToString(), headers)
+            with store.transaction() as conn:
+                export_rows.mark_sent(conn, mark, rows[-1]["id"], len(rows), now)
+        last_id = rows[-1]["id"]
+        sent += len(rows)
+        batches += 1
+    return sent, batches, total + (0 if dry_run else sent), payloads
+
+
+def _metrics(store, destination, base, headers, since, dry_run, now, send, batch) -> list:
+    """Every pending attempt's tokens and cost in one delta interval: from where the last
+    metrics export ended (or the first call's time) to now."""
+    mark = f"{destination} metrics"
+    last_id, _, until_ns = export_rows.mark_of(store.conn, mark)
+    totals = otlp.MetricTotals()
+    while rows := export_rows.pending(store.conn, last_id, since, batch):
+        totals.add(rows)
+        last_id = rows[-1]["id"]
+    if not totals.attempts:
+        return []
+    start = until_ns or totals.first_ns
+    end = max(otlp.nanos(now), start + 1)
+    message = otlp.metrics(totals, start, end)
+    if dry_run:
+        return [{"metrics": otlp.as_json(message)}]
+    send(f"{base}/v1/metrics", message.SerializeToString(), headers)
+    with store.transaction() as conn:
+        export_rows.mark_sent(conn, mark, last_id, totals.attempts, now, end)
+    return []
+
+
+@contextlib.contextmanager
+def _one_at_a_time(ledger: Path, dry_run: bool) -> Iterator[None]:
+    """Two exports of one ledger at once would both send what neither has marked yet."""
+    if dry_run:
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock; run one export at a time by hand
+        yield
+        return
+    with open(f"{ledger}.export-lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ExportError(
+                f"another export of {ledger} is running; run this one again when it is done"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -107,10 +107,11 @@ def store_batch(conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> BatchResul
     _prepare_temp_tables(conn)
     task_ids = {values[ROW_TASK_ID] for values, _, _ in fresh}
     conn.executemany("INSERT OR IGNORE INTO temp.batch_tasks VALUES (?)", [(t,) for t in task_ids])
+    # before the take-out, and the replaced rows deleted only after the new ones are in: a
+    # new row never reuses a replaced row's id (an export's mark says "up to this id")
+    before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[0]
     if gone:
         _take_out(conn, gone)
-    # after the take-out: a new row may reuse the id of a deleted newest row
-    before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[0]
     _run(conn, _TASKS_DAILY, sign=-1)  # the touched tasks leave their old groups
     first_of_each: dict[str, tuple] = {}
     for _, task, _ in fresh:  # many attempts share a task: the first one's details are kept
@@ -132,6 +133,8 @@ def store_batch(conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> BatchResul
                 [(row_id, tag) for tag in attempt_tags],
             )
     insert_attempts(conn, keyed)
+    if gone:
+        conn.execute(f"DELETE FROM attempts WHERE {_GONE_ROWS}")
     conn.executemany(
         "INSERT OR IGNORE INTO attempt_tags (attempt_id, tag) "
         "SELECT id, ? FROM attempts WHERE source = ? AND source_key = ?",
@@ -226,7 +229,7 @@ def _prepare_temp_tables(conn: sqlite3.Connection) -> None:
 
 
 def _take_out(conn: sqlite3.Connection, gone: list[int]) -> None:
-    """Remove replaced copies, and their share of the daily sums and of their tasks."""
+    """Take replaced copies out of the daily sums, their tags and their keys."""
     conn.executemany("INSERT OR IGNORE INTO temp.gone_attempts VALUES (?)", [(i,) for i in gone])
     conn.execute(
         "INSERT OR IGNORE INTO temp.batch_tasks SELECT DISTINCT task_id FROM attempts "
@@ -235,7 +238,8 @@ def _take_out(conn: sqlite3.Connection, gone: list[int]) -> None:
     _run(conn, _DAILY_FROM.format(where=_GONE_ROWS), sign=-1)
     _run(conn, _EMPTY_DAILY)
     conn.execute(f"DELETE FROM attempt_tags WHERE attempt_{_GONE_ROWS}")
-    conn.execute(f"DELETE FROM attempts WHERE {_GONE_ROWS}")
+    # out of the way of their new copies' keys; deleted once those are in (store_batch)
+    conn.execute(f"UPDATE attempts SET source_key = NULL WHERE {_GONE_ROWS}")
 
 
 def _next_attempt_numbers(conn: sqlite3.Connection, task_ids: Iterable[str]) -> dict[str, int]:
@@ -244,7 +248,7 @@ def _next_attempt_numbers(conn: sqlite3.Connection, task_ids: Iterable[str]) -> 
         marks = ", ".join("?" for _ in chunk)
         for task_id, highest in conn.execute(
             f"SELECT task_id, MAX(attempt) FROM attempts WHERE task_id IN ({marks}) "
-            "GROUP BY task_id",
+            f"AND NOT {_GONE_ROWS} GROUP BY task_id",
             chunk,
         ):
             numbers[task_id] = highest + 1

@@ -188,7 +188,8 @@ MIGRATIONS: tuple[str, ...] = (
         destination TEXT PRIMARY KEY,
         last_id INTEGER NOT NULL,
         attempts INTEGER NOT NULL,
-        updated_at TEXT NOT NULL
+        updated_at TEXT NOT NULL,
+        metrics_until_ns INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID
     """,
     # 8: who made each call, for a ledger several people write to (report --by user,host).

@@ -171,11 +171,13 @@ def _task_totals_per_attempt(
     keys = [TASK_KEYS[name] for name in by]
     clause, params = task_where(where)
     tags = "JOIN attempt_tags g ON g.attempt_id = a.id" if "tag" in by else ""
-    tag = "g.tag" if "tag" in by else "NULL"
+    # only the groupings asked for: a task is once in each of their combinations
+    columns = {"tag": "g.tag AS tag", "user": "a.user_name", "host": "a.host_name"}
+    picked = "".join(f", {columns[name]}" for name in by if name in columns)
     sql = f"""
         SELECT {select_keys(keys)} t.cost_micros, t.outcome FROM tasks t
-        LEFT JOIN (SELECT DISTINCT a.task_id, {tag} AS tag, a.user_name, a.host_name
-                   FROM attempts a {tags}) AS tt ON tt.task_id = t.id
+        LEFT JOIN (SELECT DISTINCT a.task_id{picked} FROM attempts a {tags}) AS tt
+            ON tt.task_id = t.id
         {clause}"""
     width = len(keys)
     groups: dict[tuple, list[tuple[int, str]]] = {}

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tokenroute.cli.options import JsonOpt, LedgerOpt, SinceOpt, command_group
+from tokenroute.cli.options import JsonOpt, LedgerOpt, command_group
 from tokenroute.errors import UsageError
 
 group = command_group("Send the ledger to an OpenTelemetry collector.", no_args_is_help=True)
@@ -31,7 +31,12 @@ def export_otlp(
             help="A request header, e.g. an API key (repeatable; $OTEL_EXPORTER_OTLP_HEADERS).",
         ),
     ] = None,
-    since: SinceOpt = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", metavar="DATE", help="Start from this day: older calls are skipped for good."
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be sent as OTLP JSON; send nothing.")
     ] = False,
@@ -48,6 +53,7 @@ def export_otlp(
     """
     from tokenroute.cli.context import ledger_path, now, parse_day
     from tokenroute.cli.views.export import show_export
+    from tokenroute.export.http import check_endpoint
     from tokenroute.export.sending import export_otlp as send
     from tokenroute.timewindow import stamp
 
@@ -57,13 +63,12 @@ def export_otlp(
             "give the collector: --endpoint http://127.0.0.1:4318 "
             "(or set OTEL_EXPORTER_OTLP_ENDPOINT)"
         )
-    if not url.startswith(("http://", "https://")):
-        raise UsageError(
-            f"--endpoint must be an http:// or https:// URL (got {url.split('://')[0]}://...)"
-        )
+    headers = _headers(header or [])
+    check_endpoint(url, "--endpoint", headers)
+
     start = None if since is None else f"{parse_day(since, '--since').isoformat()}T00:00:00.000Z"
     done = send(
-        ledger_path(ledger), url, _headers(header or []), since=start, dry_run=dry_run,
+        ledger_path(ledger), url, headers, since=start, dry_run=dry_run,
         now=stamp(now()),
     )  # fmt: skip
     show_export(done, dry_run=dry_run, as_json=as_json)
@@ -78,9 +83,7 @@ def _headers(given: list[str]) -> dict[str, str]:
     pairs = [(p, "OTEL_EXPORTER_OTLP_HEADERS") for p in from_env.split(",") if p.strip()]
     for pair, where in [*pairs, *((g, "--header") for g in given)]:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(
-                f"{where}: give KEY=VALUE (got {key.strip() or 'nothing'!r} without '=')"
-            )
+        if not sep or not key.strip():  # never echoed: the text may be a secret
+            raise UsageError(f"{where}: give each header as KEY=VALUE (one has no '=' or no key)")
         found[key.strip()] = unquote(value.strip())
     return found

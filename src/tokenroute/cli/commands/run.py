@@ -101,6 +101,7 @@ def run(
     from tokenroute.settings import detect_project, resolve_paths
 
     check_tier(tier)
+    collector = _collector()  # a wrong setting says so before anything is paid for
     if expect not in (None, "json"):
         raise UsageError(f"--expect takes json (got '{expect}')")
     ask = session.RunAsk(
@@ -122,30 +123,50 @@ def run(
         done = session.execute(plan, where, write=view.answer_writer(), notify=talk)
     except Exception as exc:
         view.show_failed_run(exc, plan, as_json=as_json)
+        _export_to(collector, where)
         raise
-    finally:
-        _export_as_configured(where)
     view.show_run(done.result, plan, streamed=ask.stream, quiet=quiet, as_json=as_json,
                   stored=done.stored)  # fmt: skip
+    _export_to(collector, where)
 
 
-def _export_as_configured(where) -> None:
-    """With `otlp_endpoint` in the config, send what this run logged (and anything not sent
-    before) to the collector. A collector that is down costs a warning, never the run: the
-    next run or `export otlp` sends it."""
-    from tokenroute.cli import render
+def _collector() -> tuple[str, dict[str, str]] | None:
+    """The collector the config names (checked now), and who this run's calls are made by:
+    both are known before a provider is paid, so a wrong setting loses nothing."""
     from tokenroute.dispatch.config import load_config, otlp_settings
-    from tokenroute.errors import ExportError
+    from tokenroute.export.http import check_endpoint
+    from tokenroute.settings import resolve_paths
+    from tokenroute.storage import identity
 
-    found = otlp_settings(load_config(where.paths.config))
-    if found is None:
+    identity.writer()
+    found = otlp_settings(load_config(resolve_paths().config))
+    if found is not None:
+        check_endpoint(found[0], "config: otlp_endpoint", found[1])
+    return found
+
+
+def _export_to(collector: tuple[str, dict[str, str]] | None, where) -> None:
+    """Send what this run logged (and whatever was not sent before) to the config's
+    collector, after the answer is out. A collector that is down or slow costs a warning
+    and at most RUN_EXPORT_TIMEOUT seconds, never the run: the next export sends it."""
+    if collector is None:
         return
+    from tokenroute.cli import render
+    from tokenroute.errors import ExportError
+    from tokenroute.export.http import post
     from tokenroute.export.sending import export_otlp
     from tokenroute.timewindow import stamp
 
-    endpoint, headers = found
+    endpoint, headers = collector
+
+    def send(url: str, body: bytes, sent_headers) -> None:
+        post(url, body, sent_headers, timeout=RUN_EXPORT_TIMEOUT)
+
     try:
         export_otlp(where.ledger, endpoint, headers, since=None, dry_run=False,
-                    now=stamp(where.clock()))  # fmt: skip
+                    now=stamp(where.clock()), post=send)  # fmt: skip
     except ExportError as exc:
         render.warn(f"not exported yet: {exc.message}")
+
+
+RUN_EXPORT_TIMEOUT = 5.0
