@@ -103,23 +103,32 @@ def burn(block: UsageBlock, now: datetime) -> Burn | None:
     )
 
 
+LOOK_BACK = (timedelta(days=1), timedelta(days=4), timedelta(days=8))
+
+
 def blocks_for_window(
-    read_hours: Callable[[datetime | None], list[HourUsage]], start: str | None, now: datetime
+    read_hours: Callable[[datetime | None, datetime | None], list[HourUsage]],
+    start: str | None,
+    now: datetime,
 ) -> list[UsageBlock]:
     """The blocks a window from `start` shows: those still running at its start, whole, and
     cut as from the whole history. A block's start depends on every call back to the last
-    gap of more than five hours, so the hours are read from further back (a day, then four,
-    ... up to 64) until such a gap comes before `start`."""
+    gap of more than five hours, so the hours before the window are read too (a day, then
+    four, then eight) until such a gap comes before `start`; a chain of calls with no such
+    gap for eight days is cut there. `read_hours(from, to)` reads [from, to), None: open."""
+    window = read_hours(None if start is None else _instant(start), None)
     if start is None:
-        return blocks_from_hours(read_hours(None), now)
+        return blocks_from_hours(window, now)
     since = _instant(start)
-    back = timedelta(days=1)
-    while True:
-        region = since - back
-        blocks = blocks_from_hours(read_hours(region), now)
-        if back >= timedelta(days=64) or _settled(blocks, region, since):
-            return [b for b in blocks if b.end > since]
-        back *= 4
+    earlier: list[HourUsage] = []
+    reached = since
+    for back in LOOK_BACK:
+        earlier = read_hours(since - back, reached) + earlier
+        reached = since - back
+        blocks = blocks_from_hours(earlier + window, now)
+        if _settled(blocks, reached, since):
+            break
+    return [b for b in blocks if b.end > since]
 
 
 def _settled(blocks: list[UsageBlock], region: datetime, since: datetime) -> bool:

@@ -164,8 +164,11 @@ def usage_blocks(path: Path, where: AttemptFilter, now: Any) -> list[Any]:
         return []
     try:
 
-        def read(start: datetime | None) -> list[Any]:
-            moved = where if start is None else where._replace(start=stamp(start))
+        def read(start: datetime | None, end: datetime | None) -> list[Any]:
+            moved = where._replace(
+                start=where.start if start is None else stamp(start),
+                end=where.end if end is None else stamp(end),
+            )
             return hourly_usage(store.conn, moved)
 
         return blocks_for_window(read, where.start, now)
