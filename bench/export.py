@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -55,10 +56,11 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["TOKENROUTE_HOME"] = str(home)
         script = Path(sys.executable).with_name("tokenroute")
-        command = [str(script), "export", "otlp", "--endpoint", url]
+        command = [str(script), "export", "otlp", "--endpoint", url, "--json"]
         began = time.perf_counter()
-        subprocess.run(command, env=env, check=True, stderr=subprocess.DEVNULL)
+        done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
         first = time.perf_counter() - began
+        attempts = json.loads(done.stdout)["sent"]
         requests, sent = sink.requests, sink.bytes
         began = time.perf_counter()
         subprocess.run(command, env=env, check=True, stderr=subprocess.DEVNULL)
@@ -73,7 +75,6 @@ def main() -> None:
                 client.post(url + "/v1/traces", content=body)
         wire = time.perf_counter() - began
         sink.shutdown()
-    attempts = requests // 2 * 2000  # two signals, 2,000 attempts a batch (the last may be short)
     print(
         f"first export        {first:7.2f} s  ({requests:,} requests, {sent / 1e6:,.0f} MB, "
         f"about {attempts / first:,.0f} attempts/s)"
