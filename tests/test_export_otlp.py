@@ -360,3 +360,34 @@ def test_a_wrong_team_setting_stops_run_before_anything_is_paid(
         assert provider.requests == []  # nothing was sent, nothing paid
     finally:
         provider.close()
+
+
+def test_dry_run_json_is_otlp_json(run):
+    record(run)
+    body = json.loads(run("export", "otlp", "--endpoint", "http://127.0.0.1:9", "--dry-run").stdout)
+    span = body["payloads"][0]["traces"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    assert len(span["traceId"]) == 32 and int(span["traceId"], 16) >= 0  # hex, not base64
+    assert len(span["spanId"]) == 16 and span["kind"] == 3  # enums as integers
+    text = run("export", "otlp", "--endpoint", "http://127.0.0.1:9", "--dry-run").stdout
+    assert "e-0" not in text  # doubles as plain digits
+
+
+def test_export_takes_the_collector_from_the_config(run, receiver, isolated_home):
+    from conftest import write
+
+    record(run)
+    write(
+        isolated_home / "config.yaml",
+        f"otlp_endpoint: '{receiver.url}'\notlp_headers: {{x-team: red}}\n",
+    )
+    assert run("export", "otlp").exit_code == 0
+    assert len(receiver.spans()) == 4 and receiver.headers[0]["x-team"] == "red"
+
+
+def test_after_refused_metrics_the_rerun_says_it_sent_them(run, receiver):
+    record(run)
+    receiver.refuse = [("/v1/metrics", 400)]
+    out = run("export", "otlp", "--endpoint", receiver.url)
+    assert_one_line_error(out, ExitCode.EXPORT, "HTTP 400", "what it took before is marked")
+    again = run("export", "otlp", "--endpoint", receiver.url)
+    assert "sent the metrics of 4 attempts" in again.stderr and len(receiver.metrics) == 1

@@ -100,7 +100,7 @@ def test_bad_places_and_combinations_are_one_line_errors(run, tmp_path):
     seed(run)
     assert_one_line_error(
         run("report", "--html", str(tmp_path / "no" / "such" / "r.html")),
-        ExitCode.USAGE, "does not exist",
+        ExitCode.BAD_INPUT, "does not exist",
     )  # fmt: skip
     assert_one_line_error(run("report", "--html", str(tmp_path)), ExitCode.USAGE, "is a folder")
     for extra in (["--json"], ["--by", "model"], ["--top", "3"], ["--watch"]):

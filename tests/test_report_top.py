@@ -99,3 +99,28 @@ def test_no_ledger_yet(run):
 )
 def test_top_refuses_what_it_cannot_show(run, args, fragment):
     assert_one_line_error(run("report", *args), ExitCode.USAGE, fragment)
+
+
+def test_a_group_of_unknown_prices_is_unknown_and_a_partly_known_one_a_floor(run):
+    import json as _json
+
+    lines = [
+        {"model": "mystery-model-9", "input_tokens": 5, "output_tokens": 5, "task_id": "U1",
+         "task_type": "write", "timestamp": "2026-11-22T10:00:00Z"},
+        {"model": "gpt-5", "input_tokens": 5000, "output_tokens": 500, "task_id": "K1",
+         "task_type": "code", "timestamp": "2026-11-22T10:00:00Z"},
+        {"model": "mystery-model-9", "input_tokens": 5, "output_tokens": 5, "task_id": "K1",
+         "task_type": "code", "timestamp": "2026-11-22T10:01:00Z"},
+    ]  # fmt: skip
+    assert run("record", input="".join(_json.dumps(x) + "\n" for x in lines)).exit_code == 0
+    top = _json.loads(run("report", "--top", "5", "--json").stdout)["top"]
+    kinds = {g["task_type"]: g for g in top["task_types"]}
+    assert kinds["write"]["cost_usd"] is None and kinds["write"]["cost_per_task_usd"] is None
+    assert kinds["code"]["cost_usd"] > 0 and kinds["code"]["cost_is_lower_bound"] is True
+    table = run("report", "--top", "5").stdout
+    assert "unknown" in table and "+?" in table
+    tasks = {
+        t["task_id"]: t
+        for t in _json.loads(run("report", "--by", "task", "--json").stdout)["tasks"]
+    }
+    assert tasks["U1"]["cost_usd"] is None and tasks["K1"]["cost_usd"] > 0

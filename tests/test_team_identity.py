@@ -95,3 +95,8 @@ def test_a_task_counts_once_per_group_of_the_grouping_asked_for(run, monkeypatch
     assert tasks("tag") == {("x",): 1}
     assert tasks("user") == {("bob",): 1, ("alice",): 1}
     assert tasks("user,host") == {("bob", "laptop"): 1, ("bob", "ci"): 1, ("alice", "ci"): 1}
+
+
+def test_an_empty_user_is_a_usage_error(run):
+    line = json.dumps({"model": "gpt-5", "input_tokens": 1, "output_tokens": 1})
+    assert_one_line_error(run("--user", " ", "record", input=line + "\n"), ExitCode.USAGE, "--user")

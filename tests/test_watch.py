@@ -87,3 +87,12 @@ def test_ctrl_c_ends_a_live_view_quietly_but_sigterm_says_so(isolated_home, sign
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == code, err
     assert b"Traceback" not in err
+
+
+def test_pipe_frames_keep_warnings_on_stderr_once(run):
+    line = json.dumps({"model": "mystery-model-9", "input_tokens": 5, "output_tokens": 5})
+    assert run("record", input=line + "\n").exit_code == 0
+    out = run("report", "--watch", "--count", "2", "--interval", "0.2")
+    assert out.exit_code == 0
+    assert "warning" not in out.stdout
+    assert out.stderr.count("not in the spend") == 1

@@ -195,7 +195,9 @@ def root(
     from tokenroute.cli.context import writer_identity
     from tokenroute.storage import identity
 
-    identity.use(lambda: writer_identity(user))
+    if user is not None and not user.strip():
+        raise UsageError("--user needs a name (or leave it out: the login name is used)")
+    identity.use(lambda: writer_identity(user.strip() if user else None))
 
 
 def main() -> None:

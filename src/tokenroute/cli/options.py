@@ -70,7 +70,9 @@ def parse_groups(values: list[str] | None) -> list[str]:
     groups = [part.strip() for value in values or () for part in value.split(",") if part.strip()]
     for name in groups:
         if name not in GROUPINGS:
-            raise UsageError(f"--by must be among {', '.join(GROUPINGS)} (got '{name}')")
+            raise UsageError(
+                f"--by must be among {', '.join(GROUPINGS)}, or alone task or block (got '{name}')"
+            )
     return list(dict.fromkeys(groups))
 
 

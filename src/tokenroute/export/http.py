@@ -58,11 +58,11 @@ def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float = 
         )  # fmt: skip
     except httpx.HTTPError as exc:
         raise ExportError(
-            f"{shown}: the collector could not be reached ({type(exc).__name__}); "
-            "is it running? nothing more was marked as sent, so run the export again"
+            f"{shown}: the collector could not be reached ({type(exc).__name__}); is it "
+            "running? what it took before is marked as sent: run the export again for the rest"
         ) from None
     if not 200 <= response.status_code < 300:
         raise ExportError(
-            f"{shown}: the collector answered HTTP {response.status_code}; nothing more "
-            "was marked as sent, so run the export again once it takes data"
+            f"{shown}: the collector answered HTTP {response.status_code}; what it took "
+            "before is marked as sent: run the export again for the rest once it takes data"
         )

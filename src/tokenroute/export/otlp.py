@@ -249,7 +249,22 @@ def _histogram_point(attributes: dict[str, Any], values: list[int], start: int, 
 
 
 def as_json(message: Any) -> dict[str, Any]:
-    """The message in OTLP's JSON mapping (what --dry-run prints)."""
+    """The message in OTLP/JSON's mapping (what --dry-run prints): trace and span ids in
+    hex, enums as integers, and doubles as Decimals so they print as plain digits."""
+    import base64
+    from decimal import Decimal
+
     from google.protobuf.json_format import MessageToDict
 
-    return MessageToDict(message)
+    def fix(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: fix(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fix(v, key) for v in value]
+        if key in ("traceId", "spanId") and isinstance(value, str):
+            return base64.b64decode(value).hex()
+        if isinstance(value, float):
+            return Decimal(repr(value))
+        return value
+
+    return fix(MessageToDict(message, use_integers_for_enums=True))

@@ -21,9 +21,10 @@ BATCH = 2000  # attempts per request: about 2 MB of spans, under collectors' 4 M
 
 class Exported(NamedTuple):
     destination: str
-    sent: int  # attempts sent by this run
+    sent: int  # attempts whose spans this run sent
     batches: int
-    total: int  # attempts this destination has been sent, in all
+    metrics_of: int  # attempts whose tokens and cost this run's metrics carried
+    total: int  # attempts whose spans this destination has been sent, in all
     payloads: list[dict[str, Any]]  # --dry-run: what would be sent, as OTLP JSON
 
 
@@ -50,13 +51,15 @@ def export_otlp(
     send = post or http_post
     store = open_ledger(ledger, create=False)
     if store is None:
-        return Exported(destination, 0, 0, 0, [])
+        return Exported(destination, 0, 0, 0, 0, [])
     try:
         with _one_at_a_time(ledger, dry_run):
             spans = _spans(store, destination, base, headers, since, dry_run, now, send, batch)
-            points = _metrics(store, destination, base, headers, since, dry_run, now, send, batch)
+            metrics_of, points = _metrics(
+                store, destination, base, headers, since, dry_run, now, send, batch
+            )
         sent, batches, total, payloads = spans
-        return Exported(destination, sent, batches, total, payloads + points)
+        return Exported(destination, sent, batches, metrics_of, total, payloads + points)
     finally:
         store.close()
 
@@ -80,7 +83,7 @@ def _spans(store, destination, base, headers, since, dry_run, now, send, batch) 
     return sent, batches, total + (0 if dry_run else sent), payloads
 
 
-def _metrics(store, destination, base, headers, since, dry_run, now, send, batch) -> list:
+def _metrics(store, destination, base, headers, since, dry_run, now, send, batch) -> tuple:
     """Every pending attempt's tokens and cost in one delta interval: from where the last
     metrics export ended (or the first call's time) to now."""
     mark = f"{destination} metrics"
@@ -90,16 +93,16 @@ def _metrics(store, destination, base, headers, since, dry_run, now, send, batch
         totals.add(rows)
         last_id = rows[-1]["id"]
     if not totals.attempts:
-        return []
+        return 0, []
     start = until_ns or totals.first_ns
     end = max(otlp.nanos(now), start + 1)
     message = otlp.metrics(totals, start, end)
     if dry_run:
-        return [{"metrics": otlp.as_json(message)}]
+        return totals.attempts, [{"metrics": otlp.as_json(message)}]
     send(f"{base}/v1/metrics", message.SerializeToString(), headers)
     with store.transaction() as conn:
         export_rows.mark_sent(conn, mark, last_id, totals.attempts, now, end)
-    return []
+    return totals.attempts, []
 
 
 @contextlib.contextmanager

@@ -51,8 +51,10 @@ def chart_data(path: Path, table: PriceTable, where: AttemptFilter, top: int = 1
     routing: dict[date, list[Decimal]] = {}
     daily = []
     for group in by_day_model.groups:
+        if group.spend is None:  # no attempt of it has a known price: nothing to draw
+            continue
         day = date.fromisoformat(group.key[0])
-        daily.append((day, group.key[1], group.spend or Decimal(0)))
+        daily.append((day, group.key[1], group.spend))
         if group.frontier_cost is not None:
             sums = routing.setdefault(day, [Decimal(0), Decimal(0)])
             sums[0] += group.spend or Decimal(0)

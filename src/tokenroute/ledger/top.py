@@ -25,10 +25,11 @@ class TopGroup(NamedTuple):
     key: str
     tasks: int
     successes: int
-    cost: Decimal
+    cost: Decimal | None  # None: no task of the group has a known price (never $0)
     share: float | None
-    cost_per_task: Decimal
+    cost_per_task: Decimal | None
     cost_per_success: Decimal | None
+    lower_bound: bool = False  # some of its tasks have attempts with no known price
 
 
 class Top(NamedTuple):
@@ -84,9 +85,12 @@ def _task(task: TaskSpend, total: Decimal) -> TopTask:
 
 
 def _group(group: GroupSpend, total: Decimal) -> TopGroup:
+    if group.tasks and group.unknown_tasks == group.tasks:
+        return TopGroup(group.key, group.tasks, group.successes or 0, None, None, None, None)
     cost = Decimal(group.cost_micros or 0) / 1_000_000
     per_success = cost / group.successes if group.successes else None
     return TopGroup(
         group.key, group.tasks, group.successes or 0, cost, _share(cost, total),
         cost / group.tasks if group.tasks else Decimal(0), per_success,
+        group.unpriced_tasks > 0,
     )  # fmt: skip

@@ -209,7 +209,12 @@ def cost_sample_by_type(
     of the window's `tasks`, else a uniform sample of about `target` (and True)."""
     estimated = tasks > target
     cut = math.ceil(1000 * target / tasks) if estimated else 1000
+    # a task none of whose attempts has a known price has no cost to draw (never $0)
+    clause, params = task_where(where, "t.unpriced < t.attempts")
+    if cut < 1000:
+        clause += f" AND t.sample IN ({', '.join(str(i) for i in range(cut))})"
     costs: dict[str, list[int]] = {}
-    for row in _sampled_tasks(conn, where, cut, {}):
-        costs.setdefault(row[3] or "", []).append(row[0])
+    sql = f"SELECT t.cost_micros, COALESCE(t.type, t.last_task_type) FROM tasks t {clause}"
+    for cost, kind in conn.execute(sql, params):
+        costs.setdefault(kind or "", []).append(cost)
     return costs, estimated

@@ -29,6 +29,8 @@ class GroupSpend(NamedTuple):
     tasks: int
     successes: int
     cost_micros: int
+    unpriced_tasks: int = 0  # tasks with an attempt whose price is unknown: cost is a floor
+    unknown_tasks: int = 0  # tasks none of whose attempts has a known price
 
 
 class Concentration(NamedTuple):
@@ -65,12 +67,23 @@ def top_tasks(conn: sqlite3.Connection, where: AttemptFilter, n: int) -> list[Ta
 
 def top_groups(conn: sqlite3.Connection, where: AttemptFilter, by: str, n: int) -> list[GroupSpend]:
     """The n task types (or projects) with the most spend, from the daily task summaries."""
-    from tokenroute.storage.task_costs import task_totals
+    from tokenroute.storage.task_costs import TASK_KEYS, task_totals
 
-    groups = [
-        GroupSpend("" if g.key[0] == "-" else g.key[0], g.tasks, g.successes, g.cost_micros)
-        for g in task_totals(conn, [by], where, spread=False)
-    ]
+    clause, params = task_where(where)
+    key = TASK_KEYS[by]
+    unpriced = {
+        ("" if k is None else k): (some, every)
+        for k, some, every in conn.execute(
+            f"SELECT {key}, SUM(t.unpriced > 0), SUM(t.unpriced = t.attempts) FROM tasks t "
+            f"{clause} AND t.unpriced > 0 GROUP BY 1",
+            params,
+        )
+    }
+    groups = []
+    for g in task_totals(conn, [by], where, spread=False):
+        name = "" if g.key[0] == "-" else g.key[0]
+        some, every = unpriced.get(name, (0, 0))
+        groups.append(GroupSpend(name, g.tasks, g.successes, g.cost_micros, some, every))
     groups.sort(key=lambda g: (-g.cost_micros, g.key))
     return groups[:n]
 

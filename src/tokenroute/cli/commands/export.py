@@ -57,13 +57,16 @@ def export_otlp(
     from tokenroute.export.sending import export_otlp as send
     from tokenroute.timewindow import stamp
 
+    configured = _configured()
     url = endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if not url and configured is not None:
+        url = configured[0]
     if not url:
         raise UsageError(
             "give the collector: --endpoint http://127.0.0.1:4318 "
-            "(or set OTEL_EXPORTER_OTLP_ENDPOINT)"
+            "(or set OTEL_EXPORTER_OTLP_ENDPOINT, or otlp_endpoint in the config)"
         )
-    headers = _headers(header or [])
+    headers = {**(configured[1] if configured else {}), **_headers(header or [])}
     check_endpoint(url, "--endpoint", headers)
 
     start = None if since is None else f"{parse_day(since, '--since').isoformat()}T00:00:00.000Z"
@@ -72,6 +75,14 @@ def export_otlp(
         now=stamp(now()),
     )  # fmt: skip
     show_export(done, dry_run=dry_run, as_json=as_json)
+
+
+def _configured() -> tuple[str, dict[str, str]] | None:
+    """The config's otlp_endpoint and otlp_headers, if it names a collector."""
+    from tokenroute.dispatch.config import load_config, otlp_settings
+    from tokenroute.settings import resolve_paths
+
+    return otlp_settings(load_config(resolve_paths().config))
 
 
 def _headers(given: list[str]) -> dict[str, str]:

@@ -298,8 +298,10 @@ def _watch(
         watch_screen(lambda: figures(recent=60), draw, interval=interval, count=count)
         return
 
+    warned: set[str] = set()
+
     def frame() -> str:
         found, where, moment = figures()
-        return frame_text(found, where, moment)
+        return frame_text(found, where, moment, warned)
 
     watch(frame, interval=interval, count=count)

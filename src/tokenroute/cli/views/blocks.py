@@ -95,14 +95,15 @@ def show_blocks(blocks: list[UsageBlock], now: datetime, *, as_json: bool, as_cs
     ]  # fmt: skip
     render.emit_table(columns, cells, title="Five-hour usage blocks")
     active = rows[-1]["burn_rate"]
+    floor = "+?" if rows[-1]["unpriced_attempts"] else ""  # some prices unknown: a lower bound
     if active:
         render.emit_lines(
             [
                 "",
                 f"Burn rate: {active['tokens_per_minute']:,.0f} tokens/min, "
-                f"{render.usd_amount(active['cost_usd_per_hour'])}/h",
+                f"{render.usd_amount(active['cost_usd_per_hour'])}{floor}/h",
                 f"At this pace the block ends at {active['projected_total_tokens']:,} tokens, "
-                f"{render.usd_amount(active['projected_cost_usd'])} "
+                f"{render.usd_amount(active['projected_cost_usd'])}{floor} "
                 f"({active['minutes_left']:.0f} min left)",
             ]
         )

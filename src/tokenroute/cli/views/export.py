@@ -18,11 +18,14 @@ def show_export(done: Exported, *, dry_run: bool, as_json: bool) -> None:
     if as_json:
         render.emit_json(
             {"destination": done.destination, "sent": done.sent, "batches": done.batches,
-             "sent_in_all": done.total}
+             "metrics_of": done.metrics_of, "sent_in_all": done.total}
         )  # fmt: skip
         return
-    if not done.sent:
+    if not done.sent and not done.metrics_of:
         render.say(f"{done.destination}: nothing new to send ({done.total:,} attempts sent before)")
+        return
+    if not done.sent:  # the spans were there; the metrics a failed run left behind went now
+        render.say(f"{done.destination}: sent the metrics of {done.metrics_of:,} attempts")
         return
     render.say(
         f"{done.destination}: sent {done.sent:,} attempts in {done.batches:,} batch(es) "

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tokenroute.cli import render
-from tokenroute.errors import UsageError
+from tokenroute.errors import BadInputError
 
 if TYPE_CHECKING:
     from tokenroute.ledger.charts import Charts
@@ -71,17 +71,17 @@ def _write_whole(path: Path, text: str) -> None:
             with path.open("w", encoding="utf-8") as out:
                 out.write(text)
         except OSError as exc:
-            raise UsageError(f"--html {path}: cannot write there ({exc.strerror})") from None
+            raise BadInputError(f"--html {path}: cannot write there ({exc.strerror})") from None
         return
     if path.is_symlink():  # write the page the link points to, and keep the link
         path = path.resolve()
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise UsageError(f"--html {path}: the folder {folder} does not exist")
+        raise BadInputError(f"--html {path}: the folder {folder} does not exist")
     try:
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise UsageError(f"--html {path}: cannot write there ({exc.strerror})") from None
+        raise BadInputError(f"--html {path}: cannot write there ({exc.strerror})") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
@@ -89,7 +89,7 @@ def _write_whole(path: Path, text: str) -> None:
         os.replace(temporary, path)
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
-        raise UsageError(f"--html {path}: cannot write there ({exc.strerror})") from None
+        raise BadInputError(f"--html {path}: cannot write there ({exc.strerror})") from None
 
 
 def _mode_for(path: Path) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import sys
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tokenroute.cli import render
@@ -41,7 +40,8 @@ def _json(task: TaskUsage) -> dict[str, Any]:
         "attempts": task.attempts,
         **{key: row[key] for key in buckets.KEYS[:-1]},
         "total_tokens": buckets.total_tokens(row),
-        "cost_usd": render.usd(task.cost_micros),
+        # unknown when no attempt of it has a price (never $0); a lower bound when some lack one
+        "cost_usd": None if task.unpriced == task.attempts else render.usd(task.cost_micros),
         "unpriced_attempts": task.unpriced,
     }
 
@@ -74,7 +74,7 @@ def show_tasks(tasks: list[TaskUsage], *, as_json: bool, as_csv: bool) -> None:
         cells.append(
             [t.last_at[:16].replace("T", " "), t.id, name_of(t), t.models or "-",
              render.count(t.attempts), *(render.count(row[key]) for key in buckets.KEYS),
-             render.usd_amount(Decimal(t.cost_micros) / 1_000_000) + ("+?" if t.unpriced else ""),
+             render.usd_amount(row["cost_usd"]) + ("+?" if 0 < t.unpriced < t.attempts else ""),
              t.outcome]
         )  # fmt: skip
     render.emit_table(columns, cells, title=f"{len(tasks):,} tasks, newest first")

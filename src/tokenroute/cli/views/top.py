@@ -27,6 +27,7 @@ def _group_json(g: TopGroup, name: str) -> dict[str, Any]:
         "share_of_spend": g.share,
         "cost_per_task_usd": g.cost_per_task,
         "cost_per_successful_task_usd": g.cost_per_success,
+        "cost_is_lower_bound": g.lower_bound,
     }
 
 
@@ -46,6 +47,11 @@ def _task_json(t: TopTask) -> dict[str, Any]:
         "share_of_spend": t.share,
         "questions": t.questions,
     }
+
+
+def _floor(amount, group: TopGroup) -> str:
+    """An amount, marked +? when some of the group's attempts have no known price."""
+    return render.usd_amount(amount) + ("+?" if group.lower_bound and amount is not None else "")
 
 
 def concentration_line(top: Top) -> str:
@@ -101,9 +107,9 @@ def show_top(top: Top | None, *, as_json: bool) -> None:
     for name, groups in (("task type", top.task_types), ("project", top.projects)):
         render.emit_lines([""])
         group_cells = [
-            [g.key or "-", render.count(g.tasks), render.usd_amount(g.cost), _share(g.share),
-             render.usd_amount(g.cost_per_task),
-             "-" if g.cost_per_success is None else render.usd_amount(g.cost_per_success)]
+            [g.key or "-", render.count(g.tasks), _floor(g.cost, g), _share(g.share),
+             _floor(g.cost_per_task, g),
+             "-" if g.cost_per_success is None else _floor(g.cost_per_success, g)]
             for g in groups
         ]  # fmt: skip
         group_columns = [
