@@ -391,3 +391,17 @@ def test_after_refused_metrics_the_rerun_says_it_sent_them(run, receiver):
     assert_one_line_error(out, ExitCode.EXPORT, "HTTP 400", "what it took before is marked")
     again = run("export", "otlp", "--endpoint", receiver.url)
     assert "sent the metrics of 4 attempts" in again.stderr and len(receiver.metrics) == 1
+
+
+def test_a_dry_run_of_many_batches_shows_the_first_and_counts_them_all(isolated_home, run):
+    from tokenroute.export.sending import export_otlp
+
+    calls = [{**CALLS[0], "task_id": f"T{n}", "timestamp": f"2026-11-22T10:{n:02d}:00Z"}
+             for n in range(7)]  # fmt: skip
+    record(run, calls)
+    done = export_otlp(isolated_home / "ledger.db", "http://127.0.0.1:9", {}, since=None,
+                       dry_run=True, now="2026-11-23T12:00:00.000Z", batch=3)  # fmt: skip
+    assert done.sent == 7 and done.batches == 3 and done.metrics_of == 7
+    traces, metrics = done.payloads
+    spans = traces["traces"]["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert len(spans) == 3 and "metrics" in metrics

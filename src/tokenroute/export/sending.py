@@ -70,10 +70,11 @@ def _spans(store, destination, base, headers, since, dry_run, now, send, batch) 
     sent = batches = 0
     payloads: list[dict[str, Any]] = []
     while rows := export_rows.pending(store.conn, last_id, since, batch):
-        message = otlp.traces(rows)
-        if dry_run:
-            payloads.append({"traces": otlp.as_json(message)})
+        if dry_run:  # the first request's spans as a sample; the rest only counted
+            if not payloads:
+                payloads.append({"traces": otlp.as_json(otlp.traces(rows))})
         else:
+            message = otlp.traces(rows)
             send(f"{base}/v1/traces", message.SerializeToString(), headers)
             with store.transaction() as conn:
                 export_rows.mark_sent(conn, mark, rows[-1]["id"], len(rows), now)
