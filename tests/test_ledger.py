@@ -373,3 +373,24 @@ def test_a_foreign_database_with_a_schema_version_is_refused_too(run, tmp_path):
     assert_one_line_error(out, ExitCode.LEDGER, "another program's SQLite database")
     with sqlite3.connect(foreign) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
+def test_processes_opening_a_new_ledger_at_once_all_get_it(tmp_path):
+    """The first calls of a day often come at once (two agents, two people's imports): the
+    switch of a new ledger to WAL is refused at once by SQLite while another process holds
+    it, so each must wait for the other rather than fail with 'database is locked'."""
+    command = [sys.executable, "-m", "tokenroute", "record", "-m", "gpt-5",
+               "--input-tokens", "1", "--output-tokens", "1"]  # fmt: skip
+    for trial in range(6):
+        env = {**os.environ, "TOKENROUTE_HOME": str(tmp_path / f"home-{trial}")}
+        procs = [
+            subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(3)
+        ]
+        results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+        assert [code for code, _ in results] == [0, 0, 0], results
+        ledger = open_ledger(tmp_path / f"home-{trial}" / "ledger.db", create=False)
+        assert ledger.count_attempts() == 3
+        assert ledger.query("PRAGMA journal_mode") == [("wal",)]

@@ -345,8 +345,7 @@ def open_ledger(path: Path, *, create: bool = True) -> Ledger | None:
                     f"{SCHEMA_VERSION}: make it writable once (chmod u+w), then try again"
                 )
             return Ledger(conn, path)
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         if version < SCHEMA_VERSION:
@@ -354,6 +353,24 @@ def open_ledger(path: Path, *, create: bool = True) -> Ledger | None:
     except sqlite3.DatabaseError as exc:
         raise LedgerError(f"{path}: not a usable SQLite ledger ({exc})") from None
     return Ledger(conn, path)
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new ledger to WAL. Two processes opening a new ledger at once (two people's
+    first import) race for the switch, which SQLite refuses at once rather than waiting for
+    the busy timeout: wait for the other one here."""
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _create_private(path: Path) -> None:
