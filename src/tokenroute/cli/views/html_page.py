@@ -206,14 +206,9 @@ def _routing(charts: Charts) -> dict[str, Any]:
         {"type": "bar", "name": "all on the frontier model", "x": days,
          "y": [float(r.frontier) for r in charts.routing]},
     ]  # fmt: skip
-    saved = sum((r.frontier - r.spend for r in charts.routing), Decimal(0))
-    verdict = (
-        f"routing saved {render.usd_amount(saved)}"
-        if saved >= 0
-        else f"routing cost {render.usd_amount(-saved)} more"
-    )
+    label, amount = _saving(sum((r.frontier - r.spend for r in charts.routing), Decimal(0)))
     return _figure(
-        traces, f"Spent against all on the frontier model: {verdict}",
+        traces, f"Spent against all on the frontier model ({label}: {amount})",
         barmode="group", yaxis={"title": {"text": "USD"}, "tickprefix": "$"},
         xaxis={"type": "date"},
     )  # fmt: skip
