@@ -44,6 +44,35 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """The session's real PostgreSQL server (tests/pg_server.py); skips when there is none."""
+    from pg_server import remove, start_server
+
+    server, why = start_server()
+    if server is None:
+        pytest.skip(f"no PostgreSQL server: {why}")
+    yield server
+    remove(server)
+
+
+@pytest.fixture
+def pg_ledger(pg_server) -> str:
+    """A fresh, empty PostgreSQL ledger's URL (a schema of its own in the suite's database)."""
+    schema = pg_server.new_schema()
+    yield pg_server.url("suite", schema=schema)
+    pg_server.drop_schema(schema)
+
+
+@pytest.fixture(autouse=True)
+def suite_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TOKENROUTE_TEST_BACKEND=postgresql runs a test whose ledger is the default one
+    against a fresh PostgreSQL ledger instead (TOKENROUTE_LEDGER)."""
+    if os.environ.get("TOKENROUTE_TEST_BACKEND") != "postgresql":
+        return
+    monkeypatch.setenv("TOKENROUTE_LEDGER", request.getfixturevalue("pg_ledger"))
+
+
 @dataclass
 class Outcome:
     exit_code: int

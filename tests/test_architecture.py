@@ -40,6 +40,7 @@ ADAPTERS = {
     "opentelemetry": ("export/otlp.py",),
     "google": ("export/otlp.py",),  # protobuf's json_format
     "sqlite_utils": ("storage/",),
+    "psycopg": ("storage/postgres.py",),  # only a PostgreSQL ledger pays for it
     "plotly": ("cli/views/html_page.py",),  # report --html only
 }
 MODULES = sorted(PACKAGE.rglob("*.py"))

@@ -61,7 +61,7 @@ def test_pick_options_are_the_commands_parameters_with_its_defaults():
             },
         ),
         (["pick", "--explain-policy", "--json"], {"explain_policy": True, "as_json": True}),
-        (["pick", "x", "--ledger", "l.db"], {"description": "x", "ledger": Path("l.db")}),
+        (["pick", "x", "--ledger", "l.db"], {"description": "x", "ledger": "l.db"}),
     ],
 )
 def test_plain_arguments_take_the_fast_path(argv, expected):

@@ -10,12 +10,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tokenroute.errors import UsageError
+from tokenroute.errors import BadInputError, UsageError
 from tokenroute.taxonomy import TIERS
 
 if TYPE_CHECKING:
     from tokenroute.prices.table import PriceTable
     from tokenroute.storage.identity import Writer
+    from tokenroute.storage.location import Location
 
 CLOCK_VARIABLE = "TOKENROUTE_NOW"
 
@@ -115,10 +116,32 @@ def stamp_now() -> str:
     return stamp(now())
 
 
-def ledger_path(option: Path | None) -> Path:
+def ledger_path(option: str | Path | None, *, broken_config_ok: bool = False) -> Location:
+    """The ledger in use: --ledger, else TOKENROUTE_LEDGER, else the config's `ledger:`,
+    else the file under the data folder. A postgresql:// URL names a team's database.
+    An unreadable config stops the command (its calls could land in the wrong ledger),
+    except for doctor, whose job is to say what is wrong with it."""
+    from tokenroute.storage.location import ledger_location
+
+    if option is not None:
+        return ledger_location(option)
+    if os.environ.get("TOKENROUTE_LEDGER"):
+        return ledger_location(os.environ["TOKENROUTE_LEDGER"], "TOKENROUTE_LEDGER")
     from tokenroute.settings import resolve_paths
 
-    return option if option is not None else resolve_paths().ledger
+    where = resolve_paths()
+    if where.config.exists():
+        from tokenroute.dispatch.config import configured_ledger, load_config
+
+        try:
+            configured = configured_ledger(load_config(where.config))
+        except BadInputError:
+            if not broken_config_ok:
+                raise
+            configured = None
+        if configured is not None:
+            return ledger_location(configured, f"{where.config}: ledger")
+    return where.ledger
 
 
 def ask_yes_no(question: str) -> bool:

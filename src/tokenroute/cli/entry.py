@@ -12,7 +12,6 @@ below in step with the typer command.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ def plain_pick(argv: list[str]) -> PickOptions | None:
             value = next(words, None)
             if value is None or value.startswith("-"):
                 return None
-            fields[PICK_PATHS[word]] = Path(value)
+            fields[PICK_PATHS[word]] = value  # a path or a postgresql:// URL
         elif word.startswith("-") or "description" in fields:
             return None
         else:

@@ -34,7 +34,7 @@ class PickOptions(NamedTuple):
     council: bool = False
     council_models: str | None = None
     timeout: float = 20.0
-    ledger: Path | None = None
+    ledger: str | None = None
     as_json: bool = False
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,9 +22,12 @@ AtOpt = Annotated[
     typer.Option("--at", metavar="DATE", help="Use the prices in force on this day (YYYY-MM-DD)."),
 ]
 LedgerOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
-        "--ledger", metavar="PATH", help="The ledger file (default: see 'tokenroute paths')."
+        "--ledger",
+        metavar="PATH|URL",
+        help="The ledger file, or a team's postgresql:// database (default: see 'tokenroute "
+        "paths').",
     ),
 ]
 SuccessOpt = Annotated[

@@ -8,6 +8,7 @@ max_wait: 60          # never wait longer than this for one retry (Retry-After i
 store_text: true      # keep run's prompts and answers for `run -c` (false: hashes only)
 endpoints: {...}      # see endpoints.py
 user: alice           # who this machine's calls are recorded as (default: the login name)
+ledger: postgresql://alice@db.internal/tokenroute   # a team's shared ledger (default: a file)
 otlp_endpoint: http://127.0.0.1:4318   # run exports its attempts there as it goes
 otlp_headers: {x-api-key: ...}         # sent with each export (never printed)
 """
@@ -22,7 +23,7 @@ from tokenroute.errors import BadInputError
 
 KNOWN = {
     "retries", "timeout", "deadline", "retry_base", "max_wait", "store_text", "endpoints", "user",
-    "otlp_endpoint", "otlp_headers",
+    "otlp_endpoint", "otlp_headers", "ledger",
 }  # fmt: skip
 
 
@@ -64,6 +65,16 @@ def configured_user(config: dict[str, Any]) -> str | None:
     value = config.get("user")
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise BadInputError(f"config: user must be a name (got {value!r})")
+    return value.strip() if value else None
+
+
+def configured_ledger(config: dict[str, Any]) -> str | None:
+    """The config's `ledger:` (a file's path or a postgresql:// URL), as written."""
+    value = config.get("ledger")
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise BadInputError(
+            f"config: ledger must be a file's path or a postgresql:// URL (got {value!r})"
+        )
     return value.strip() if value else None
 
 
@@ -159,6 +170,10 @@ def _team_settings(config: dict[str, Any]) -> dict[str, Any]:
     shown: dict[str, Any] = {}
     if configured_user(config):
         shown["user"] = configured_user(config)
+    if configured_ledger(config):
+        from tokenroute.storage.location import shown_database_url
+
+        shown["ledger"] = shown_database_url(configured_ledger(config))
     otlp = otlp_settings(config)
     if otlp is not None:
         shown["otlp_endpoint"] = shown_url(otlp[0])

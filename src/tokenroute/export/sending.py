@@ -53,7 +53,7 @@ def export_otlp(
     if store is None:
         return Exported(destination, 0, 0, 0, 0, [])
     try:
-        with _one_at_a_time(ledger, dry_run):
+        with _one_at_a_time(store, dry_run):
             spans = _spans(store, destination, base, headers, since, dry_run, now, send, batch)
             metrics_of, points = _metrics(
                 store, destination, base, headers, since, dry_run, now, send, batch
@@ -107,24 +107,14 @@ def _metrics(store, destination, base, headers, since, dry_run, now, send, batch
 
 
 @contextlib.contextmanager
-def _one_at_a_time(ledger: Path, dry_run: bool) -> Iterator[None]:
+def _one_at_a_time(store, dry_run: bool) -> Iterator[None]:
     """Two exports of one ledger at once would both send what neither has marked yet."""
     if dry_run:
         yield
         return
-    try:
-        import fcntl
-    except ImportError:  # Windows: no lock; run one export at a time by hand
-        yield
-        return
-    with open(f"{ledger}.export-lock", "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with store.only_one("export") as alone:
+        if not alone:
             raise ExportError(
-                f"another export of {ledger} is running; run this one again when it is done"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+                f"another export of {store.path} is running; run this one again when it is done"
+            )
+        yield

@@ -41,8 +41,9 @@ class BatchResult(NamedTuple):
 _DAILY_FROM = f"""
     INSERT INTO usage_daily
     SELECT substr(started_at, 1, 10), model, COALESCE(task_type, ''), COALESCE(tier, ''),
-        COALESCE(provider, ''), COALESCE(project, ''), source, status = 'ok', :sign * COUNT(*),
-        :sign * SUM(cost_micros IS NULL), :sign * COALESCE(SUM(cost_micros), 0),
+        COALESCE(provider, ''), COALESCE(project, ''), source,
+        CASE WHEN status = 'ok' THEN 1 ELSE 0 END, :sign * COUNT(*),
+        :sign * COUNT(*) FILTER (WHERE cost_micros IS NULL), :sign * COALESCE(SUM(cost_micros), 0),
         :sign * SUM(input_tokens), :sign * SUM(cache_read_tokens),
         :sign * SUM(cache_write_tokens), :sign * SUM(cache_write_1h_tokens),
         :sign * SUM(output_tokens), :sign * SUM(reasoning_tokens)

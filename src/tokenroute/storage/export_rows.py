@@ -14,7 +14,7 @@ _PENDING = """
         a.reasoning_tokens, a.cost_micros, a.price_revision, a.latency_ms, a.status,
         a.error_kind, a.source, a.source_key, a.project, a.user_name, a.host_name, t.outcome
     FROM attempts a JOIN tasks t ON t.id = a.task_id
-    WHERE a.id > ? AND (? IS NULL OR a.started_at >= ?)
+    WHERE a.id > ? AND (CAST(? AS TEXT) IS NULL OR a.started_at >= ?)
     ORDER BY a.id LIMIT ?
 """
 

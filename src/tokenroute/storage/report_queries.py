@@ -51,7 +51,7 @@ USAGE_KEYS = {
 }
 _SUMS = (
     "SUM(u.attempts), SUM(u.unpriced), SUM(u.cost_micros), "
-    "SUM(CASE WHEN u.ok THEN 0 ELSE u.cost_micros END), SUM(u.input_tokens), "
+    "SUM(CASE WHEN u.ok = 1 THEN 0 ELSE u.cost_micros END), SUM(u.input_tokens), "
     "SUM(u.cache_read_tokens), SUM(u.cache_write_tokens), SUM(u.cache_write_1h_tokens), "
     "SUM(u.output_tokens), SUM(u.reasoning_tokens)"
 )
@@ -161,7 +161,7 @@ def tier_outcomes(conn: sqlite3.Connection, where: AttemptFilter) -> list[TierOu
         "AND a.status IN ('ok', 'invalid'))",
     )
     moved = f"""SELECT COALESCE(t.type, t.last_task_type, ''), COALESCE(t.first_tier, ''),
-            COALESCE(t.last_tier, ''), COUNT(*), SUM(t.outcome = 'success')
+            COALESCE(t.last_tier, ''), COUNT(*), COUNT(*) FILTER (WHERE t.outcome = 'success')
         FROM tasks t {clause} GROUP BY 1, 2, 3"""
     for task_type, first, last, tasks, successes in conn.execute(moved, escalated_params):
         ended = counts.setdefault((task_type, last), [0, 0])

@@ -19,8 +19,10 @@ _USAGE_COLUMNS = (
 _ATTEMPT_AS_USAGE = (
     "substr(a.started_at, 1, 10) AS day, a.model AS model, COALESCE(a.task_type, '') AS task_type, "
     "COALESCE(a.tier, '') AS tier, COALESCE(a.provider, '') AS provider, "
-    "COALESCE(a.project, '') AS project, a.source AS source, a.status = 'ok' AS ok, "
-    "1 AS attempts, a.cost_micros IS NULL AS unpriced, COALESCE(a.cost_micros, 0) AS cost_micros, "
+    "COALESCE(a.project, '') AS project, a.source AS source, "
+    "CASE WHEN a.status = 'ok' THEN 1 ELSE 0 END AS ok, 1 AS attempts, "
+    "CASE WHEN a.cost_micros IS NULL THEN 1 ELSE 0 END AS unpriced, "
+    "COALESCE(a.cost_micros, 0) AS cost_micros, "
     "a.input_tokens AS input_tokens, a.cache_read_tokens AS cache_read_tokens, "
     "a.cache_write_tokens AS cache_write_tokens, "
     "a.cache_write_1h_tokens AS cache_write_1h_tokens, a.output_tokens AS output_tokens, "

@@ -172,7 +172,8 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE usage_daily SET reasoning_tokens = s.reasoning FROM (
         SELECT substr(started_at, 1, 10) AS day, model, COALESCE(task_type, '') AS task_type,
             COALESCE(tier, '') AS tier, COALESCE(provider, '') AS provider,
-            COALESCE(project, '') AS project, source, status = 'ok' AS ok,
+            COALESCE(project, '') AS project, source,
+            CASE WHEN status = 'ok' THEN 1 ELSE 0 END AS ok,
             SUM(reasoning_tokens) AS reasoning
         FROM attempts WHERE reasoning_tokens > 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
     ) AS s
@@ -209,7 +210,7 @@ TASK_TOTALS = """
     FROM (
         SELECT task_id, MIN(started_at) AS first_at, MAX(started_at) AS last_at,
             COUNT(*) AS attempts, COALESCE(SUM(cost_micros), 0) AS cost,
-            SUM(cost_micros IS NULL) AS unpriced
+            COUNT(*) FILTER (WHERE cost_micros IS NULL) AS unpriced
         FROM attempts WHERE {which} GROUP BY task_id
     ) AS s
     JOIN (
@@ -219,7 +220,7 @@ TASK_TOTALS = """
                     AS newest,
                 FIRST_VALUE(tier) OVER (PARTITION BY task_id ORDER BY started_at, attempt)
                     AS first_tier
-            FROM attempts WHERE {which})
+            FROM attempts WHERE {which}) AS n
         WHERE newest = 1
     ) AS l ON l.task_id = s.task_id
     WHERE tasks.id = s.task_id
@@ -240,10 +241,11 @@ EMPTIED_TASKS = """
 USAGE_DAILY_ROWS = """
     INSERT INTO usage_daily
     SELECT substr(started_at, 1, 10), model, COALESCE(task_type, ''), COALESCE(tier, ''),
-        COALESCE(provider, ''), COALESCE(project, ''), source, status = 'ok', COUNT(*),
-        SUM(cost_micros IS NULL), COALESCE(SUM(cost_micros), 0), SUM(input_tokens),
-        SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cache_write_1h_tokens),
-        SUM(output_tokens), SUM(reasoning_tokens)
+        COALESCE(provider, ''), COALESCE(project, ''), source,
+        CASE WHEN status = 'ok' THEN 1 ELSE 0 END, COUNT(*),
+        COUNT(*) FILTER (WHERE cost_micros IS NULL), COALESCE(SUM(cost_micros), 0),
+        SUM(input_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
+        SUM(cache_write_1h_tokens), SUM(output_tokens), SUM(reasoning_tokens)
     FROM attempts WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """
 TASKS_DAILY_ROWS = """
@@ -256,16 +258,16 @@ TASKS_DAILY_ROWS = """
 # Rebuilds every summary from the attempts: after migration 2, and after bulk loads.
 REBUILD_SUMMARIES = f"""
     DELETE FROM usage_daily;
-    {USAGE_DAILY_ROWS.format(where="1")};
+    {USAGE_DAILY_ROWS.format(where="1 = 1")};
     DELETE FROM context_daily;
     INSERT INTO context_daily
     SELECT substr(started_at, 1, 10), context_hash, COUNT(*), SUM(cache_read_tokens),
         SUM(input_tokens + cache_write_tokens + cache_write_1h_tokens)
     FROM attempts WHERE context_hash IS NOT NULL GROUP BY 1, 2;
-    {TASK_TOTALS.format(which="1")};
-    {EMPTIED_TASKS.format(which="1")};
+    {TASK_TOTALS.format(which="1 = 1")};
+    {EMPTIED_TASKS.format(which="1 = 1")};
     DELETE FROM tasks_daily;
-    {TASKS_DAILY_ROWS.format(where="1")}
+    {TASKS_DAILY_ROWS.format(where="1 = 1")}
 """
 SCHEMA_VERSION = len(MIGRATIONS)
 

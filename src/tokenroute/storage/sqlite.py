@@ -20,6 +20,7 @@ from tokenroute.models import Attempt, AttemptFilter, Task
 from tokenroute.storage.schema import REBUILD_SUMMARIES, SCHEMA_VERSION, migrate, statements
 
 if TYPE_CHECKING:
+    from tokenroute.storage.location import Location
     from tokenroute.storage.repricing import NewPrice, Unpriced
     from tokenroute.storage.rows import BulkRow, Stored
 
@@ -32,8 +33,8 @@ BULK_CACHE_KB = 64 * 1024  # page cache for imports (used only as it fills)
 EVIDENCE_TASKS = 1000
 FIRST_TRIES = """
     SELECT first_tier,
-        SUM(outcome = 'success' AND last_tier IS first_tier),
-        SUM((last_tier IS NOT first_tier AND answered)
+        COUNT(*) FILTER (WHERE outcome = 'success' AND last_tier IS first_tier),
+        COUNT(*) FILTER (WHERE (last_tier IS NOT first_tier AND answered)
             OR (outcome = 'failure' AND last_tier IS first_tier
                 AND (outcome_by IS 'user' OR answered))
             OR (outcome = 'unknown' AND invalid_there))
@@ -58,7 +59,7 @@ FIRST_TRIES = """
 class Ledger:
     """An open ledger. Use `open_ledger` to get one."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Location) -> None:
         self.conn = conn
         self.path = path
 
@@ -96,6 +97,30 @@ class Ledger:
             raise
         else:
             conn.execute("COMMIT")
+
+    @contextmanager
+    def only_one(self, job: str) -> Iterator[bool]:
+        """Whether this process alone runs `job` on this ledger (an export): a lock file
+        beside a SQLite ledger, an advisory lock in a PostgreSQL one. Released on exit."""
+        if not isinstance(self.path, Path):
+            with self.conn.only_one(job) as alone:  # type: ignore[attr-defined]
+                yield alone
+            return
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock; run one export at a time by hand
+            yield True
+            return
+        with open(f"{self.path}.{job}-lock", "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # ------------------------------------------------------------ writes
     # (storage.rows is imported by the writes only: pick and report read, and start faster)
@@ -244,8 +269,9 @@ class Ledger:
         tags, which only the attempts know."""
         if scope == "tag":
             sql = (
-                "SELECT SUM(a.cost_micros), SUM(a.cost_micros IS NULL) FROM attempts a "
-                "JOIN attempt_tags t ON t.attempt_id = a.id WHERE t.tag = ? AND a.started_at >= ?"
+                "SELECT SUM(a.cost_micros), COUNT(*) FILTER (WHERE a.cost_micros IS NULL) "
+                "FROM attempts a JOIN attempt_tags t ON t.attempt_id = a.id "
+                "WHERE t.tag = ? AND a.started_at >= ?"
             )
             row = self.conn.execute(sql, (value, day)).fetchone()
         elif scope in ("task_type", "project"):
@@ -318,8 +344,14 @@ class Ledger:
         return self.conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
 
 
-def open_ledger(path: Path, *, create: bool = True) -> Ledger | None:
-    """Open (and migrate) the ledger at `path`; None when it does not exist and `create` is off."""
+def open_ledger(path: Location, *, create: bool = True) -> Ledger | None:
+    """Open (and migrate) the ledger at `path`; None when it does not exist and `create` is off.
+    A postgresql:// location (a ServerLedger) opens the team's database instead."""
+    if not isinstance(path, Path):
+        from tokenroute.storage.postgres import open_postgres
+
+        conn = open_postgres(path, create=create)
+        return None if conn is None else Ledger(conn, path)  # type: ignore[arg-type]
     if path.is_dir():
         raise LedgerError(f"{path}: is a folder; give the ledger file's path (--ledger PATH)")
     if not path.exists() or path.stat().st_size == 0:

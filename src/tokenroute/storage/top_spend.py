@@ -74,7 +74,8 @@ def top_groups(conn: sqlite3.Connection, where: AttemptFilter, by: str, n: int) 
     unpriced = {
         ("" if k is None else k): (some, every)
         for k, some, every in conn.execute(
-            f"SELECT {key}, SUM(t.unpriced > 0), SUM(t.unpriced = t.attempts) FROM tasks t "
+            f"SELECT {key}, COUNT(*) FILTER (WHERE t.unpriced > 0), "
+            f"COUNT(*) FILTER (WHERE t.unpriced = t.attempts) FROM tasks t "
             f"{clause} AND t.unpriced > 0 GROUP BY 1",
             params,
         )
@@ -97,7 +98,7 @@ def concentration(conn: sqlite3.Connection, where: AttemptFilter, share: float) 
     top = max(1, round(tasks * share)) if tasks else 0
     (top_cost,) = conn.execute(
         f"SELECT COALESCE(SUM(c), 0) FROM (SELECT t.cost_micros AS c FROM tasks t {clause} "
-        "ORDER BY t.cost_micros DESC LIMIT ?)",
+        "ORDER BY t.cost_micros DESC LIMIT ?) AS top",
         (*params, top),
     ).fetchone()
     return Concentration(tasks, cost, top, top_cost)
@@ -145,7 +146,7 @@ def task_usage(conn: sqlite3.Connection, where: AttemptFilter) -> list[TaskUsage
                 SUM(a.cache_write_1h_tokens) AS cache_write_1h,
                 SUM(a.cache_read_tokens) AS cache_read, SUM(a.output_tokens) AS output,
                 SUM(a.reasoning_tokens) AS reasoning, COALESCE(SUM(a.cost_micros), 0) AS cost,
-                SUM(a.cost_micros IS NULL) AS unpriced
+                COUNT(*) FILTER (WHERE a.cost_micros IS NULL) AS unpriced
             FROM attempts a {clause} GROUP BY +a.task_id) AS s
         JOIN tasks t ON t.id = s.task_id
         ORDER BY s.last_at DESC, t.id""",

@@ -39,7 +39,7 @@ def hourly_usage(conn: sqlite3.Connection, where: AttemptFilter) -> list[HourUsa
             MIN(a.started_at), MAX(a.started_at), COUNT(*),
             SUM(a.input_tokens), SUM(a.cache_write_tokens), SUM(a.cache_write_1h_tokens),
             SUM(a.cache_read_tokens), SUM(a.output_tokens), SUM(a.reasoning_tokens),
-            COALESCE(SUM(a.cost_micros), 0), SUM(a.cost_micros IS NULL),
+            COALESCE(SUM(a.cost_micros), 0), COUNT(*) FILTER (WHERE a.cost_micros IS NULL),
             group_concat(DISTINCT a.model)
         FROM attempts a {clause} GROUP BY 1, 2 ORDER BY 1, 2 DESC""",
         params,

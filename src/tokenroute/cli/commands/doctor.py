@@ -31,8 +31,8 @@ def doctor(
     from tokenroute.settings import resolve_paths
 
     found = run_checks(
-        resolve_paths(), ledger_path(ledger), os.environ, load_table=load_table, today=today,
-        network=network, local=local,
+        resolve_paths(), ledger_path(ledger, broken_config_ok=True), os.environ,
+        load_table=load_table, today=today, network=network, local=local,
     )  # fmt: skip
     view.show_doctor(found, as_json=as_json)
     if any(c.status == "fail" for c in found):
