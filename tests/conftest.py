@@ -64,13 +64,61 @@ def pg_ledger(pg_server) -> str:
     pg_server.drop_schema(schema)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_ledger(request: pytest.FixtureRequest, tmp_path: Path):
+    """Makes empty ledgers of one backend, as --ledger values: files under tmp_path, or
+    schemas of their own on the session's PostgreSQL server."""
+    server = request.getfixturevalue("pg_server") if request.param == "postgresql" else None
+    made: list[str] = []
+
+    def make(name: str = "ledger") -> str:
+        if server is None:
+            return str(tmp_path / f"{name}.db")
+        made.append(server.new_schema())
+        return server.url("suite", schema=made[-1])
+
+    yield make
+    for schema in made:
+        server.drop_schema(schema)
+
+
 @pytest.fixture(autouse=True)
 def suite_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """TOKENROUTE_TEST_BACKEND=postgresql runs a test whose ledger is the default one
     against a fresh PostgreSQL ledger instead (TOKENROUTE_LEDGER)."""
     if os.environ.get("TOKENROUTE_TEST_BACKEND") != "postgresql":
         return
+    if request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("checks the SQLite ledger file itself")
     monkeypatch.setenv("TOKENROUTE_LEDGER", request.getfixturevalue("pg_ledger"))
+
+
+def ledger_at(home: Path):
+    """The test's ledger: the file under its home, or the PostgreSQL ledger that
+    TOKENROUTE_TEST_BACKEND=postgresql gave it (TOKENROUTE_LEDGER)."""
+    from tokenroute.storage.location import ledger_location
+
+    url = os.environ.get("TOKENROUTE_LEDGER")
+    return ledger_location(url) if url else home / "ledger.db"
+
+
+def ledger_db(home: Path):
+    """A connection to the test's ledger for checking rows: sqlite3 on the file, or
+    tokenroute's own PostgreSQL connection (the same SQL, translated)."""
+    import sqlite3
+
+    where = ledger_at(home)
+    if isinstance(where, Path):
+        return sqlite3.connect(where)
+    from tokenroute.storage.postgres import open_postgres
+
+    return open_postgres(where, create=True)
+
+
+def dict_rows(conn, sql: str, params=()) -> list[dict]:
+    cursor = conn.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 @dataclass

@@ -6,13 +6,13 @@ import json
 import sqlite3
 
 import pytest
-from conftest import assert_one_line_error, write
+from conftest import assert_one_line_error, ledger_db, write
 
 from tokenroute.errors import ExitCode
 
 
 def rows(home, sql):
-    with sqlite3.connect(home / "ledger.db") as conn:
+    with ledger_db(home) as conn:
         return conn.execute(sql).fetchall()
 
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
-from conftest import assert_one_line_error, write
+from conftest import assert_one_line_error, ledger_at, ledger_db, write
 from test_import import summaries
 
 from tokenroute.errors import ExitCode
@@ -35,7 +34,7 @@ def record(run, model: str, at: str, *extra: str):
 
 
 def costs(home) -> list[tuple]:
-    conn = sqlite3.connect(home / "ledger.db")
+    conn = ledger_db(home)
     rows = conn.execute(
         "SELECT substr(started_at, 1, 10), model, cost_micros, tier, provider "
         "FROM attempts ORDER BY started_at"
@@ -83,7 +82,7 @@ def test_the_summaries_equal_a_rebuild(run, isolated_home):
     write(isolated_home / "prices" / "acme.yaml", ACME)
     assert run("prices", "reprice").exit_code == 0
     repriced = summaries(isolated_home)
-    ledger = open_ledger(isolated_home / "ledger.db")
+    ledger = open_ledger(ledger_at(isolated_home))
     ledger.rebuild_summaries()
     ledger.close()
     assert summaries(isolated_home) == repriced
@@ -113,7 +112,7 @@ def test_an_alias_is_priced_by_the_model_that_answered_and_odd_rows_are_left(run
             "output_tokens": 0, "timestamp": "2026-11-10T10:00:00Z"}  # fmt: skip
     assert run("record", input=json.dumps(line)).exit_code == 0
     record(run, "acme-9", "2026-11-11T10:00:00Z")
-    conn = sqlite3.connect(isolated_home / "ledger.db")
+    conn = ledger_db(isolated_home)
     conn.execute("UPDATE attempts SET started_at = '11/11/2026' WHERE id = 2")  # not ours
     conn.commit()
     conn.close()

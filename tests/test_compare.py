@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, assert_one_line_error, write
+from conftest import ROOT, assert_one_line_error, ledger_db, write
 from fakeprovider import FakeProvider, Reply, point_clients_at
 
 from tokenroute.compare.scores import Outcome, clearly_below, score, verdict, wilson
@@ -73,7 +72,7 @@ def doubled(prompt: str) -> str:
 
 
 def ledger_rows(home: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(home / "ledger.db")
+    conn = ledger_db(home)
     rows = conn.execute(sql).fetchall()
     conn.close()
     return rows

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
-from conftest import assert_one_line_error, write
+from conftest import assert_one_line_error, ledger_db, write
 from fakeprovider import FakeProvider, Reply, point_clients_at
 
 from tokenroute.dispatch.council import Vote, decide
@@ -58,7 +57,7 @@ def test_a_clear_majority_decides_and_every_vote_is_an_attempt(run, provider, is
     assert (body["tier"], body["how"], body["task_type"]) == ("mid", "majority", "refactor")
     assert [v["tier"] for v in body["votes"]] == ["mid", "mid", "small"]
     assert body["model"]["id"] and not body["cached"]
-    conn = sqlite3.connect(isolated_home / "ledger.db")
+    conn = ledger_db(isolated_home)
     rows = conn.execute("SELECT source, model FROM attempts").fetchall()
     conn.close()
     assert sorted(rows) == sorted(("council", m) for m in MEMBERS.split(","))

@@ -28,6 +28,9 @@ import pytest
 from conftest import FIXTURES, PINNED_DAY, PINNED_NOW, ROOT
 from test_import import assistant, lines
 
+# kills watch the SQLite file grow
+pytestmark = pytest.mark.sqlite_only
+
 SEED = 20261123
 GENERATOR = Path("../shared/tools/gen_claude_logs.py")  # from the project root, when beside it
 PROBE = "TOKENROUTE_CRASH_PROBE"  # inherited by every process a run starts: found in /proc

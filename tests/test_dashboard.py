@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import PINNED_NOW
+from conftest import PINNED_NOW, ledger_at
 
 from tokenroute.cli import render
 
@@ -49,7 +49,7 @@ def screen_of(isolated_home: Path, *, paused: bool = False) -> list[str]:
     where = AttemptFilter(start="2026-11-23T00:00:00.000Z")
     budgets = read_budgets(resolve_paths().budgets)
     figures = today_figures(
-        isolated_home / "ledger.db", load_price_table(shipped_dir()), where, budgets, NOW, 60
+        ledger_at(isolated_home), load_price_table(shipped_dir()), where, budgets, NOW, 60
     )
     console = Console(width=80, height=24, record=True, file=io.StringIO())
     console.print(dashboard(figures, NOW, paused=paused, width=80, height=24))
@@ -83,7 +83,7 @@ def test_the_pace_projects_the_last_hour_to_midnight(run, isolated_home):
     seed(run)
     where = AttemptFilter(start="2026-11-23T00:00:00.000Z")
     figures = today_figures(
-        isolated_home / "ledger.db", load_price_table(shipped_dir()), where, [], NOW
+        ledger_at(isolated_home), load_price_table(shipped_dir()), where, [], NOW
     )
     assert isinstance(figures, Today)
     today = figures.by_model.total.spend

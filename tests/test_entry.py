@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from conftest import assert_one_line_error, write
+from conftest import assert_one_line_error, ledger_db, write
 
 from tokenroute.cli.app import app
 from tokenroute.cli.entry import PICK_FLAGS, PICK_PATHS, plain_pick
@@ -111,9 +111,8 @@ def test_the_fast_path_starts_a_task_in_the_ledger(isolated_home):
     done = run_entry(["pick", "refactor the auth module"], isolated_home)
     assert done.returncode == 0, done.stderr
     task_id = done.stderr.split("started task ")[1].split()[0]
-    import sqlite3
 
-    with sqlite3.connect(isolated_home / "ledger.db") as conn:
+    with ledger_db(isolated_home) as conn:
         assert conn.execute("SELECT id, type FROM tasks").fetchall() == [(task_id, "refactor")]
 
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 
 import pytest
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, ledger_at, ledger_db
 from otlp_receiver import Receiver, attributes
 
 from tokenroute.errors import ExitCode, ExportError
@@ -110,7 +109,7 @@ def test_a_refused_batch_is_resumed_with_nothing_sent_twice(
     calls = [{**CALLS[0], "task_id": f"T{n}", "timestamp": f"2026-11-22T10:0{n}:00Z"}
              for n in range(5)]  # fmt: skip
     record(run, calls)
-    ledger = isolated_home / "ledger.db"
+    ledger = ledger_at(isolated_home)
     now = "2026-11-23T12:00:00.000Z"
     receiver.refuse_nth = {refused: (nth, 503)}  # spans: the first batch of two goes in
     with pytest.raises(ExportError, match="HTTP 503"):
@@ -164,7 +163,7 @@ def test_no_password_or_header_value_is_ever_shown_or_stored(run, receiver, isol
             "hunter2" not in out.stdout + out.stderr and "tok-123456" not in out.stdout + out.stderr
         )
     assert receiver.headers[0]["x-api-key"] == "tok-123456"  # it did reach the collector
-    marks = sqlite3.connect(isolated_home / "ledger.db").execute("SELECT * FROM export_marks")
+    marks = ledger_db(isolated_home).execute("SELECT * FROM export_marks")
     assert "hunter2" not in repr(marks.fetchall())
     receiver.refuse = [("/v1/traces", 401)]
     record(run, [{**CALLS[0], "task_id": "T9"}])
@@ -322,6 +321,7 @@ def test_bad_endpoints_and_headers_are_usage_errors_that_show_no_secret(
     assert "SECRET123" not in out.stderr and "caf" not in out.stderr
 
 
+@pytest.mark.sqlite_only
 def test_two_exports_of_one_ledger_at_once_do_not_both_send(run, receiver, isolated_home):
     import fcntl
 
@@ -399,7 +399,7 @@ def test_a_dry_run_of_many_batches_shows_the_first_and_counts_them_all(isolated_
     calls = [{**CALLS[0], "task_id": f"T{n}", "timestamp": f"2026-11-22T10:{n:02d}:00Z"}
              for n in range(7)]  # fmt: skip
     record(run, calls)
-    done = export_otlp(isolated_home / "ledger.db", "http://127.0.0.1:9", {}, since=None,
+    done = export_otlp(ledger_at(isolated_home), "http://127.0.0.1:9", {}, since=None,
                        dry_run=True, now="2026-11-23T12:00:00.000Z", batch=3)  # fmt: skip
     assert done.sent == 7 and done.batches == 3 and done.metrics_of == 7
     traces, metrics = done.payloads

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import PINNED_DAY, ROOT, assert_one_line_error
+from conftest import PINNED_DAY, ROOT, assert_one_line_error, ledger_at, ledger_db
 
 from tokenroute.errors import ExitCode
 
@@ -76,7 +75,7 @@ def logs(tmp_path):
 
 
 def ledger_rows(home: Path) -> list[tuple]:
-    conn = sqlite3.connect(home / "ledger.db")
+    conn = ledger_db(home)
     rows = conn.execute(
         "SELECT source_key, output_tokens, input_tokens, cache_write_tokens, cache_read_tokens, "
         "task_id, project, source FROM attempts ORDER BY source_key"
@@ -183,7 +182,7 @@ def test_totals_equal_the_generators_ground_truth(run, tmp_path, isolated_home):
     )
     truth = json.loads((root / "manifest.json").read_text())["dedup_max_output_wins"]
     assert run("import", "claude-code", "--path", str(root / "projects")).exit_code == 0
-    conn = sqlite3.connect(isolated_home / "ledger.db")
+    conn = ledger_db(isolated_home)
     got = conn.execute(
         "SELECT SUM(input_tokens), SUM(output_tokens), "
         "SUM(cache_write_tokens + cache_write_1h_tokens), SUM(cache_read_tokens) FROM attempts"
@@ -198,7 +197,7 @@ def test_totals_equal_the_generators_ground_truth(run, tmp_path, isolated_home):
 
 
 def summaries(home: Path) -> dict[str, list[tuple]]:
-    conn = sqlite3.connect(home / "ledger.db")
+    conn = ledger_db(home)
     found = {
         table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall())
         for table in ("usage_daily", "tasks_daily", "context_daily")
@@ -233,7 +232,7 @@ def test_imports_keep_the_summaries_a_full_rebuild_would_make(run, logs, isolate
     run("import", "claude-code", "--path", str(logs / "projects"))
     incremental = summaries(isolated_home)
     assert len(incremental["tasks"]) == 3 and incremental["tasks_daily"]
-    ledger = open_ledger(isolated_home / "ledger.db")
+    ledger = open_ledger(ledger_at(isolated_home))
     ledger.rebuild_summaries()
     ledger.close()
     assert summaries(isolated_home) == incremental
@@ -264,12 +263,12 @@ def test_a_task_whose_only_call_moved_away_is_emptied(run, tmp_path, isolated_ho
     moved = {**assistant("m1", "r1", 40, uuid="u2"), "sessionId": "s2"}
     (folder / "s2.jsonl").write_text(lines(moved))
     run("import", "claude-code", "--path", str(tmp_path / "claude"))
-    conn = sqlite3.connect(isolated_home / "ledger.db")
+    conn = ledger_db(isolated_home)
     emptied = conn.execute("SELECT attempts, cost_micros FROM tasks WHERE id = 'cc-s-1'")
     assert emptied.fetchone() == (0, 0)
     conn.close()
     incremental = summaries(isolated_home)
-    ledger = open_ledger(isolated_home / "ledger.db")
+    ledger = open_ledger(ledger_at(isolated_home))
     ledger.rebuild_summaries()
     ledger.close()
     assert summaries(isolated_home) == incremental
@@ -288,7 +287,7 @@ def test_a_line_nested_too_deep_is_rejected_not_fatal(run, logs, isolated_home):
 
 def test_dry_run_knows_what_the_ledger_already_holds(run, logs, isolated_home):
     run("import", "claude-code", "--path", str(logs / "projects"))
-    conn = sqlite3.connect(isolated_home / "ledger.db")
+    conn = ledger_db(isolated_home)
     conn.execute("DELETE FROM import_files")  # forget the positions: every line is read again
     conn.commit()
     conn.close()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, assert_one_line_error
+from conftest import ROOT, assert_one_line_error, ledger_db
 
 from tokenroute.errors import ExitCode
 
@@ -57,7 +56,7 @@ def codex_home(tmp_path, monkeypatch):
 
 
 def rows(home: Path) -> list[tuple]:
-    conn = sqlite3.connect(home / "ledger.db")
+    conn = ledger_db(home)
     found = conn.execute(
         "SELECT model, input_tokens, cache_read_tokens, output_tokens, reasoning_tokens, "
         "task_id, project, provider FROM attempts ORDER BY id"
@@ -150,7 +149,7 @@ def test_totals_equal_the_generators_ground_truth(run, tmp_path, isolated_home, 
     monkeypatch.setenv("TOKENROUTE_NOW", newest_timestamp(tmp_path / "codex" / "sessions"))
     out = run("import", "codex", "--path", str(tmp_path / "codex" / "sessions"))
     assert out.exit_code == 0, out.stderr
-    conn = sqlite3.connect(isolated_home / "ledger.db")
+    conn = ledger_db(isolated_home)
     got = conn.execute(
         "SELECT SUM(input_tokens + cache_read_tokens), SUM(cache_read_tokens), "
         "SUM(output_tokens), SUM(reasoning_tokens) FROM attempts"

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, ledger_db
 
 from tokenroute.errors import ExitCode
 
@@ -16,7 +15,7 @@ def call(**fields) -> str:
 
 
 def attempts(home) -> list[tuple]:
-    conn = sqlite3.connect(home / "ledger.db")
+    conn = ledger_db(home)
     rows = conn.execute(
         "SELECT source, source_key, input_tokens, project FROM attempts ORDER BY id"
     ).fetchall()

@@ -6,7 +6,7 @@ import json
 import sqlite3
 
 import pytest
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, ledger_db
 
 from tokenroute.errors import ExitCode
 
@@ -58,7 +58,7 @@ def logs_db(tmp_path):
 
 
 def attempts(home) -> list[tuple]:
-    conn = sqlite3.connect(home / "ledger.db")
+    conn = ledger_db(home)
     rows = conn.execute(
         "SELECT source_key, model, input_tokens, cache_read_tokens, output_tokens, task_id, "
         "latency_ms FROM attempts ORDER BY source_key"
@@ -67,6 +67,7 @@ def attempts(home) -> list[tuple]:
     return rows
 
 
+@pytest.mark.sqlite_only
 def test_both_layouts_with_cached_input_read_per_provider(run, logs_db, isolated_home):
     out = run("import", "llm", "--path", str(logs_db))
     assert out.exit_code == 0, out.stderr
@@ -147,7 +148,7 @@ def test_turns_of_llm_0_32_on_are_read_once_even_when_replaced(run, tmp_path, is
     again = run("import", "llm", "--path", str(db))
     assert "added 0 attempts, 1 duplicates skipped" in again.stderr
     got = (
-        sqlite3.connect(isolated_home / "ledger.db")
+        ledger_db(isolated_home)
         .execute(
             "SELECT task_id, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, "
             "reasoning_tokens FROM attempts"

@@ -133,6 +133,7 @@ def test_record_task_mark_and_a_dry_run_speak_it_too(run, monkeypatch):
         assert body["version"] == 2 and not problems(body), problems(body)
 
 
+@pytest.mark.sqlite_only
 def test_a_stored_string_that_looks_like_a_marker_stays_a_string(run):
     """The encoder marks Decimals inside strings: text from a log must never be taken for one."""
     for project in ("\u0000#3", 'a"\u0000#1', "~deadbeef~1"):

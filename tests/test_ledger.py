@@ -124,6 +124,7 @@ def test_tags_are_a_plain_table(tmp_path):
     assert sorted(ledger.query("SELECT tag FROM attempt_tags")) == [("ci",), ("nightly",)]
 
 
+@pytest.mark.sqlite_only
 def test_eight_parallel_writers_lose_nothing(tmp_path):
     """8 `tokenroute record` processes, 1,000 calls each, on one fresh ledger at once."""
     lines = "".join(
@@ -327,6 +328,7 @@ def unwritable(path: Path) -> Iterator[None]:
         subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
+@pytest.mark.sqlite_only
 def test_a_read_only_ledger_can_still_be_read_and_a_write_is_one_line(run, isolated_home):
     """A ledger this user may read but not write (an archived copy, another user's): log
     and report work, and a write is one line."""
@@ -343,6 +345,7 @@ def test_a_read_only_ledger_can_still_be_read_and_a_write_is_one_line(run, isola
         assert_one_line_error(out, ExitCode.LEDGER, "cannot write to the ledger")
 
 
+@pytest.mark.sqlite_only
 def test_a_new_ledger_is_readable_by_its_owner_alone(run, isolated_home):
     import os
     import stat
@@ -375,6 +378,7 @@ def test_a_foreign_database_with_a_schema_version_is_refused_too(run, tmp_path):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
 
 
+@pytest.mark.sqlite_only
 def test_processes_opening_a_new_ledger_at_once_all_get_it(tmp_path):
     """The first calls of a day often come at once (two agents, two people's imports): the
     switch of a new ledger to WAL is refused at once by SQLite while another process holds

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import assert_one_line_error, write
+from conftest import assert_one_line_error, ledger_db, write
 
 from tokenroute.errors import ExitCode
 
@@ -98,9 +98,8 @@ def test_every_pick_starts_a_task(run, isolated_home):
     assert out.exit_code == 0
     assert "started task t-" in out.stderr
     task_id = out.stderr.split("started task ")[1].split()[0]
-    import sqlite3
 
-    with sqlite3.connect(isolated_home / "ledger.db") as conn:
+    with ledger_db(isolated_home) as conn:
         assert conn.execute(
             "SELECT type, description FROM tasks WHERE id = ?", (task_id,)
         ).fetchall() == [("refactor", "refactor auth module")]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, assert_one_line_error, write
+from conftest import ROOT, assert_one_line_error, dict_rows, ledger_db, write
 from fakeprovider import FakeProvider, Reply
 
 from tokenroute.errors import ExitCode
@@ -47,15 +46,14 @@ def provider(isolated_home, monkeypatch):
 
 
 def attempts(home: Path) -> list[dict]:
-    conn = sqlite3.connect(home / "ledger.db")
-    conn.row_factory = sqlite3.Row
-    rows = [dict(r) for r in conn.execute("SELECT * FROM attempts ORDER BY id")]
+    conn = ledger_db(home)
+    rows = dict_rows(conn, "SELECT * FROM attempts ORDER BY id")
     conn.close()
     return rows
 
 
 def task_outcomes(home: Path) -> list[str]:
-    conn = sqlite3.connect(home / "ledger.db")
+    conn = ledger_db(home)
     rows = [r[0] for r in conn.execute("SELECT outcome FROM tasks")]
     conn.close()
     return rows
@@ -880,7 +878,7 @@ def test_a_failed_run_with_json_prints_the_attempts_and_the_error(run, provider,
 
 
 def messages(home: Path) -> list[str]:
-    with sqlite3.connect(home / "ledger.db") as conn:
+    with ledger_db(home) as conn:
         return [r[0] for r in conn.execute("SELECT content FROM messages ORDER BY turn, role")]
 
 

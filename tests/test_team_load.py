@@ -1,6 +1,6 @@
-"""Several people on one ledger at once (SQLite here; the same scenario is what a PostgreSQL
-ledger must pass): recorders and a report side by side lose nothing, and two people importing
-the same Claude Code log at once add every call once."""
+"""Several people on one ledger at once, on both backends (a SQLite file; a PostgreSQL
+database): recorders and a report side by side lose nothing, and two people importing the
+same Claude Code log at once add every call once."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ import os
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
+import pytest
 from claude_logs import write_tree
 from test_ccusage_buckets import END
 
+from tokenroute.storage.location import ledger_location
 from tokenroute.storage.sqlite import open_ledger
 
+pytestmark = pytest.mark.sqlite_only  # both backends already, by new_ledger
 
-def cli(home: Path, *args: str, user: str = "tester", stdin: str | None = None):
-    env = {**os.environ, "TOKENROUTE_HOME": str(home), "TOKENROUTE_USER": user}
+
+def cli(ledger: str, *args: str, user: str = "tester", stdin: str | None = None):
+    env = {**os.environ, "TOKENROUTE_LEDGER": ledger, "TOKENROUTE_USER": user}
     return subprocess.Popen(
         [sys.executable, "-m", "tokenroute", *args],
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
@@ -26,8 +29,8 @@ def cli(home: Path, *args: str, user: str = "tester", stdin: str | None = None):
     )  # fmt: skip
 
 
-def test_sixteen_recorders_and_a_report_in_a_loop_lose_nothing(tmp_path):
-    home = tmp_path / "home"
+def test_sixteen_recorders_and_a_report_in_a_loop_lose_nothing(new_ledger):
+    home = new_ledger()
     lines = "".join(
         json.dumps({"model": "gpt-5-mini", "input_tokens": i + 1, "output_tokens": 1}) + "\n"
         for i in range(1000)
@@ -52,7 +55,7 @@ def test_sixteen_recorders_and_a_report_in_a_loop_lose_nothing(tmp_path):
     looping.join(timeout=300)
     assert [code for code, _ in results] == [0] * 16, results
     assert reports and all(code == 0 for code, _ in reports), reports[:3]
-    ledger = open_ledger(home / "ledger.db", create=False)
+    ledger = open_ledger(ledger_location(home), create=False)
     assert ledger.count_attempts() == 16_000
     by_user = dict(ledger.query("SELECT user_name, COUNT(*) FROM attempts GROUP BY 1"))
     assert by_user == {f"user-{n}": 1000 for n in range(16)}
@@ -60,21 +63,21 @@ def test_sixteen_recorders_and_a_report_in_a_loop_lose_nothing(tmp_path):
     assert total["attempts"] == 16_000 and total["input_tokens"] == 16 * sum(range(1, 1001))
 
 
-def test_two_people_importing_the_same_log_at_once_add_each_call_once(tmp_path):
+def test_two_people_importing_the_same_log_at_once_add_each_call_once(tmp_path, new_ledger):
     tree = tmp_path / "claude"
     write_tree(tree, end=END, sessions=12)
-    alone = tmp_path / "alone"
+    alone = new_ledger("alone")
     single = cli(alone, "import", "claude-code", "--path", str(tree / "projects"))
     assert single.wait(timeout=120) == 0, single.stderr.read()
-    shared = tmp_path / "shared"
+    shared = new_ledger("shared")
     both = [
         cli(shared, "import", "claude-code", "--path", str(tree / "projects"), user=name)
         for name in ("ana", "ben")
     ]
     assert [p.wait(timeout=120) for p in both] == [0, 0], [p.stderr.read() for p in both]
 
-    def calls(home: Path) -> list[tuple]:
-        ledger = open_ledger(home / "ledger.db", create=False)
+    def calls(home: str) -> list[tuple]:
+        ledger = open_ledger(ledger_location(home), create=False)
         return ledger.query(
             "SELECT source_key, input_tokens, output_tokens, cache_read_tokens FROM attempts "
             "ORDER BY source_key"

@@ -107,6 +107,15 @@ class PgConnection:
     def close(self) -> None:
         self.raw.close()
 
+    def commit(self) -> None:
+        """Outside BEGIN every statement commits on its own (sqlite3's isolation_level=None)."""
+
+    def __enter__(self) -> PgConnection:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     @contextmanager
     def only_one(self, job: str) -> Iterator[bool]:
         """A session advisory lock named for `job` and this ledger: held until released or
