@@ -127,8 +127,9 @@ def postgres_binaries() -> Path | None:
     return None
 
 
-def start_server() -> tuple[PgServer | None, str]:
-    """The session's server, or None and why there is none."""
+def start_server(*, durable: bool = False) -> tuple[PgServer | None, str]:
+    """The session's server, or None and why there is none. Not `durable`, a commit returns
+    before its WAL is written (fast); durable, a commit survives the server's crash."""
     given = os.environ.get("TOKENROUTE_TEST_POSTGRES")
     try:
         import psycopg  # noqa: F401
@@ -182,7 +183,8 @@ def start_server() -> tuple[PgServer | None, str]:
     with open(data / "postgresql.conf", "a", encoding="utf-8") as conf:
         conf.write(
             f"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{root}'\n"
-            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+            f"fsync = off\nsynchronous_commit = {'on' if durable else 'off'}\n"
+            "full_page_writes = off\n"
             "max_connections = 200\nshared_buffers = 128MB\n"
         )
     (data / "pg_hba.conf").write_text(

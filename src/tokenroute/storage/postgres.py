@@ -257,6 +257,7 @@ def _reason(exc: Exception, where: ServerLedger) -> str:
     text = re.sub(r"connection to server at \S+ \(([\d.:a-f]+)\), port (\d+) failed: ", "", text)
     text = re.sub(r"connection to server at \"?([^\"]+)\"?, port (\d+) failed: ", "", text)
     text = re.sub(r"^FATAL: +", "", text)
+    text = re.sub(r" This probably means the server terminated abnormally.*$", "", text)
     if where.password:
         text = text.replace(where.password, "***")
     return str(ServerLedger(text)) if "://" in text else text or type(exc).__name__

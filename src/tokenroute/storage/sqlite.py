@@ -234,7 +234,7 @@ class Ledger:
                 a.user_name, a.host_name,
                 (SELECT group_concat(tag, ',') FROM attempt_tags WHERE attempt_id = a.id)
                     AS tags
-            FROM attempts a {clause} ORDER BY a.started_at DESC LIMIT ?""",
+            FROM attempts a {clause} ORDER BY a.started_at DESC, a.id DESC LIMIT ?""",
             [*params, limit],
         )
         names = [d[0] for d in cursor.description]

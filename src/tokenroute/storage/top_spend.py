@@ -152,4 +152,5 @@ def task_usage(conn: sqlite3.Connection, where: AttemptFilter) -> list[TaskUsage
         ORDER BY s.last_at DESC, t.id""",
         params,
     )
-    return [TaskUsage(*row) for row in rows]
+    # each engine lists a group's distinct models in its own order: name order, for both
+    return [TaskUsage(*row[:7], ",".join(sorted(row[7].split(","))), *row[8:]) for row in rows]
