@@ -1,7 +1,13 @@
 """Report speed on a big ledger: 1,000,000 attempts over 90 days, timed as whole processes.
 
 Usage: python bench/ledger.py [--attempts N] [--runs N] [--keep DIR]
+                              [--backend postgresql [--postgres-url URL]]
 Target (issue 3): each report <= 0.5 s median on a 2-core machine.
+
+--backend postgresql builds the same attempts (same seed) in a PostgreSQL ledger too and
+times every report on both, side by side (issue 18: report --last 30d within 2x SQLite's).
+Without --postgres-url (a superuser's URL; the bench makes a database there) it starts a
+throwaway server from the machine's binaries, as the tests do (tests/pg_server.py).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ PROJECTS = ("billing", "web", "infra", "data", "docs")
 ERRORS = ("rate_limit", "timeout", "server_error", "invalid_json")
 
 
-def build(path: Path, attempts: int, seed: int = 7) -> int:
+def build(path, attempts: int, seed: int = 7) -> int:
     """Fill a ledger with `attempts` realistic attempts; returns the number of tasks."""
     rng = random.Random(seed)
     table = load_price_table(shipped_dir())
@@ -143,6 +149,8 @@ def main() -> None:
     parser.add_argument("--attempts", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="build the ledger here and keep it")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--postgres-url", help="a superuser's URL of a server to build on")
     args = parser.parse_args()
     home = args.keep or Path(tempfile.mkdtemp(prefix="tokenroute-bench-"))
     home.mkdir(parents=True, exist_ok=True)
@@ -159,6 +167,10 @@ def main() -> None:
     env["TOKENROUTE_HOME"] = str(home)
     script = Path(sys.executable).with_name("tokenroute")
     base = [str(script)] if script.exists() else [sys.executable, "-m", "tokenroute"]
+    server = None
+    if args.backend == "postgresql":
+        server_ledger, server = postgres_ledger(args.postgres_url, args.attempts)
+        env_pg = {**env, "TOKENROUTE_LEDGER": server_ledger}
     floor = median_seconds([sys.executable, "-c", "pass"], args.runs, env)
     print(f"median of {args.runs} runs, whole processes (python -c pass: {floor * 1000:.0f} ms)")
     worst = 0.0
@@ -183,8 +195,52 @@ def main() -> None:
         target = " (target 1 s)" if one_second else ""
         ratio = f"{seconds / floor:5.1f}x python"
         print(f"tokenroute {label:<46} {seconds * 1000:7.0f} ms  {ratio}{target}")
+        if args.backend == "postgresql":
+            on_server = median_seconds([*base, *extra], args.runs, env_pg)
+            print(f"  on PostgreSQL {'':<41} {on_server * 1000:7.0f} ms  "
+                  f"{on_server / seconds:5.2f}x SQLite")  # fmt: skip
     verdict = "meets" if worst <= 0.5 else "MISSES"
     print(f"slowest 30-day report {worst * 1000:.0f} ms: {verdict} the 0.5 s target")
+    if server is not None:
+        from pg_server import remove
+
+        remove(server)
+
+
+def postgres_ledger(admin_url: str | None, attempts: int):
+    """A PostgreSQL ledger with the bench's attempts (its URL), and the server if we started
+    one. A database is made per size and kept on a server of the user's, so a rerun reuses it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from pg_server import PgServer, start_server
+
+    from tokenroute.storage.location import ServerLedger
+
+    server = None
+    if admin_url is None:
+        server, why = start_server()
+        if server is None:
+            sys.exit(f"bench: no PostgreSQL server: {why}")
+    else:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(admin_url)
+        server = PgServer(parts.hostname or "127.0.0.1", parts.port or 5432, admin_url)
+    name = f"bench_{attempts}"
+    with server.admin() as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f"CREATE DATABASE {name}")
+    url = server.url(name)
+    if not exists:
+        began = time.perf_counter()
+        tasks = build(ServerLedger(url), attempts)
+        with server.admin() as conn:
+            size = conn.execute("SELECT pg_database_size(%s)", (name,)).fetchone()[0]
+        print(
+            f"built {attempts:,} attempts in {tasks:,} tasks in PostgreSQL "
+            f"in {time.perf_counter() - began:.1f} s ({size / 1e6:.0f} MB)"
+        )
+    return url, (server if admin_url is None else None)
 
 
 if __name__ == "__main__":
