@@ -174,7 +174,7 @@ class PgConnection:
             )
         if isinstance(exc, psycopg.errors.SyntaxError | psycopg.errors.UndefinedColumn):
             return exc  # our SQL is wrong: an internal error, with --debug's traceback
-        return LedgerError(f"{self.where}: the database refused a write ({reason})")
+        return LedgerError(f"{self.where}: the database refused a statement ({reason})")
 
 
 _INSERTS_ATTEMPT = re.compile(r"\s*INSERT INTO attempts \(")
