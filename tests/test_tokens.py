@@ -8,8 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import tiktoken
 from conftest import write
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tokenroute.prices import tokens
 from tokenroute.prices.tokens import ENCODING_LABEL, HEURISTIC_LABEL, count_tokens
 
 
@@ -61,3 +65,85 @@ def test_falls_back_to_the_heuristic_when_no_encoding_loads(tmp_path):
     body = _estimate_in_subprocess(tmp_path, {"PYTHONPATH": str(tmp_path / "shadow")})
     assert body["token_method"] == HEURISTIC_LABEL
     assert body["input_tokens"] == 3  # ceil(11 / 4)
+
+
+# --- the ASCII counter and the cached table ------------------------------------------------
+
+NATIVE = tiktoken.get_encoding(tokens.OFFLINE_ENCODING)
+ASCII_TEXT = st.text(alphabet=st.characters(max_codepoint=127), max_size=300)
+TRICKY = [
+    "",
+    "don't I'LL we've THEY'RE it's",
+    "    indented\n\n\n\tand  tabs\r\n\x0b\x0c end   ",
+    "12345678901 3.14159 1e-10 0x1F",
+    "def f(x):\n    return x ** 2  # comment\n",
+    "\x1c\x1d\x1e\x1f file separators are not white space",
+    "trailing newline\n",
+    "!!!???... ---- ____ ~~~~",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "https://example.com/path?query=1&b=2#frag",
+]
+
+
+def native_count(text: str) -> int:
+    return len(NATIVE.encode(text, disallowed_special=()))
+
+
+def test_the_ascii_counter_matches_tiktoken_on_tricky_text():
+    for text in TRICKY:
+        assert tokens.count_tokens(text).tokens == native_count(text), repr(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ASCII_TEXT)
+def test_the_ascii_counter_matches_tiktoken_on_any_ascii(text):
+    assert tokens.count_tokens(text).tokens == native_count(text)
+
+
+def test_the_ascii_counter_matches_tiktoken_on_this_projects_source():
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted((root / "src" / "tokenroute" / "prices").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert text.isascii() and len(text) <= tokens.PURE_PYTHON_LIMIT, path
+        assert tokens.count_tokens(text).tokens == native_count(text), path
+
+
+def test_other_text_is_counted_by_tiktoken_itself():
+    for text in [
+        "héllo wörld",
+        "数据 and 文字",
+        "emoji 🎉🎉",
+        "x" * (tokens.PURE_PYTHON_LIMIT + 1),
+    ]:
+        counted = tokens.count_tokens(text)
+        assert (counted.tokens, counted.method) == (native_count(text), ENCODING_LABEL)
+
+
+def test_the_decoded_table_is_cached_and_a_damaged_cache_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOKENROUTE_HOME", str(tmp_path))
+    tokens._encoding_spec.cache_clear()
+    try:
+        first = tokens._encoding_spec()
+        [cached] = (tmp_path / "cache").glob("cl100k_base-*.marshal")
+        assert len(first["mergeable_ranks"]) == 100_256  # cl100k_base's ordinary tokens
+        for damage in (b"", b"not a cache", cached.read_bytes()[:-10]):
+            cached.write_bytes(damage)
+            tokens._encoding_spec.cache_clear()
+            assert tokens._encoding_spec() == first
+            assert cached.read_bytes() != damage  # rewritten whole
+    finally:
+        tokens._encoding_spec.cache_clear()
+
+
+def test_an_unwritable_cache_folder_still_counts(tmp_path, monkeypatch):
+    blocker = tmp_path / "home"
+    write(blocker, "a file where the folder should be")
+    monkeypatch.setenv("TOKENROUTE_HOME", str(blocker))
+    tokens._encoding_spec.cache_clear()
+    tokens._ascii_splitter.cache_clear()
+    try:
+        assert tokens.count_tokens("hello world").tokens == 2
+        assert list(tmp_path.glob("**/*.partial")) == []
+    finally:
+        tokens._encoding_spec.cache_clear()
+        tokens._ascii_splitter.cache_clear()
