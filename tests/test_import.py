@@ -293,3 +293,41 @@ def test_dry_run_knows_what_the_ledger_already_holds(run, logs, isolated_home):
     conn.close()
     out = run("import", "claude-code", "--path", str(logs / "projects"), "--dry-run")
     assert "would add 0 attempts" in out.stderr, out.stderr
+
+
+def test_new_tasks_summed_in_python_equal_a_rebuild(run, tmp_path, isolated_home):
+    """A batch's new tasks get their totals from the rows in hand, not from the window query:
+    ties in time, unknown models, tiers that change, typed tasks and projects that fill gaps
+    must come out as a rebuild from the attempts makes them."""
+    import random
+
+    from tokenroute.storage.sqlite import open_ledger
+
+    rng = random.Random(7)
+    models = ["gpt-4.1", "claude-sonnet-4-6", "gpt-5-nano", "no-such-model"]
+    lines_ = []
+    for number in range(300):
+        fields = {
+            "model": rng.choice(models),
+            "input_tokens": rng.randint(0, 5000),
+            "output_tokens": rng.randint(0, 900),
+            "timestamp": f"2026-11-{rng.randint(10, 12)}T{rng.choice(['09', '10'])}:00:00Z",
+            "task_id": f"task-{rng.randint(1, 40)}",
+            "source_key": f"k{number}",
+        }
+        if rng.random() < 0.3:
+            fields["task_type"] = rng.choice(["code", "test"])
+        if rng.random() < 0.5:
+            fields["project"] = rng.choice(["web", "api"])
+        lines_.append(json.dumps(fields) + "\n")
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text("".join(lines_[:200]))
+    assert run("import", "jsonl", str(first)).exit_code == 0
+    second.write_text("".join(lines_[200:]))  # some tasks known by now, some new
+    assert run("import", "jsonl", str(second)).exit_code == 0
+    incremental = summaries(isolated_home)
+    assert len(incremental["tasks"]) == 40
+    ledger = open_ledger(ledger_at(isolated_home))
+    ledger.rebuild_summaries()
+    ledger.close()
+    assert summaries(isolated_home) == incremental

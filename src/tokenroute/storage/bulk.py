@@ -16,11 +16,17 @@ from typing import Any, NamedTuple
 from tokenroute.storage.identity import writer
 from tokenroute.storage.rows import (
     ADD_TO_DAILY_ROW,
+    ROW_COST,
+    ROW_MODEL,
     ROW_OUTPUT,
+    ROW_PROJECT,
+    ROW_PROVIDER,
     ROW_SOURCE,
     ROW_SOURCE_KEY,
     ROW_STARTED_AT,
     ROW_TASK_ID,
+    ROW_TASK_TYPE,
+    ROW_TIER,
     BulkRow,
     insert_attempt,
     insert_attempts,
@@ -83,7 +89,16 @@ _TASKS_DAILY = f"""
         (day, model, task_type, tier, provider, project, source, outcome) IN (
             {_TASK_GROUPS.format(totals="")})
 """
-_RECOMPUTE_TASKS = TASK_TOTALS.format(which="task_id IN (SELECT id FROM temp.batch_tasks)")
+_RECOMPUTE_TASKS = TASK_TOTALS.format(which="task_id IN (SELECT id FROM temp.known_tasks)")
+# A task first stored by this batch has only the batch's attempts: its totals are summed here,
+# in the order the attempts were numbered, rather than by the window query above (0.4 s of a
+# first import of 73k calls).
+_SET_NEW_TASK = """
+    UPDATE tasks SET first_at = ?, last_at = ?, attempts = ?, cost_micros = ?, unpriced = ?,
+        source = ?, last_model = ?, last_tier = ?, last_provider = ?, last_task_type = ?,
+        project = COALESCE(project, ?), first_tier = ?
+    WHERE id = ?
+"""
 # Attempts that came without a type or project take their task's, as single writes do; only
 # rows whose task has one are rewritten (most imported rows have neither).
 _INHERIT = """
@@ -112,18 +127,25 @@ def store_batch(conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> BatchResul
     # new row never reuses a replaced row's id (an export's mark says "up to this id")
     before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[0]
     if gone:
-        _take_out(conn, gone)
+        _take_out(conn, gone)  # the replaced copies' tasks join the batch's
+    conn.execute(
+        "INSERT INTO temp.known_tasks SELECT id FROM tasks "
+        "WHERE id IN (SELECT id FROM temp.batch_tasks)"
+    )
+    known = {task_id for (task_id,) in conn.execute("SELECT id FROM temp.known_tasks")}
     _run(conn, _TASKS_DAILY, sign=-1)  # the touched tasks leave their old groups
     first_of_each: dict[str, tuple] = {}
     for _, task, _ in fresh:  # many attempts share a task: the first one's details are kept
         first_of_each.setdefault(task[0], task)
     insert_tasks(conn, first_of_each.values())
     numbers = _next_attempt_numbers(conn, task_ids)
-    keyed, tags = [], []
+    keyed, tags, of_new_tasks = [], [], []
     for values, _, attempt_tags in fresh:
         task_id = values[ROW_TASK_ID]
         row = (*values, numbers[task_id])
         numbers[task_id] += 1
+        if task_id not in known:
+            of_new_tasks.append(row)
         if values[ROW_SOURCE_KEY] is not None:
             keyed.append(row)
             tags.extend((tag, values[ROW_SOURCE], values[ROW_SOURCE_KEY]) for tag in attempt_tags)
@@ -134,6 +156,7 @@ def store_batch(conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> BatchResul
                 [(row_id, tag) for tag in attempt_tags],
             )
     insert_attempts(conn, keyed)
+    conn.executemany(_SET_NEW_TASK, _new_task_totals(of_new_tasks, first_of_each))
     if gone:
         conn.execute(f"DELETE FROM attempts WHERE {_GONE_ROWS}")
     conn.executemany(
@@ -153,6 +176,48 @@ def store_batch(conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> BatchResul
     _run(conn, EMPTIED_TASKS.format(which="id IN (SELECT id FROM temp.batch_tasks)"))
     _run(conn, _TASKS_DAILY, sign=1)  # and join their new ones
     return BatchResult(len(fresh) - len(gone), duplicates, len(gone))
+
+
+def _new_task_totals(
+    rows: Sequence[tuple[Any, ...]], tasks: dict[str, tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """TASK_TOTALS for tasks whose every attempt is in `rows` (numbered rows, each task's in
+    the order they were numbered), as `_SET_NEW_TASK`'s parameters. The attempts' type and
+    project are read as `_INHERIT` leaves them: the task's type wins, the task's project
+    fills a gap."""
+    sums: dict[str, list[Any]] = {}
+    for row in rows:
+        task_id, cost = row[ROW_TASK_ID], row[ROW_COST]
+        total = sums.get(task_id)
+        if total is None:
+            sums[task_id] = total = [0, 0, 0, row, row]  # attempts, cost, unpriced, first, last
+        total[0] += 1
+        if cost is None:
+            total[2] += 1
+        else:
+            total[1] += cost
+        total[4] = row  # numbered in time order: the last one is the newest
+    updates = []
+    for task_id, (count, cost, unpriced, first, last) in sums.items():
+        task = tasks[task_id]
+        task_type = task[2] if task[2] is not None else last[ROW_TASK_TYPE]
+        project = last[ROW_PROJECT] if last[ROW_PROJECT] is not None else task[4]
+        updates.append(
+            (
+                *(
+                    first[ROW_STARTED_AT],
+                    last[ROW_STARTED_AT],
+                    count,
+                    cost,
+                    unpriced,
+                    last[ROW_SOURCE],
+                ),
+                *(last[ROW_MODEL], last[ROW_TIER], last[ROW_PROVIDER], task_type, project),
+                first[ROW_TIER],
+                task_id,
+            )
+        )
+    return updates
 
 
 def _started_at(row: BulkRow) -> str:
@@ -225,7 +290,9 @@ def _stored_copies(
 def _prepare_temp_tables(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS batch_tasks (id TEXT PRIMARY KEY)")
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS gone_attempts (id INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS known_tasks (id TEXT PRIMARY KEY)")
     conn.execute("DELETE FROM temp.batch_tasks")
+    conn.execute("DELETE FROM temp.known_tasks")
     conn.execute("DELETE FROM temp.gone_attempts")
 
 

@@ -36,6 +36,12 @@ ROW_TASK_ID = _ATTEMPT_COLUMNS.index("task_id")
 ROW_SOURCE = _ATTEMPT_COLUMNS.index("source")
 ROW_SOURCE_KEY = _ATTEMPT_COLUMNS.index("source_key")
 ROW_OUTPUT = _ATTEMPT_COLUMNS.index("output_tokens")
+ROW_MODEL = _ATTEMPT_COLUMNS.index("model")
+ROW_TIER = _ATTEMPT_COLUMNS.index("tier")
+ROW_PROVIDER = _ATTEMPT_COLUMNS.index("provider")
+ROW_TASK_TYPE = _ATTEMPT_COLUMNS.index("task_type")
+ROW_PROJECT = _ATTEMPT_COLUMNS.index("project")
+ROW_COST = _ATTEMPT_COLUMNS.index("cost_micros")
 # One attempt for the bulk writer: its row (attempt_row), its task (Task's fields in order)
 # and its tags, all plain tuples.
 BulkRow = tuple[tuple[Any, ...], tuple[Any, ...], tuple[str, ...]]
