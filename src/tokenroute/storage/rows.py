@@ -42,6 +42,7 @@ ROW_PROVIDER = _ATTEMPT_COLUMNS.index("provider")
 ROW_TASK_TYPE = _ATTEMPT_COLUMNS.index("task_type")
 ROW_PROJECT = _ATTEMPT_COLUMNS.index("project")
 ROW_COST = _ATTEMPT_COLUMNS.index("cost_micros")
+ROW_USAGE = _ATTEMPT_COLUMNS.index("input_tokens")  # then cache read, writes, output, reasoning
 # One attempt for the bulk writer: its row (attempt_row), its task (Task's fields in order)
 # and its tags, all plain tuples.
 BulkRow = tuple[tuple[Any, ...], tuple[Any, ...], tuple[str, ...]]

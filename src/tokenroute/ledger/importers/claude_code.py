@@ -32,7 +32,8 @@ from typing import Any
 
 from tokenroute.ledger.calls import Call, CallError, logged_call
 from tokenroute.ledger.importers import json_lines
-from tokenroute.ledger.importers.load import Parsed
+from tokenroute.ledger.importers.load import Parsed, ParsedRows
+from tokenroute.ledger.importers.log_rows import RowMaker
 from tokenroute.ledger.usage_formats import from_anthropic
 
 SOURCE = "claude-code"
@@ -52,8 +53,80 @@ def default_roots(environ: Mapping[str, str], home: Path) -> list[Path]:
 def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) -> Parsed:
     """The calls in a file's new lines. The JSON of a line is read only when it mentions
     usage, and a call is validated only once its biggest copy is known."""
+    found, copies, rejected = _biggest_copies(lines)
+    calls = []
+    for key, at, line in found:
+        try:
+            calls.append(_call(line, key, path, now))
+        except CallError as exc:
+            rejected.append((at, str(exc)))
+    return Parsed(calls, copies, sorted(rejected))
+
+
+def parse_rows(path: Path, lines: Sequence[tuple[int, bytes]], maker: RowMaker) -> ParsedRows:
+    """What `parse_file` finds, as ledger rows made the fast way (log_rows)."""
+    found, copies, rejected = _biggest_copies(lines)
+    rows, unknown = [], set()
+    for key, at, line in found:
+        message = line["message"]
+        session = _text(line.get("requestSessionId")) or _text(line.get("sessionId")) or path.stem
+        try:
+            made = maker.row(
+                model=message.get("model"),
+                counts=_counts(message["usage"]),
+                at=line.get("timestamp"),
+                task_id=f"cc-{session}",
+                source_key=key,
+                project=_project(line.get("cwd"), path),
+                tags=("sidechain",) if line.get("isSidechain") else (),
+                general=lambda: _call(line, key, path, maker.now),  # noqa: B023 (called at once)
+            )
+        except CallError as exc:
+            rejected.append((at, str(exc)))
+            continue
+        if made.row is not None:
+            rows.append(made.row)
+        if made.unknown_model is not None:
+            unknown.add(made.unknown_model)
+    return ParsedRows(rows, copies, sorted(rejected), sorted(unknown))
+
+
+_ODD = (None,) * 5  # counts the fast way leaves to the general one
+
+
+def _counts(usage: dict[str, Any]) -> tuple[Any, ...]:
+    """(input, cache read, 5-minute write, 1-hour write, output), as from_anthropic reads
+    them when every count is a plain int; else _ODD, and from_anthropic says what is wrong."""
+    split = usage.get("cache_creation")
+    if split is None:
+        split = {}
+    elif type(split) is not dict:
+        return _ODD
+    raw = tuple(
+        0 if value is None else value
+        for value in (
+            usage.get("input_tokens"),
+            usage.get("cache_read_input_tokens"),
+            usage.get("cache_creation_input_tokens"),
+            split.get("ephemeral_1h_input_tokens"),
+            split.get("ephemeral_5m_input_tokens"),
+            usage.get("output_tokens"),
+        )
+    )
+    for value in raw:
+        if type(value) is not int:
+            return _ODD
+    given, read, written, one_hour, five_minutes, output = raw
+    return given, read, five_minutes if split else written - one_hour, one_hour, output
+
+
+def _biggest_copies(
+    lines: Sequence[tuple[int, bytes]],
+) -> tuple[list[tuple[str | None, int, dict[str, Any]]], int, list[tuple[int, str]]]:
+    """Each call's line with the most output (key, offset, line), how many copies were
+    dropped, and the lines rejected on the way."""
     best: dict[str, tuple[int, int, dict[str, Any]]] = {}  # key -> (output, offset, line)
-    keyless: list[tuple[int, dict[str, Any]]] = []
+    keyless: list[tuple[None, int, dict[str, Any]]] = []
     rejected: list[tuple[int, str]] = []
     copies = 0
     for at, raw in lines:
@@ -68,7 +141,7 @@ def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) ->
         message_id = message.get("id")
         key = message_id if isinstance(message_id, str) and message_id else line.get("uuid")
         if not isinstance(key, str):
-            keyless.append((at, line))
+            keyless.append((None, at, line))
             continue
         output = message["usage"].get("output_tokens")
         output = output if isinstance(output, int) else -1  # a bad count loses, then fails
@@ -77,21 +150,14 @@ def parse_file(path: Path, lines: Sequence[tuple[int, bytes]], now: datetime) ->
             if (output, _is_original(line)) <= (best[key][0], _is_original(best[key][2])):
                 continue
         best[key] = (output, at, line)
-    calls = []
-    for key, (at, line) in [
-        *((k, (at, line)) for k, (_, at, line) in best.items()),
-        *((None, item) for item in keyless),
-    ]:
-        try:
-            calls.append(_call(line, key, path, now))
-        except CallError as exc:
-            rejected.append((at, str(exc)))
-    return Parsed(calls, copies, sorted(rejected))
+    found = [(key, at, line) for key, (_, at, line) in best.items()]
+    return [*found, *keyless], copies, rejected
 
 
 def _usage_line(raw: bytes) -> dict[str, Any] | None:
     """An assistant line with usage, parsed; None for any other line."""
-    text = raw.strip()
+    # a line as Claude Code writes it is not stripped: that copies a line of kilobytes
+    text = raw if raw[:1] == b"{" and raw[-1:] == b"}" else raw.strip()
     if not text:
         return None
     if not (text.startswith(b"{") and text.endswith(b"}")):

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from tokenroute.ledger.calls import Call, price_call
 from tokenroute.ledger.importers.files import Chunk, Position, line_number, read_new
+from tokenroute.ledger.importers.log_rows import RowMaker
 from tokenroute.ledger.importers.parallel import MAX_WORKERS, in_order, usable_cpus
 from tokenroute.prices.table import PriceTable
 from tokenroute.storage.rows import BulkRow, bulk_row
@@ -38,6 +39,15 @@ class Parsed(NamedTuple):
     rejected: list[tuple[int, str]]  # (byte offset of the line, why)
 
 
+class ParsedRows(NamedTuple):
+    """What a format with its own fast way to rows (`ParseRows`) makes of a file."""
+
+    rows: list[BulkRow]
+    copies: int
+    rejected: list[tuple[int, str]]
+    unknown_models: list[str]
+
+
 def first_copies(calls: Sequence[Call]) -> tuple[list[Call], int]:
     """One call per source key (the first copy; keyless calls all kept), and how many
     copies were dropped: for formats whose copies of a call are identical."""
@@ -53,6 +63,9 @@ def first_copies(calls: Sequence[Call]) -> tuple[list[Call], int]:
 
 
 ParseFile = Callable[[Path, Sequence[tuple[int, Any]], datetime], Parsed]
+# A format's own way from a file's new lines to priced rows (claude-code: a first import reads
+# millions of lines); the same rows `ParseFile` and `price_call` would make.
+ParseRows = Callable[[Path, Sequence[tuple[int, Any]], RowMaker], ParsedRows]
 ReadNew = Callable[[Path, Position | None], Chunk]
 
 
@@ -70,6 +83,8 @@ class Job(NamedTuple):
     table: PriceTable
     now: datetime
     since: date | None
+    parse_rows: ParseRows | None = None
+    maker: RowMaker | None = None  # with parse_rows: each worker process gets its own copy
 
 
 class FileWork(NamedTuple):
@@ -115,15 +130,18 @@ def _work_on(job: Job, path: Path, stored: tuple[int, int, int, str] | None) -> 
         return FileWork(path, True, None, 0, 0, [], [], [], f"cannot read: {exc.strerror or exc}")
     if not chunk.lines and stored and tuple(chunk.position) == tuple(stored):
         return FileWork(path, False, None, 0, 0, [], [], [], None)
-    parsed = job.parse(path, chunk.lines, job.now)
-    rows, unknown = [], set()
-    for call in parsed.calls:
-        if job.since and call.at.date() < job.since:
-            continue
-        priced = price_call(call, job.table, source=job.source, project=call.project)
-        if priced.attempt.cost_micros is None:
-            unknown.add(call.model)
-        rows.append(bulk_row(priced.attempt, priced.task))
+    if job.parse_rows is not None and job.maker is not None:
+        parsed = job.parse_rows(path, chunk.lines, job.maker)
+        rows, unknown = parsed.rows, set(parsed.unknown_models)
+    else:
+        parsed, rows, unknown = job.parse(path, chunk.lines, job.now), [], set()
+        for call in parsed.calls:
+            if job.since and call.at.date() < job.since:
+                continue
+            priced = price_call(call, job.table, source=job.source, project=call.project)
+            if priced.attempt.cost_micros is None:
+                unknown.add(call.model)
+            rows.append(bulk_row(priced.attempt, priced.task))
     # with --since the position is not kept: a later full import reads the earlier lines it
     # skipped (the source keys keep the rest from counting twice)
     position = None if job.since else chunk.position
@@ -166,10 +184,12 @@ def import_files(
     read: ReadNew = read_new,
     locate: Callable[[Path, int], str] = line_of,
     workers: int | None = None,
+    parse_rows: ParseRows | None = None,
 ) -> ImportSummary:
     """Import the new part of each file. `read` gives a file's new units (lines, by default)
     from the stored position; `locate` names where a rejected unit is. `workers`: processes
-    to parse in (by default, as many as help for what there is to read)."""
+    to parse in (by default, as many as help for what there is to read). `parse_rows`: the
+    format's fast way to the rows `parse` and pricing would make."""
     files_read = lines = added = duplicates = replaced = rejected = 0
     reasons: list[str] = []
     unknown: set[str] = set()
@@ -177,7 +197,8 @@ def import_files(
     todo = [(path, stored.get(str(path))) for path in files]
     if workers is None:
         workers = workers_for(todo)
-    job = Job(source, parse, read, table, now, since)
+    maker = RowMaker(table, source, now, since) if parse_rows is not None else None
+    job = Job(source, parse, read, table, now, since, parse_rows, maker)
     positions: list[tuple[str, Position]] = []
     rows: list[BulkRow] = []
 
