@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tokenroute.models import LongContext, PricePeriod, Rates, Usage
-from tokenroute.prices.cost import cost, cost_micros, to_micro_dollars
+from tokenroute.prices.cost import cost, cost_micros, micros_counter, to_micro_dollars
 
 D = Decimal
 
@@ -202,6 +202,20 @@ def test_integer_micro_dollars_equal_the_decimal_engine(period, usage, batch):
     assert cost_micros(period, usage, batch=batch) == to_micro_dollars(
         cost(period, usage, batch=batch).total
     )
+
+
+@given(periods(), usages())
+def test_a_periods_counter_equals_cost_micros(period, usage):
+    """micros_counter scales a period's rates once for an import's many calls."""
+    usage = usage._replace(reasoning=0)
+    assert micros_counter(period)(*usage[:5]) == cost_micros(period, usage)
+
+
+def test_a_too_precise_price_is_counted_by_the_engine_too():
+    fine = PricePeriod(
+        date(2025, 1, 1), None, Rates(input=D("0.5000000000000000000000000001"), output=D(1))
+    )
+    assert micros_counter(fine)(5, 0, 0, 0, 0) == to_micro_dollars(cost(fine, Usage(input=5)).total)
 
 
 def test_integer_micro_dollars_round_half_even_like_the_engine():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from tokenroute.models import PER_MILLION, Cost, PricePeriod, Rates, Usage
@@ -45,6 +46,34 @@ def cost_micros(period: PricePeriod, usage: Usage, *, batch: bool = False) -> in
     if 2 * rest > scale or (2 * rest == scale and whole % 2):
         whole += 1
     return whole
+
+
+def micros_counter(period: PricePeriod) -> Callable[[int, int, int, int, int], int]:
+    """`cost_micros(period, Usage(input, cache_read, cache_write, cache_write_1h, output))`
+    for calls billed without a batch discount, with the rates scaled once: an import prices
+    tens of thousands of calls of each period. Long-context calls take the general way."""
+    scaled, scale = _scaled_rates(period.rates, ONE)
+    above = None if period.long_context is None else period.long_context.above_input_tokens
+
+    def general(*counts: int) -> int:
+        return cost_micros(period, Usage(*counts))
+
+    if scale > EXACT_SCALE:
+        return general
+    rate_in, rate_read, rate_write, rate_write_1h, rate_out = scaled
+
+    def count(given: int, read: int, write: int, write_1h: int, output: int) -> int:
+        if above is not None and given + read + write + write_1h > above:
+            return general(given, read, write, write_1h, output)
+        total = (
+            given * rate_in + read * rate_read + write * rate_write + write_1h * rate_write_1h
+        ) + output * rate_out
+        whole, rest = divmod(total, scale)
+        if 2 * rest > scale or (2 * rest == scale and whole % 2):
+            whole += 1
+        return whole
+
+    return count
 
 
 def _billing(period: PricePeriod, usage: Usage, batch: bool) -> tuple[Rates, Decimal, bool]:

@@ -19,8 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from tokenroute.ledger.calls import MAX_TOKENS, Call, price_call
-from tokenroute.models import Usage
-from tokenroute.prices.cost import cost_micros
+from tokenroute.prices.cost import micros_counter
 from tokenroute.prices.table import PricePeriod, PriceTable
 from tokenroute.storage.rows import (
     ROW_COST,
@@ -42,7 +41,7 @@ _EARLIEST = stamp(EARLIEST)
 class _Template(NamedTuple):
     row: tuple[Any, ...]  # the pair's first row: model, provider, tier, revision, source...
     task: tuple[Any, ...]
-    period: PricePeriod | None  # None: the model or its price on that day is unknown
+    cost: Callable[..., int] | None  # of the five counts; None: the price is unknown
 
 
 class LoggedRow(NamedTuple):
@@ -76,15 +75,18 @@ class RowMaker:
         """The row of a call whose usage is (input, cache read, 5-minute and 1-hour cache
         writes, output); `general()` makes the same call the checking way."""
         if not (
-            _plain_counts(counts)
-            and isinstance(at, str)
-            and _LEDGER_STAMP.fullmatch(at)
+            type(at) is str
             and _EARLIEST <= at <= self._latest
+            and _LEDGER_STAMP.fullmatch(at)
             and _valid_moment(at)
-            and isinstance(model, str)
+            and type(model) is str
             and model.isascii()
             and model.strip() == model != ""
-            and _ascii(task_id, source_key, project, *tags)
+            and task_id.isascii()
+            and (source_key is None or source_key.isascii())
+            and (project is None or project.isascii())
+            and _plain_counts(counts)
+            and all(tag.isascii() for tag in tags)
         ):
             return self._general(general())
         if at[:10] < self._since:
@@ -92,15 +94,14 @@ class RowMaker:
         template = self._templates.get((model, at[:10]))
         if template is None:
             return self._general(general())
-        usage = Usage(*counts)
         row = list(template.row)
         row[ROW_STARTED_AT], row[ROW_TASK_ID] = at, task_id
         row[ROW_SOURCE_KEY], row[ROW_PROJECT] = source_key, project
         row[ROW_USAGE : ROW_USAGE + 5] = counts
-        if template.period is not None:
-            row[ROW_COST] = cost_micros(template.period, usage)
+        if template.cost is not None:
+            row[ROW_COST] = template.cost(*counts)
         task = (task_id, at, *template.task[2:4], project, *template.task[5:])
-        return LoggedRow((tuple(row), task, tags), None if template.period else model)
+        return LoggedRow((tuple(row), task, tags), None if template.cost else model)
 
     def _general(self, call: Call) -> LoggedRow:
         """The call priced the general way; its row becomes the template of its (model, day)
@@ -113,7 +114,9 @@ class RowMaker:
         started = row[0][ROW_STARTED_AT]
         key = (call.model, started[:10])
         if key not in self._templates and _plain_call(call):
-            self._templates[key] = _Template(row[0], row[1], self._period(call.model, started))
+            period = self._period(call.model, started)
+            cost = None if period is None else micros_counter(period)
+            self._templates[key] = _Template(row[0], row[1], cost)
         return LoggedRow(row, unknown)
 
     def _period(self, model: str, started: str) -> PricePeriod | None:
@@ -148,7 +151,3 @@ def _valid_moment(at: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _ascii(*texts: str | None) -> bool:
-    return all(text is None or text.isascii() for text in texts)
