@@ -127,3 +127,38 @@ def test_odd_lines_make_the_same_rows_and_rejections(raw_lines, since):
         lines.append((at, raw))
         at += len(raw) + 1
     assert fast_way(PATH, lines, since) == general_way(PATH, lines, since)
+
+
+def a_line(**extra) -> bytes:
+    line = {
+        "type": "assistant",
+        "uuid": "u1",
+        "sessionId": "s-1",
+        "timestamp": "2026-11-20T10:00:00.000Z",
+        "message": {"id": "msg_1", "model": "claude-haiku-4-5", "usage": {"output_tokens": 5}},
+        **extra,
+    }
+    return json.dumps(line).encode()
+
+
+def test_lines_msgspec_refuses_are_read_as_json_reads_them():
+    """Only a line's few fields are decoded (msgspec); a line it refuses is read whole by
+    json_lines, which accepts what json does: the call still counts."""
+    nan = a_line(content="X").replace(b'"X"', b"NaN")
+    surrogate = a_line(content="X").replace(b'"X"', b'"\\ud800"')
+    for raw in (nan, surrogate):
+        parsed = fast_way(PATH, [(0, raw)])
+        assert (len(parsed[0]), parsed[2]) == (1, []), raw
+        assert parsed == general_way(PATH, [(0, raw)])
+
+
+def test_a_message_that_is_not_an_object_is_not_a_call():
+    raw = a_line(message=[1, 2])
+    assert fast_way(PATH, [(0, raw)]) == ([], 0, [], [])
+
+
+def test_a_line_cut_off_or_not_json_is_named():
+    cut = a_line()[:-20]
+    broken = a_line().replace(b'"usage"', b'"usage" oops')
+    rows, _, rejected, _ = fast_way(PATH, [(0, cut), (500, broken)])
+    assert rows == [] and [at for at, _ in rejected] == [0, 500]

@@ -30,6 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from tokenroute.ledger.calls import Call, CallError, logged_call
 from tokenroute.ledger.importers import json_lines
 from tokenroute.ledger.importers.load import Parsed, ParsedRows
@@ -68,17 +70,17 @@ def parse_rows(path: Path, lines: Sequence[tuple[int, bytes]], maker: RowMaker) 
     found, copies, rejected = _biggest_copies(lines)
     rows, unknown = [], set()
     for key, at, line in found:
-        message = line["message"]
-        session = _text(line.get("requestSessionId")) or _text(line.get("sessionId")) or path.stem
+        message = line.message
+        session = _text(line.requestSessionId) or _text(line.sessionId) or path.stem
         try:
             made = maker.row(
-                model=message.get("model"),
-                counts=_counts(message["usage"]),
-                at=line.get("timestamp"),
+                model=message.model,
+                counts=_counts(message.usage),
+                at=line.timestamp,
                 task_id=f"cc-{session}",
                 source_key=key,
-                project=_project(line.get("cwd"), path),
-                tags=("sidechain",) if line.get("isSidechain") else (),
+                project=_project(line.cwd, path),
+                tags=("sidechain",) if line.isSidechain else (),
                 general=lambda: _call(line, key, path, maker.now),  # noqa: B023 (called at once)
             )
         except CallError as exc:
@@ -114,7 +116,7 @@ def _counts(usage: dict[str, Any]) -> tuple[Any, ...]:
         )
     )
     for value in raw:
-        if type(value) is not int:
+        if type(value) is not int or value < 0:  # even one the split makes unused
             return _ODD
     given, read, written, one_hour, five_minutes, output = raw
     return given, read, five_minutes if split else written - one_hour, one_hour, output
@@ -122,11 +124,11 @@ def _counts(usage: dict[str, Any]) -> tuple[Any, ...]:
 
 def _biggest_copies(
     lines: Sequence[tuple[int, bytes]],
-) -> tuple[list[tuple[str | None, int, dict[str, Any]]], int, list[tuple[int, str]]]:
+) -> tuple[list[tuple[str | None, int, _Line]], int, list[tuple[int, str]]]:
     """Each call's line with the most output (key, offset, line), how many copies were
     dropped, and the lines rejected on the way."""
-    best: dict[str, tuple[int, int, dict[str, Any]]] = {}  # key -> (output, offset, line)
-    keyless: list[tuple[None, int, dict[str, Any]]] = []
+    best: dict[str, tuple[int, int, _Line]] = {}  # key -> (output, offset, line)
+    keyless: list[tuple[None, int, _Line]] = []
     rejected: list[tuple[int, str]] = []
     copies = 0
     for at, raw in lines:
@@ -137,13 +139,12 @@ def _biggest_copies(
             continue
         if line is None:
             continue
-        message = line["message"]
-        message_id = message.get("id")
-        key = message_id if isinstance(message_id, str) and message_id else line.get("uuid")
+        message_id = line.message.id
+        key = message_id if isinstance(message_id, str) and message_id else line.uuid
         if not isinstance(key, str):
             keyless.append((None, at, line))
             continue
-        output = message["usage"].get("output_tokens")
+        output = line.message.usage.get("output_tokens")
         output = output if isinstance(output, int) else -1  # a bad count loses, then fails
         if key in best:
             copies += 1
@@ -154,7 +155,34 @@ def _biggest_copies(
     return [*found, *keyless], copies, rejected
 
 
-def _usage_line(raw: bytes) -> dict[str, Any] | None:
+class _Message(msgspec.Struct):
+    """What is read of a line's `message`; the content blocks are skipped, never built."""
+
+    id: Any = None
+    model: Any = None
+    usage: Any = None
+
+
+class _Line(msgspec.Struct):
+    """What is read of a line: a kilobyte or more of JSON, of which these few fields count.
+    Decoding only them (msgspec) takes half the time of building the whole line (orjson)."""
+
+    type: Any = None
+    message: _Message | None = None
+    timestamp: Any = None
+    sessionId: Any = None
+    requestSessionId: Any = None
+    requestId: Any = None
+    cwd: Any = None
+    uuid: Any = None
+    isSidechain: Any = None
+    isApiErrorMessage: Any = None
+
+
+_decode_line = msgspec.json.Decoder(_Line).decode
+
+
+def _usage_line(raw: bytes) -> _Line | None:
     """An assistant line with usage, parsed; None for any other line."""
     # a line as Claude Code writes it is not stripped: that copies a line of kilobytes
     text = raw if raw[:1] == b"{" and raw[-1:] == b"}" else raw.strip()
@@ -165,36 +193,53 @@ def _usage_line(raw: bytes) -> dict[str, Any] | None:
     if b'"usage"' not in text:
         return None  # prompts and tool results: most of the bytes, no usage, not parsed
     try:
-        line = json_lines.loads(text)
-    except (ValueError, RecursionError):
-        raise CallError("not valid JSON") from None
-    if not isinstance(line, dict) or line.get("type") != "assistant":
+        line = _decode_line(text)
+    except (msgspec.DecodeError, RecursionError):
+        line = _line_read_whole(text)  # a line msgspec refuses: the general reader decides
+    if line is None or line.type != "assistant":
         return None
-    message = line.get("message")
-    if not isinstance(message, dict) or not isinstance(message.get("usage"), dict):
+    message = line.message
+    if message is None or not isinstance(message.usage, dict):
         return None
-    if message.get("model") == "<synthetic>" or line.get("isApiErrorMessage"):
+    if message.model == "<synthetic>" or line.isApiErrorMessage:
         return None  # Claude Code's own error notices, with zero usage
     return line
 
 
-def _is_original(line: dict[str, Any]) -> bool:
+def _line_read_whole(text: bytes) -> _Line | None:
+    """The line by json_lines (what json accepts, it accepts); None when its shape is not a
+    log line's (msgspec refused a `message` that is not an object)."""
+    try:
+        value = json_lines.loads(text)
+    except (ValueError, RecursionError):
+        raise CallError("not valid JSON") from None
+    if not isinstance(value, dict):
+        return None
+    message = value.get("message")
+    if not isinstance(message, dict):
+        return None
+    fields = {name: value.get(name) for name in _Line.__struct_fields__ if name != "message"}
+    found = _Message(message.get("id"), message.get("model"), message.get("usage"))
+    return _Line(message=found, **fields)
+
+
+def _is_original(line: _Line) -> bool:
     """The line the call was first written in: it names its request, and no other session."""
-    return bool(line.get("requestId")) and not line.get("requestSessionId")
+    return bool(line.requestId) and not line.requestSessionId
 
 
-def _call(line: dict[str, Any], key: str | None, path: Path, now: datetime) -> Call:
-    message = line["message"]
-    session = _text(line.get("requestSessionId")) or _text(line.get("sessionId")) or path.stem
+def _call(line: _Line, key: str | None, path: Path, now: datetime) -> Call:
+    message = line.message
+    session = _text(line.requestSessionId) or _text(line.sessionId) or path.stem
     return logged_call(
-        model=message.get("model"),
-        read_usage=lambda: from_anthropic(message["usage"]),
-        at=line.get("timestamp"),
+        model=message.model,
+        read_usage=lambda: from_anthropic(message.usage),
+        at=line.timestamp,
         now=now,
-        tags=("sidechain",) if line.get("isSidechain") else (),
+        tags=("sidechain",) if line.isSidechain else (),
         task_id=f"cc-{session}",
         source_key=key,
-        project=_project(line.get("cwd"), path),
+        project=_project(line.cwd, path),
         provider="anthropic",
     )
 

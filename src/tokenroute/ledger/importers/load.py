@@ -27,7 +27,8 @@ from tokenroute.prices.table import PriceTable
 from tokenroute.storage.rows import BulkRow, bulk_row
 
 MAX_REASONS = 5  # rejected lines named in the summary; the rest are counted
-GROUP_ROWS = 50_000  # attempts per transaction: few commits (each rewrites the pages it touched)
+GROUP_ROWS = 20_000  # attempts per transaction: each commit rewrites the pages it touched, and a
+# worker parses the next group's files while one is stored
 PARALLEL_FROM_BYTES = 32 << 20  # new bytes worth starting worker processes for (~2 s of work)
 WORKERS_VARIABLE = "TOKENROUTE_IMPORT_WORKERS"  # 1 keeps an import in one process
 MAX_CONFIGURED_WORKERS = 32  # Windows refuses more than 61
@@ -245,9 +246,10 @@ def import_files(
 
 
 def workers_for(todo: Sequence[tuple[Path, tuple[int, int, int, str] | None]]) -> int:
-    """Worker processes for this much new data: none for a small append (starting them
-    costs more than they save), one per usable CPU for a first import of many files.
-    TOKENROUTE_IMPORT_WORKERS sets the number for any import with two or more files to read."""
+    """Processes for this much new data (in_order's `workers`): this one alone for a small
+    append (starting workers costs more than they save); one per usable CPU for a first
+    import of many files, this one storing while the others parse. TOKENROUTE_IMPORT_WORKERS
+    sets the number for any import with two or more files to read."""
     configured = os.environ.get(WORKERS_VARIABLE, "").strip()
     wanted = int(configured) if configured.isdigit() and int(configured) > 0 else None
     if wanted == 1 or len(todo) < 2:

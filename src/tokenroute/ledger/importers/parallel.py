@@ -18,8 +18,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-MAX_WORKERS = 4  # past this, the one process that stores is the bottleneck
-AHEAD_PER_WORKER = 64  # files a worker may run ahead: it keeps parsing while the caller stores
+MAX_WORKERS = 4  # processes in all: past this, the one process that stores is the bottleneck
+# Files a worker may run ahead: it keeps parsing while the caller stores a group (20,000 calls
+# is ~100 files of a big tree); results wait in the caller's memory, a few MB a file at most.
+AHEAD_PER_WORKER = 256
 
 _task: tuple[Callable[..., Any], Any] | None = None  # a worker's function and shared input
 
@@ -34,9 +36,10 @@ def usable_cpus() -> int:
 def in_order(
     work: Callable[..., Any], shared: Any, items: Iterable[tuple[Any, ...]], *, workers: int
 ) -> Iterator[Any]:
-    """`work(shared, *item)` for each item, in order: here when `workers` is 1, else in that
-    many processes. `work` must be a module-level function and `shared` picklable; `shared`
-    is sent to each worker once."""
+    """`work(shared, *item)` for each item, in order. `workers` counts the processes in all:
+    this one, which takes the results (and stores them: a core's work of its own), and
+    `workers - 1` that do the work; 1 does it all here. `work` must be a module-level
+    function and `shared` picklable; `shared` is sent to each worker once."""
     if workers <= 1:
         for item in items:
             yield work(shared, *item)
@@ -47,17 +50,18 @@ def in_order(
     from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(
-        workers,
+        workers - 1,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
         initargs=(work, shared, os.getpid()),
     )
+    finished = False
     try:
         todo = iter(items)
         with _no_interrupts():  # the workers start now: born deaf to Ctrl-C, they stay quiet
             running = deque(
                 pool.submit(_work_on, item)
-                for _, item in zip(range(workers * AHEAD_PER_WORKER), todo, strict=False)
+                for _, item in zip(range((workers - 1) * AHEAD_PER_WORKER), todo, strict=False)
             )
         while running:
             result = running.popleft().result()
@@ -65,10 +69,12 @@ def in_order(
             if following is not None:
                 running.append(pool.submit(_work_on, following))
             yield result
+        finished = True
     finally:
         # on Ctrl-C or an error downstream: nothing new starts, and the caller does not wait
-        # for the files still being read (their results were not going to be stored)
-        pool.shutdown(wait=False, cancel_futures=True)
+        # for the files still being read (their results were not going to be stored); at the
+        # end the idle workers are waited for, so none outlives the import
+        pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
 @contextmanager
