@@ -13,10 +13,11 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from tokenroute.storage.identity import writer
+from tokenroute.storage.identity import Writer, writer
 from tokenroute.storage.rows import (
     ADD_TO_DAILY_ROW,
     ROW_COST,
+    ROW_HOST,
     ROW_MODEL,
     ROW_OUTPUT,
     ROW_PROJECT,
@@ -27,6 +28,7 @@ from tokenroute.storage.rows import (
     ROW_TASK_ID,
     ROW_TASK_TYPE,
     ROW_TIER,
+    ROW_USER,
     BulkRow,
     insert_attempt,
     insert_attempts,
@@ -140,7 +142,10 @@ def store_batch(conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> BatchResul
     insert_tasks(conn, first_of_each.values())
     numbers = _next_attempt_numbers(conn, task_ids)
     keyed, tags, of_new_tasks = [], [], []
+    who = writer()  # an import's calls are the importing person's
     for values, _, attempt_tags in fresh:
+        if values[ROW_USER] is None or values[ROW_HOST] is None:
+            values = signed(values, who)
         task_id = values[ROW_TASK_ID]
         row = (*values, numbers[task_id])
         numbers[task_id] += 1
@@ -165,17 +170,22 @@ def store_batch(conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> BatchResul
         tags,
     )
     conn.execute(_INHERIT, {"before": before})
-    who = writer()  # an import's calls are the importing person's
-    conn.execute(
-        "UPDATE attempts SET user_name = COALESCE(user_name, :user), "
-        "host_name = COALESCE(host_name, :host) WHERE id > :before",
-        {"user": who.user, "host": who.host, "before": before},
-    )
     _run(conn, _DAILY_FROM.format(where=_NEW_ROWS), sign=1, before=before)
     _run(conn, _RECOMPUTE_TASKS)
     _run(conn, EMPTIED_TASKS.format(which="id IN (SELECT id FROM temp.batch_tasks)"))
     _run(conn, _TASKS_DAILY, sign=1)  # and join their new ones
     return BatchResult(len(fresh) - len(gone), duplicates, len(gone))
+
+
+def signed(values: tuple[Any, ...], who: Writer) -> tuple[Any, ...]:
+    """The row with the writer's user and host where it names none (rows made in bulk can
+    carry them already: log_rows stamps its templates)."""
+    row = list(values)
+    if row[ROW_USER] is None:
+        row[ROW_USER] = who.user
+    if row[ROW_HOST] is None:
+        row[ROW_HOST] = who.host
+    return tuple(row)
 
 
 def _new_task_totals(

@@ -42,6 +42,8 @@ ROW_PROVIDER = _ATTEMPT_COLUMNS.index("provider")
 ROW_TASK_TYPE = _ATTEMPT_COLUMNS.index("task_type")
 ROW_PROJECT = _ATTEMPT_COLUMNS.index("project")
 ROW_COST = _ATTEMPT_COLUMNS.index("cost_micros")
+ROW_USER = _ATTEMPT_COLUMNS.index("user_name")
+ROW_HOST = _ATTEMPT_COLUMNS.index("host_name")
 ROW_USAGE = _ATTEMPT_COLUMNS.index("input_tokens")  # then cache read, writes, output, reasoning
 # One attempt for the bulk writer: its row (attempt_row), its task (Task's fields in order)
 # and its tags, all plain tuples.

@@ -24,6 +24,7 @@ from tokenroute.ledger.importers.files import Chunk, Position, line_number, read
 from tokenroute.ledger.importers.log_rows import RowMaker
 from tokenroute.ledger.importers.parallel import MAX_WORKERS, in_order, usable_cpus
 from tokenroute.prices.table import PriceTable
+from tokenroute.storage.identity import writer
 from tokenroute.storage.rows import BulkRow, bulk_row
 
 MAX_REASONS = 5  # rejected lines named in the summary; the rest are counted
@@ -198,7 +199,7 @@ def import_files(
     todo = [(path, stored.get(str(path))) for path in files]
     if workers is None:
         workers = workers_for(todo)
-    maker = RowMaker(table, source, now, since) if parse_rows is not None else None
+    maker = RowMaker(table, source, now, since, writer()) if parse_rows is not None else None
     job = Job(source, parse, read, table, now, since, parse_rows, maker)
     positions: list[tuple[str, Position]] = []
     rows: list[BulkRow] = []

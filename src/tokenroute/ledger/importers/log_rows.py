@@ -21,6 +21,8 @@ from typing import Any, NamedTuple
 from tokenroute.ledger.calls import MAX_TOKENS, Call, price_call
 from tokenroute.prices.cost import micros_counter
 from tokenroute.prices.table import PricePeriod, PriceTable
+from tokenroute.storage.bulk import signed
+from tokenroute.storage.identity import Writer
 from tokenroute.storage.rows import (
     ROW_COST,
     ROW_PROJECT,
@@ -54,8 +56,18 @@ class RowMaker:
     own). The calls of one source must differ only in what `row` is given (model, usage,
     time, task, key, project, tags): the rest of a row is copied from its template."""
 
-    def __init__(self, table: PriceTable, source: str, now: datetime, since: date | None):
+    def __init__(
+        self,
+        table: PriceTable,
+        source: str,
+        now: datetime,
+        since: date | None,
+        who: Writer | None = None,
+    ):
+        """`who`: the importing person, stamped on the templates (resolved by the importing
+        process: a worker cannot ask the CLI), so the writer need not stamp each row."""
         self.table, self.source, self.now, self.since = table, source, now, since
+        self.who = who
         self._latest = stamp(now + timedelta(days=1))  # a day's slack for clocks
         self._since = since.isoformat() if since else ""
         self._templates: dict[tuple[str, str], _Template] = {}
@@ -116,7 +128,8 @@ class RowMaker:
         if key not in self._templates and _plain_call(call):
             period = self._period(call.model, started)
             cost = None if period is None else micros_counter(period)
-            self._templates[key] = _Template(row[0], row[1], cost)
+            stamped = row[0] if self.who is None else signed(row[0], self.who)
+            self._templates[key] = _Template(stamped, row[1], cost)
         return LoggedRow(row, unknown)
 
     def _period(self, model: str, started: str) -> PricePeriod | None:
