@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import operator
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -249,3 +250,27 @@ def test_generated_tree_the_same_in_workers(tmp_path, table, monkeypatch):
     assert ledger_contents(tmp_path / "split.db", split_free=True) == ledger_contents(
         tmp_path / "alone.db", split_free=True
     )
+
+
+HELD_CTRL_C = """
+import os, signal, time
+from tokenroute.ledger.importers import parallel
+reached = False
+try:
+    with parallel._no_interrupts():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # held: nothing is raised in here
+        reached = True
+except KeyboardInterrupt:
+    print("interrupted after" if reached else "interrupted inside")
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="no signal masks here")
+def test_a_ctrl_c_while_workers_start_is_held_not_lost():
+    """Workers start with SIGINT blocked (they inherit the mask), and a Ctrl-C that comes
+    meanwhile reaches the importer once they are started, rather than being dropped."""
+    done = subprocess.run(
+        [sys.executable, "-c", HELD_CTRL_C], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "interrupted after", done.stderr

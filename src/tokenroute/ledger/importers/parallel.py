@@ -23,7 +23,7 @@ MAX_WORKERS = 4  # processes in all: past this, the one process that stores is t
 # is ~100 files of a big tree); results wait in the caller's memory, a few MB a file at most.
 AHEAD_PER_WORKER = 256
 
-_task: tuple[Callable[..., Any], Any] | None = None  # a worker's function and shared input
+_task: tuple[Callable[..., Any], Any, Any] | None = None  # a worker's function, input, stop
 
 
 def usable_cpus() -> int:
@@ -49,11 +49,13 @@ def in_order(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()  # set: the caller stopped; the workers skip what is left
     pool = ProcessPoolExecutor(
         workers - 1,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=context,
         initializer=_start_worker,
-        initargs=(work, shared, os.getpid()),
+        initargs=(work, shared, os.getpid(), stop),
     )
     finished = False
     try:
@@ -71,18 +73,30 @@ def in_order(
             yield result
         finished = True
     finally:
-        # on Ctrl-C or an error downstream: nothing new starts, and the caller does not wait
-        # for the files still being read (their results were not going to be stored); at the
-        # end the idle workers are waited for, so none outlives the import
-        pool.shutdown(wait=finished, cancel_futures=not finished)
+        # on Ctrl-C or an error downstream: nothing new starts and the items the workers
+        # hold already are skipped (their results were not going to be stored), so waiting
+        # for the workers costs only the file each is reading; and none outlives the import,
+        # nor a half-started one finds its parent's queues gone
+        if not finished:
+            stop.set()
+        pool.shutdown(wait=True, cancel_futures=not finished)
 
 
 @contextmanager
 def _no_interrupts() -> Iterator[None]:
-    """SIGINT ignored while worker processes start: they inherit it, so a Ctrl-C then does
-    not print a traceback from each half-started worker (the caller's Ctrl-C comes after)."""
+    """SIGINT held back while worker processes start. They inherit the signal mask, so a
+    Ctrl-C then never reaches them (no traceback from each half-started worker), and one
+    that came meanwhile reaches this process as soon as they are started: it is not lost.
+    Where signals cannot be blocked (Windows), SIGINT is ignored for that moment instead."""
     if threading.current_thread() is not threading.main_thread():
         yield
+        return
+    if hasattr(signal, "pthread_sigmask"):
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -91,9 +105,9 @@ def _no_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _start_worker(work: Callable[..., Any], shared: Any, parent: int) -> None:
+def _start_worker(work: Callable[..., Any], shared: Any, parent: int, stop: Any) -> None:
     global _task
-    _task = (work, shared)
+    _task = (work, shared, stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
     threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
 
@@ -111,5 +125,7 @@ ORPHAN_CHECK_S = 0.25
 
 def _work_on(item: tuple[Any, ...]) -> Any:
     assert _task is not None
-    work, shared = _task
+    work, shared, stop = _task
+    if stop.is_set():
+        return None  # the caller has stopped: nobody will read this result
     return work(shared, *item)
