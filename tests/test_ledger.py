@@ -37,6 +37,7 @@ UNDO = {
     6: ["ALTER TABLE usage_daily DROP COLUMN reasoning_tokens"],
     7: ["DROP TABLE export_marks"],
     8: ["ALTER TABLE attempts DROP COLUMN user_name", "ALTER TABLE attempts DROP COLUMN host_name"],
+    9: ["DROP INDEX tasks_unpriced"],
 }
 
 

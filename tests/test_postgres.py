@@ -19,6 +19,7 @@ from pg_server import TEAMMATE, TEAMMATE_PASSWORD, start_server
 
 from tokenroute.errors import ExitCode
 from tokenroute.storage.location import ServerLedger, ledger_location, shown_database_url
+from tokenroute.storage.schema import SCHEMA_VERSION
 from tokenroute.storage.sqlite import open_ledger
 
 pytestmark = pytest.mark.sqlite_only  # its own backends, side by side
@@ -122,7 +123,7 @@ def test_a_database_of_its_own_is_made_into_a_ledger_once(run, pg_server):
     assert [p.returncode for p in procs] == [0] * 4, results
     store = open_ledger(ServerLedger(url), create=False)
     assert store.count_attempts() == 4
-    assert store.query("SELECT version FROM tokenroute_schema") == [(8,)]
+    assert store.query("SELECT version FROM tokenroute_schema") == [(SCHEMA_VERSION,)]
     store.close()
     pg_server.drop_database(name)
 

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import subprocess
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from claude_logs import write_tree
@@ -175,3 +176,119 @@ def test_a_block_of_unknown_prices_costs_unknown_not_zero(run):
     (block,) = blocks(run)
     assert block["cost_usd"] is None and block["unpriced_attempts"] == 1
     assert "unknown" in run("report", "--by", "block").stdout
+
+
+def test_the_hourly_sums_are_the_attempts_grouped_by_their_hour(tmp_path):
+    """The hours are read as ranges of the started_at index: the same rows as grouping
+    every attempt by its hour, at any window's edges and with any filter; calls made on
+    the hour (and only those) are a row of their own."""
+    from tokenroute.models import AttemptFilter
+    from tokenroute.storage.usage_hours import hourly_usage
+
+    ledger = _random_ledger(tmp_path)
+    windows = [
+        AttemptFilter(),
+        AttemptFilter(start="2026-11-20T10:30:00.000Z"),
+        AttemptFilter(start="2026-11-20T05:00:00.000Z", end="2026-11-21T06:00:00.000Z"),
+        AttemptFilter(start="2026-11-20T02:17:00.250Z", end="2026-11-22T13:15:20.500Z"),
+        AttemptFilter(end="2026-11-21T00:00:00.001Z", task_type="code"),
+        AttemptFilter(start="2026-11-21T00:00:00.000Z", tag="ci", model="o3"),
+        AttemptFilter(start="2027-01-01T00:00:00.000Z"),
+        AttemptFilter(start="2026-11-21T08:00:00.000Z", end="2026-11-21T08:00:00.000Z"),
+    ]
+    for where in windows:
+        assert _rows(hourly_usage(ledger.conn, where)) == _grouped(ledger.conn, where), where
+        bounds = [h[:5] for h in hourly_usage(ledger.conn, where, sums=False)]
+        assert bounds == [h[:5] for h in _grouped(ledger.conn, where)], where
+    assert any(hour.on_the_hour for hour in hourly_usage(ledger.conn, AttemptFilter()))
+
+
+def test_a_window_s_blocks_are_those_of_the_whole_history(tmp_path):
+    """Read from before the window's start only to cut them, the blocks still running at
+    its start and after it are those the whole history cuts, sums and all."""
+    from tokenroute.ledger.blocks import blocks_for_window, blocks_from_hours
+    from tokenroute.models import AttemptFilter
+    from tokenroute.storage.usage_hours import hourly_usage
+    from tokenroute.timewindow import stamp
+
+    ledger = _random_ledger(tmp_path, hours=240, gaps=True)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def read(start, end, sums):
+        window = AttemptFilter(start=start and stamp(start), end=end and stamp(end))
+        return hourly_usage(ledger.conn, window, sums=sums)
+
+    whole = blocks_from_hours(read(None, None, True), now)
+    for start in (
+        "2026-11-21T00:00:00.000Z",
+        "2026-11-24T07:42:10.000Z",
+        "2026-11-27T15:00:00.000Z",
+    ):
+        found = blocks_for_window(read, start, now)
+        assert found == [b for b in whole if b.end > _at(start)], start
+        assert found and found[0].start < _at(start) < found[-1].end
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _random_ledger(tmp_path, hours: int = 72, gaps: bool = False):
+    """600 calls from 2026-11-20 on: some on the hour, some at EDGES; with `gaps`, in
+    bursts with quiet spells of up to 8 hours between them."""
+    import random
+
+    from tokenroute.models import Attempt, Task, Usage
+    from tokenroute.storage.sqlite import open_ledger
+    from tokenroute.timewindow import stamp
+
+    rng = random.Random(5)
+    start = datetime(2026, 11, 20, tzinfo=UTC)
+    quiet = {rng.randrange(hours) for _ in range(hours // 3)} if gaps else set()
+    batch = []
+    for number in range(600):
+        hour = rng.choice([h for h in range(hours) if h not in quiet])
+        minutes = 60 * hour + (0 if number % 9 == 0 else rng.uniform(0, 60))
+        at = EDGES[number] if number < len(EDGES) else stamp(start + timedelta(minutes=minutes))
+        attempt = Attempt(
+            started_at=at, task_id=f"t{number % 80}", model=rng.choice(["gpt-5", "o3", "x-1"]),
+            usage=Usage(input=rng.randrange(900), cache_read=rng.randrange(50),
+                        output=20 + rng.randrange(300), reasoning=rng.randrange(20)),
+            cost_micros=None if number % 13 == 0 else rng.randrange(10_000),
+            task_type=rng.choice(["code", "qa"]), tags=("ci",) if number % 4 == 0 else (),
+        )  # fmt: skip
+        batch.append((attempt, Task(id=attempt.task_id, created_at=at)))
+    ledger = open_ledger(tmp_path / "ledger.db")
+    ledger.add_attempts(batch)
+    return ledger
+
+
+# on the hour, a millisecond after it, a millisecond before the next, at a window's edges
+EDGES = (
+    "2026-11-20T07:00:00.000Z", "2026-11-20T07:00:00.001Z", "2026-11-20T07:59:59.999Z",
+    "2026-11-20T10:30:00.000Z", "2026-11-20T10:29:59.999Z", "2026-11-21T06:00:00.000Z",
+    "2026-11-21T00:00:00.000Z", "2026-11-21T00:00:00.001Z", "2026-11-22T13:15:20.500Z",
+)  # fmt: skip
+
+
+def _rows(hours) -> list[tuple]:
+    return [(*h[:-1], sorted(h.models.split(","))) for h in hours]
+
+
+def _grouped(conn, where) -> list[tuple]:
+    """Every attempt of the window grouped by its hour, as the hours were once read."""
+    from tokenroute.storage.report_windows import attempt_conditions
+
+    conditions, params = attempt_conditions(where)
+    clause = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    rows = conn.execute(
+        f"""SELECT substr(a.started_at, 1, 13), substr(a.started_at, 15) = '00:00.000Z',
+            MIN(a.started_at), MAX(a.started_at), COUNT(*),
+            SUM(a.input_tokens), SUM(a.cache_write_tokens), SUM(a.cache_write_1h_tokens),
+            SUM(a.cache_read_tokens), SUM(a.output_tokens), SUM(a.reasoning_tokens),
+            COALESCE(SUM(a.cost_micros), 0), COUNT(*) FILTER (WHERE a.cost_micros IS NULL),
+            group_concat(DISTINCT a.model)
+        FROM attempts a {clause} GROUP BY 1, 2 ORDER BY 1, 2 DESC""",
+        params,
+    )
+    return [(*row[:-1], sorted(row[-1].split(","))) for row in rows]

@@ -230,3 +230,27 @@ def test_the_request_check_catches_a_page_that_fetches(tmp_path, served):
     asked = page_requests(net_log, origin)
     assert f"{origin}/pixel.png" in asked and "https://example.com/x.png" in asked
     assert "/pixel.png" in server.asked
+
+
+def test_the_cost_per_task_draws_every_task_with_a_known_price_and_no_other(tmp_path):
+    """A task none of whose attempts has a known price has no cost to draw (never $0); one
+    with a known price among them is drawn at what is known. Sampled or not."""
+    from tokenroute.models import Attempt, AttemptFilter, Task, Usage
+    from tokenroute.storage.sqlite import open_ledger
+    from tokenroute.storage.task_costs import cost_sample_by_type
+
+    at = "2026-11-20T10:00:00.000Z"
+    costs = {"known": [700], "partly": [300, None], "unknown": [None, None]}
+    batch = [
+        (Attempt(started_at=at, task_id=task, model="m", usage=Usage(input=1, output=1),
+                 cost_micros=cost, task_type="code"), Task(id=task, created_at=at))
+        for task, attempts in costs.items()
+        for cost in attempts
+    ]  # fmt: skip
+    ledger = open_ledger(tmp_path / "ledger.db")
+    ledger.add_attempts(batch)
+    ledger.conn.execute("UPDATE tasks SET sample = 0")  # every task in any sample
+    where = AttemptFilter(start="2026-11-01T00:00:00.000Z")
+    for target, sampled in ((10, False), (2, True)):
+        drawn, estimated = cost_sample_by_type(ledger.conn, where, 3, target)
+        assert (sorted(drawn["code"]), estimated) == ([300, 700], sampled)

@@ -124,3 +124,38 @@ def test_a_group_of_unknown_prices_is_unknown_and_a_partly_known_one_a_floor(run
         for t in _json.loads(run("report", "--by", "task", "--json").stdout)["tasks"]
     }
     assert tasks["U1"]["cost_usd"] is None and tasks["K1"]["cost_usd"] > 0
+
+
+def test_a_big_window_is_ranked_above_a_floor_from_its_sample_as_if_whole(tmp_path, monkeypatch):
+    """Above SAMPLE_TARGET tasks, only the tasks costing at least a floor read from the
+    sample are sorted: the dearest tasks (ties as a ranking of every task picks them) and
+    the top 5%'s spend are the same, and a floor too high to hold them is not kept."""
+    import random
+
+    from tokenroute.models import Attempt, AttemptFilter, Task, Usage
+    from tokenroute.storage import task_costs, top_spend
+    from tokenroute.storage.sqlite import open_ledger
+
+    rng = random.Random(3)
+    batch = []
+    for number in range(900):
+        at = f"2026-11-{1 + number % 28:02d}T{number % 24:02d}:00:00.000Z"
+        attempt = Attempt(
+            started_at=at, task_id=f"t{number:03d}", model="gpt-5", usage=Usage(input=1),
+            cost_micros=rng.choice([10, 20, 20, 30, 30, 30, 50, 80]),
+        )  # fmt: skip
+        batch.append((attempt, Task(id=attempt.task_id, created_at=at)))
+    ledger = open_ledger(tmp_path / "ledger.db")
+    ledger.add_attempts(batch)
+    conn, where = ledger.conn, AttemptFilter(start="2026-11-03T00:00:00.000Z")
+    rows = conn.execute("SELECT cost_micros FROM tasks WHERE first_at >= ?", (where.start,))
+    costs = sorted((cost for (cost,) in rows), reverse=True)
+    whole = {n: top_spend.dearest_tasks(conn, where, n, 0.05) for n in (1, 10, 60)}
+    monkeypatch.setattr(task_costs, "SAMPLE_TARGET", 100)
+    assert top_spend._cost_floor(conn, where, len(costs), 60) is not None
+    for n, (tasks, spread) in whole.items():
+        assert top_spend.dearest_tasks(conn, where, n, 0.05) == (tasks, spread)
+        assert spread.top_cost_micros == sum(costs[: spread.top_tasks])
+        assert [t.cost_micros for t in tasks] == costs[:n]
+    monkeypatch.setattr(top_spend, "_cost_floor", lambda *_: costs[0] + 1)  # holds none
+    assert top_spend.dearest_tasks(conn, where, 10, 0.05) == whole[10]

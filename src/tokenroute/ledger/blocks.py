@@ -107,7 +107,7 @@ LOOK_BACK = (timedelta(days=1), timedelta(days=4), timedelta(days=8))
 
 
 def blocks_for_window(
-    read_hours: Callable[[datetime | None, datetime | None], list[HourUsage]],
+    read_hours: Callable[[datetime | None, datetime | None, bool], list[HourUsage]],
     start: str | None,
     now: datetime,
 ) -> list[UsageBlock]:
@@ -115,15 +115,19 @@ def blocks_for_window(
     cut as from the whole history. A block's start depends on every call back to the last
     gap of more than five hours, so the hours before the window are read too (a day, then
     four, then eight) until such a gap comes before `start`; a chain of calls with no such
-    gap for eight days is cut there. `read_hours(from, to)` reads [from, to), None: open."""
-    window = read_hours(None if start is None else _instant(start), None)
+    gap for eight days is cut there. `read_hours(from, to, sums)` reads [from, to), None:
+    open; without sums, only each hour's first and last call (all that cuts blocks).
+
+    A block still running at `start` began at most five hours before it: the hours from
+    then on are read whole, those before only to cut the blocks, whose sums are dropped."""
     if start is None:
-        return blocks_from_hours(window, now)
+        return blocks_from_hours(read_hours(None, None, True), now)
     since = _instant(start)
+    reached = since - BLOCK
+    window = read_hours(reached, None, True)
     earlier: list[HourUsage] = []
-    reached = since
     for back in LOOK_BACK:
-        earlier = read_hours(since - back, reached) + earlier
+        earlier = read_hours(since - back, reached, False) + earlier
         reached = since - back
         blocks = blocks_from_hours(earlier + window, now)
         if _settled(blocks, reached, since):

@@ -11,8 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
 
-from tokenroute.ledger.report import GroupReport, build_report
-from tokenroute.ledger.top import Top, top_spend
+from tokenroute.ledger.report import GroupReport, figures, in_report_order
+from tokenroute.ledger.top import Top, read_top
 from tokenroute.models import AttemptFilter
 from tokenroute.prices.table import PriceTable
 
@@ -34,6 +34,9 @@ class Charts(NamedTuple):
 
 
 def chart_data(path: Path, table: PriceTable, where: AttemptFilter, top: int = 10) -> Charts:
+    """Everything the page draws, read on one connection: the window is gathered once for
+    every chart. Only the figures drawn are read: no percentiles (the cost per task is drawn
+    from its own sample), no questions or notes."""
     from tokenroute.ledger.report import empty_group
     from tokenroute.storage.report_queries import ReportReader
     from tokenroute.storage.sqlite import open_ledger
@@ -43,14 +46,16 @@ def chart_data(path: Path, table: PriceTable, where: AttemptFilter, top: int = 1
         return Charts([], [], {}, False, [], empty_group(), None)
     try:
         reader = ReportReader(store.conn)
-        by_day_model = build_report(reader, table, ["day", "model"], where)
-        by_type = build_report(reader, table, ["task-type"], where)
+        day_model = ["day", "model"]
+        by_day_model = figures(reader, table, day_model, where, spread=False, total=False)
+        by_type = figures(reader, table, ["task-type"], where, spread=False)
         samples, sampled = reader.cost_sample_by_type(where, by_type.total.tasks)
+        spenders = read_top(store.conn, where, top)
     finally:
         store.close()
     routing: dict[date, list[Decimal]] = {}
     daily = []
-    for group in by_day_model.groups:
+    for group in in_report_order(by_day_model.groups, day_model):
         if group.spend is None:  # no attempt of it has a known price: nothing to draw
             continue
         day = date.fromisoformat(group.key[0])
@@ -61,12 +66,12 @@ def chart_data(path: Path, table: PriceTable, where: AttemptFilter, top: int = 1
             sums[1] += group.frontier_cost
     return Charts(
         daily_by_model=sorted(daily),
-        by_type=by_type.groups,
+        by_type=in_report_order(by_type.groups, ["task-type"]),
         cost_samples={
             kind: [Decimal(c) / 1_000_000 for c in costs] for kind, costs in sorted(samples.items())
         },
         sampled=sampled,
         routing=[DayRouting(day, *sums) for day, sums in sorted(routing.items())],
         total=by_type.total,
-        top=top_spend(path, where, top),
+        top=spenders,
     )

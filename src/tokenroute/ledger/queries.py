@@ -164,12 +164,12 @@ def usage_blocks(path: Path, where: AttemptFilter, now: Any) -> list[Any]:
         return []
     try:
 
-        def read(start: datetime | None, end: datetime | None) -> list[Any]:
+        def read(start: datetime | None, end: datetime | None, sums: bool) -> list[Any]:
             moved = where._replace(
                 start=where.start if start is None else stamp(start),
                 end=where.end if end is None else stamp(end),
             )
-            return hourly_usage(store.conn, moved)
+            return hourly_usage(store.conn, moved, sums=sums)
 
         return blocks_for_window(read, where.start, now)
     finally:

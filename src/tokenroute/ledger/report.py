@@ -289,21 +289,45 @@ def _premium_questions(tier_outcomes: Iterable[TierOutcome]) -> list[str]:
     return questions
 
 
-def build_report(reader, table: PriceTable, by: Sequence[str], where) -> Report:
-    """The whole report from a ledger reader (see storage/report_queries.py) and the prices."""
+class Figures(NamedTuple):
+    groups: dict[tuple, GroupReport]
+    total: GroupReport
+
+
+def figures(
+    reader, table: PriceTable, by: Sequence[str], where, *, spread: bool = True, total: bool = True
+) -> Figures:
+    """Each group's figures and their total, priced for routing: the report without its
+    notes and questions. The charts draw no more, and can skip what they do not draw: the
+    percentiles (`spread`: a read of the window's sampled tasks) and the total (`total`)."""
     attempts = reader.attempt_totals(by, where)
     mixes = reader.token_mixes(by, where)
     used = reader.models_by_task_type(where)
     groups: dict[tuple, GroupReport] = {}
     if by:
-        groups = combine(attempts, reader.task_totals(by, where))
+        groups = combine(attempts, reader.task_totals(by, where, spread=spread))
         price_routing(groups, mixes, table, used)
+    if by and not total:
+        return Figures(groups, empty_group())
     if by and "tag" not in by:  # every attempt is in exactly one group: fold, don't re-read
         attempts, mixes = [_fold_attempts(attempts)], [m._replace(key=()) for m in mixes]
     elif by:
         attempts, mixes = reader.attempt_totals((), where), reader.token_mixes((), where)
-    total = combine(attempts, reader.task_totals((), where)).get((), empty_group())
-    price_routing({(): total}, mixes, table, used)
+    whole = combine(attempts, reader.task_totals((), where, spread=spread)).get((), empty_group())
+    price_routing({(): whole}, mixes, table, used)
+    return Figures(groups, whole)
+
+
+def in_report_order(groups: dict[tuple, GroupReport], by: Sequence[str]) -> list[GroupReport]:
+    """Dearest first; by day, week or month alone, in time order."""
+    if by and all(name in ("day", "week", "month") for name in by):
+        return sorted(groups.values(), key=lambda g: g.key)
+    return sorted(groups.values(), key=lambda g: (-(g.spend or 0), g.key))
+
+
+def build_report(reader, table: PriceTable, by: Sequence[str], where) -> Report:
+    """The whole report from a ledger reader (see storage/report_queries.py) and the prices."""
+    groups, total = figures(reader, table, by, where)
     by_type = (
         groups
         if list(by) == ["task-type"]
@@ -312,11 +336,8 @@ def build_report(reader, table: PriceTable, by: Sequence[str], where) -> Report:
             reader.task_totals(("task-type",), where, spread=False),
         )
     )
-    ordered = sorted(groups.values(), key=lambda g: (-(g.spend or 0), g.key))
-    if by and all(name in ("day", "week", "month") for name in by):
-        ordered = sorted(groups.values(), key=lambda g: g.key)
     return Report(
-        groups=ordered,
+        groups=in_report_order(groups, by),
         total=total,
         daily=reader.daily_spend(where),
         diagnostics=diagnose(by_type, reader.context_repeats(where), reader.tier_outcomes(where)),

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from tokenroute.models import AttemptFilter
 from tokenroute.storage.top_spend import Concentration, GroupSpend, TaskSpend
+
+if TYPE_CHECKING:
+    import sqlite3
 
 TOP_SHARE = 0.05  # "the top 5% of tasks took X% of spend"
 
@@ -42,25 +45,31 @@ class Top(NamedTuple):
 
 def top_spend(path: Path, where: AttemptFilter, n: int) -> Top | None:
     """The window's top spend (None: there is no ledger yet)."""
-    from tokenroute.storage import top_spend as queries
     from tokenroute.storage.sqlite import open_ledger
 
     store = open_ledger(path, create=False)
     if store is None:
         return None
     try:
-        conn = store.conn
-        spread = queries.concentration(conn, where, TOP_SHARE)
-        total = Decimal(spread.cost_micros) / 1_000_000
-        return Top(
-            [_task(t, total) for t in queries.top_tasks(conn, where, n)],
-            [_group(g, total) for g in queries.top_groups(conn, where, "task-type", n)],
-            [_group(g, total) for g in queries.top_groups(conn, where, "project", n)],
-            total,
-            spread,
-        )
+        return read_top(store.conn, where, n)
     finally:
         store.close()
+
+
+def read_top(conn: sqlite3.Connection, where: AttemptFilter, n: int) -> Top:
+    """The window's top spend from an open ledger: the charts pass their own, whose
+    gathered window of tasks the groups and the concentration are read from again."""
+    from tokenroute.storage import top_spend as queries
+
+    dearest, spread = queries.dearest_tasks(conn, where, n, TOP_SHARE)
+    total = Decimal(spread.cost_micros) / 1_000_000
+    return Top(
+        [_task(t, total) for t in dearest],
+        [_group(g, total) for g in queries.top_groups(conn, where, "task-type", n)],
+        [_group(g, total) for g in queries.top_groups(conn, where, "project", n)],
+        total,
+        spread,
+    )
 
 
 def _share(cost: Decimal, total: Decimal) -> float | None:

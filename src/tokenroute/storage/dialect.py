@@ -8,7 +8,8 @@ PostgreSQL's. What differs is syntax, not meaning, so each rule is a rewrite of 
   `group_concat` is `string_agg`, `instr` is `strpos`, and the week's Monday is `date_trunc`;
 - the schema's types: 64-bit integers, an identity column for `attempts.id`, byte-order text
   (`COLLATE "C"`, so text sorts and compares as in SQLite whatever the database's locale);
-- `temp.` tables live in `pg_temp`, and `offset`, a reserved word there, is quoted.
+- `temp.` tables live in `pg_temp`, and `offset`, a reserved word there, is quoted;
+- SQLite's planner hints (`INDEXED BY`, `GROUP BY +x`) are left out.
 
 Everything else (window functions, `FILTER`, `UPDATE ... FROM`, upserts) is standard SQL
 that both engines read alike; the storage modules keep to it. Each statement is translated
@@ -74,6 +75,7 @@ def postgres(sql: str) -> str:
     text = _functions(text)
     text = text.replace("abs(random()) %% 1000", "CAST(floor(random() * 1000) AS BIGINT)")
     text = re.sub(r"\bGROUP BY \+", "GROUP BY ", text)
+    text = re.sub(r"\s+INDEXED BY \w+", "", text)  # a hint to SQLite's planner alone
     text = re.sub(
         r"\bSELECT 1 FROM temp\.sqlite_master WHERE name = %s",
         "SELECT 1 FROM pg_class WHERE relpersistence = 't' AND pg_table_is_visible(oid) "

@@ -3,11 +3,12 @@ read from the tasks table (each task's whole cost is kept on its row)."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from typing import NamedTuple
 
 from tokenroute.models import AttemptFilter
-from tokenroute.storage.report_windows import task_where
+from tokenroute.storage.report_windows import task_where, window_rows
 
 
 class TaskSpend(NamedTuple):
@@ -40,31 +41,6 @@ class Concentration(NamedTuple):
     top_cost_micros: int
 
 
-def top_tasks(conn: sqlite3.Connection, where: AttemptFilter, n: int) -> list[TaskSpend]:
-    """The n dearest tasks. Their rows are picked first from the covering index on
-    (first_at, cost_micros, ...), and only those n are read whole: a window of a million
-    tasks is ranked without reading a million rows."""
-    clause, params = task_where(where)
-    dearest = [
-        row[0]
-        for row in conn.execute(
-            f"SELECT t.rowid FROM tasks t {clause} ORDER BY t.cost_micros DESC LIMIT ?",
-            (*params, n),
-        )
-    ]
-    if not dearest:
-        return []
-    rows = conn.execute(
-        "SELECT t.id, t.description, t.project, COALESCE(t.type, t.last_task_type), "
-        "t.last_model, t.last_tier, t.outcome, t.attempts, t.unpriced, t.cost_micros, "
-        "(SELECT COUNT(*) FROM attempts a WHERE a.task_id = t.id AND a.status != 'ok') "
-        f"FROM tasks t WHERE t.rowid IN ({', '.join('?' * len(dearest))}) "
-        "ORDER BY t.cost_micros DESC, t.id",
-        dearest,
-    )
-    return [TaskSpend(*row) for row in rows]
-
-
 def top_groups(conn: sqlite3.Connection, where: AttemptFilter, by: str, n: int) -> list[GroupSpend]:
     """The n task types (or projects) with the most spend, from the daily task summaries."""
     from tokenroute.storage.task_costs import TASK_KEYS, task_totals
@@ -89,19 +65,80 @@ def top_groups(conn: sqlite3.Connection, where: AttemptFilter, by: str, n: int) 
     return groups[:n]
 
 
-def concentration(conn: sqlite3.Connection, where: AttemptFilter, share: float) -> Concentration:
-    """How much of the spend the dearest `share` of the tasks took."""
-    clause, params = task_where(where)
+def dearest_tasks(
+    conn: sqlite3.Connection, where: AttemptFilter, n: int, share: float
+) -> tuple[list[TaskSpend], Concentration]:
+    """The n dearest tasks, and how much of the spend the dearest `share` of the tasks
+    took: both from one ranking of the window's tasks by cost, on the covering index on
+    (first_at, cost_micros, ...). Only the n are read whole: a window of a million tasks is
+    ranked without reading a million rows. SQLite keeps tied tasks in the order it read
+    them, so the first n of the longer ranking are those a ranking of n alone picks."""
+    source, window_params = window_rows(conn, "tasks", where)
+    # the window's tasks and cost from its daily task summaries (top_groups reads them too)
     tasks, cost = conn.execute(
-        f"SELECT COUNT(*), COALESCE(SUM(t.cost_micros), 0) FROM tasks t {clause}", params
+        f"SELECT COALESCE(SUM(d.tasks), 0), COALESCE(SUM(d.cost_micros), 0) FROM ({source}) AS d",
+        window_params,
     ).fetchone()
     top = max(1, round(tasks * share)) if tasks else 0
-    (top_cost,) = conn.execute(
-        f"SELECT COALESCE(SUM(c), 0) FROM (SELECT t.cost_micros AS c FROM tasks t {clause} "
-        "ORDER BY t.cost_micros DESC LIMIT ?) AS top",
-        (*params, top),
+    ranked = _ranked(conn, where, max(top, n), _cost_floor(conn, where, tasks, max(top, n)))
+    spread = Concentration(tasks, cost, top, sum(c for _, c in ranked[:top]))
+    return _whole_tasks(conn, [rowid for rowid, _ in ranked[:n]]), spread
+
+
+def _ranked(
+    conn: sqlite3.Connection, where: AttemptFilter, count: int, floor: int | None
+) -> list[tuple[int, int]]:
+    """The window's `count` dearest tasks (rowid, cost), dearest first. With a floor, only
+    the tasks costing that or more are sorted (most of the ranking's time is the sort):
+    when `count` of them do, they are the `count` dearest of all, in the same order. When
+    fewer do, the floor was too high, and every task is ranked."""
+    clause, params = task_where(where)
+    select = f"SELECT t.rowid, t.cost_micros FROM tasks t {clause}"
+    order = " ORDER BY t.cost_micros DESC LIMIT ?"
+    if floor is not None:
+        above = f"{select} AND t.cost_micros >= ?{order}"
+        rows = conn.execute(above, (*params, floor, count)).fetchall()
+        if len(rows) == count:
+            return rows
+    return conn.execute(select + order, (*params, count)).fetchall()
+
+
+def _cost_floor(
+    conn: sqlite3.Connection, where: AttemptFilter, tasks: int, count: int
+) -> int | None:
+    """A cost below the window's count-th dearest task's, almost surely, from its uniform
+    sample (see task_costs): the sample's task at twice the depth (and 20 more) that its
+    share of the window gives the count-th. None up to SAMPLE_TARGET tasks (a short sort).
+    At a million attempts, the top 5% of tasks are ranked by sorting a tenth of them."""
+    from tokenroute.storage import task_costs
+
+    if tasks <= task_costs.SAMPLE_TARGET:
+        return None
+    cut = math.ceil(1000 * task_costs.SAMPLE_TARGET / tasks)
+    depth = math.ceil(2 * count * cut / 1000) + 20
+    clause, params = task_where(where)
+    sampled = ", ".join(str(i) for i in range(cut))
+    row = conn.execute(
+        f"SELECT t.cost_micros FROM tasks t {clause} AND t.sample IN ({sampled}) "
+        "ORDER BY t.cost_micros DESC LIMIT 1 OFFSET ?",
+        (*params, depth - 1),
     ).fetchone()
-    return Concentration(tasks, cost, top, top_cost)
+    return None if row is None else row[0]
+
+
+def _whole_tasks(conn: sqlite3.Connection, rowids: list[int]) -> list[TaskSpend]:
+    """The tasks of these rows, dearest first, with their failed attempts counted."""
+    if not rowids:
+        return []
+    rows = conn.execute(
+        "SELECT t.id, t.description, t.project, COALESCE(t.type, t.last_task_type), "
+        "t.last_model, t.last_tier, t.outcome, t.attempts, t.unpriced, t.cost_micros, "
+        "(SELECT COUNT(*) FROM attempts a WHERE a.task_id = t.id AND a.status != 'ok') "
+        f"FROM tasks t WHERE t.rowid IN ({', '.join('?' * len(rowids))}) "
+        "ORDER BY t.cost_micros DESC, t.id",
+        rowids,
+    )
+    return [TaskSpend(*row) for row in rows]
 
 
 class TaskUsage(NamedTuple):

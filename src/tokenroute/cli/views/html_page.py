@@ -32,7 +32,7 @@ def write_page(charts: Charts, where: AttemptFilter, path: Path) -> int:
     import plotly.io
     import plotly.offline
 
-    template = plotly.io.templates["plotly_white"].to_plotly_json()
+    template = _template("plotly_white")
     figures = [draw(charts) for draw in _CHARTS]
     for figure in figures:
         figure["layout"]["template"] = template
@@ -60,6 +60,26 @@ def write_page(charts: Charts, where: AttemptFilter, path: Path) -> int:
     )
     _write_whole(path, page)
     return len(figures)
+
+
+def _template(name: str) -> dict[str, Any]:
+    """plotly.io.templates[name].to_plotly_json(): the template's package data, read as
+    plotly reads it, but without building a Template object from it (that imports plotly's
+    layout classes and validators: ~60 ms). A Template holds its data, then its layout: the
+    page's JSON keeps that order."""
+    import json
+    import pkgutil
+
+    try:
+        data = pkgutil.get_data("plotly", f"package_data/templates/{name}.json")
+    except OSError:
+        data = None
+    if data is None:  # a plotly that keeps its templates elsewhere: ask it
+        import plotly.io
+
+        return plotly.io.templates[name].to_plotly_json()
+    template = json.loads(data.decode("utf-8"))
+    return {key: template[key] for key in ("data", "layout") if key in template}
 
 
 def _write_whole(path: Path, text: str) -> None:
