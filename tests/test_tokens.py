@@ -8,12 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import tiktoken
 from conftest import write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenroute.prices import tokens
+from tokenroute.prices import encoding_cache, tokens
 from tokenroute.prices.tokens import ENCODING_LABEL, HEURISTIC_LABEL, count_tokens
 
 
@@ -121,29 +122,80 @@ def test_other_text_is_counted_by_tiktoken_itself():
 
 def test_the_decoded_table_is_cached_and_a_damaged_cache_is_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv("TOKENROUTE_HOME", str(tmp_path))
-    tokens._encoding_spec.cache_clear()
+    tokens._cached_table.cache_clear()
+    stale = write(tmp_path / "cache" / "cl100k_base-1-10-20.marshal", "an older version's table")
     try:
         first = tokens._encoding_spec()
         [cached] = (tmp_path / "cache").glob("cl100k_base-*.marshal")
+        assert not stale.exists()  # replaced, not left to pile up
         assert len(first["mergeable_ranks"]) == 100_256  # cl100k_base's ordinary tokens
         for damage in (b"", b"not a cache", cached.read_bytes()[:-10]):
             cached.write_bytes(damage)
-            tokens._encoding_spec.cache_clear()
+            tokens._cached_table.cache_clear()
             assert tokens._encoding_spec() == first
             assert cached.read_bytes() != damage  # rewritten whole
     finally:
-        tokens._encoding_spec.cache_clear()
+        tokens._cached_table.cache_clear()
+
+
+def fresh_ranks(home: Path):
+    """The cached table as a new process reads it: no shard read but the short tokens'."""
+    [cached] = (home / "cache").glob("cl100k_base-*.marshal")
+    header, ranks = encoding_cache.read_cache(cached)
+    assert header["pat_str"] == tokens.CL100K_PATTERN
+    return ranks
+
+
+@pytest.fixture(scope="module")
+def cache_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("cache-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TOKENROUTE_HOME", str(home))
+        tokens._cached_table.cache_clear()
+        try:
+            tokens._cached_table()
+        finally:
+            tokens._cached_table.cache_clear()
+    return home
+
+
+def count_fresh(text: str, home: Path) -> tuple[int, int]:
+    """(tokens, ranks read) for `text` counted on a table nothing else has read from."""
+    import re
+
+    ranks = fresh_ranks(home)
+    count = tokens._count_ascii(text, re.compile(tokens.ASCII_PATTERN).findall, ranks)
+    return count, len(ranks.ranks)
+
+
+def test_a_short_prompt_reads_only_the_ranks_its_pieces_can_reach(cache_home):
+    count, read = count_fresh("Summarise the incident report in three bullet points.", cache_home)
+    assert count == native_count("Summarise the incident report in three bullet points.")
+    assert read < 100_256 // 4
+    assert len(fresh_ranks(cache_home).every()) == 100_256
+
+
+@settings(max_examples=150, deadline=None)
+@given(ASCII_TEXT)
+def test_counting_on_a_fresh_table_reads_every_rank_it_needs(cache_home, text):
+    assert count_fresh(text, cache_home)[0] == native_count(text)
+
+
+def test_tricky_text_on_a_fresh_table(cache_home):
+    for text in TRICKY:
+        assert count_fresh(text, cache_home)[0] == native_count(text), repr(text)
 
 
 def test_an_unwritable_cache_folder_still_counts(tmp_path, monkeypatch):
     blocker = tmp_path / "home"
     write(blocker, "a file where the folder should be")
     monkeypatch.setenv("TOKENROUTE_HOME", str(blocker))
-    tokens._encoding_spec.cache_clear()
+    tokens._cached_table.cache_clear()
     tokens._ascii_splitter.cache_clear()
     try:
         assert tokens.count_tokens("hello world").tokens == 2
+        assert tokens.count_tokens("数据 hello").tokens == native_count("数据 hello")
         assert list(tmp_path.glob("**/*.partial")) == []
     finally:
-        tokens._encoding_spec.cache_clear()
+        tokens._cached_table.cache_clear()
         tokens._ascii_splitter.cache_clear()

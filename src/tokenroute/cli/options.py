@@ -56,15 +56,6 @@ def check_provider(table: PriceTable, provider: str | None) -> None:
         raise UsageError(f"--provider must be one of {', '.join(known)} (got '{provider}')")
 
 
-def describe_filters(
-    provider: str | None, tier: str | None, models: list[str] | None = None
-) -> str:
-    parts = [f"of {provider}" if provider else "", f"in tier {tier}" if tier else ""]
-    if models:
-        parts.append(f"among {', '.join(models)}")
-    return "".join(f"{p} " for p in parts if p)
-
-
 def parse_groups(values: list[str] | None) -> list[str]:
     """--by model,tier (or repeated): the report's groupings, each checked, once each."""
     from tokenroute.ledger.report import GROUPINGS

@@ -259,3 +259,13 @@ def progress(total: int, label: str, *, after: float = 1.0) -> Iterator[Callable
     finally:
         if bar is not None:
             bar.stop()
+
+
+def describe_filters(
+    provider: str | None, tier: str | None, models: list[str] | None = None
+) -> str:
+    """ "of anthropic in tier mid ": the filters a "no model ... had a price" names."""
+    parts = [f"of {provider}" if provider else "", f"in tier {tier}" if tier else ""]
+    if models:
+        parts.append(f"among {', '.join(models)}")
+    return "".join(f"{p} " for p in parts if p)

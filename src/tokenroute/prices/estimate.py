@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from tokenroute.models import Cost, Model, PricePeriod, TokenCount, Usage
 from tokenroute.prices.cost import cost
 from tokenroute.prices.table import PriceTable
 
 
-@dataclass(frozen=True)
-class EstimateRow:
+class EstimateRow(NamedTuple):
+    """A model's cost for the prompt (a NamedTuple: see models.py on dataclasses)."""
+
     model: Model
     period: PricePeriod
     cost: Cost

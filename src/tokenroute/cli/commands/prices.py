@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -16,9 +15,8 @@ from tokenroute.cli.options import (
     TierOpt,
     check_provider,
     command_group,
-    describe_filters,
 )
-from tokenroute.errors import BadInputError, ExitCode, NotFoundError, UsageError
+from tokenroute.errors import ExitCode, NotFoundError, UsageError
 
 group = command_group(
     "List, show, check and import prices (per 1M tokens).", invoke_without_command=True
@@ -53,6 +51,8 @@ def prices(
     check_provider(table, provider)
     rows = prices_in_force(table, day, provider=provider, tier=tier)
     if not rows:
+        from tokenroute.cli.render import describe_filters
+
         raise NotFoundError(f"no model {describe_filters(provider, tier)}had a price on {day}")
     view.show_prices(rows, table, day, as_json=as_json)
 
@@ -169,23 +169,7 @@ def estimate(
     Counts the prompt's tokens offline (tiktoken cl100k_base, shipped with tokenroute) and
     lists each model in force, cheapest first.
     """
-    from tokenroute.cli.views import prices as view
-    from tokenroute.inputs import read_text
-    from tokenroute.prices.estimate import estimate_costs
-    from tokenroute.prices.tokens import count_tokens
+    from tokenroute.cli.fast_estimate import EstimateOptions
+    from tokenroute.cli.fast_estimate import estimate as run_estimate
 
-    check_tier(tier)
-    day = parse_day(at)
-    table = load_table()
-    wanted = [name.strip() for name in (models or "").split(",") if name.strip()]
-    if models is not None and not wanted:
-        raise UsageError("--models lists no model: give names separated by commas")
-    chosen = [table.offered(name, day)[0] for name in wanted]
-    text = read_text(file, sys.stdin)
-    if not text.strip():
-        raise BadInputError("the prompt is empty: nothing to estimate")
-    counted = count_tokens(text)
-    rows = estimate_costs(table, day, counted, output_tokens, models=chosen, tier=tier)
-    if not rows:
-        raise NotFoundError(f"no model {describe_filters(None, tier, wanted)}had a price on {day}")
-    view.show_estimate(rows, counted, output_tokens, day, table.revision, as_json=as_json)
+    run_estimate(EstimateOptions(file, output_tokens, models, tier, at, as_json))
