@@ -31,9 +31,10 @@ def cli(ledger: str, *args: str, user: str = "tester", stdin: str | None = None)
 
 def test_sixteen_recorders_and_a_report_in_a_loop_lose_nothing(new_ledger):
     home = new_ledger()
+    per_writer = 300  # each a transaction of 300 new tasks: long enough to overlap the others
     lines = "".join(
         json.dumps({"model": "gpt-5-mini", "input_tokens": i + 1, "output_tokens": 1}) + "\n"
-        for i in range(1000)
+        for i in range(per_writer)
     )
     stop = threading.Event()
     reports: list[tuple[int, str]] = []
@@ -56,11 +57,12 @@ def test_sixteen_recorders_and_a_report_in_a_loop_lose_nothing(new_ledger):
     assert [code for code, _ in results] == [0] * 16, results
     assert reports and all(code == 0 for code, _ in reports), reports[:3]
     ledger = open_ledger(ledger_location(home), create=False)
-    assert ledger.count_attempts() == 16_000
+    assert ledger.count_attempts() == 16 * per_writer
     by_user = dict(ledger.query("SELECT user_name, COUNT(*) FROM attempts GROUP BY 1"))
-    assert by_user == {f"user-{n}": 1000 for n in range(16)}
+    assert by_user == {f"user-{n}": per_writer for n in range(16)}
     total = json.loads(cli(home, "report", "--json").communicate(timeout=120)[0])["total"]
-    assert total["attempts"] == 16_000 and total["input_tokens"] == 16 * sum(range(1, 1001))
+    assert total["attempts"] == 16 * per_writer
+    assert total["input_tokens"] == 16 * sum(range(1, per_writer + 1))
 
 
 def test_two_people_importing_the_same_log_at_once_add_each_call_once(tmp_path, new_ledger):
