@@ -170,6 +170,95 @@ def test_a_stop_half_way_loses_nothing_and_repeats_nothing(
     assert again.added + len(kept["attempts"]) == clean.added
 
 
+def stored_copy_lookups(ledger) -> list[str]:
+    """The keys the ledger is asked about in its search for stored copies, as it runs."""
+    asked: list[str] = []
+
+    def seen(statement: str) -> None:
+        if "source_key IN (" in statement:
+            keys = statement.split("source_key IN (", 1)[1].rsplit(")", 1)[0]
+            asked.extend(key.strip(" '") for key in keys.split(","))
+
+    ledger.conn.set_trace_callback(seen)
+    return asked
+
+
+def test_a_first_import_asks_the_ledger_only_about_keys_it_stored_itself(tree, tmp_path, table):
+    """In groups of five: every resumed session's copy of an earlier session's call is
+    looked up (and replaces it, bigger), and no other key is."""
+    clean = import_tree(tree, tmp_path / "clean.db", table, workers=1)
+    ledger = open_ledger(tmp_path / "grouped.db")
+    asked = stored_copy_lookups(ledger)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(load, "GROUP_ROWS", 5)
+        grouped = load.import_files(
+            "claude-code", log_files([tree]), claude_code.parse_file, ledger, table, NOW
+        )
+    ledger.close()
+    # s-1, s-5 and s-9 repeat msg_0_0, msg_4_0 and msg_8_0; s-9 is read before s-8, so
+    # msg_8_0 is asked about when s-8 brings it again
+    assert sorted(asked) == ["msg_0_0", "msg_4_0", "msg_8_0"]
+    assert grouped.replaced == 2 and same_summary(grouped, clean)
+    assert ledger_contents(tmp_path / "grouped.db", split_free=True) == ledger_contents(
+        tmp_path / "clean.db", split_free=True
+    )
+    # a ledger that holds calls of the source already: every new key is asked about
+    later = tmp_path / "later" / "-home-dev-src-app0"
+    later.mkdir(parents=True)
+    (later / "s-20.jsonl").write_text(
+        lines(*(assistant(f"msg_new_{n}", f"req_new_{n}", 3, uuid=f"n{n}") for n in range(3)))
+    )
+    again = open_ledger(tmp_path / "clean.db")
+    asked = stored_copy_lookups(again)
+    load.import_files("claude-code", log_files([later]), claude_code.parse_file, again, table, NOW)
+    again.close()
+    assert sorted(asked) == ["msg_new_0", "msg_new_1", "msg_new_2"]
+
+
+def test_a_call_stored_by_someone_else_during_an_import_is_found(tree, tmp_path, table):
+    """Between two groups another person's import stores a small copy of a call a later
+    file of this import holds: it is found and replaced, not taken for a new key."""
+    clean = import_tree(tree, tmp_path / "clean.db", table, workers=1)
+    theirs = tmp_path / "theirs" / "-home-dev-elsewhere"
+    theirs.mkdir(parents=True)
+    (theirs / "x-1.jsonl").write_text(
+        lines(assistant("msg_11_0", "req_11_0", 1, uuid="theirs-1", sessionId="x-1"))
+    )
+    path = tmp_path / "shared.db"
+    mine, other = open_ledger(path), open_ledger(path)
+    files = log_files([tree])
+    assert files.index(next(f for f in files if f.name == "s-11.jsonl")) > 3
+    done = False
+
+    def after_each_file(_: int) -> None:
+        nonlocal done
+        if not done and mine.count_attempts():  # a first group is in: now the other import
+            done = True
+            load.import_files(
+                "claude-code", log_files([theirs]), claude_code.parse_file, other, table, NOW
+            )
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(load, "GROUP_ROWS", 5)
+        mixed = load.import_files(
+            "claude-code", files, claude_code.parse_file, mine, table, NOW,
+            progress=after_each_file,
+        )  # fmt: skip
+    mine.close()
+    other.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute(
+        "SELECT output_tokens, task_id FROM attempts WHERE source_key = 'msg_11_0'"
+    ).fetchall() == [(10, "cc-s-11")]
+    assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == clean.added
+    conn.close()
+    assert mixed.replaced == 3  # the two resumed copies and the other person's small one
+    assert (
+        ledger_contents(path, split_free=True)["usage_daily"]
+        == ledger_contents(tmp_path / "clean.db", split_free=True)["usage_daily"]
+    )
+
+
 def test_workers_only_for_much_to_read(tree, monkeypatch):
     todo = [(path, None) for path in log_files([tree])]
     monkeypatch.delenv(load.WORKERS_VARIABLE, raising=False)

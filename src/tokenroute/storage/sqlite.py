@@ -20,6 +20,7 @@ from tokenroute.models import Attempt, AttemptFilter, Task
 from tokenroute.storage.schema import REBUILD_SUMMARIES, SCHEMA_VERSION, migrate, statements
 
 if TYPE_CHECKING:
+    from tokenroute.storage.bulk import StoredKeys
     from tokenroute.storage.location import Location
     from tokenroute.storage.repricing import NewPrice, Unpriced
     from tokenroute.storage.rows import BulkRow, Stored
@@ -62,6 +63,9 @@ class Ledger:
     def __init__(self, conn: sqlite3.Connection, path: Location) -> None:
         self.conn = conn
         self.path = path
+        # per source: the keys this writer's imports stored (bulk.StoredKeys); None once
+        # they cannot be known without asking the ledger
+        self._stored_keys: dict[str, StoredKeys | None] = {}
 
     @property
     def db(self):
@@ -174,18 +178,24 @@ class Ledger:
         A copy of a call already stored (same source key) is skipped, unless it carries more
         output tokens (a later streaming snapshot): then it replaces the stored one.
         Returns (added, duplicates, replaced)."""
-        from tokenroute.storage.bulk import store_batch
+        from tokenroute.storage.bulk import StoredKeys, store_batch
 
         # new rows land all over the indexes: SQLite's default 2 MB page cache would read
         # the same pages back again and again
         self.conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KB}")
+        kept, first = self._stored_keys.get(source), source not in self._stored_keys
+        self._stored_keys[source] = None  # until this batch is committed
         with self.transaction() as conn:
-            result = store_batch(conn, rows)
+            keys = StoredKeys.resume(conn, source, kept, first)
+            result = store_batch(conn, rows, keys)
             conn.executemany(
                 "INSERT OR REPLACE INTO import_files "
                 "(source, path, size, mtime_ns, offset, head) VALUES (?, ?, ?, ?, ?, ?)",
                 [(source, path, *position) for path, position in positions],
             )
+            if keys is not None and not keys.stored(conn, rows):
+                keys = None
+        self._stored_keys[source] = keys
         return tuple(result)  # type: ignore[return-value]
 
     def unpriced_attempts(self, since: str | None) -> list[Unpriced]:
