@@ -70,6 +70,8 @@ def ledger_contents(path: Path, *, split_free: bool = False) -> dict[str, list[t
     number in its task (a later group numbers after an earlier one) and when a task was
     first seen (a call stored in an earlier group may have moved to another session since)."""
     conn = sqlite3.connect(path)
+    # imports store with SQLite's reference checks off: no reference may be broken
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     left_out = ("id", "attempt") if split_free else ("id",)
     columns = [
         row[1] for row in conn.execute("PRAGMA table_info(attempts)") if row[1] not in left_out

@@ -39,6 +39,9 @@ _VERSION_TABLE = "tokenroute_schema"
 _PRAGMAS: dict[str, str | None] = {
     "PRAGMA user_version": f"SELECT version FROM {_VERSION_TABLE}",
     "PRAGMA secure_delete = ON": None,
+    # an import's batches: the server checks its references as it always does
+    "PRAGMA foreign_keys = OFF": None,
+    "PRAGMA foreign_keys = ON": None,
     # forget: rewrite the tables that held the text, so its old rows leave the data files
     "PRAGMA wal_checkpoint(TRUNCATE)": "VACUUM FULL messages, tasks",
 }
