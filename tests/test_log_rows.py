@@ -69,6 +69,10 @@ MOMENT = mostly(
             "2026-12-03T11:59:59.999Z",  # inside the day of slack
             "2026-12-03T12:00:00.001Z",  # just past it: in the future
             "2026-13-45T10:00:00.000Z",
+            "2026-11-20T24:00:00.000Z",  # a real day (often with its template), no real time
+            "2026-11-20T10:60:00.000Z",
+            "2026-11-20T10:00:60.000Z",
+            "2026-02-30T10:00:00.000Z",  # before --since, and no real day
             "1999-12-31T23:59:59.999Z",
             "yesterday",
             "",

@@ -104,17 +104,17 @@ def _counts(usage: dict[str, Any]) -> tuple[Any, ...]:
         split = {}
     elif type(split) is not dict:
         return _ODD
-    raw = tuple(
-        0 if value is None else value
-        for value in (
-            usage.get("input_tokens"),
-            usage.get("cache_read_input_tokens"),
-            usage.get("cache_creation_input_tokens"),
-            split.get("ephemeral_1h_input_tokens"),
-            split.get("ephemeral_5m_input_tokens"),
-            usage.get("output_tokens"),
-        )
+    get = usage.get
+    raw = (
+        get("input_tokens"),
+        get("cache_read_input_tokens"),
+        get("cache_creation_input_tokens"),
+        split.get("ephemeral_1h_input_tokens"),
+        split.get("ephemeral_5m_input_tokens"),
+        get("output_tokens"),
     )
+    if None in raw:  # an absent count is 0 (older releases write no split)
+        raw = tuple(0 if value is None else value for value in raw)
     for value in raw:
         if type(value) is not int or value < 0:  # even one the split makes unused
             return _ODD
@@ -185,11 +185,14 @@ _decode_line = msgspec.json.Decoder(_Line).decode
 def _usage_line(raw: bytes) -> _Line | None:
     """An assistant line with usage, parsed; None for any other line."""
     # a line as Claude Code writes it is not stripped: that copies a line of kilobytes
-    text = raw if raw[:1] == b"{" and raw[-1:] == b"}" else raw.strip()
-    if not text:
-        return None
-    if not (text.startswith(b"{") and text.endswith(b"}")):
-        raise CallError("not valid JSON (cut off?)")
+    if raw[:1] == b"{" and raw[-1:] == b"}":
+        text = raw
+    else:
+        text = raw.strip()
+        if not text:
+            return None
+        if not (text.startswith(b"{") and text.endswith(b"}")):
+            raise CallError("not valid JSON (cut off?)")
     if b'"usage"' not in text:
         return None  # prompts and tool results: most of the bytes, no usage, not parsed
     try:

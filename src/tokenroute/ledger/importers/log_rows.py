@@ -90,7 +90,6 @@ class RowMaker:
             type(at) is str
             and _EARLIEST <= at <= self._latest
             and _LEDGER_STAMP.fullmatch(at)
-            and _valid_moment(at)
             and type(model) is str
             and model.isascii()
             and model.strip() == model != ""
@@ -101,10 +100,11 @@ class RowMaker:
             and all(tag.isascii() for tag in tags)
         ):
             return self._general(general())
-        if at[:10] < self._since:
-            return LoggedRow(None, None)
+        if at[:10] < self._since:  # skipped, once it is known to be a real moment
+            return LoggedRow(None, None) if _valid_moment(at) else self._general(general())
         template = self._templates.get((model, at[:10]))
-        if template is None:
+        # the day is a real one (its template's call had it); the time is checked here
+        if template is None or not _real_time(at):
             return self._general(general())
         row = list(template.row)
         row[ROW_STARTED_AT], row[ROW_TASK_ID] = at, task_id
@@ -151,10 +151,20 @@ def _plain_call(call: Call) -> bool:
 
 def _plain_counts(counts: tuple[Any, ...]) -> bool:
     """Whole numbers >= 0 (not bools), with a believable total."""
-    for value in counts:
-        if type(value) is not int or value < 0:
-            return False
-    return sum(counts) <= MAX_TOKENS
+    given, read, written, written_1h, output = counts
+    return (
+        type(given) is int
+        and type(read) is int
+        and type(written) is int
+        and type(written_1h) is int
+        and type(output) is int
+        and given >= 0
+        and read >= 0
+        and written >= 0
+        and written_1h >= 0
+        and output >= 0
+        and given + read + written + written_1h + output <= MAX_TOKENS
+    )
 
 
 def _valid_moment(at: str) -> bool:
@@ -164,3 +174,9 @@ def _valid_moment(at: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _real_time(at: str) -> bool:
+    """The time of a stamp in the ledger's form is a real one (the pattern lets through
+    T99:75:61): its digits compared as text."""
+    return at[11:13] <= "23" and at[14:16] <= "59" and at[17:19] <= "59"
