@@ -157,7 +157,10 @@ def store_batch(
             of_new_tasks.append(row)
         if values[ROW_SOURCE_KEY] is not None:
             keyed.append(row)
-            tags.extend((tag, values[ROW_SOURCE], values[ROW_SOURCE_KEY]) for tag in attempt_tags)
+            if attempt_tags:  # most have none: no generator for them
+                tags.extend(
+                    (tag, values[ROW_SOURCE], values[ROW_SOURCE_KEY]) for tag in attempt_tags
+                )
         else:  # no key to find it again by: its tags go in by the row id just written
             row_id = insert_attempt(conn, row).lastrowid
             conn.executemany(
