@@ -20,6 +20,7 @@ from test_import import GENERATOR, assistant, lines
 
 from tokenroute.ledger.importers import claude_code, load, parallel
 from tokenroute.ledger.importers.files import log_files
+from tokenroute.storage import bulk
 from tokenroute.storage.sqlite import open_ledger
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -215,6 +216,25 @@ def test_a_first_import_asks_the_ledger_only_about_keys_it_stored_itself(tree, t
     load.import_files("claude-code", log_files([later]), claude_code.parse_file, again, table, NOW)
     again.close()
     assert sorted(asked) == ["msg_new_0", "msg_new_1", "msg_new_2"]
+
+
+def test_past_the_keys_it_can_keep_an_import_asks_the_ledger_again(tree, tmp_path, table):
+    clean = import_tree(tree, tmp_path / "clean.db", table, workers=1)
+    ledger = open_ledger(tmp_path / "capped.db")
+    asked = stored_copy_lookups(ledger)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(load, "GROUP_ROWS", 5)
+        patch.setattr(bulk.StoredKeys, "LIMIT", 10)
+        capped = load.import_files(
+            "claude-code", log_files([tree]), claude_code.parse_file, ledger, table, NOW
+        )
+    ledger.close()
+    assert same_summary(capped, clean)
+    # ten keys fill it in the first groups: every key stored after that is asked about
+    assert len(asked) > clean.added - 20 and "msg_11_0" in asked
+    assert ledger_contents(tmp_path / "capped.db", split_free=True) == ledger_contents(
+        tmp_path / "clean.db", split_free=True
+    )
 
 
 def test_a_call_stored_by_someone_else_during_an_import_is_found(tree, tmp_path, table):
