@@ -36,7 +36,7 @@ from tokenroute.storage.rows import (
 from tokenroute.timewindow import EARLIEST, stamp
 
 # The ledger's own timestamp form; any other is read by parse_moment, the general way.
-_LEDGER_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+_LEDGER_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)  # 0-9 only
 _EARLIEST = stamp(EARLIEST)
 
 
@@ -100,8 +100,10 @@ class RowMaker:
             and all(tag.isascii() for tag in tags)
         ):
             return self._general(general())
-        if at[:10] < self._since:  # skipped, once it is known to be a real moment
-            return LoggedRow(None, None) if _valid_moment(at) else self._general(general())
+        if at[:10] < self._since:  # skipped, once it is known to be a real moment of that day
+            if _real_time(at) and _valid_moment(at):
+                return LoggedRow(None, None)
+            return self._general(general())
         template = self._templates.get((model, at[:10]))
         # the day is a real one (its template's call had it); the time is checked here
         if template is None or not _real_time(at):
