@@ -281,6 +281,57 @@ def test_a_call_stored_by_someone_else_during_an_import_is_found(tree, tmp_path,
     )
 
 
+def test_a_newest_row_deleted_by_hand_and_its_id_taken_again_is_still_found(tmp_path, table):
+    """The largest id can come back to where this import left it: someone deletes the
+    newest attempt by hand, and another person's import gives a small copy of a later call
+    that id. The bigger copy is not taken for a new key (and silently not inserted): the
+    batch sees a row missing and is stored again, asking the ledger."""
+    mine = tmp_path / "mine" / "-home-dev-a"
+    mine.mkdir(parents=True)
+    (mine / "s-1.jsonl").write_text(
+        lines(*(assistant(f"msg_{n}", f"r{n}", 5, uuid=f"a{n}", sessionId="s-1") for n in (1, 2)))
+    )
+    (mine / "s-2.jsonl").write_text(lines(assistant("msg_x", "rx", 50, uuid="a3", sessionId="s-2")))
+    theirs = tmp_path / "theirs" / "-home-dev-b"
+    theirs.mkdir(parents=True)
+    (theirs / "x-1.jsonl").write_text(
+        lines(assistant("msg_x", "rx", 1, uuid="t1", sessionId="x-1"))
+    )
+    path = tmp_path / "ledger.db"
+    me, other = open_ledger(path), open_ledger(path)
+    done = False
+
+    def after_each_file(_: int) -> None:
+        nonlocal done
+        if not done and me.count_attempts():
+            done = True
+            by_hand = sqlite3.connect(path)
+            newest = by_hand.execute("SELECT MAX(id) FROM attempts").fetchone()[0]
+            by_hand.execute("DELETE FROM attempts WHERE id = ?", (newest,))
+            by_hand.commit()
+            by_hand.close()
+            load.import_files(
+                "claude-code", log_files([theirs.parent]), claude_code.parse_file, other, table,
+                NOW,
+            )  # fmt: skip
+            assert other.query("SELECT MAX(id) FROM attempts") == [(newest,)]  # taken again
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(load, "GROUP_ROWS", 1)
+        summary = load.import_files(
+            "claude-code", log_files([mine.parent]), claude_code.parse_file, me, table, NOW,
+            progress=after_each_file,
+        )  # fmt: skip
+    me.close()
+    other.close()
+    assert (summary.added, summary.replaced) == (2, 1)
+    conn = sqlite3.connect(path)
+    assert conn.execute(
+        "SELECT output_tokens, task_id FROM attempts WHERE source_key = 'msg_x'"
+    ).fetchall() == [(50, "cc-s-2")]
+    conn.close()
+
+
 def test_workers_only_for_much_to_read(tree, monkeypatch):
     todo = [(path, None) for path in log_files([tree])]
     monkeypatch.delenv(load.WORKERS_VARIABLE, raising=False)

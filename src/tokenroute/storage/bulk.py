@@ -168,6 +168,8 @@ def store_batch(
                 [(row_id, tag) for tag in attempt_tags],
             )
     insert_attempts(conn, keyed)
+    if keys is not None and _rows_after(conn, before) != len(fresh):
+        raise StaleKeys  # a key taken for new was in the ledger: the caller redoes the batch
     conn.executemany(_SET_NEW_TASK, _new_task_totals(of_new_tasks, first_of_each))
     if gone:
         conn.execute(f"DELETE FROM attempts WHERE {_GONE_ROWS}")
@@ -247,6 +249,14 @@ def preview_batch(conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> BatchRes
     return BatchResult(len(fresh) - len(gone), duplicates, len(gone))
 
 
+class StaleKeys(Exception):
+    """The kept keys missed one the ledger holds (found because its row was not inserted)."""
+
+
+def _rows_after(conn: sqlite3.Connection, before: int) -> int:
+    return conn.execute("SELECT COUNT(*) FROM attempts WHERE id > ?", (before,)).fetchone()[0]
+
+
 class StoredKeys:
     """The source keys of one source in the ledger, as the one process writing them knows
     them: a first import then asks the ledger only about keys it stored itself earlier in
@@ -254,9 +264,12 @@ class StoredKeys:
     (a tenth of the writer's time at 1,000,000 lines, and on a first import it finds none).
 
     Kept only from a ledger holding no keyed row of the source, and believed only while the
-    largest id is the one this writer left: any other writer's row moves it (the only
-    tokenroute writes that delete attempts, an import's replacements, insert first). The
-    keys are kept as hashes: a collision costs only a look in the ledger."""
+    largest id is the one this writer left: any other tokenroute writer's row moves it (the
+    only tokenroute writes that delete attempts, an import's replacements, insert first).
+    Where it could still be wrong (a hand edit deletes the newest row, and a new row takes
+    its id), a row of the batch is not inserted: store_batch counts them and raises
+    StaleKeys, and the batch is redone asking the ledger. The keys are kept as hashes: a
+    collision costs only a look in the ledger."""
 
     LIMIT = 1_000_000  # keys remembered (70 MB; a first import of 1M lines has 365k); past
     # it the ledger is asked again

@@ -20,7 +20,7 @@ from tokenroute.models import Attempt, AttemptFilter, Task
 from tokenroute.storage.schema import REBUILD_SUMMARIES, SCHEMA_VERSION, migrate, statements
 
 if TYPE_CHECKING:
-    from tokenroute.storage.bulk import StoredKeys
+    from tokenroute.storage.bulk import BatchResult, StoredKeys
     from tokenroute.storage.location import Location
     from tokenroute.storage.repricing import NewPrice, Unpriced
     from tokenroute.storage.rows import BulkRow, Stored
@@ -178,13 +178,31 @@ class Ledger:
         A copy of a call already stored (same source key) is skipped, unless it carries more
         output tokens (a later streaming snapshot): then it replaces the stored one.
         Returns (added, duplicates, replaced)."""
-        from tokenroute.storage.bulk import StoredKeys, store_batch
+        from tokenroute.storage.bulk import StaleKeys
 
         # new rows land all over the indexes: SQLite's default 2 MB page cache would read
         # the same pages back again and again
         self.conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KB}")
         kept, first = self._stored_keys.get(source), source not in self._stored_keys
         self._stored_keys[source] = None  # until this batch is committed
+        try:
+            result, keys = self._import_batch(source, positions, rows, kept, first)
+        except StaleKeys:  # rolled back: again, asking the ledger about every key
+            result, keys = self._import_batch(source, positions, rows, None, False)
+        self._stored_keys[source] = keys
+        return tuple(result)  # type: ignore[return-value]
+
+    def _import_batch(
+        self,
+        source: str,
+        positions: Sequence[tuple[str, tuple[int, int, int, str]]],
+        rows: Sequence[BulkRow],
+        kept: StoredKeys | None,
+        first: bool,
+    ) -> tuple[BatchResult, StoredKeys | None]:
+        """One transaction of import_rows; the keys to keep after it (bulk.StoredKeys)."""
+        from tokenroute.storage.bulk import StoredKeys, store_batch
+
         # a batch inserts each task before its attempts and each tag after its attempt, so
         # SQLite's check of those references, a lookup per row (3% of a first import), is
         # left out (tests/test_import_parallel.py runs foreign_key_check after imports)
@@ -202,8 +220,7 @@ class Ledger:
                     keys = None
         finally:
             self.conn.execute("PRAGMA foreign_keys = ON")
-        self._stored_keys[source] = keys
-        return tuple(result)  # type: ignore[return-value]
+        return result, keys
 
     def unpriced_attempts(self, since: str | None) -> list[Unpriced]:
         """Attempts stored with cost unknown, from `since` (a UTC stamp) on."""
