@@ -162,11 +162,12 @@ def store_batch(
                     (tag, values[ROW_SOURCE], values[ROW_SOURCE_KEY]) for tag in attempt_tags
                 )
         else:  # no key to find it again by: its tags go in by the row id just written
-            row_id = insert_attempt(conn, row).lastrowid
-            conn.executemany(
-                "INSERT OR IGNORE INTO attempt_tags VALUES (?, ?)",
-                [(row_id, tag) for tag in attempt_tags],
-            )
+            written = insert_attempt(conn, row)
+            if written.rowcount == 1 and attempt_tags:  # else lastrowid is another row's
+                conn.executemany(
+                    "INSERT OR IGNORE INTO attempt_tags VALUES (?, ?)",
+                    [(written.lastrowid, tag) for tag in attempt_tags],
+                )
     insert_attempts(conn, keyed)
     if keys is not None and _rows_after(conn, before) != len(fresh):
         raise StaleKeys  # a key taken for new was in the ledger: the caller redoes the batch
