@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -237,28 +238,45 @@ def test_past_the_keys_it_can_keep_an_import_asks_the_ledger_again(tree, tmp_pat
     )
 
 
-def test_a_call_stored_by_someone_else_during_an_import_is_found(tree, tmp_path, table):
-    """Between two groups another person's import stores a small copy of a call a later
-    file of this import holds: it is found and replaced, not taken for a new key."""
-    clean = import_tree(tree, tmp_path / "clean.db", table, workers=1)
+def their_log(tmp_path: Path, message_id: str) -> Path:
+    """Another person's Claude Code folder: one call, with 1 output token, of `message_id`."""
     theirs = tmp_path / "theirs" / "-home-dev-elsewhere"
     theirs.mkdir(parents=True)
     (theirs / "x-1.jsonl").write_text(
-        lines(assistant("msg_11_0", "req_11_0", 1, uuid="theirs-1", sessionId="x-1"))
+        lines(assistant(message_id, f"req-{message_id}", 1, uuid="theirs-1", sessionId="x-1"))
     )
-    path = tmp_path / "shared.db"
-    mine, other = open_ledger(path), open_ledger(path)
-    files = log_files([tree])
-    assert files.index(next(f for f in files if f.name == "s-11.jsonl")) > 3
+    return theirs.parent
+
+
+def once_a_group_is_in(mine, then: Callable[[], None]) -> Callable[[int], None]:
+    """An import's progress callback that runs `then` once, after its first group is stored
+    in the ledger `mine`."""
     done = False
 
     def after_each_file(_: int) -> None:
         nonlocal done
-        if not done and mine.count_attempts():  # a first group is in: now the other import
+        if not done and mine.count_attempts():
             done = True
-            load.import_files(
-                "claude-code", log_files([theirs]), claude_code.parse_file, other, table, NOW
-            )
+            then()
+
+    return after_each_file
+
+
+def test_a_call_stored_by_someone_else_during_an_import_is_found(tree, tmp_path, table):
+    """Between two groups another person's import stores a small copy of a call a later
+    file of this import holds: it is found and replaced, not taken for a new key."""
+    clean = import_tree(tree, tmp_path / "clean.db", table, workers=1)
+    theirs = their_log(tmp_path, "msg_11_0")
+    path = tmp_path / "shared.db"
+    mine, other = open_ledger(path), open_ledger(path)
+    files = log_files([tree])
+    assert files.index(next(f for f in files if f.name == "s-11.jsonl")) > 3
+    after_each_file = once_a_group_is_in(
+        mine,
+        lambda: load.import_files(
+            "claude-code", log_files([theirs]), claude_code.parse_file, other, table, NOW
+        ),
+    )
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(load, "GROUP_ROWS", 5)
@@ -292,35 +310,26 @@ def test_a_newest_row_deleted_by_hand_and_its_id_taken_again_is_still_found(tmp_
         lines(*(assistant(f"msg_{n}", f"r{n}", 5, uuid=f"a{n}", sessionId="s-1") for n in (1, 2)))
     )
     (mine / "s-2.jsonl").write_text(lines(assistant("msg_x", "rx", 50, uuid="a3", sessionId="s-2")))
-    theirs = tmp_path / "theirs" / "-home-dev-b"
-    theirs.mkdir(parents=True)
-    (theirs / "x-1.jsonl").write_text(
-        lines(assistant("msg_x", "rx", 1, uuid="t1", sessionId="x-1"))
-    )
+    theirs = their_log(tmp_path, "msg_x")
     path = tmp_path / "ledger.db"
     me, other = open_ledger(path), open_ledger(path)
-    done = False
 
-    def after_each_file(_: int) -> None:
-        nonlocal done
-        if not done and me.count_attempts():
-            done = True
-            by_hand = sqlite3.connect(path)
-            newest = by_hand.execute("SELECT MAX(id) FROM attempts").fetchone()[0]
-            by_hand.execute("DELETE FROM attempts WHERE id = ?", (newest,))
-            by_hand.commit()
-            by_hand.close()
-            load.import_files(
-                "claude-code", log_files([theirs.parent]), claude_code.parse_file, other, table,
-                NOW,
-            )  # fmt: skip
-            assert other.query("SELECT MAX(id) FROM attempts") == [(newest,)]  # taken again
+    def delete_the_newest_then_theirs() -> None:
+        by_hand = sqlite3.connect(path)
+        newest = by_hand.execute("SELECT MAX(id) FROM attempts").fetchone()[0]
+        by_hand.execute("DELETE FROM attempts WHERE id = ?", (newest,))
+        by_hand.commit()
+        by_hand.close()
+        load.import_files(
+            "claude-code", log_files([theirs]), claude_code.parse_file, other, table, NOW
+        )
+        assert other.query("SELECT MAX(id) FROM attempts") == [(newest,)]  # taken again
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(load, "GROUP_ROWS", 1)
         summary = load.import_files(
             "claude-code", log_files([mine.parent]), claude_code.parse_file, me, table, NOW,
-            progress=after_each_file,
+            progress=once_a_group_is_in(me, delete_the_newest_then_theirs),
         )  # fmt: skip
     me.close()
     other.close()
