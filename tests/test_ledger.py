@@ -126,6 +126,22 @@ def test_tags_are_a_plain_table(tmp_path):
 
 
 @pytest.mark.sqlite_only
+def test_a_commit_that_fails_is_rolled_back_and_the_ledger_writes_on(tmp_path):
+    """SQLite leaves the transaction open when COMMIT itself fails (here a reference checked
+    only at the end): the ledger rolls it back, says so in one line, and the next write
+    goes in."""
+    ledger = open_ledger(tmp_path / "ledger.db")
+    refused = pytest.raises(LedgerError, match="cannot write to the ledger .*FOREIGN KEY")
+    with refused, ledger.transaction() as conn:
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        conn.execute("INSERT INTO attempt_tags (attempt_id, tag) VALUES (99, 'orphan')")
+    assert not ledger.conn.in_transaction
+    assert ledger.query("SELECT COUNT(*) FROM attempt_tags") == [(0,)]
+    ledger.add_attempts([attempt("t-1", tags=("kept",))])
+    assert ledger.query("SELECT tag FROM attempt_tags") == [("kept",)]
+
+
+@pytest.mark.sqlite_only
 def test_eight_parallel_writers_lose_nothing(tmp_path):
     """8 `tokenroute record` processes, 1,000 calls each, on one fresh ledger at once."""
     lines = "".join(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,14 +93,13 @@ class Ledger:
             raise LedgerError(f"{self.path}: cannot write to the ledger ({exc})") from None
         try:
             yield conn
+            conn.execute("COMMIT")  # can fail too (a full disk, a reference checked at the end)
         except sqlite3.DatabaseError as exc:
-            conn.execute("ROLLBACK")
+            _roll_back(conn)
             raise LedgerError(f"{self.path}: cannot write to the ledger ({exc})") from None
         except BaseException:
-            conn.execute("ROLLBACK")
+            _roll_back(conn)
             raise
-        else:
-            conn.execute("COMMIT")
 
     @contextmanager
     def only_one(self, job: str) -> Iterator[bool]:
@@ -419,6 +418,13 @@ def open_ledger(path: Location, *, create: bool = True) -> Ledger | None:
     except sqlite3.DatabaseError as exc:
         raise LedgerError(f"{path}: not a usable SQLite ledger ({exc})") from None
     return Ledger(conn, path)
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """End a failed transaction, unless SQLite already has (some errors roll it back): a
+    transaction left open would swallow the connection's next writes."""
+    with suppress(sqlite3.DatabaseError):
+        conn.execute("ROLLBACK")
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
