@@ -5,7 +5,8 @@ Usage: python bench/import.py [--lines 1000000] [--files 2000] [--keep DIR] [--n
 Targets: no-op import <= 0.5 s, report --last 30d <= 0.5 s, the append in time proportional
 to the 1% (issue 6); the first import, as a whole process beside `ccusage daily --json
 --offline` on the same tree, at most 1.0x ccusage's wall time, and at 200,000 lines its CPU
-time too (issue 19). Then each step of the import against the floor of that step
+time too (issue 19). ccusage is run as the issue runs it, `npx -y ccusage@20.0.24`, and, when
+TOKENROUTE_CCUSAGE names an installed copy, without npx too (the stricter peer). Then each step of the import against the floor of that step
 (bench/import_floor.py), both measured in one process on the same tree.
 The tree comes from ../shared/tools/gen_claude_logs.py (1,000,000 lines is ~1.5 GB, 200,000
 lines in 400 files is the issue's smaller tree); --keep DIR keeps it (and reuses one there).
@@ -94,13 +95,22 @@ def ledger_totals(path: Path) -> tuple[int, int, int, int, int]:
     return tuple(row)  # type: ignore[return-value]
 
 
-def ccusage(tree: Path) -> tuple[Run, tuple[int, int, int, int]] | None:
-    """ccusage's times for one daily report and its token totals, if npx can run it."""
-    installed = os.environ.get("TOKENROUTE_CCUSAGE")  # as CI installs it
-    if not installed and not shutil.which("npx"):
-        return None
+def ccusage_runners() -> list[tuple[str, list[str]]]:
+    """The ways to run ccusage here: the issue's `npx -y ccusage@20.0.24` (npx's own start
+    included, as a user runs it), and the package installed beforehand (TOKENROUTE_CCUSAGE,
+    as CI installs it): the same binary without npx, the stricter peer."""
+    runners = []
+    if shutil.which("npx"):
+        runners.append((f"npx -y {CCUSAGE}", ["npx", "-y", CCUSAGE]))
+    installed = os.environ.get("TOKENROUTE_CCUSAGE")
+    if installed:
+        runners.append(("installed, without npx", [installed]))
+    return runners
+
+
+def ccusage(tree: Path, runner: list[str]) -> tuple[Run, tuple[int, int, int, int]] | None:
+    """ccusage's times for one daily report and its token totals."""
     env = {**os.environ, "CLAUDE_CONFIG_DIR": str(tree), "TZ": "UTC"}
-    runner = [installed] if installed else ["npx", "-y", CCUSAGE]
     command = [*runner, "daily", "--json", "--offline"]
     subprocess.run(command, capture_output=True, env=env)  # fetch and warm it once
     done = run(command, env)
@@ -128,7 +138,7 @@ def median(runs: list[Run]) -> Run:
 def ratio_line(name: str, ours: float, theirs: float, target: float | None) -> str:
     verdict = "" if target is None else (" meets" if ours / theirs <= target else " MISSES")
     goal = "" if target is None else f" (target <= {target:.1f}x:{verdict})"
-    return f"  {name:<5} {ours:6.2f} s against {theirs:6.2f} s: {ours / theirs:.2f}x{goal}"
+    return f"    {name:<5} {ours:6.2f} s against {theirs:6.2f} s: {ours / theirs:.2f}x{goal}"
 
 
 def print_steps(steps: dict[str, float], least: dict[str, float]) -> None:
@@ -176,11 +186,14 @@ def main() -> None:
         home = scratch / "home"
         env["TOKENROUTE_HOME"] = str(home)
         command = [tokenroute, "import", "claude-code", "--path", str(tree / "projects")]
-        peers, firsts = [], []
+        runners = [] if args.no_ccusage else ccusage_runners()
+        peers: dict[str, list[tuple[Run, tuple[int, int, int, int]]]] = {}
+        firsts = []
         for _ in range(args.runs):  # side by side: one of each, in turn
-            peer = None if args.no_ccusage else ccusage(tree)
-            if peer is not None:
-                peers.append(peer)
+            for name, runner in runners:
+                peer = ccusage(tree, runner)
+                if peer is not None:
+                    peers.setdefault(name, []).append(peer)
             firsts.append(first_import(command, env, home))  # each makes the same ledger
         first = median(firsts)
         got = ledger_totals(home / "ledger.db")
@@ -214,15 +227,15 @@ def main() -> None:
     )
     print(f"tokens in the ledger:   {got[1:]} (input, output, cache writes, cache reads)")
     print(f"generator's truth:      {expected} -> {'equal' if got[1:] == expected else 'DIFFER'}")
-    if peers:
-        theirs, totals = median([run for run, _ in peers]), peers[0][1]
-        print(f"ccusage daily --offline {theirs.wall:7.2f} s wall, {theirs.cpu:.2f} s CPU")
+    for name, runs in peers.items():
+        theirs, totals = median([run for run, _ in runs]), runs[0][1]
+        print(f"ccusage daily --offline ({name}): {theirs.wall:.2f} s wall, {theirs.cpu:.2f} s CPU")
         print(f"  totals {totals}: {'equal' if totals == expected else 'DIFFER'}")
-        print("first import against ccusage, as whole processes (medians):")
+        print(f"  first import against it, as whole processes (medians of {len(runs)}):")
         print(ratio_line("wall", first.wall, theirs.wall, 1.0))
         print(ratio_line("CPU", first.cpu, theirs.cpu, 1.0 if lines <= 200_000 else None))
-    elif not args.no_ccusage:
-        print("ccusage: npx not found, comparison skipped")
+    if not peers and not args.no_ccusage:
+        print("ccusage: neither npx nor TOKENROUTE_CCUSAGE here, comparison skipped")
     if steps and least:
         print_steps(steps, least)
 

@@ -147,23 +147,45 @@ def parse_until_the_ninth(path, new_lines, now):
     return claude_code.parse_file(path, new_lines, now)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+def killed_at_the_ninth(path, new_lines, now):
+    """Claude Code's parser whose worker process is killed on the ninth file, as an
+    out-of-memory killer would (never in the test's own process)."""
+    if path.name == "s-7.jsonl" and multiprocessing.parent_process() is not None:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return claude_code.parse_file(path, new_lines, now)
+
+
+STOPS = [
+    pytest.param(parse_until_the_ninth, 1, RuntimeError, "stopped", id="error-here"),
+    pytest.param(parse_until_the_ninth, 2, RuntimeError, "stopped", id="error-in-a-worker"),
+    pytest.param(
+        killed_at_the_ninth,
+        2,
+        parallel.WorkerGone,
+        r"worker process was killed \(signal 9\).*run the import again",
+        id="worker-killed",
+        marks=pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL here"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("parse", "workers", "error", "message"), STOPS)
 def test_a_stop_half_way_loses_nothing_and_repeats_nothing(
-    tree, tmp_path, table, monkeypatch, workers
+    tree, tmp_path, table, monkeypatch, parse, workers, error, message
 ):
     """A group is stored with its files' positions: after a stop, the next run reads only
-    the files whose group was not stored, and the ledger ends as a clean import's."""
+    the files whose group was not stored, and the ledger ends as a clean import's. A worker
+    that is killed stops the import with a message that says so, and leaves no process."""
     clean = import_tree(tree, tmp_path / "clean.db", table, workers=1)
     files = log_files([tree])
     assert files[8].name == "s-7.jsonl"
     monkeypatch.setattr(load, "GROUP_ROWS", 20)
     stopped = tmp_path / "stopped.db"
     ledger = open_ledger(stopped)
-    with pytest.raises(RuntimeError, match="stopped"):
-        load.import_files(
-            "claude-code", files, parse_until_the_ninth, ledger, table, NOW, workers=workers
-        )
+    with pytest.raises(error, match=message):
+        load.import_files("claude-code", files, parse, ledger, table, NOW, workers=workers)
     ledger.close()
+    assert not multiprocessing.active_children()
     kept = ledger_contents(stopped)
     assert 0 < len(kept["positions"]) < len(files)  # some groups were stored, not all
     again = import_tree(tree, stopped, table, workers=workers)
@@ -365,11 +387,22 @@ def test_workers_only_for_much_to_read(tree, monkeypatch):
     assert load.workers_for(todo) == 1
 
 
+def local_function_for(_shared, number):
+    """`number`, but for 2: a function defined in here, which pickle cannot send back."""
+    return number if number != 2 else (lambda: number)
+
+
 def test_results_come_back_in_order_and_errors_reach_the_caller():
     items = [(n,) for n in range(40)]
     assert list(parallel.in_order(operator.mul, 3, items, workers=2)) == [3 * n for n in range(40)]
-    with pytest.raises(ZeroDivisionError):
+    with pytest.raises(ZeroDivisionError) as raised:
         list(parallel.in_order(operator.floordiv, 1, [(1,), (0,), (2,)], workers=2))
+    assert "ZeroDivisionError" in str(raised.value.__cause__)  # the worker's traceback
+    # a result that cannot travel back fails at its item, rather than never arriving
+    results = parallel.in_order(local_function_for, 0, items[:4], workers=2)
+    assert [next(results), next(results)] == [0, 1]
+    with pytest.raises(Exception, match="pickle"):
+        next(results)
     # a caller that stops early leaves no process behind it
     results = parallel.in_order(operator.mul, 2, items, workers=2)
     assert next(results) == 0

@@ -22,7 +22,12 @@ from typing import Any, NamedTuple
 from tokenroute.ledger.calls import Call, price_call
 from tokenroute.ledger.importers.files import Chunk, Position, line_number, read_new
 from tokenroute.ledger.importers.log_rows import RowMaker
-from tokenroute.ledger.importers.parallel import MAX_WORKERS, in_order, usable_cpus
+from tokenroute.ledger.importers.parallel import (
+    MAX_WORKERS,
+    WORKERS_VARIABLE,
+    in_order,
+    usable_cpus,
+)
 from tokenroute.prices.table import PriceTable
 from tokenroute.storage.identity import writer
 from tokenroute.storage.rows import BulkRow, bulk_row
@@ -31,7 +36,6 @@ MAX_REASONS = 5  # rejected lines named in the summary; the rest are counted
 GROUP_ROWS = 20_000  # attempts per transaction: each commit rewrites the pages it touched, and a
 # worker parses the next group's files while one is stored
 PARALLEL_FROM_BYTES = 32 << 20  # new bytes worth starting worker processes for (~2 s of work)
-WORKERS_VARIABLE = "TOKENROUTE_IMPORT_WORKERS"  # 1 keeps an import in one process
 MAX_CONFIGURED_WORKERS = 32  # Windows refuses more than 61
 
 
