@@ -392,6 +392,23 @@ def local_function_for(_shared, number):
     return number if number != 2 else (lambda: number)
 
 
+def big_then_killed(_shared, number):
+    """50 MB for the first item; the worker is killed on the second, most likely while
+    still writing the first back (never in the test's own process)."""
+    if number == 1 and multiprocessing.parent_process() is not None:
+        time.sleep(0.02)  # the first is on its way
+        os.kill(os.getpid(), signal.SIGKILL)
+    return b"x" * 50_000_000
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL here")
+def test_a_worker_killed_mid_result_stops_the_caller_and_leaves_no_process():
+    with pytest.raises(parallel.WorkerGone, match=r"killed \(signal 9\)"):
+        for _ in parallel.in_order(big_then_killed, None, [(0,), (1,), (2,)], workers=2):
+            pass
+    assert not multiprocessing.active_children()
+
+
 def test_results_come_back_in_order_and_errors_reach_the_caller():
     items = [(n,) for n in range(40)]
     assert list(parallel.in_order(operator.mul, 3, items, workers=2)) == [3 * n for n in range(40)]

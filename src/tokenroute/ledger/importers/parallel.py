@@ -33,7 +33,7 @@ MAX_WORKERS = 4  # processes in all: past this, the one process that stores is t
 # Files a worker may run ahead: it keeps parsing while the caller stores a group (20,000 calls
 # is ~100 files of a big tree); results wait in memory, a few MB a file at most.
 AHEAD_PER_WORKER = 256
-LIVENESS_CHECK_S = 0.2  # how often a caller waiting for a result checks the workers are alive
+LIVENESS_WAIT_S = 1.0  # for a worker whose pipe closed to be gone, and its exit code known
 # A worker's writer thread must take the GIL back from the parsing after each result it
 # writes: by default that takes up to 5 ms, and at 250 files a second the results queue up.
 WORKER_SWITCH_INTERVAL_S = 0.0002
@@ -68,18 +68,23 @@ def in_order(
     # spawn, not fork: the same on every OS, and safe when the caller has threads running
     # (the progress bar's)
     import multiprocessing
+    from multiprocessing.connection import wait
 
     context = multiprocessing.get_context("spawn")
-    stop = context.Event()  # set: the caller stopped; the workers skip what is left
-    tasks = context.SimpleQueue()  # (number, item), then None: no more
-    results = context.Queue()  # (number, failed, pickled result or exception)
+    # (number, item), then None: no more; written by a thread of its own, so sending never
+    # waits for a worker (not even one that died with the pipe full)
+    tasks = context.Queue()
+    processes, readers = [], []
     with _no_interrupts():  # the workers start now: born deaf to Ctrl-C, they stay quiet
-        processes = [
-            context.Process(target=_serve, args=(work, shared, os.getpid(), stop, tasks, results))
-            for _ in range(workers - 1)
-        ]
-        for process in processes:
+        for _ in range(workers - 1):
+            reader, writer = context.Pipe(duplex=False)  # a worker's results, its own pipe
+            process = context.Process(
+                target=_serve, args=(work, shared, os.getpid(), tasks, writer), daemon=True
+            )
             process.start()
+            writer.close()  # the worker holds the only writing end: its end is an EOF here
+            processes.append(process)
+            readers.append(reader)
     todo = list(items)
     sent = 0  # todo[:sent] went to the workers
     finished = False
@@ -87,50 +92,49 @@ def in_order(
         while sent < min(len(todo), (workers - 1) * AHEAD_PER_WORKER):
             tasks.put((sent, todo[sent]))
             sent += 1
-        arrived: dict[int, tuple[bool, bytes]] = {}  # results that came before their turn
+        arrived: dict[int, tuple[bool, Any]] = {}  # results that came before their turn
         for wanted in range(len(todo)):
             while wanted not in arrived:
-                number, failed, payload = _next_result(results, processes)
-                arrived[number] = (failed, payload)
-            failed, payload = arrived.pop(wanted)
+                for reader in wait(readers):
+                    try:
+                        number, failed, value = pickle.loads(reader.recv_bytes())
+                    except (EOFError, OSError):  # its pipe closed between results, or in one
+                        raise WorkerGone(_gone(processes[readers.index(reader)])) from None
+                    arrived[number] = (failed, value)
+            failed, value = arrived.pop(wanted)
             if sent < len(todo):
                 tasks.put((sent, todo[sent]))
                 sent += 1
             if failed:
-                exc, remote = pickle.loads(payload)
+                exc, remote = value
                 raise exc from _RemoteTraceback(remote)
-            yield pickle.loads(payload)
+            yield value
         finished = True
     finally:
-        # on Ctrl-C or an error downstream: nothing new starts and the items the workers
-        # hold already are skipped (their results were not going to be stored), so waiting
-        # for the workers costs only the file each is reading; and none outlives the import
-        if not finished:
-            stop.set()
+        # done: each worker reads its None and ends. Stopped (Ctrl-C, an error downstream,
+        # a worker gone): what the workers hold was not going to be stored, and a worker
+        # killed while waiting for an item may hold the items' lock; so they are ended at
+        # once, and none outlives the import
         for process in processes:
-            if process.is_alive():
-                tasks.put(None)  # each live worker reads one and ends
+            if finished:
+                tasks.put(None)
+            else:
+                process.terminate()
+        if not finished:
+            tasks.cancel_join_thread()  # items nobody will read: not waited for at exit
         for process in processes:
             process.join()
-        results.close()
+        for reader in readers:
+            reader.close()
         tasks.close()
 
 
-def _next_result(results: Any, processes: list[Any]) -> tuple[int, bool, bytes]:
-    """The next result any worker sends; WorkerGone once one has ended without finishing."""
-    while True:
-        try:
-            return results.get(timeout=LIVENESS_CHECK_S)
-        except queue.Empty:
-            for process in processes:
-                if not process.is_alive():
-                    raise WorkerGone(_gone(process.exitcode)) from None
-
-
-def _gone(exitcode: int | None) -> str:
-    how = f"was killed (signal {-exitcode})" if exitcode and exitcode < 0 else "ended"
+def _gone(process: Any) -> str:
+    process.join(LIVENESS_WAIT_S)  # its pipe closes as it dies: its exit code follows
+    code = process.exitcode
+    how = f"was killed (signal {-code})" if code is not None and code < 0 else f"ended ({code})"
     return (
-        f"an import worker process {how} before its files were read (out of memory?); "
+        f"an import worker process {how} before it had read its files (out of memory?); "
         "what was stored so far is kept: run the import again to go on, or with "
         f"{WORKERS_VARIABLE}=1 to read in this process alone"
     )
@@ -143,40 +147,40 @@ class _RemoteTraceback(Exception):
         return str(self.args[0])
 
 
-def _serve(
-    work: Callable[..., Any], shared: Any, parent: int, stop: Any, tasks: Any, results: Any
-) -> None:
-    """A worker's life: each item it is sent, worked on and sent back (pickled here, so a
-    result that cannot be pickled fails here, at its item)."""
+def _serve(work: Callable[..., Any], shared: Any, parent: int, tasks: Any, results: Any) -> None:
+    """A worker's life: each item it is sent, worked on and pickled here (a result that
+    cannot be pickled fails at its item), then written out by a thread of its own, so the
+    work goes on while the caller is busy storing."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
     threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
     sys.setswitchinterval(WORKER_SWITCH_INTERVAL_S)
-    # every result is read before the caller says there is no more, but one that stopped
-    # reads no more: a worker then ends without waiting to write what nobody will read
-    results.cancel_join_thread()
+    outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    writer = threading.Thread(target=_write_out, args=(outbox, results), daemon=True)
+    writer.start()
     while (task := tasks.get()) is not None:
         number, item = task
-        if stop.is_set():
-            results.put((number, False, _NOTHING))
-            continue
         try:
-            results.put((number, False, pickle.dumps(work(shared, *item), PROTOCOL)))
+            outbox.put(pickle.dumps((number, False, work(shared, *item)), PROTOCOL))
         except Exception as exc:
-            results.put((number, True, _pickled_failure(exc)))
+            outbox.put(_pickled_failure(number, exc))
+    outbox.put(None)
+    writer.join()  # the caller reads every result before it says there is no more
 
 
-_NOTHING = pickle.dumps(None, PROTOCOL)
+def _write_out(outbox: queue.SimpleQueue[bytes | None], results: Any) -> None:
+    while (payload := outbox.get()) is not None:
+        results.send_bytes(payload)
 
 
-def _pickled_failure(exc: Exception) -> bytes:
+def _pickled_failure(number: int, exc: Exception) -> bytes:
     """The exception and its traceback, to raise in the caller; one that cannot be pickled
     is described instead."""
     remote = "".join(traceback.format_exception(exc))
     try:
-        return pickle.dumps((exc, remote), PROTOCOL)
+        return pickle.dumps((number, True, (exc, remote)), PROTOCOL)
     except Exception:
         described = RuntimeError(f"{type(exc).__name__}: {exc}")
-        return pickle.dumps((described, remote), PROTOCOL)
+        return pickle.dumps((number, True, (described, remote)), PROTOCOL)
 
 
 @contextmanager
