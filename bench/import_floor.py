@@ -110,10 +110,12 @@ def importer_steps(tree: Path) -> dict[str, float]:
     from tokenroute.ledger.importers.load import GROUP_ROWS, no_cycle_collection
     from tokenroute.ledger.importers.log_rows import RowMaker
     from tokenroute.prices.table import load_price_table, shipped_dir
+    from tokenroute.storage.identity import writer
     from tokenroute.storage.sqlite import open_ledger
 
     steps = dict.fromkeys(("read", "parse and price", "store"), 0.0)
-    maker = RowMaker(load_price_table(shipped_dir()), "claude-code", NOW, None)
+    # stamped with the importing person, as the command's rows are (the store leaves them)
+    maker = RowMaker(load_price_table(shipped_dir()), "claude-code", NOW, None, writer())
     with tempfile.TemporaryDirectory() as scratch, no_cycle_collection():
         ledger = open_ledger(Path(scratch) / "ledger.db", create=True)
         rows, positions = [], []
