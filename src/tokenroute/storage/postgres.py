@@ -151,8 +151,8 @@ class PgConnection:
         setting = re.fullmatch(r"PRAGMA user_version = (\d+)", statement)
         if setting:
             return self._run(f"UPDATE {_VERSION_TABLE} SET version = {int(setting.group(1))}")
-        if statement.startswith("PRAGMA cache_size"):
-            return PgCursor()
+        if statement.startswith(("PRAGMA cache_size", "PRAGMA wal_autocheckpoint")):
+            return PgCursor()  # SQLite's own memory and log: the server keeps its own
         if statement not in _PRAGMAS:
             raise ValueError(f"{statement}: no PostgreSQL form")
         meaning = _PRAGMAS[statement]
