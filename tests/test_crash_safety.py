@@ -308,6 +308,19 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def workers_of(pid: int) -> list[int]:
+    """The import's worker processes (spawned ones; not the resource tracker, which comes
+    first and would start the clock before any worker is there)."""
+    found = []
+    for child in descendants(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+        except OSError:
+            continue
+    return found
+
+
 def probed(marker: str) -> dict[int, str]:
     """Every live process started by one run (it carries the run's marker), with its command."""
     wanted = f"{PROBE}={marker}".encode()
@@ -371,7 +384,7 @@ def wait_for(point: KillPoint, process: subprocess.Popen, ledger: Path) -> None:
     while process.poll() is None and time.monotonic() < deadline:
         if point.kind == "grown" and ledger_size(ledger) > start_size:
             return
-        started = {"stored": lambda: committed(ledger), "workers": lambda: descendants(pid)}
+        started = {"stored": lambda: committed(ledger), "workers": lambda: workers_of(pid)}
         if point.kind in started and started[point.kind]():
             deadline = min(deadline, time.monotonic() + point.value)
             point = KillPoint("after", point.value)

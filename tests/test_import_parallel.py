@@ -3,6 +3,7 @@ ledger must come out the same as from one process storing one file at a time."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import operator
 import os
@@ -149,10 +150,23 @@ def parse_until_the_ninth(path, new_lines, now):
 
 def killed_at_the_ninth(path, new_lines, now):
     """Claude Code's parser whose worker process is killed on the ninth file, as an
-    out-of-memory killer would (never in the test's own process)."""
+    out-of-memory killer would, once the importer has stored a group of the eight before
+    it (the test's ledger is beside the tree); never in the test's own process."""
     if path.name == "s-7.jsonl" and multiprocessing.parent_process() is not None:
+        ledger = path.parents[3] / "stopped.db"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not stored_positions(ledger):
+            time.sleep(0.01)
         os.kill(os.getpid(), signal.SIGKILL)
     return claude_code.parse_file(path, new_lines, now)
+
+
+def stored_positions(ledger: Path) -> int:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)) as conn:
+            return conn.execute("SELECT COUNT(*) FROM import_files").fetchone()[0]
+    except sqlite3.Error:
+        return 0
 
 
 STOPS = [
