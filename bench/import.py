@@ -6,8 +6,9 @@ Targets: no-op import <= 0.5 s, report --last 30d <= 0.5 s, the append in time p
 to the 1% (issue 6); the first import, as a whole process beside `ccusage daily --json
 --offline` on the same tree, at most 1.0x ccusage's wall time, and at 200,000 lines its CPU
 time too (issue 19). ccusage is run as the issue runs it, `npx -y ccusage@20.0.24`, and, when
-TOKENROUTE_CCUSAGE names an installed copy, without npx too (the stricter peer). Then each step of the import against the floor of that step
-(bench/import_floor.py), both measured in one process on the same tree.
+TOKENROUTE_CCUSAGE names an installed copy, without npx too (the stricter peer). Then each
+step of the import against the floor of that step (bench/import_floor.py), both measured in
+one process on the same tree.
 The tree comes from ../shared/tools/gen_claude_logs.py (1,000,000 lines is ~1.5 GB, 200,000
 lines in 400 files is the issue's smaller tree); --keep DIR keeps it (and reuses one there).
 """
