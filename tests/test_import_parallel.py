@@ -501,6 +501,73 @@ except KeyboardInterrupt:
 """
 
 
+CTRL_C_AS_WORKERS_START = """
+import multiprocessing, operator, signal, time
+from multiprocessing.context import SpawnProcess
+from tokenroute.ledger.importers import parallel
+
+if __name__ == "__main__":
+    start = SpawnProcess.start
+    def start_then_ctrl_c(self):
+        start(self)
+        signal.raise_signal(signal.SIGINT)
+    SpawnProcess.start = start_then_ctrl_c
+    try:
+        list(parallel.in_order(operator.mul, 1, [(n,) for n in range(10)], workers=3))
+    except KeyboardInterrupt:
+        print("interrupted")
+    time.sleep(1)  # a worker left half-started would say so on stderr meanwhile
+    print("children:", len(multiprocessing.active_children()))
+"""
+
+
+def test_a_ctrl_c_as_workers_start_ends_them_quietly():
+    """The Ctrl-C held back while workers start is raised once they are: the workers are
+    ended then, before the queues they were given go away (else each says so on stderr)."""
+    done = subprocess.run(
+        [sys.executable, "-c", CTRL_C_AS_WORKERS_START],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.split() == ["interrupted", "children:", "0"], done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
+WORKER_DIES_HOLDING_THE_ITEMS = """
+import multiprocessing, operator, os, signal, threading, time
+from pathlib import Path
+from tokenroute.ledger.importers import parallel
+
+if __name__ == "__main__":
+    results = parallel.in_order(operator.mul, 1, [(n,) for n in range(6)], workers=3)
+    assert [next(results) for _ in range(6)] == list(range(6))
+    time.sleep(0.5)  # both workers wait for an item: one reading the pipe, one for its lock
+    reading = [
+        child.pid
+        for child in multiprocessing.active_children()
+        if "pipe" in Path(f"/proc/{child.pid}/wchan").read_text()
+    ]
+    os.kill(reading[0], signal.SIGKILL)
+    threading.Timer(20, lambda: (print("hung", flush=True), os._exit(1))).start()
+    print("done" if next(results, "done") == "done" else "more")
+    os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="needs Linux's /proc")
+def test_a_worker_that_dies_once_every_result_is_in_does_not_hang_the_end():
+    """The worker reading the items' pipe holds the lock the others wait on: killed there,
+    the others never hear there is no more, and are ended after a moment."""
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_DIES_HOLDING_THE_ITEMS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "done", (done.stdout, done.stderr)
+
+
 @pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="no signal masks here")
 def test_a_ctrl_c_while_workers_start_is_held_not_lost():
     """Workers start with SIGINT blocked (they inherit the mask), and a Ctrl-C that comes

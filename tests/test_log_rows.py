@@ -163,6 +163,18 @@ def test_a_message_that_is_not_an_object_is_not_a_call():
     assert fast_way(PATH, [(0, raw)]) == ([], 0, [], [])
 
 
+def test_a_usage_that_is_not_an_object_is_not_a_call_whatever_else_the_line_holds():
+    """Skipped, not rejected, also when the line holds what msgspec skips but json refuses
+    (invalid UTF-8 in a content block): usage is decoded with a shape of its own, and a
+    usage of another shape is read again as any value, as it was before."""
+    for usage in ("x", 5, [1, 2], True):
+        line = {**json.loads(a_line()), "content": "X"}
+        line["message"]["usage"] = usage
+        raw = json.dumps(line).encode().replace(b'"X"', b'"\xff"')  # a lone 0xff byte
+        assert fast_way(PATH, [(0, raw)]) == ([], 0, [], []), usage
+        assert general_way(PATH, [(0, raw)]) == ([], 0, [], []), usage
+
+
 def test_a_line_cut_off_or_not_json_is_named():
     cut = a_line()[:-20]
     broken = a_line().replace(b'"usage"', b'"usage" oops')

@@ -167,7 +167,7 @@ class _Usage(msgspec.Struct):
 
 class _Message(msgspec.Struct):
     """What is read of a line's `message`; the content blocks are skipped, never built. A
-    `usage` that is not an object fails the line's decoding: _line_read_whole then reads it."""
+    `usage` that is not an object fails the line's decoding (_not_a_call then decides)."""
 
     id: Any = None
     model: Any = None
@@ -193,6 +193,28 @@ class _Line(msgspec.Struct):
 _decode_line = msgspec.json.Decoder(_Line).decode
 
 
+class _AnyUsage(msgspec.Struct):
+    usage: Any = None
+
+
+class _LineOfAnyUsage(msgspec.Struct):
+    message: _AnyUsage | None = None
+
+
+_decode_any_usage = msgspec.json.Decoder(_LineOfAnyUsage).decode
+
+
+def _not_a_call(text: bytes) -> bool:
+    """Whether a line _decode_line refused for its shape is one whose usage is there but not
+    an object (skipped, as any line that is not a call), read as before usage had a shape
+    of its own; else the general reader decides, as for any line msgspec refuses."""
+    try:
+        line = _decode_any_usage(text)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return line.message is None or not isinstance(line.message.usage, dict)
+
+
 def _usage_line(raw: bytes) -> _Line | None:
     """An assistant line with usage, parsed; None for any other line."""
     # a line as Claude Code writes it is not stripped: that copies a line of kilobytes
@@ -208,6 +230,8 @@ def _usage_line(raw: bytes) -> _Line | None:
         return None  # prompts and tool results: most of the bytes, no usage, not parsed
     try:
         line = _decode_line(text)
+    except msgspec.ValidationError:
+        line = None if _not_a_call(text) else _line_read_whole(text)
     except (msgspec.DecodeError, RecursionError):
         line = _line_read_whole(text)  # a line msgspec refuses: the general reader decides
     if line is None or line.type != "assistant":

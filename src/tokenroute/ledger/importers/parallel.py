@@ -34,6 +34,7 @@ MAX_WORKERS = 4  # processes in all: past this, the one process that stores is t
 # is ~100 files of a big tree); results wait in memory, a few MB a file at most.
 AHEAD_PER_WORKER = 256
 LIVENESS_WAIT_S = 1.0  # for a worker whose pipe closed to be gone, and its exit code known
+GOODBYE_S = 1.0  # for a worker told there is no more to end, before it is ended
 # A worker's writer thread must take the GIL back from the parsing after each result it
 # writes: by default that takes up to 5 ms, and at 250 files a second the results queue up.
 WORKER_SWITCH_INTERVAL_S = 0.0002
@@ -68,39 +69,40 @@ def in_order(
     # spawn, not fork: the same on every OS, and safe when the caller has threads running
     # (the progress bar's)
     import multiprocessing
-    from multiprocessing.connection import wait
 
     context = multiprocessing.get_context("spawn")
     # (number, item), then None: no more; written by a thread of its own, so sending never
     # waits for a worker (not even one that died with the pipe full)
     tasks = context.Queue()
-    processes, readers = [], []
-    with _no_interrupts():  # the workers start now: born deaf to Ctrl-C, they stay quiet
-        for _ in range(workers - 1):
-            reader, writer = context.Pipe(duplex=False)  # a worker's results, its own pipe
-            process = context.Process(
-                target=_serve, args=(work, shared, os.getpid(), tasks, writer), daemon=True
-            )
-            process.start()
-            writer.close()  # the worker holds the only writing end: its end is an EOF here
-            processes.append(process)
-            readers.append(reader)
+    processes: list[Any] = []
+    readers: list[Any] = []  # each worker's results come down a pipe of its own
     todo = list(items)
     sent = 0  # todo[:sent] went to the workers
     finished = False
     try:
+        # the workers start now: born deaf to Ctrl-C, they stay quiet; one that comes
+        # meanwhile is raised as they are started, and the finally ends them
+        with _no_interrupts():
+            for _ in range(workers - 1):
+                reader, writer = context.Pipe(duplex=False)
+                readers.append(reader)
+                try:
+                    process = context.Process(
+                        target=_serve, args=(work, shared, os.getpid(), tasks, writer)
+                    )
+                    process.daemon = True  # ended with this process, whatever happens to it
+                    process.start()
+                    processes.append(process)
+                finally:
+                    writer.close()  # the worker holds the only writing end: its end is an EOF
         while sent < min(len(todo), (workers - 1) * AHEAD_PER_WORKER):
             tasks.put((sent, todo[sent]))
             sent += 1
         arrived: dict[int, tuple[bool, Any]] = {}  # results that came before their turn
         for wanted in range(len(todo)):
             while wanted not in arrived:
-                for reader in wait(readers):
-                    try:
-                        number, failed, value = pickle.loads(reader.recv_bytes())
-                    except (EOFError, OSError):  # its pipe closed between results, or in one
-                        raise WorkerGone(_gone(processes[readers.index(reader)])) from None
-                    arrived[number] = (failed, value)
+                number, failed, value = _next_result(readers, processes)
+                arrived[number] = (failed, value)
             failed, value = arrived.pop(wanted)
             if sent < len(todo):
                 tasks.put((sent, todo[sent]))
@@ -112,21 +114,47 @@ def in_order(
         finished = True
     finally:
         # done: each worker reads its None and ends. Stopped (Ctrl-C, an error downstream,
-        # a worker gone): what the workers hold was not going to be stored, and a worker
-        # killed while waiting for an item may hold the items' lock; so they are ended at
-        # once, and none outlives the import
+        # a worker gone): what the workers hold was not going to be stored, so they are
+        # ended at once; so is one still waiting for an item after a moment (a worker that
+        # died waiting for one held the items' lock). None outlives the import.
+        if finished:
+            for _ in processes:
+                tasks.put(None)
         for process in processes:
             if finished:
-                tasks.put(None)
-            else:
+                process.join(GOODBYE_S)
+            if process.is_alive():
                 process.terminate()
-        if not finished:
-            tasks.cancel_join_thread()  # items nobody will read: not waited for at exit
+        tasks.cancel_join_thread()  # what is left unread is not waited for at exit
         for process in processes:
             process.join()
         for reader in readers:
             reader.close()
         tasks.close()
+
+
+def _next_result(readers: list[Any], processes: list[Any]) -> tuple[int, bool, Any]:
+    """The next result any worker sends (number, failed, value); WorkerGone once a worker
+    has ended, found by its pipe's end, or by its process (on Windows a pipe can outlive a
+    worker that died as it started)."""
+    from multiprocessing.connection import wait
+
+    ended = {process.sentinel: process for process in processes}
+    while True:
+        for ready in wait([*readers, *ended]):
+            if ready in ended:
+                process = ended[ready]
+                try:
+                    unread = readers[processes.index(process)].poll()
+                except OSError:
+                    unread = False
+                if unread:
+                    continue  # what it sent before it ended is read first
+                raise WorkerGone(_gone(process))
+            try:
+                return pickle.loads(ready.recv_bytes())
+            except (EOFError, OSError):  # its pipe closed between results, or in one
+                raise WorkerGone(_gone(processes[readers.index(ready)])) from None
 
 
 def _gone(process: Any) -> str:
