@@ -131,7 +131,7 @@ def store_batch(
     conn.executemany("INSERT OR IGNORE INTO temp.batch_tasks VALUES (?)", [(t,) for t in task_ids])
     # before the take-out, and the replaced rows deleted only after the new ones are in: a
     # new row never reuses a replaced row's id (an export's mark says "up to this id")
-    before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[0]
+    before = _largest_id(conn)
     if gone:
         _take_out(conn, gone)  # the replaced copies' tasks join the batch's
     conn.execute(
@@ -254,6 +254,11 @@ class StaleKeys(Exception):
     """The kept keys missed one the ledger holds (found because its row was not inserted)."""
 
 
+def _largest_id(conn: sqlite3.Connection) -> int:
+    """The newest attempt's id (0 in an empty ledger): a new row gets one above it."""
+    return conn.execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[0]
+
+
 def _rows_after(conn: sqlite3.Connection, before: int) -> int:
     return conn.execute("SELECT COUNT(*) FROM attempts WHERE id > ?", (before,)).fetchone()[0]
 
@@ -286,7 +291,7 @@ class StoredKeys:
     ) -> StoredKeys | None:
         """Inside the write transaction: the keys to go on with, or None to ask the ledger.
         `first`: no batch of this source was stored by this writer yet."""
-        last_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[0]
+        last_id = _largest_id(conn)
         if kept is not None:
             return kept if kept.last_id == last_id else None
         if (
@@ -311,7 +316,7 @@ class StoredKeys:
             for values, _, _ in rows
             if values[ROW_SOURCE_KEY] is not None and values[ROW_SOURCE] == self.source
         )
-        self.last_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[0]
+        self.last_id = _largest_id(conn)
         return len(self.hashes) <= self.LIMIT
 
 
