@@ -16,7 +16,13 @@ from conftest import assert_one_line_error
 
 from tokenroute.errors import ExitCode, LedgerError
 from tokenroute.models import Attempt, Task, Usage
-from tokenroute.storage.schema import MIGRATIONS, SCHEMA_VERSION
+from tokenroute.storage.schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    STATUS_CHECK_AS_COMPARISONS,
+    STATUS_CHECK_AS_LIST,
+    migrate,
+)
 from tokenroute.storage.sqlite import open_ledger
 
 
@@ -32,12 +38,23 @@ def attempt(task_id: str, **fields) -> tuple[Attempt, Task]:
     return Attempt(**values), Task(id=task_id, created_at=values["started_at"])
 
 
+def sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 # What each later migration added, to take a new ledger back to an older version's shape.
 UNDO = {
     6: ["ALTER TABLE usage_daily DROP COLUMN reasoning_tokens"],
     7: ["DROP TABLE export_marks"],
     8: ["ALTER TABLE attempts DROP COLUMN user_name", "ALTER TABLE attempts DROP COLUMN host_name"],
     9: ["DROP INDEX tasks_unpriced"],
+    10: [
+        "PRAGMA writable_schema = ON",
+        "UPDATE sqlite_master SET sql = replace(sql, "
+        f"{sql_text(STATUS_CHECK_AS_COMPARISONS)}, {sql_text(STATUS_CHECK_AS_LIST)}) "
+        "WHERE name = 'attempts'",
+        "PRAGMA writable_schema = OFF",
+    ],
 }
 
 
@@ -66,7 +83,12 @@ def test_migrations_from_every_earlier_version_keep_the_data(tmp_path, version):
     path = tmp_path / "ledger.db"
     conn = sqlite3.connect(path, isolation_level=None)
     for number, script in enumerate(MIGRATIONS[:version], start=1):
-        conn.executescript(script)
+        if callable(script):
+            conn.execute("BEGIN")
+            script(conn)
+            conn.execute("COMMIT")
+        else:
+            conn.executescript(script)
         conn.execute(f"PRAGMA user_version = {number}")
     if version >= 1:
         conn.execute(
@@ -229,6 +251,67 @@ def test_migration_5_keys_claude_code_calls_by_message_id(tmp_path):
     keys = migrated.query("SELECT source, source_key FROM attempts ORDER BY id")
     assert keys == [("claude-code", "msg_1"), ("claude-code", "u-7"), ("jsonl", "msg_2:req_2")]
     assert migrated.query("PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+def attempts_table_sql(conn: sqlite3.Connection) -> str:
+    return conn.execute("SELECT sql FROM sqlite_master WHERE name = 'attempts'").fetchone()[0]
+
+
+def insert_status(conn: sqlite3.Connection, status: str) -> None:
+    conn.execute(
+        "INSERT INTO attempts (started_at, task_id, attempt, model, status, source) "
+        "VALUES ('2026-11-01T10:00:00.000Z', 't-1', 9, 'gpt-5', ?, 'record')",
+        (status,),
+    )
+
+
+def test_migration_10_writes_the_status_check_as_comparisons_with_the_same_rule(tmp_path):
+    path = tmp_path / "ledger.db"
+    ledger = open_ledger(path)
+    ledger.add_attempts([attempt("t-1"), attempt("t-1", status="error")])
+    undo_migrations_after(ledger.conn, 9)
+    ledger.conn.execute("PRAGMA user_version = 9")
+    ledger.close()
+    old = sqlite3.connect(path)
+    assert STATUS_CHECK_AS_LIST in attempts_table_sql(old)  # as a version 9 ledger has it
+    old.close()
+
+    migrated = open_ledger(path, create=False)
+    conn = migrated.conn
+    assert migrated.query("PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert STATUS_CHECK_AS_COMPARISONS in attempts_table_sql(conn)
+    assert STATUS_CHECK_AS_LIST not in attempts_table_sql(conn)
+    assert migrated.query("PRAGMA integrity_check") == [("ok",)]
+    assert migrated.query("SELECT status FROM attempts ORDER BY id") == [("ok",), ("error",)]
+    for status in ("ok", "error", "invalid", "cancelled"):
+        insert_status(conn, status)
+    for connection in (conn, sqlite3.connect(path)):  # this one, and one opened after it
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+            insert_status(connection, "done")
+
+
+def test_a_sqlite_that_refuses_schema_edits_migrates_and_keeps_the_list(tmp_path):
+    """A SQLite built defensive refuses writable_schema's edits: the ledger still opens, at
+    the latest version, with the rule as it was."""
+    path = tmp_path / "ledger.db"
+    ledger = open_ledger(path)
+    ledger.add_attempts([attempt("t-1")])
+    undo_migrations_after(ledger.conn, 9)
+    ledger.conn.execute("PRAGMA user_version = 9")
+    ledger.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+
+    def no_schema_edits(action: int, table: str | None, *_: object) -> int:
+        if action == sqlite3.SQLITE_UPDATE and table == "sqlite_master":
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    conn.set_authorizer(no_schema_edits)
+    migrate(conn, 9)
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    assert STATUS_CHECK_AS_LIST in attempts_table_sql(conn)
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        insert_status(conn, "done")
 
 
 def test_migration_6_puts_the_reasoning_tokens_already_stored_in_the_daily_summary(tmp_path):

@@ -32,7 +32,8 @@ _MASKED = re.compile("\x00(\\d+)\x00")
 PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     table: tuple(column.strip() for column in key.split(","))
     for table, key in re.findall(
-        r"CREATE TABLE (\w+) \((?:[^;]*?)PRIMARY KEY \(([^)]*)\)", "\n".join(MIGRATIONS)
+        r"CREATE TABLE (\w+) \((?:[^;]*?)PRIMARY KEY \(([^)]*)\)",
+        "\n".join(m for m in MIGRATIONS if isinstance(m, str)),
     )
 }
 
