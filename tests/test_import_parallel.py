@@ -401,6 +401,50 @@ def test_workers_only_for_much_to_read(tree, monkeypatch):
     assert load.workers_for(todo) == 1
 
 
+def test_the_first_files_are_read_here_while_the_workers_start(tree, monkeypatch):
+    todo = [(path, None) for path in log_files([tree])] * 4  # enough for the shares below
+    sizes = [path.stat().st_size for path, _ in todo]
+    assert load.here_first(todo, workers=1) == 0  # no workers: all of it is here anyway
+    # as many whole files as fit in the budget, shared between the workers
+    monkeypatch.setattr(load, "HERE_FIRST_BYTES", sum(sizes[:3]) + 1)
+    assert load.here_first(todo, workers=2) == 3
+    monkeypatch.setattr(load, "HERE_FIRST_BYTES", 2 * (sum(sizes[:3]) + 1))
+    assert load.here_first(todo, workers=3) == 3
+    # never more than this process's share of all of it: a quarter with one worker
+    monkeypatch.setattr(load, "HERE_FIRST_BYTES", 1 << 40)
+    quarter = load.here_first(todo, workers=2)
+    assert sum(sizes[:quarter]) <= sum(sizes) // 4 < sum(sizes[: quarter + 1])
+    # a first file bigger than the budget goes to a worker like the rest
+    monkeypatch.setattr(load, "HERE_FIRST_BYTES", sizes[0] - 1)
+    assert load.here_first(todo, workers=2) == 0
+    # only what is new counts: files read before cost nothing
+    read = [(path, (path.stat().st_size, 0, path.stat().st_size, "")) for path, _ in todo]
+    monkeypatch.setattr(load, "HERE_FIRST_BYTES", sum(sizes[5:8]) + 1)
+    assert load.here_first([*read[:5], *todo[5:]], workers=2) == 5 + 3
+
+
+def where_it_ran(shared, number):
+    """(shared * number, the process it was worked on in)."""
+    return shared * number, os.getpid()
+
+
+def test_items_worked_on_here_first_come_back_in_order_with_the_rest():
+    items = [(n,) for n in range(30)]
+    results = list(parallel.in_order(where_it_ran, 3, items, workers=2, here=4))
+    assert [value for value, _ in results] == [3 * n for n in range(30)]
+    assert {pid for _, pid in results[:4]} == {os.getpid()}
+    assert os.getpid() not in {pid for _, pid in results[4:]}
+    # an error in one of them is raised at its turn, and the workers are ended
+    with pytest.raises(ZeroDivisionError):
+        list(parallel.in_order(operator.floordiv, 6, [(1,), (0,), (2,), (3,)], workers=2, here=2))
+    deadline = time.monotonic() + 30
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not multiprocessing.active_children()
+    # more than there are: all of them here
+    assert list(parallel.in_order(operator.mul, 2, items[:3], workers=2, here=9)) == [0, 2, 4]
+
+
 def local_function_for(_shared, number):
     """`number`, but for 2: a function defined in here, which pickle cannot send back."""
     return number if number != 2 else (lambda: number)

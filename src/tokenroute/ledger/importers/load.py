@@ -36,6 +36,9 @@ MAX_REASONS = 5  # rejected lines named in the summary; the rest are counted
 GROUP_ROWS = 20_000  # attempts per transaction: each commit rewrites the pages it touched, and a
 # worker parses the next group's files while one is stored
 PARALLEL_FROM_BYTES = 32 << 20  # new bytes worth starting worker processes for (~2 s of work)
+# What one worker parses while it starts and fills the first group, about: this process reads
+# the first files itself meanwhile (measured: 200k lines 1.49 s -> 1.26 s, 1M 6.3 s -> 6.0 s)
+HERE_FIRST_BYTES = 64 << 20
 MAX_CONFIGURED_WORKERS = 32  # Windows refuses more than 61
 
 
@@ -217,7 +220,8 @@ def import_files(
         rows.clear()
 
     with no_cycle_collection():
-        for work in in_order(work_on, job, todo, workers=workers):
+        here = here_first(todo, workers)
+        for work in in_order(work_on, job, todo, workers=workers, here=here):
             if work.changed:
                 files_read += work.unreadable is None
                 lines += work.lines
@@ -276,6 +280,35 @@ def workers_for(todo: Sequence[tuple[Path, tuple[int, int, int, str] | None]]) -
     if new_bytes < PARALLEL_FROM_BYTES:
         return 1
     return min(usable_cpus(), MAX_WORKERS)
+
+
+def here_first(todo: Sequence[tuple[Path, tuple[int, int, int, str] | None]], workers: int) -> int:
+    """How many of the first files to read in this process while the workers start on the
+    rest (in_order's `here`): otherwise it would only wait for the first group's files.
+    As many as fit in about the bytes the workers parse while they start and fill that
+    group, shared between them, and never more than this process's fair share of all."""
+    if workers <= 1:
+        return 0
+    sizes = [_new_bytes(path, stored) for path, stored in todo]
+    budget = min(HERE_FIRST_BYTES // (workers - 1), sum(sizes) // (2 * workers))
+    count = 0
+    for size in sizes:
+        budget -= size
+        if budget < 0:
+            break
+        count += 1
+    return count
+
+
+def _new_bytes(path: Path, stored: tuple[int, int, int, str] | None) -> int:
+    """The bytes an import would read of the file (0 for one it cannot see: it is named
+    when it is read)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return 0
+    # a file that shrank is read again whole
+    return size if stored is None or size < stored[2] else size - stored[2]
 
 
 def _store(

@@ -55,13 +55,20 @@ class WorkerGone(TokenrouteError):
 
 
 def in_order(
-    work: Callable[..., Any], shared: Any, items: Iterable[tuple[Any, ...]], *, workers: int
+    work: Callable[..., Any],
+    shared: Any,
+    items: Iterable[tuple[Any, ...]],
+    *,
+    workers: int,
+    here: int = 0,
 ) -> Iterator[Any]:
     """`work(shared, *item)` for each item, in order. `workers` counts the processes in all:
     this one, which takes the results (and stores them: a core's work of its own), and
-    `workers - 1` that do the work; 1 does it all here. `work` must be a module-level
-    function and `shared` picklable; `shared` is sent to each worker once. An exception
-    that `work` raises is raised here, at its item's turn."""
+    `workers - 1` that do the work; 1 does it all here. `here`: the first items are worked
+    on in this process, while the workers start on the ones after (otherwise it would wait
+    for their first results). `work` must be a module-level function and `shared`
+    picklable; `shared` is sent to each worker once. An exception that `work` raises is
+    raised here, at its item's turn."""
     if workers <= 1:
         for item in items:
             yield work(shared, *item)
@@ -77,7 +84,8 @@ def in_order(
     processes: list[Any] = []
     readers: list[Any] = []  # each worker's results come down a pipe of its own
     todo = list(items)
-    sent = 0  # todo[:sent] went to the workers
+    here = min(here, len(todo))
+    sent = here  # todo[here:sent] went to the workers
     finished = False
     try:
         # the workers start now: born deaf to Ctrl-C, they stay quiet; one that comes
@@ -95,11 +103,13 @@ def in_order(
                     processes.append(process)
                 finally:
                     writer.close()  # the worker holds the only writing end: its end is an EOF
-        while sent < min(len(todo), (workers - 1) * AHEAD_PER_WORKER):
+        while sent < min(len(todo), here + (workers - 1) * AHEAD_PER_WORKER):
             tasks.put((sent, todo[sent]))
             sent += 1
+        for item in todo[:here]:
+            yield work(shared, *item)
         arrived: dict[int, tuple[bool, Any]] = {}  # results that came before their turn
-        for wanted in range(len(todo)):
+        for wanted in range(here, len(todo)):
             while wanted not in arrived:
                 number, failed, value = _next_result(readers, processes)
                 arrived[number] = (failed, value)
