@@ -1,0 +1,126 @@
+"""Many attempts in one INSERT (rows.insert_attempts): the columns every row shares go into
+the statement as literals; what ends up stored must be what one plain INSERT per row
+stores, value and type, whatever the rows hold."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokenroute.models import Attempt, Usage
+from tokenroute.storage import rows
+from tokenroute.storage.schema import migrate
+
+BASE = (
+    *rows.attempt_row(
+        Attempt(
+            started_at="2026-11-01T10:00:00.000Z",
+            task_id="cc-s-1",
+            model="claude-sonnet-4-5",
+            usage=Usage(input=10, output=5),
+            cost_micros=63,
+            source="claude-code",
+            provider="anthropic",
+            price_revision="2026-12-02.aa2464bd",
+        )
+    ),
+    1,  # its number
+)
+COLUMNS = len(BASE)
+# Values a column could hold, and some no log should: text SQL would read otherwise, bools,
+# the int64 bounds, floats that equal ints, NUL, non-ASCII.
+ODD = [
+    None,
+    0,
+    1,
+    True,
+    False,
+    -1,
+    2**63 - 1,
+    -(2**63),
+    0.0,
+    1.5,
+    "",
+    "ok",
+    "error",
+    "it's",
+    "a'); DROP TABLE attempts; --",
+    "ünïcode",
+    "nul\x00inside",
+    "x" * 300,
+    "claude-code",
+]
+
+
+def ledger() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    migrate(conn, 0)
+    return conn
+
+
+def stored(conn: sqlite3.Connection) -> list[tuple]:
+    names = [row[1] for row in conn.execute("PRAGMA table_info(attempts)")]
+    typed = ", ".join(f"{name}, typeof({name})" for name in names)
+    return conn.execute(f"SELECT {typed} FROM attempts ORDER BY id").fetchall()
+
+
+def one_by_one(batch: list[tuple]) -> list[tuple]:
+    conn = ledger()
+    for row in batch:
+        rows.insert_attempt(conn, row)
+    return stored(conn)
+
+
+def all_at_once(batch: list[tuple]) -> list[tuple]:
+    conn = ledger()
+    rows.insert_attempts(conn, batch)
+    return stored(conn)
+
+
+def batch_of(count: int, everywhere: list, here_and_there: list) -> list[tuple]:
+    made = [list(BASE) for _ in range(count)]
+    for number, row in enumerate(made):
+        row[rows.ROW_SOURCE_KEY] = f"msg_{number}"
+    for column, value in everywhere:
+        for row in made:
+            row[column] = value
+    for at, column, value in here_and_there:
+        made[at % count][column] = value
+    return [tuple(row) for row in made]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    count=st.integers(rows.SHARED_FROM_ROWS, rows.SHARED_FROM_ROWS + 60),
+    everywhere=st.lists(st.tuples(st.integers(0, COLUMNS - 1), st.sampled_from(ODD)), max_size=6),
+    here_and_there=st.lists(
+        st.tuples(st.integers(0, 10_000), st.integers(0, COLUMNS - 1), st.sampled_from(ODD)),
+        max_size=12,
+    ),
+)
+def test_shared_columns_store_what_one_insert_per_row_stores(count, everywhere, here_and_there):
+    batch = batch_of(count, everywhere, here_and_there)
+    try:
+        expected = one_by_one(batch)
+    except (sqlite3.Error, OverflowError) as exc:  # a value SQLite refuses, either way
+        try:
+            all_at_once(batch)
+        except type(exc):
+            return
+        raise AssertionError(f"stored what one by one refused ({exc})") from None
+    assert all_at_once(batch) == expected
+
+
+def test_an_import_shaped_batch_binds_only_what_varies():
+    batch = batch_of(500, [], [(7, rows.ROW_PROVIDER, "openai"), (400, rows.ROW_USER, "ann")])
+    shared = rows.shared_columns(batch)
+    # the source, status and price revision, and every NULL and zero: one value in all rows
+    for column in (rows.ROW_SOURCE, rows.ROW_HOST, rows.ROW_COST, rows.ROW_TASK_TYPE):
+        assert column in shared
+    # what differs, from the first row on or from the 8th or 401st
+    for column in (rows.ROW_SOURCE_KEY, rows.ROW_PROVIDER, rows.ROW_USER):
+        assert column not in shared
+    assert all_at_once(batch) == one_by_one(batch)
+    assert len(one_by_one(batch)) == 500
