@@ -23,7 +23,7 @@ from tokenroute.storage.schema import (
     STATUS_CHECK_AS_LIST,
     migrate,
 )
-from tokenroute.storage.sqlite import open_ledger
+from tokenroute.storage.sqlite import PAGE_SIZE, open_ledger
 
 
 def attempt(task_id: str, **fields) -> tuple[Attempt, Task]:
@@ -70,6 +70,7 @@ def test_a_new_ledger_is_wal_and_at_the_latest_schema(tmp_path):
     ledger = open_ledger(tmp_path / "sub" / "ledger.db")
     assert ledger.query("PRAGMA journal_mode")[0][0] == "wal"
     assert ledger.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION
+    assert ledger.query("PRAGMA page_size")[0][0] == PAGE_SIZE != 4096  # SQLite's default
     assert {"attempts", "tasks", "attempt_tags"} <= set(ledger.db.table_names())
 
 
@@ -103,6 +104,7 @@ def test_migrations_from_every_earlier_version_keep_the_data(tmp_path, version):
     assert ledger.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION
     if version >= 1:
         assert ledger.query("SELECT task_id, cost_micros FROM attempts") == [("t-old", 1234)]
+        assert ledger.query("PRAGMA page_size") == [(4096,)]  # a ledger keeps its pages
     if version == 1:  # the summaries added by version 2 are filled from the attempts there
         assert ledger.query("SELECT attempts, cost_micros, last_model FROM tasks") == [
             (1, 1234, "gpt-4o")

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from functools import partial
+from itertools import repeat
+from operator import eq, is_not, itemgetter
 from typing import Any, NamedTuple
 
 from tokenroute.storage.identity import Writer, writer
@@ -37,6 +40,10 @@ from tokenroute.storage.rows import (
 from tokenroute.storage.schema import EMPTIED_TASKS, TASK_TOTALS, statements
 
 CHUNK = 500  # ids per IN (...) list, well under SQLite's bound-parameter limit
+_values = itemgetter(0)  # of a BulkRow
+_source = itemgetter(ROW_SOURCE)  # of its values
+_source_key = itemgetter(ROW_SOURCE_KEY)
+_not_none = partial(is_not, None)
 
 
 class BatchResult(NamedTuple):
@@ -304,18 +311,28 @@ class StoredKeys:
             return None
         return cls(source, last_id)
 
-    def may_hold(self, values: tuple[Any, ...]) -> bool:
-        """Whether the ledger may hold this row's key (of a keyed row)."""
-        return values[ROW_SOURCE] != self.source or hash(values[ROW_SOURCE_KEY]) in self.hashes
+    def may_hold(self, keyed: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The keyed rows whose key the ledger may hold: another source's, and this one's
+        whose hash is kept. Hashed and looked up in C (a first import has 365k rows, and
+        its batches nearly never hold one)."""
+        hashes = list(map(hash, map(_source_key, keyed)))
+        ours = list(map(eq, repeat(self.source), map(_source, keyed)))
+        if all(ours) and self.hashes.isdisjoint(hashes):
+            return []
+        return [
+            values
+            for values, key_hash, mine in zip(keyed, hashes, ours, strict=True)
+            if not mine or key_hash in self.hashes
+        ]
 
     def stored(self, conn: sqlite3.Connection, rows: Sequence[BulkRow]) -> bool:
         """Add a stored batch's keys (each is in the ledger now, new or not), still inside
         its transaction; False once there are too many to keep."""
-        self.hashes.update(
-            hash(values[ROW_SOURCE_KEY])
-            for values, _, _ in rows
-            if values[ROW_SOURCE_KEY] is not None and values[ROW_SOURCE] == self.source
-        )
+        values = list(map(_values, rows))
+        keys = map(_source_key, values)
+        if not all(map(eq, repeat(self.source), map(_source, values))):
+            keys = (v[ROW_SOURCE_KEY] for v in values if v[ROW_SOURCE] == self.source)
+        self.hashes.update(map(hash, filter(_not_none, keys)))
         self.last_id = _largest_id(conn)
         return len(self.hashes) <= self.LIMIT
 
@@ -327,8 +344,10 @@ def _sort_out(
     rows, duplicates = _biggest_copies(rows)
     keyed = [values for values, _, _ in rows if values[ROW_SOURCE_KEY] is not None]
     if keys is not None:
-        keyed = [values for values in keyed if keys.may_hold(values)]
+        keyed = keys.may_hold(keyed)
     stored = _stored_copies(conn, keyed)
+    if not stored:  # a first import's every batch, nearly
+        return rows, [], duplicates
     fresh: list[BulkRow] = []
     gone: list[int] = []
     for row in rows:

@@ -38,6 +38,7 @@ _VERSION_TABLE = "tokenroute_schema"
 # What a PRAGMA the storage modules send means here (None: nothing to do).
 _PRAGMAS: dict[str, str | None] = {
     "PRAGMA user_version": f"SELECT version FROM {_VERSION_TABLE}",
+    "PRAGMA page_size": "SELECT current_setting('block_size')::int",
     "PRAGMA secure_delete = ON": None,
     # an import's batches: the server checks its references as it always does
     "PRAGMA foreign_keys = OFF": None,
