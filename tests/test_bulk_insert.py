@@ -1,6 +1,7 @@
-"""Many attempts in one INSERT (rows.insert_attempts): the columns every row shares go into
-the statement as literals; what ends up stored must be what one plain INSERT per row
-stores, value and type, whatever the rows hold."""
+"""Many attempts at once: in one INSERT (rows.insert_attempts), the columns every row shares
+go into the statement as literals, and what ends up stored must be what one plain INSERT
+per row stores, value and type, whatever the rows hold; and a batch (bulk.store_batch)
+takes its tasks' type and project as single writes do."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import sqlite3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenroute.models import Attempt, Usage
+from tokenroute.models import Attempt, Task, Usage
 from tokenroute.storage import rows
 from tokenroute.storage.schema import migrate
+from tokenroute.storage.sqlite import open_ledger
 
 BASE = (
     *rows.attempt_row(
@@ -124,3 +126,68 @@ def test_an_import_shaped_batch_binds_only_what_varies():
         assert column not in shared
     assert all_at_once(batch) == one_by_one(batch)
     assert len(one_by_one(batch)) == 500
+
+
+def imported(
+    task_id: str, key: str, project: str | None, task_type: str | None = None
+) -> rows.BulkRow:
+    attempt = Attempt(
+        started_at="2026-11-02T10:00:00.000Z",
+        task_id=task_id,
+        model="claude-sonnet-4-5",
+        usage=Usage(input=10, output=5),
+        cost_micros=63,
+        source="claude-code",
+        source_key=key,
+        project=project,
+    )
+    task = Task(id=task_id, created_at=attempt.started_at, type=task_type)
+    return rows.bulk_row(attempt, task)
+
+
+def test_imported_calls_take_their_tasks_type_and_project_as_single_writes_do(tmp_path):
+    """A batch of an import whose tasks have no type and whose rows have a project changes
+    nothing by inheritance (the UPDATE is left out); one that reaches a typed task, or has
+    a row without a project, is changed as ever, and the summaries stay a rebuild's."""
+    ledger = open_ledger(tmp_path / "ledger.db")
+    typed = Task(id="cc-typed", created_at="2026-11-01T10:00:00.000Z", type="refactor")
+    placed = Task(id="cc-placed", created_at="2026-11-01T10:00:00.000Z", project="acme")
+    for task in (typed, placed):
+        first = Attempt(
+            started_at="2026-11-01T10:00:00.000Z",
+            task_id=task.id,
+            model="gpt-5",
+            usage=Usage(input=1, output=1),
+            cost_micros=1,
+            project=task.project,
+        )
+        ledger.add_attempts([(first, task)])
+
+    plain = [imported("cc-new", f"msg_{n}", "app") for n in range(3)]
+    ledger.import_rows("claude-code", [], plain)
+    # each alone in its batch: a typed task (reached by rows with a project), a row
+    # without a project
+    ledger.import_rows(
+        "claude-code",
+        [],
+        [imported("cc-typed", "msg_t", "app"), imported("cc-new", "msg_n", "app")],
+    )
+    ledger.import_rows("claude-code", [], [imported("cc-placed", "msg_p", None)])
+    ledger.import_rows("claude-code", [], [imported("cc-given", "msg_g", "app", "test")])
+
+    by_key = dict(
+        (key, (task_type, project))
+        for key, task_type, project in ledger.query(
+            "SELECT source_key, task_type, project FROM attempts WHERE source = 'claude-code'"
+        )
+    )
+    assert by_key["msg_0"] == (None, "app")
+    assert by_key["msg_t"] == ("refactor", "app")  # the task's type wins
+    assert by_key["msg_p"] == (None, "acme")  # the task's project fills a gap
+    assert by_key["msg_n"] == (None, "app")
+    assert by_key["msg_g"] == ("test", "app")  # a new task's type, as it comes
+    tables = ("usage_daily", "tasks_daily", "tasks")
+    kept = [ledger.query(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5, 6") for table in tables]
+    ledger.rebuild_summaries()
+    rebuilt = [ledger.query(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4, 5, 6") for t in tables]
+    assert kept == rebuilt
