@@ -21,6 +21,7 @@ from tokenroute.storage.schema import REBUILD_SUMMARIES, SCHEMA_VERSION, migrate
 
 if TYPE_CHECKING:
     from tokenroute.storage.bulk import BatchResult, StoredKeys
+    from tokenroute.storage.checkpoints import Checkpointer
     from tokenroute.storage.location import Location
     from tokenroute.storage.repricing import NewPrice, Unpriced
     from tokenroute.storage.rows import BulkRow, Stored
@@ -29,7 +30,8 @@ BUSY_TIMEOUT_MS = 30_000
 BULK_CACHE_KB = 64 * 1024  # page cache for imports (used only as it fills)
 # write-ahead log before an import's commit copies it into the ledger (the log then peaks
 # near 64 MB): 6% of a first import of 1M lines, with one checkpoint per ~5 groups rather
-# than one after each
+# than one after each. A file ledger's imports leave that to a thread (storage/checkpoints),
+# and commit-time checkpoints start only at BACKSTOP_FACTOR times this.
 BULK_CHECKPOINT_KB = 40 * 1024
 # A new ledger's pages: 8 KB rather than SQLite's 4 KB. Each commit of an import writes every
 # page its rows touched, which for the indexes keyed at random is nearly all of them: with
@@ -76,6 +78,7 @@ class Ledger:
         # per source: the keys this writer's imports stored (bulk.StoredKeys); None once
         # they cannot be known without asking the ledger
         self._stored_keys: dict[str, StoredKeys | None] = {}
+        self._checkpoints: Checkpointer | None = None  # an import's, in a thread of its own
 
     @property
     def db(self):
@@ -91,6 +94,8 @@ class Ledger:
                 conn.execute(statement)
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.close()
         self.conn.close()
 
     @contextmanager
@@ -194,7 +199,14 @@ class Ledger:
         # which a checkpoint after every commit (SQLite's default, at 4 MB of log) copies
         # into the ledger each time
         self.conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KB}")
-        pages = BULK_CHECKPOINT_KB * 1024 // self.conn.execute("PRAGMA page_size").fetchone()[0]
+        log_kb = BULK_CHECKPOINT_KB
+        if isinstance(self.path, Path):  # a file: checkpointed by a thread, this one backs up
+            from tokenroute.storage.checkpoints import BACKSTOP_FACTOR, Checkpointer
+
+            if self._checkpoints is None:
+                self._checkpoints = Checkpointer(self.path)
+            log_kb *= BACKSTOP_FACTOR
+        pages = log_kb * 1024 // self.conn.execute("PRAGMA page_size").fetchone()[0]
         self.conn.execute(f"PRAGMA wal_autocheckpoint = {pages}")
         kept, first = self._stored_keys.get(source), source not in self._stored_keys
         self._stored_keys[source] = None  # until this batch is committed
@@ -203,6 +215,8 @@ class Ledger:
         except StaleKeys:  # rolled back: again, asking the ledger about every key
             result, keys = self._import_batch(source, positions, rows, None, False)
         self._stored_keys[source] = keys
+        if self._checkpoints is not None:
+            self._checkpoints.request()
         return tuple(result)  # type: ignore[return-value]
 
     def _import_batch(
