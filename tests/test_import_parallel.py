@@ -445,6 +445,61 @@ def test_items_worked_on_here_first_come_back_in_order_with_the_rest():
     assert list(parallel.in_order(operator.mul, 2, items[:3], workers=2, here=9)) == [0, 2, 4]
 
 
+def slow_in_a_worker(parent, number):
+    """(number, the process it was worked on in); 20 ms when that is a worker, so the
+    caller, left waiting, works on the items after it itself."""
+    if os.getpid() != parent:
+        time.sleep(0.02)
+    return number, os.getpid()
+
+
+def test_items_are_worked_on_here_while_the_workers_are_behind(monkeypatch):
+    monkeypatch.setattr(parallel, "AHEAD_PER_WORKER", 2)  # most items wait to be sent
+    items = [(n,) for n in range(40)]
+    results = list(parallel.in_order(slow_in_a_worker, os.getpid(), items, workers=2))
+    assert [number for number, _ in results] == list(range(40))
+    here = [number for number, pid in results if pid == os.getpid()]
+    assert here and len(here) < 40  # shared: some here, the rest in the worker
+    assert _ended_soon()
+    # one that fails here is raised at its turn, after every result before it
+    failing = [(n,) for n in range(1, 40)]
+    failing[30] = (0,)
+    results = parallel.in_order(operator.floordiv, 60, failing, workers=2)
+    assert [next(results) for _ in range(30)] == [60 // n for n in range(1, 31)]
+    with pytest.raises(ZeroDivisionError):
+        next(results)
+
+
+def _ended_soon() -> bool:
+    deadline = time.monotonic() + 30
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not multiprocessing.active_children()
+
+
+WORKED_HERE: list[int] = []
+
+
+def killed_in_a_worker(parent, number):
+    """The worker is killed at its first item; here, items take a moment."""
+    if os.getpid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+    WORKED_HERE.append(number)
+    time.sleep(0.01)
+    return number
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL here")
+def test_a_worker_killed_while_the_caller_works_on_items_itself_stops_it(monkeypatch):
+    monkeypatch.setattr(parallel, "AHEAD_PER_WORKER", 2)
+    items = [(n,) for n in range(400)]
+    WORKED_HERE.clear()
+    with pytest.raises(parallel.WorkerGone, match=r"killed \(signal 9\)"):
+        list(parallel.in_order(killed_in_a_worker, os.getpid(), items, workers=2))
+    assert len(WORKED_HERE) < 390  # it stopped once the worker was gone, not at the end
+    assert not multiprocessing.active_children()
+
+
 def local_function_for(_shared, number):
     """`number`, but for 2: a function defined in here, which pickle cannot send back."""
     return number if number != 2 else (lambda: number)

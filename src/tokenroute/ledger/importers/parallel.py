@@ -66,9 +66,10 @@ def in_order(
     this one, which takes the results (and stores them: a core's work of its own), and
     `workers - 1` that do the work; 1 does it all here. `here`: the first items are worked
     on in this process, while the workers start on the ones after (otherwise it would wait
-    for their first results). `work` must be a module-level function and `shared`
-    picklable; `shared` is sent to each worker once. An exception that `work` raises is
-    raised here, at its item's turn."""
+    for their first results); and whenever the workers are behind, the next item not yet
+    sent is worked on here rather than waited for. `work` must be a module-level function
+    and `shared` picklable; `shared` is sent to each worker once. An exception that `work`
+    raises is raised here, at its item's turn."""
     if workers <= 1:
         for item in items:
             yield work(shared, *item)
@@ -108,17 +109,27 @@ def in_order(
             sent += 1
         for item in todo[:here]:
             yield work(shared, *item)
+        ahead = sent - here  # items sent or taken beyond the one wanted, at most
         arrived: dict[int, tuple[bool, Any]] = {}  # results that came before their turn
         for wanted in range(here, len(todo)):
             while wanted not in arrived:
+                if sent < len(todo) and not _anything_came(readers, processes):
+                    # the workers are behind: rather than wait, the next item is worked
+                    # on here (a first import of 1M lines waited 1.2 s of its 6.5 s; the
+                    # items sent stay the workers', so they never wait for one)
+                    arrived[sent] = _worked_here(work, shared, todo[sent])
+                    sent += 1
+                    continue
                 number, failed, value = _next_result(readers, processes)
                 arrived[number] = (failed, value)
             failed, value = arrived.pop(wanted)
-            if sent < len(todo):
+            if sent < len(todo) and sent - wanted <= ahead:  # items taken here count too
                 tasks.put((sent, todo[sent]))
                 sent += 1
             if failed:
                 exc, remote = value
+                if remote is None:  # raised here
+                    raise exc
                 raise exc from _RemoteTraceback(remote)
             yield value
         finished = True
@@ -165,6 +176,22 @@ def _next_result(readers: list[Any], processes: list[Any]) -> tuple[int, bool, A
                 return pickle.loads(ready.recv_bytes())
             except (EOFError, OSError):  # its pipe closed between results, or in one
                 raise WorkerGone(_gone(processes[readers.index(ready)])) from None
+
+
+def _anything_came(readers: list[Any], processes: list[Any]) -> bool:
+    """Whether a result (or a worker's end) is there to be read at once."""
+    from multiprocessing.connection import wait
+
+    return bool(wait([*readers, *(process.sentinel for process in processes)], timeout=0))
+
+
+def _worked_here(work: Callable[..., Any], shared: Any, item: tuple[Any, ...]) -> tuple[bool, Any]:
+    """(failed, value) of one item worked on in this process, as a worker's result is
+    kept until its turn; an exception is kept with no remote traceback."""
+    try:
+        return False, work(shared, *item)
+    except Exception as exc:
+        return True, (exc, None)
 
 
 def _gone(process: Any) -> str:
