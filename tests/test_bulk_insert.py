@@ -191,3 +191,74 @@ def test_imported_calls_take_their_tasks_type_and_project_as_single_writes_do(tm
     ledger.rebuild_summaries()
     rebuilt = [ledger.query(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4, 5, 6") for t in tables]
     assert kept == rebuilt
+
+
+def test_a_batch_numbered_at_once_is_numbered_as_row_by_row():
+    """A first import's batch (every row keyed and signed) is numbered in C; the rows, their
+    tags and the new tasks' rows must be what the loop over each row makes."""
+    from tokenroute.storage import bulk
+
+    batch = []
+    for n in range(60):
+        attempt = Attempt(
+            started_at=f"2026-11-01T10:{n:02d}:00.000Z",
+            task_id=f"cc-s-{n % 4}",
+            model="claude-sonnet-4-5",
+            usage=Usage(input=n, output=5),
+            source="claude-code",
+            source_key=f"msg_{n}",
+            user_name="dev",
+            host_name="box",
+            tags=("sidechain",) if n % 7 == 0 else (),
+        )
+        batch.append(
+            rows.bulk_row(attempt, Task(id=attempt.task_id, created_at=attempt.started_at))
+        )
+    numbers = {"cc-s-0": 1, "cc-s-1": 5, "cc-s-2": 1, "cc-s-3": 12}  # 1 and 3 were stored
+    known = {"cc-s-1", "cc-s-3"}
+    fast = bulk._numbered_at_once(batch, dict(numbers), known)
+    slow = bulk._numbered_one_by_one(ledger(), batch, dict(numbers), known)
+    assert fast == slow
+    keyed, tags, of_new_tasks = fast
+    assert [row[-1] for row in keyed[:8]] == [1, 5, 1, 12, 2, 6, 2, 13]
+    assert len(tags) == 9 and tags[0] == ("sidechain", "claude-code", "msg_0")
+    assert {row[rows.ROW_TASK_ID] for row in of_new_tasks} == {"cc-s-0", "cc-s-2"}
+    assert bulk._numbered_at_once(batch, dict(numbers), set())[2] == keyed  # all of them new
+    # a row without a key, or without its writer, goes the row-by-row way
+    unsigned = rows.bulk_row(
+        batch[0][0]
+        and Attempt(
+            started_at="2026-11-02T10:00:00.000Z",
+            task_id="cc-s-0",
+            model="m",
+            usage=Usage(input=1, output=1),
+            source="claude-code",
+            source_key="msg_x",
+        ),
+        Task(id="cc-s-0", created_at="2026-11-02T10:00:00.000Z"),
+    )
+    keyless = rows.bulk_row(
+        Attempt(
+            started_at="2026-11-02T10:00:00.000Z",
+            task_id="cc-s-0",
+            model="m",
+            usage=Usage(input=1, output=1),
+            source="claude-code",
+            user_name="dev",
+            host_name="box",
+        ),
+        Task(id="cc-s-0", created_at="2026-11-02T10:00:00.000Z"),
+    )
+    assert bulk._numbered_at_once([*batch, unsigned], dict(numbers), known) is None
+    assert bulk._numbered_at_once([*batch, keyless], dict(numbers), known) is None
+
+
+def test_rows_the_same_in_every_column_keep_one_bound():
+    """Found by the property above: when every column is shared, none would be bound."""
+    conn = ledger()
+    same = [BASE] * rows.SHARED_FROM_ROWS
+    rows.insert_attempts(conn, same)
+    expected = ledger()
+    for row in same:
+        rows.insert_attempt(expected, row)
+    assert stored(conn) == stored(expected)

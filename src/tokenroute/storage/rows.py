@@ -98,6 +98,8 @@ def insert_attempts(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -
     if not shared:
         conn.executemany(_INSERT, rows)
         return
+    if len(shared) == len(_ATTEMPT_COLUMNS):  # every row the same: one value stays bound
+        shared = shared[:-1]
     literals = tuple((column, _literal(rows[0][column])) for column in shared)
     varying = tuple(c for c in range(len(_ATTEMPT_COLUMNS)) if c not in shared)
     conn.executemany(_insert_with(literals), map(_values_of(varying), rows))
