@@ -193,6 +193,19 @@ def test_imported_calls_take_their_tasks_type_and_project_as_single_writes_do(tm
     assert kept == rebuilt
 
 
+def another_call(**fields) -> rows.BulkRow:
+    """A row of task cc-s-0 with only the given key or writer fields."""
+    attempt = Attempt(
+        started_at="2026-11-02T10:00:00.000Z",
+        task_id="cc-s-0",
+        model="m",
+        usage=Usage(input=1, output=1),
+        source="claude-code",
+        **fields,
+    )
+    return rows.bulk_row(attempt, Task(id="cc-s-0", created_at=attempt.started_at))
+
+
 def test_a_batch_numbered_at_once_is_numbered_as_row_by_row():
     """A first import's batch (every row keyed and signed) is numbered in C; the rows, their
     tags and the new tasks' rows must be what the loop over each row makes."""
@@ -225,30 +238,8 @@ def test_a_batch_numbered_at_once_is_numbered_as_row_by_row():
     assert {row[rows.ROW_TASK_ID] for row in of_new_tasks} == {"cc-s-0", "cc-s-2"}
     assert bulk._numbered_at_once(batch, dict(numbers), set())[2] == keyed  # all of them new
     # a row without a key, or without its writer, goes the row-by-row way
-    unsigned = rows.bulk_row(
-        batch[0][0]
-        and Attempt(
-            started_at="2026-11-02T10:00:00.000Z",
-            task_id="cc-s-0",
-            model="m",
-            usage=Usage(input=1, output=1),
-            source="claude-code",
-            source_key="msg_x",
-        ),
-        Task(id="cc-s-0", created_at="2026-11-02T10:00:00.000Z"),
-    )
-    keyless = rows.bulk_row(
-        Attempt(
-            started_at="2026-11-02T10:00:00.000Z",
-            task_id="cc-s-0",
-            model="m",
-            usage=Usage(input=1, output=1),
-            source="claude-code",
-            user_name="dev",
-            host_name="box",
-        ),
-        Task(id="cc-s-0", created_at="2026-11-02T10:00:00.000Z"),
-    )
+    unsigned = another_call(source_key="msg_x")
+    keyless = another_call(user_name="dev", host_name="box")
     assert bulk._numbered_at_once([*batch, unsigned], dict(numbers), known) is None
     assert bulk._numbered_at_once([*batch, keyless], dict(numbers), known) is None
 
