@@ -74,6 +74,8 @@ def test_a_ledger_the_thread_cannot_open_costs_nothing_but_its_checkpoints(
     checkpoints = Checkpointer(tmp_path / "no such folder" / "ledger.db")
     checkpoints.request()
     checkpoints.settle()  # returns: the importer's own checkpoints do the work
+    checkpoints.request()  # and later ones cost nothing either
+    checkpoints.settle()
     checkpoints.close()
     assert not checkpoint_threads()
 

@@ -32,12 +32,13 @@ class Checkpointer:
         self._state = threading.Condition()
         self._asked = self._done = 0  # requests made, and requests the last checkpoint covered
         self._closing = False
+        self._ended = False  # the thread is gone (closed, or it failed): no more checkpoints
         self._thread: threading.Thread | None = None
 
     def request(self) -> None:
         """A checkpoint soon (after a commit): never waits for it."""
         with self._state:
-            if self._closing:
+            if self._closing or self._ended:
                 return
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -50,7 +51,7 @@ class Checkpointer:
     def settle(self) -> None:
         """Wait until every checkpoint asked for so far has run."""
         with self._state:
-            while self._done < self._asked and self._thread is not None:
+            while self._done < self._asked and not self._ended:
                 self._state.wait()
 
     def close(self) -> None:
@@ -68,11 +69,9 @@ class Checkpointer:
             self._state.notify_all()
 
     def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
         try:
-            conn: sqlite3.Connection | None = sqlite3.connect(self._path, isolation_level=None)
-        except sqlite3.Error:
-            conn = None  # the importer's own checkpoints (the backstop) do the work
-        try:
+            conn = sqlite3.connect(self._path, isolation_level=None)
             while True:
                 with self._state:
                     while self._done == self._asked and not self._closing:
@@ -80,15 +79,17 @@ class Checkpointer:
                     if self._closing:
                         return
                     covered = self._asked
-                if conn is not None:  # one that fails, as SQLite's own: the next tries again
-                    with suppress(sqlite3.Error):
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                with suppress(sqlite3.Error):  # as SQLite's own: the next one tries again
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 with self._state:
                     self._done = covered
                     self._state.notify_all()
+        except sqlite3.Error:
+            pass  # the file cannot be opened: the importer's own checkpoints do the work
         finally:
             if conn is not None:
                 conn.close()
             with self._state:
+                self._ended = True
                 self._done = self._asked
                 self._state.notify_all()
