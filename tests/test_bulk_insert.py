@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokenroute.models import Attempt, Task, Usage
-from tokenroute.storage import rows
+from tokenroute.storage import identity, rows
 from tokenroute.storage.schema import migrate
 from tokenroute.storage.sqlite import open_ledger
 
@@ -206,7 +206,7 @@ def another_call(**fields) -> rows.BulkRow:
     return rows.bulk_row(attempt, Task(id="cc-s-0", created_at=attempt.started_at))
 
 
-def test_a_batch_numbered_at_once_is_numbered_as_row_by_row():
+def test_a_batch_numbered_at_once_is_numbered_as_row_by_row(monkeypatch):
     """A first import's batch (every row keyed and signed) is numbered in C; the rows, their
     tags and the new tasks' rows must be what the loop over each row makes."""
     from tokenroute.storage import bulk
@@ -237,10 +237,14 @@ def test_a_batch_numbered_at_once_is_numbered_as_row_by_row():
     assert len(tags) == 9 and tags[0] == ("sidechain", "claude-code", "msg_0")
     assert {row[rows.ROW_TASK_ID] for row in of_new_tasks} == {"cc-s-0", "cc-s-2"}
     assert bulk._numbered_at_once(batch, dict(numbers), set())[2] == keyed  # all of them new
-    # a row without a key, or without its writer, goes the row-by-row way
-    unsigned = another_call(source_key="msg_x")
+    # a row without its writer is signed as the loop signs it; one without a key (inserted
+    # on its own, its tags by row id) goes the row-by-row way
+    monkeypatch.setattr(identity, "_found", identity.Writer("importer", "laptop"))
+    unsigned = [*batch[:3], another_call(source_key="msg_x"), *batch[3:]]
+    fast = bulk._numbered_at_once(unsigned, dict(numbers), known)
+    assert fast == bulk._numbered_one_by_one(ledger(), unsigned, dict(numbers), known)
+    assert fast[0][3][rows.ROW_USER] == "importer" and fast[0][3][rows.ROW_HOST] == "laptop"
     keyless = another_call(user_name="dev", host_name="box")
-    assert bulk._numbered_at_once([*batch, unsigned], dict(numbers), known) is None
     assert bulk._numbered_at_once([*batch, keyless], dict(numbers), known) is None
 
 

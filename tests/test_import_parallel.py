@@ -480,6 +480,28 @@ def _ended_soon() -> bool:
 WORKED_HERE: list[int] = []
 
 
+def first_slow_in_a_worker(parent, number):
+    """Item 0 takes a second in a worker; the others are done at once, here noted."""
+    if os.getpid() != parent:
+        time.sleep(1.0 if number == 0 else 0)
+    else:
+        WORKED_HERE.append(number)
+    return number
+
+
+def test_items_worked_on_here_stay_within_the_window(monkeypatch):
+    """While the first result is slow in coming, the caller takes items only up to twice
+    the window: the results kept for their turn stay few, whatever the import's size."""
+    monkeypatch.setattr(parallel, "AHEAD_PER_WORKER", 2)
+    WORKED_HERE.clear()
+    results = parallel.in_order(
+        first_slow_in_a_worker, os.getpid(), [(n,) for n in range(60)], workers=2
+    )
+    assert next(results) == 0
+    assert len(WORKED_HERE) <= 2 * 2  # twice the window (2), however many items are left
+    assert list(results) == list(range(1, 60))
+
+
 def killed_in_a_worker(parent, number):
     """The worker is killed at its first item; here, items take a moment."""
     if os.getpid() != parent:

@@ -186,15 +186,19 @@ def store_batch(
 def _numbered_at_once(
     fresh: Sequence[BulkRow], numbers: dict[str, int], known: set[str]
 ) -> tuple[list[tuple[Any, ...]], list[tuple[str, str, str]], list[tuple[Any, ...]]] | None:
-    """What store_batch's loop makes of a batch whose every row is keyed and signed (a
-    first import's, nearly always): the numbered rows, their tags by key, and the rows of
-    new tasks, numbered in C rather than a row at a time (a tenth of the storing); None
-    for any other batch."""
+    """What store_batch's loop makes of a batch whose every row is keyed (a first
+    import's): the numbered rows (signed where they name no writer), their tags by key,
+    and the rows of new tasks, numbered in C rather than a row at a time; None for a batch
+    with a keyless row."""
     values = list(map(_values, fresh))
-    if None in map(_source_key, values) or None in map(_user, values):
+    if None in map(_source_key, values):
         return None
-    if None in map(_host, values):
-        return None
+    if None in map(_user, values) or None in map(_host, values):  # a few made the long way
+        who = writer()
+        values = [
+            v if v[ROW_USER] is not None and v[ROW_HOST] is not None else signed(v, who)
+            for v in values
+        ]
     counters = {task_id: count_from(first) for task_id, first in numbers.items()}
     attempt_numbers = map(next, map(counters.__getitem__, map(_task_id, values)))
     rows = list(map(add, values, zip(attempt_numbers)))  # each row and its number

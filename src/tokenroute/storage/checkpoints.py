@@ -41,10 +41,15 @@ class Checkpointer:
             if self._closing or self._ended:
                 return
             if self._thread is None:
-                self._thread = threading.Thread(
+                thread = threading.Thread(
                     target=self._run, name="tokenroute-checkpoints", daemon=True
                 )
-                self._thread.start()
+                try:
+                    thread.start()
+                except RuntimeError:  # no thread to be had: the importer's own checkpoints
+                    self._ended = True
+                    return
+                self._thread = thread
             self._asked += 1
             self._state.notify_all()
 

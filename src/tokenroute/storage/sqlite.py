@@ -94,9 +94,11 @@ class Ledger:
                 conn.execute(statement)
 
     def close(self) -> None:
-        if self._checkpoints is not None:
-            self._checkpoints.close()
-        self.conn.close()
+        try:
+            if self._checkpoints is not None:
+                self._checkpoints.close()
+        finally:
+            self.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

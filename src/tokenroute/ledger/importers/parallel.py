@@ -113,10 +113,15 @@ def in_order(
         arrived: dict[int, tuple[bool, Any]] = {}  # results that came before their turn
         for wanted in range(here, len(todo)):
             while wanted not in arrived:
-                if sent < len(todo) and not _anything_came(readers, processes):
+                if (
+                    sent < len(todo)
+                    and sent - wanted < 2 * ahead
+                    and not _anything_came(readers, processes)
+                ):
                     # the workers are behind: rather than wait, the next item is worked
-                    # on here (a first import of 1M lines waited 1.2 s of its 6.5 s; the
-                    # items sent stay the workers', so they never wait for one)
+                    # on here (a first import of 1M lines waited 1.2 s of its 6.5 s); the
+                    # items sent stay the workers', and the results kept for their turn
+                    # stay within twice the window (a worker's may be a window ahead too)
                     arrived[sent] = _worked_here(work, shared, todo[sent])
                     sent += 1
                     continue
