@@ -423,6 +423,14 @@ def test_the_first_files_are_read_here_while_the_workers_start(tree, monkeypatch
     assert load.here_first([*read[:5], *todo[5:]], workers=2) == 5 + 3
 
 
+def workers_ended() -> bool:
+    """No worker process left, once they have had a moment to end."""
+    deadline = time.monotonic() + 30
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not multiprocessing.active_children()
+
+
 def where_it_ran(shared, number):
     """(shared * number, the process it was worked on in)."""
     return shared * number, os.getpid()
@@ -437,10 +445,7 @@ def test_items_worked_on_here_first_come_back_in_order_with_the_rest():
     # an error in one of them is raised at its turn, and the workers are ended
     with pytest.raises(ZeroDivisionError):
         list(parallel.in_order(operator.floordiv, 6, [(1,), (0,), (2,), (3,)], workers=2, here=2))
-    deadline = time.monotonic() + 30
-    while multiprocessing.active_children() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not multiprocessing.active_children()
+    assert workers_ended()
     # more than there are: all of them here
     assert list(parallel.in_order(operator.mul, 2, items[:3], workers=2, here=9)) == [0, 2, 4]
 
@@ -460,7 +465,7 @@ def test_items_are_worked_on_here_while_the_workers_are_behind(monkeypatch):
     assert [number for number, _ in results] == list(range(40))
     here = [number for number, pid in results if pid == os.getpid()]
     assert here and len(here) < 40  # shared: some here, the rest in the worker
-    assert _ended_soon()
+    assert workers_ended()
     # one that fails here is raised at its turn, after every result before it
     failing = [(n,) for n in range(1, 40)]
     failing[30] = (0,)
@@ -468,13 +473,6 @@ def test_items_are_worked_on_here_while_the_workers_are_behind(monkeypatch):
     assert [next(results) for _ in range(30)] == [60 // n for n in range(1, 31)]
     with pytest.raises(ZeroDivisionError):
         next(results)
-
-
-def _ended_soon() -> bool:
-    deadline = time.monotonic() + 30
-    while multiprocessing.active_children() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not multiprocessing.active_children()
 
 
 WORKED_HERE: list[int] = []
@@ -560,10 +558,7 @@ def test_results_come_back_in_order_and_errors_reach_the_caller():
     assert next(results) == 0
     assert multiprocessing.active_children()
     results.close()
-    deadline = time.monotonic() + 30
-    while multiprocessing.active_children() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not multiprocessing.active_children()
+    assert workers_ended()
 
 
 def test_the_installed_command_imports_in_worker_processes(tree, tmp_path):

@@ -69,9 +69,6 @@ class Checkpointer:
             thread = self._thread
         if thread is not None:
             thread.join()
-        with self._state:
-            self._thread = None
-            self._state.notify_all()
 
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
