@@ -404,23 +404,24 @@ def test_workers_only_for_much_to_read(tree, monkeypatch):
 def test_the_first_files_are_read_here_while_the_workers_start(tree, monkeypatch):
     todo = [(path, None) for path in log_files([tree])] * 4  # enough for the shares below
     sizes = [path.stat().st_size for path, _ in todo]
-    assert load.here_first(todo, workers=1) == 0  # no workers: all of it is here anyway
+    assert new_bytes(todo) == sizes
+    assert load.here_first(new_bytes(todo), workers=1) == 0  # no workers: all of it is here anyway
     # as many whole files as fit in the budget, shared between the workers
     monkeypatch.setattr(load, "HERE_FIRST_BYTES", sum(sizes[:3]) + 1)
-    assert load.here_first(todo, workers=2) == 3
+    assert load.here_first(new_bytes(todo), workers=2) == 3
     monkeypatch.setattr(load, "HERE_FIRST_BYTES", 2 * (sum(sizes[:3]) + 1))
-    assert load.here_first(todo, workers=3) == 3
+    assert load.here_first(new_bytes(todo), workers=3) == 3
     # never more than this process's share of all of it: a quarter with one worker
     monkeypatch.setattr(load, "HERE_FIRST_BYTES", 1 << 40)
-    quarter = load.here_first(todo, workers=2)
+    quarter = load.here_first(new_bytes(todo), workers=2)
     assert sum(sizes[:quarter]) <= sum(sizes) // 4 < sum(sizes[: quarter + 1])
     # a first file bigger than the budget goes to a worker like the rest
     monkeypatch.setattr(load, "HERE_FIRST_BYTES", sizes[0] - 1)
-    assert load.here_first(todo, workers=2) == 0
+    assert load.here_first(new_bytes(todo), workers=2) == 0
     # only what is new counts: files read before cost nothing
     read = [(path, (path.stat().st_size, 0, path.stat().st_size, "")) for path, _ in todo]
     monkeypatch.setattr(load, "HERE_FIRST_BYTES", sum(sizes[5:8]) + 1)
-    assert load.here_first([*read[:5], *todo[5:]], workers=2) == 5 + 3
+    assert load.here_first(new_bytes([*read[:5], *todo[5:]]), workers=2) == 5 + 3
 
 
 def workers_ended() -> bool:
@@ -434,6 +435,10 @@ def workers_ended() -> bool:
 def where_it_ran(shared, number):
     """(shared * number, the process it was worked on in)."""
     return shared * number, os.getpid()
+
+
+def new_bytes(todo):
+    return [load.new_bytes(path, stored) for path, stored in todo]
 
 
 def test_items_worked_on_here_first_come_back_in_order_with_the_rest():

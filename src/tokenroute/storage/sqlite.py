@@ -182,6 +182,34 @@ class Ledger:
                 for attempt, task in batch
             ]
 
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Around a big import: into a new or nearly empty ledger file, the index no import
+        reads is left out while the rows are stored, and built once as the import ends,
+        however it ends (storage/deferred_indexes). Elsewhere, nothing changes."""
+        from tokenroute.storage import deferred_indexes
+
+        if not isinstance(self.path, Path):  # PostgreSQL: the server's own business
+            yield
+            return
+        with self.transaction() as conn:
+            deferring = deferred_indexes.worth_deferring(conn)
+            if deferring:
+                deferred_indexes.drop(conn)
+        if not deferring:
+            yield
+            return
+        try:
+            yield
+        except BaseException:
+            # the import's own error is the one to report; should the build fail too, the
+            # next open builds the index
+            with suppress(LedgerError), self.transaction() as conn:
+                deferred_indexes.restore(conn)
+            raise
+        with self.transaction() as conn:
+            deferred_indexes.restore(conn)
+
     def import_rows(
         self,
         source: str,
@@ -447,9 +475,25 @@ def open_ledger(path: Location, *, create: bool = True) -> Ledger | None:
         conn.execute("PRAGMA foreign_keys = ON")
         if version < SCHEMA_VERSION:
             migrate(conn, version)
+        _restore_deferred_indexes(conn)
     except sqlite3.DatabaseError as exc:
         raise LedgerError(f"{path}: not a usable SQLite ledger ({exc})") from None
     return Ledger(conn, path)
+
+
+def _restore_deferred_indexes(conn: sqlite3.Connection) -> None:
+    """Build an index a big import left out, should it have been killed before it built it
+    (an import under way then builds it no more)."""
+    from tokenroute.storage import deferred_indexes
+
+    if deferred_indexes.missing(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            deferred_indexes.restore(conn)  # asks again: another process may have built it
+        except BaseException:
+            _roll_back(conn)
+            raise
+        conn.execute("COMMIT")
 
 
 def _roll_back(conn: sqlite3.Connection) -> None:

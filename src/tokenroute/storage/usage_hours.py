@@ -41,6 +41,7 @@ def hourly_usage(
     Each hour is a range of the started_at index, cut here and joined to the attempts, so
     they are summed in the order they are read. Grouping them by substr(started_at, ...)
     sorted every attempt of the window first: half the report's time at a million."""
+    from tokenroute.storage.deferred_indexes import missing
     from tokenroute.storage.report_windows import attempt_conditions
 
     spans = _hour_spans(conn, where)
@@ -53,10 +54,14 @@ def hourly_usage(
     clause = ("WHERE " + " AND ".join(conditions)) if conditions else ""
     edges = "MIN(a.started_at), MAX(a.started_at)" if conditions else _RANGE_ENDS
     # INDEXED BY: without it a filter (--task-type) can make SQLite build an index of
-    # every attempt on that column instead of reading the hour's range
+    # every attempt on that column instead of reading the hour's range; not while a first
+    # import goes without that index (storage/deferred_indexes)
+    hint = ""  # PostgreSQL: no hints (dialect)
+    if isinstance(conn, sqlite3.Connection) and not missing(conn):
+        hint = "INDEXED BY attempts_started_at"
     rows = conn.execute(
         f"""SELECT s.hour, s.on_the_hour, {edges}, COUNT(*), {_SUMS if sums else _NO_SUMS}
-        FROM temp.hour_spans s JOIN attempts a INDEXED BY attempts_started_at
+        FROM temp.hour_spans s JOIN attempts a {hint}
             ON a.started_at >= s.low AND a.started_at < s.high
         {clause} GROUP BY s.n, s.hour, s.on_the_hour, s.low, s.high ORDER BY s.n""",
         params,

@@ -226,8 +226,10 @@ def _usage_line(raw: bytes) -> _Line | None:
             return None
         if not (text.startswith(b"{") and text.endswith(b"}")):
             raise CallError("not valid JSON (cut off?)")
-    if b'"usage"' not in text:
-        return None  # prompts and tool results: most of the bytes, no usage, not parsed
+    # prompts and tool results: no usage, not parsed. Searched from the end: a call's usage
+    # comes after its content, near the end of a line of kilobytes (a third of this search)
+    if text.rfind(b'"usage"') < 0:
+        return None
     try:
         line = _decode_line(text)
     except msgspec.ValidationError:

@@ -46,12 +46,17 @@ def read_new(path: Path, known: Position | None) -> Chunk:
         data = handle.read()
     end = data.rfind(b"\n") + 1  # after the last complete line
     lines, at = [], start
-    for line in data[:end].split(b"\n")[:-1]:
+    for line in data.split(b"\n")[:-1]:  # the last part is what follows the last newline
         lines.append((at, line))
         at += len(line) + 1
     offset = start + end
-    with path.open("rb") as handle:
-        head = _head(handle, offset)
+    if start == 0:  # the head is in what was read
+        head = hashlib.sha256(data[: min(offset, HEAD_BYTES)]).hexdigest()
+    elif known is not None and known.offset >= HEAD_BYTES:
+        head = known.head  # the same first HEAD_BYTES, checked above
+    else:
+        with path.open("rb") as handle:
+            head = _head(handle, offset)
     return Chunk(lines, Position(stat.st_size, stat.st_mtime_ns, offset, head))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -39,6 +39,9 @@ PARALLEL_FROM_BYTES = 32 << 20  # new bytes worth starting worker processes for 
 # What one worker parses while it starts and fills the first group, about: this process reads
 # the first files itself meanwhile (measured: 200k lines 1.49 s -> 1.26 s, 1M 6.3 s -> 6.0 s)
 HERE_FIRST_BYTES = 64 << 20
+# New bytes for an import into a new ledger to build its started_at index once at the end
+# rather than row by row (storage/deferred_indexes): as much as is worth starting workers for
+BULK_LOAD_FROM_BYTES = PARALLEL_FROM_BYTES
 MAX_CONFIGURED_WORKERS = 32  # Windows refuses more than 61
 
 
@@ -219,8 +222,9 @@ def import_files(
         positions.clear()
         rows.clear()
 
-    with no_cycle_collection():
-        here = here_first(todo, workers)
+    sizes = [new_bytes(path, stored) for path, stored in todo]
+    with no_cycle_collection(), _bulk_load(ledger, sum(sizes), dry_run=dry_run):
+        here = here_first(sizes, workers)
         for work in in_order(work_on, job, todo, workers=workers, here=here):
             if work.changed:
                 files_read += work.unreadable is None
@@ -263,7 +267,7 @@ def workers_for(todo: Sequence[tuple[Path, tuple[int, int, int, str] | None]]) -
     wanted = int(configured) if configured.isdigit() and int(configured) > 0 else None
     if wanted == 1 or len(todo) < 2:
         return 1
-    changed = new_bytes = 0
+    changed = changed_bytes = 0
     for path, stored in todo:
         try:
             size = path.stat().st_size
@@ -272,24 +276,24 @@ def workers_for(todo: Sequence[tuple[Path, tuple[int, int, int, str] | None]]) -
         if stored is None or size != stored[0]:
             changed += 1
             # a file that shrank is read again whole
-            new_bytes += size if stored is None or size < stored[2] else size - stored[2]
+            changed_bytes += size if stored is None or size < stored[2] else size - stored[2]
     if changed < 2:
         return 1  # nothing to share out (a quiet re-import, a redraw of --watch)
     if wanted is not None:
         return min(wanted, changed, MAX_CONFIGURED_WORKERS)
-    if new_bytes < PARALLEL_FROM_BYTES:
+    if changed_bytes < PARALLEL_FROM_BYTES:
         return 1
     return min(usable_cpus(), MAX_WORKERS)
 
 
-def here_first(todo: Sequence[tuple[Path, tuple[int, int, int, str] | None]], workers: int) -> int:
-    """How many of the first files to read in this process while the workers start on the
-    rest (in_order's `here`): otherwise it would only wait for the first group's files.
-    As many as fit in about the bytes the workers parse while they start and fill that
-    group, shared between them, and never more than this process's fair share of all."""
+def here_first(sizes: Sequence[int], workers: int) -> int:
+    """How many of the first files (of these new bytes each) to read in this process while
+    the workers start on the rest (in_order's `here`): otherwise it would only wait for the
+    first group's files. As many as fit in about the bytes the workers parse while they
+    start and fill that group, shared between them, and never more than this process's fair
+    share of all."""
     if workers <= 1:
         return 0
-    sizes = [_new_bytes(path, stored) for path, stored in todo]
     budget = min(HERE_FIRST_BYTES // (workers - 1), sum(sizes) // (2 * workers))
     count = 0
     for size in sizes:
@@ -300,7 +304,14 @@ def here_first(todo: Sequence[tuple[Path, tuple[int, int, int, str] | None]], wo
     return count
 
 
-def _new_bytes(path: Path, stored: tuple[int, int, int, str] | None) -> int:
+def _bulk_load(ledger: Any, to_read: int, *, dry_run: bool) -> AbstractContextManager[None]:
+    """The ledger's way of taking a big import (Ledger.bulk_load), or nothing special."""
+    if ledger is None or dry_run or to_read < BULK_LOAD_FROM_BYTES:
+        return nullcontext()
+    return ledger.bulk_load()
+
+
+def new_bytes(path: Path, stored: tuple[int, int, int, str] | None) -> int:
     """The bytes an import would read of the file (0 for one it cannot see: it is named
     when it is read)."""
     try:
