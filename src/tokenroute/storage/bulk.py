@@ -415,7 +415,9 @@ def _sort_out(
 ) -> tuple[list[BulkRow], list[int], int]:
     """The attempts to store, the stored copies they replace, and the copies dropped."""
     rows, duplicates = _biggest_copies(rows)
-    keyed = [values for values, _, _ in rows if values[ROW_SOURCE_KEY] is not None]
+    keyed = list(map(_values, rows))
+    if None in map(_source_key, keyed):
+        keyed = [values for values in keyed if values[ROW_SOURCE_KEY] is not None]
     if keys is not None:
         keyed = keys.may_hold(keyed)
     stored = _stored_copies(conn, keyed)
@@ -438,6 +440,11 @@ def _sort_out(
 
 def _biggest_copies(rows: Sequence[BulkRow]) -> tuple[list[BulkRow], int]:
     """One copy per source key, the one with the most output; and how many were dropped."""
+    values = list(map(_values, rows))
+    if None not in map(_source_key, values):  # a first import's groups: every key once, nearly
+        keys = set(zip(map(_source, values), map(_source_key, values), strict=True))
+        if len(keys) == len(rows):  # found in C, not a row at a time
+            return list(rows), 0
     best: dict[tuple[str, str], BulkRow] = {}
     keyless = []
     for row in rows:

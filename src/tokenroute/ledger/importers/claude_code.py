@@ -69,15 +69,21 @@ def parse_rows(path: Path, lines: Sequence[tuple[int, bytes]], maker: RowMaker) 
     """What `parse_file` finds, as ledger rows made the fast way (log_rows)."""
     found, copies, rejected = _biggest_copies(lines)
     rows, unknown = [], set()
+    # one string per session, not per call: the rows go to the storing process pickled,
+    # where a string shared by many of them is sent and rebuilt once
+    task_ids: dict[str, str] = {}
     for key, at, line in found:
         message = line.message
         session = _text(line.requestSessionId) or _text(line.sessionId) or path.stem
+        task_id = task_ids.get(session)
+        if task_id is None:
+            task_id = task_ids[session] = f"cc-{session}"
         try:
             made = maker.row(
                 model=message.model,
                 counts=_counts(message.usage),
                 at=line.timestamp,
-                task_id=f"cc-{session}",
+                task_id=task_id,
                 source_key=key,
                 project=_project(line.cwd, path),
                 tags=("sidechain",) if line.isSidechain else (),
