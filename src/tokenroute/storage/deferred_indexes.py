@@ -6,11 +6,12 @@ every day, so each group's rows land all over the started_at index: each commit 
 most of its pages, and the checkpoints copy them again. No statement of an import reads
 that index (it numbers and sums by task and by row id), so when the ledger holds nearly
 nothing yet it is dropped before the first group and built from the stored rows once, at
-the end: at 1M lines of Claude Code logs, 6.0 s became 5.6 s, of which 0.15 s is the build.
+the end. At 1M lines of Claude Code logs (365k calls) the build takes 0.15 s, and the import
+takes about 0.1 s less in all, the build included (medians of 6 runs: 5.97 s -> 5.88 s).
 
 An import that ends any way but a kill builds the index as it ends. After a kill the ledger
-is still whole, only slower to report from; the next writable open builds the index (see
-`restore`), and until then a query that names it (usage_hours) goes without it.
+is still whole, only slower to report from; the next open that may write builds the index
+(sqlite.open_ledger), and until then a query that names it (usage_hours) goes without it.
 """
 
 from __future__ import annotations
